@@ -1,0 +1,197 @@
+"""The ``mcp-tray`` command line.
+
+Each subcommand imports what it needs when it runs, so that quick commands
+(and later ``attach``, which editors start often) pay only for themselves.
+Exit codes: 0 ok, 1 a failure the user can fix (stderr says how), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+
+EXIT_OK, EXIT_FIXABLE = 0, 1
+
+
+class UserFacingError(Exception):
+    """A failure to report in one readable message, with exit code 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = getattr(args, "run", _serve)
+    try:
+        return command(args)
+    except UserFacingError as error:
+        print(f"mcp-tray: {error}", file=sys.stderr)
+        return EXIT_FIXABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-tray",
+        description="Keeps your local MCP servers running and shares them with every editor.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-tray {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="use this config file")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the hub without a tray icon")
+    serve.set_defaults(run=_serve)
+
+    status = commands.add_parser("status", help="one line per server")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.set_defaults(run=_status)
+
+    for verb, text in (("start", "start"), ("stop", "stop"), ("restart", "restart")):
+        sub = commands.add_parser(verb, help=f"{text} one server")
+        sub.add_argument("name", metavar="NAME")
+        sub.set_defaults(run=_control, verb=verb)
+
+    logs = commands.add_parser("logs", help="what a server wrote to stderr")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
+    logs.set_defaults(run=_logs)
+
+    config = commands.add_parser("config", help="where the config is, and whether it is valid")
+    config.add_argument("action", choices=["path", "check"])
+    config.set_defaults(run=_config)
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> Any:
+    from app.core.paths import default_paths
+
+    return default_paths(config_file=args.config)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app.serve import serve
+
+    return serve(_paths(args))
+
+
+def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:
+    from app.core.endpoint import client
+
+    try:
+        return client.call(_paths(args).socket_path, op, **arguments)
+    except (client.HubNotRunning, client.HubRefused) as error:
+        raise UserFacingError(str(error)) from None
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = _call(args, "status")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(_status_table(rows))
+    return EXIT_OK
+
+
+def _status_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No servers configured. Add one to the config (`mcp-tray config path`)."
+    header = ("NAME", "STATE", "PID", "RESTARTS", "UPTIME", "LAST ERROR")
+    table = [header] + [
+        (
+            row["name"],
+            row["state"],
+            str(row["pid"] or "-"),
+            str(row["restarts"]),
+            _duration(row["uptime_s"]),
+            row["last_error"] or "",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+        + "  "
+        + line[-1]
+        for line in table
+    ).rstrip()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _control(args: argparse.Namespace) -> int:
+    # A start waits for the handshake, which may include a first npx download.
+    _call(args, args.verb, name=args.name, timeout=200.0)
+    rows = {row["name"]: row for row in _call(args, "status")}
+    row = rows.get(args.name)
+    if row is None or args.verb == "stop":
+        print(f"{args.name} is stopped.")
+        return EXIT_OK
+    print(f"{args.name} is {row['state']}" + (f" (pid {row['pid']})." if row["pid"] else "."))
+    if row["state"] != "running":
+        print(f"  {row['last_error'] or 'see `mcp-tray logs ' + args.name + '`'}")
+        return EXIT_FIXABLE
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from app.core.endpoint import client
+
+    paths = _paths(args)
+    try:
+        replies = client.stream(
+            paths.socket_path, "logs", name=args.name, lines=args.lines, follow=args.follow
+        )
+        for line in next(replies):
+            print(line)
+        if args.follow:
+            for line in replies:
+                print(line, flush=True)
+    except client.HubNotRunning:
+        return _logs_from_file(paths.server_log(args.name), args)
+    except client.HubRefused as error:
+        raise UserFacingError(str(error)) from None
+    return EXIT_OK
+
+
+def _logs_from_file(log_file: Path, args: argparse.Namespace) -> int:
+    """With no hub running the log file still tells what happened."""
+    if not log_file.exists():
+        raise UserFacingError(f"no log for {args.name!r} yet ({log_file} does not exist)")
+    with log_file.open(encoding="utf-8", errors="replace") as file:
+        lines = file.read().splitlines()[-args.lines :] if args.lines > 0 else []
+    print("\n".join(lines))
+    if args.follow:
+        from app.core.endpoint.client import HOW_TO_START
+
+        raise UserFacingError(
+            f"MCP Tray is not running, so there is nothing to follow. {HOW_TO_START}"
+        )
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    if args.action == "path":
+        print(paths.config_file)
+        return EXIT_OK
+    from app.core.config import ConfigError, load_config
+
+    try:
+        config = load_config(paths.config_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_FIXABLE
+    print(f"{paths.config_file}: OK, {len(config.servers)} server(s)")
+    return EXIT_OK

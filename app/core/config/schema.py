@@ -1,0 +1,250 @@
+"""The shape of ``config.json``, as pydantic models.
+
+The file is a superset of the ``mcpServers`` object every MCP host uses, so a
+snippet pasted from a server's README validates unchanged. JSON keys are
+camelCase (``debounceMs``), Python attributes snake_case (``debounce_ms``).
+
+Models are strict (no ``"5"`` for 5, no ``"yes"`` for true: a config file
+should say what it means), forbid unknown keys (a typo must not silently
+become a default), and are frozen so that two configs compare by value, which
+is what reloading by diff needs. Every field carries a description so the same
+schema can later drive a settings UI.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+# Server names become file names (logs, pid records) and CLI arguments.
+SERVER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# What VS Code, Claude Code and Cursor write for servers reached over the network.
+_REMOTE_TYPES = frozenset({"http", "sse", "streamable-http", "streamableHttp"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+    )
+
+
+class RestartPolicy(_Model):
+    """When to restart a server, how fast, and when to give up (milliseconds)."""
+
+    max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed starts, without reaching healthy, before crash-loop.",
+    )
+    initial_delay_ms: int = Field(
+        default=250,
+        ge=0,
+        description="First backoff delay; near zero because the user is mid conversation.",
+    )
+    max_delay_ms: int = Field(default=60_000, ge=0, description="Cap of the exponential backoff.")
+    healthy_after_ms: int = Field(
+        default=30_000,
+        ge=0,
+        description="Uptime after which the failure count and the backoff reset.",
+    )
+    reprobe_ms: int = Field(
+        default=300_000,
+        ge=100,
+        description="Interval of the slow re-probe while parked in crash-loop.",
+    )
+    start_timeout_ms: int = Field(
+        default=120_000,
+        ge=100,
+        description="Time allowed for the MCP handshake; generous because a first "
+        "npx/uvx run downloads the server.",
+    )
+    ping_interval_ms: int = Field(
+        default=30_000, ge=50, description="How often an idle server is pinged."
+    )
+    ping_timeout_ms: int = Field(
+        default=10_000, ge=50, description="How long one ping may take before it counts as failed."
+    )
+    ping_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failed pings, while no work is in flight, before a restart.",
+    )
+
+    @model_validator(mode="after")
+    def _cap_not_below_first_delay(self) -> Self:
+        if self.max_delay_ms < self.initial_delay_ms:
+            raise PydanticCustomError(
+                "delay_order",
+                "maxDelayMs ({max}) must be at least initialDelayMs ({initial})",
+                {"max": self.max_delay_ms, "initial": self.initial_delay_ms},
+            )
+        return self
+
+
+class WatchConfig(_Model):
+    """Explicit source watching: which files restart the server when they change."""
+
+    paths: list[str] = Field(
+        default=[], description="Directories or files to watch; empty means infer the project."
+    )
+    include: list[str] = Field(default=[], description="Globs a changed file must match.")
+    exclude: list[str] = Field(default=[], description="Globs ignored on top of the defaults.")
+    debounce_ms: int = Field(
+        default=300, ge=0, description="Quiet time after the last change before restarting."
+    )
+
+
+def _watch_kind(value: Any) -> str | None:
+    """Pick the one union member to validate, so errors name only that shape."""
+    if isinstance(value, bool):
+        return "flag"
+    if isinstance(value, list):
+        return "globs"
+    if isinstance(value, dict | WatchConfig):
+        return "options"
+    return None
+
+
+Watch = Annotated[
+    Annotated[bool, Tag("flag")]
+    | Annotated[list[str], Tag("globs")]
+    | Annotated[WatchConfig, Tag("options")],
+    Discriminator(
+        _watch_kind,
+        custom_error_type="wrong_type",
+        custom_error_message="expected {expected}",
+        custom_error_context={
+            "expected": "true, false, a list of globs, or an object "
+            "with paths, include, exclude and debounceMs"
+        },
+    ),
+]
+
+
+class ServerConfig(_Model):
+    """One local stdio MCP server."""
+
+    command: str = Field(description="The program to run, e.g. npx, uvx or a path.")
+    args: list[str] = Field(default=[], description="Arguments passed to the command.")
+    env: dict[str, str] = Field(
+        default={},
+        description="Extra environment variables; values may use ${secret:NAME} and ${env:NAME}.",
+    )
+    cwd: str | None = Field(default=None, description="Working directory; ~ is expanded.")
+    type: Literal["stdio"] | None = Field(
+        default=None, description='Accepted for snippets from other hosts; only "stdio" works.'
+    )
+    disabled: bool = Field(default=False, description="Keep the server configured but stopped.")
+    watch: Watch = Field(
+        default=False,
+        description="Restart when sources change: true infers the project, "
+        "a list gives globs, an object gives full control.",
+    )
+    restart: RestartPolicy = Field(
+        default_factory=RestartPolicy, description="Restart and health-check policy."
+    )
+    shared: bool = Field(
+        default=True,
+        description="One process shared by every attached client; false starts one per client.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_remote(cls, data: Any) -> Any:
+        # Checked before the fields so that a remote snippet yields one clear
+        # sentence instead of "unknown key url" plus "missing command".
+        if isinstance(data, dict) and ("url" in data or data.get("type") in _REMOTE_TYPES):
+            raise PydanticCustomError(
+                "remote_server",
+                "remote (HTTP/SSE) servers are not supported yet; "
+                "MCP Tray runs local stdio servers",
+            )
+        return data
+
+    @field_validator("command")
+    @classmethod
+    def _command_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("blank_command", "must not be empty")
+        return value
+
+    def resolved_cwd(self) -> Path | None:
+        """The working directory with ``~`` expanded; relative paths are left as written."""
+        return Path(self.cwd).expanduser() if self.cwd else None
+
+
+def _check_server_name(name: str) -> str:
+    if not SERVER_NAME_PATTERN.fullmatch(name):
+        raise PydanticCustomError(
+            "server_name",
+            'invalid server name "{name}": use letters, digits, "_", "." and "-", '
+            "starting with a letter or digit (the name becomes a file name)",
+            {"name": name},
+        )
+    return name
+
+
+ServerName = Annotated[str, AfterValidator(_check_server_name)]
+
+
+class Config(_Model):
+    """The whole file."""
+
+    servers: dict[ServerName, ServerConfig] = Field(
+        default={}, alias="mcpServers", description="The servers to run, by name."
+    )
+    schema_url: str | None = Field(
+        default=None, alias="$schema", description="Ignored; lets editors offer completion."
+    )
+
+
+def json_keys_at(key_path: Sequence[str | int]) -> list[str]:
+    """The JSON keys allowed in the object at ``key_path`` (for "did you mean")."""
+    annotation: Any = Config
+    for part in key_path:
+        annotation = _child_annotation(annotation, part)
+    model = _model_in(annotation)
+    return [field.alias or name for name, field in model.model_fields.items()] if model else []
+
+
+def _child_annotation(annotation: Any, part: str | int) -> Any:
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1]
+    if get_origin(annotation) is list:
+        return get_args(annotation)[0]
+    model = _model_in(annotation)
+    fields = model.model_fields.items() if model else ()
+    return next((field.annotation for name, field in fields if part in (name, field.alias)), None)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation stands for, looking through Annotated and unions."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _model_in(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return next((model for arg in get_args(annotation) if (model := _model_in(arg))), None)
+    return None

@@ -1,0 +1,166 @@
+"""The hub side of the control socket: status and start/stop/restart/logs for the CLI and tray.
+
+The socket lives in a 0700 directory and is itself 0600, so only the user
+who runs the hub can reach it. Each connection carries one request; a
+connection that sends invalid data is logged and dropped, never allowed to
+disturb the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.core.endpoint import protocol
+from app.core.events import EventBus, ServerLogLine
+
+logger = logging.getLogger(__name__)
+
+
+class ControlError(Exception):
+    """A request the hub understood but cannot carry out; the message tells the user why."""
+
+
+class Controllable(Protocol):
+    """What the control API needs from the hub."""
+
+    bus: EventBus
+
+    def status_rows(self) -> list[dict[str, Any]]: ...
+    async def start_server(self, name: str) -> None: ...
+    async def stop_server(self, name: str) -> None: ...
+    async def restart_server(self, name: str) -> None: ...
+    def recent_log(self, name: str, lines: int) -> list[str]: ...
+    async def reload(self) -> list[str]: ...
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class ControlServer:
+    def __init__(self, hub: Controllable, socket_path: Path) -> None:
+        self._hub = hub
+        self._socket_path = socket_path
+        self._server: asyncio.AbstractServer | None = None
+        self._handlers: dict[str, Handler] = {
+            "hello": self._hello,
+            "status": lambda request: self._as_async(hub.status_rows()),
+            "start": lambda request: hub.start_server(_name(request)),
+            "stop": lambda request: hub.stop_server(_name(request)),
+            "restart": lambda request: hub.restart_server(_name(request)),
+            "reload": lambda request: hub.reload(),
+        }
+
+    async def start(self) -> None:
+        self._socket_path.unlink(missing_ok=True)  # the instance lock says it is stale
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve_connection, path=self._socket_path, limit=protocol.MAX_REQUEST_BYTES
+            )
+        finally:
+            os.umask(old_umask)
+        os.chmod(self._socket_path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        self._socket_path.unlink(missing_ok=True)
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            request = await self._read_request(reader)
+            if request.get("op") == "logs":
+                await self._logs(request, writer, reader)
+            else:
+                writer.write(protocol.encode(await self._answer(request)))
+                await writer.drain()
+        except (protocol.ProtocolError, ValueError, TimeoutError) as error:
+            logger.warning("dropped a control connection: %s", error)
+        except ConnectionError:
+            pass  # the client went away; nothing to answer
+        finally:
+            writer.close()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> dict[str, Any]:
+        async with asyncio.timeout(protocol.REQUEST_TIMEOUT_S):
+            line = await reader.readline()  # bounded by MAX_REQUEST_BYTES (ValueError)
+        request = protocol.decode(line)
+        if request.get("v") != protocol.PROTOCOL_VERSION:
+            raise protocol.ProtocolError(f"unsupported protocol version {request.get('v')!r}")
+        return request
+
+    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        handler = self._handlers.get(str(request.get("op")))
+        if handler is None:
+            return {"ok": False, "error": f"unknown operation {request.get('op')!r}"}
+        try:
+            return {"ok": True, "result": await handler(request)}
+        except ControlError as error:
+            return {"ok": False, "error": str(error)}
+
+    async def _hello(self, request: dict[str, Any]) -> dict[str, Any]:
+        from app import __version__
+
+        return {"pid": os.getpid(), "version": __version__}
+
+    async def _logs(
+        self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        """Reply with the newest lines, then (with ``follow``) stream new ones until hang-up."""
+        name, count = _name(request), int(request.get("lines", 50))
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def forward(event: ServerLogLine) -> None:
+            if event.server == name:
+                lines.put_nowait(event.stamped())
+
+        unsubscribe = self._hub.bus.subscribe(ServerLogLine, forward)
+        try:
+            try:
+                recent = self._hub.recent_log(name, count)
+            except ControlError as error:
+                writer.write(protocol.encode({"ok": False, "error": str(error)}))
+                return
+            writer.write(protocol.encode({"ok": True, "result": recent}))
+            await writer.drain()
+            if request.get("follow"):
+                await self._stream(lines, writer, reader)
+        finally:
+            unsubscribe()
+
+    async def _stream(
+        self, lines: asyncio.Queue[str], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        hang_up = asyncio.ensure_future(reader.read())  # EOF when the client goes away
+        try:
+            while not hang_up.done():
+                next_line = asyncio.ensure_future(lines.get())
+                await asyncio.wait({next_line, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_line.done():
+                    next_line.cancel()
+                    break
+                writer.write(protocol.encode({"line": next_line.result()}))
+                await writer.drain()
+        finally:
+            hang_up.cancel()
+
+    @staticmethod
+    async def _as_async(value: Any) -> Any:
+        return value
+
+
+def _name(request: dict[str, Any]) -> str:
+    name = request.get("name")
+    if not isinstance(name, str) or not name:
+        raise ControlError("this operation needs a server name")
+    return name

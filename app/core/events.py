@@ -1,0 +1,112 @@
+"""The hub's typed event bus.
+
+Supervisors, the config loader and the hub publish; the control API and the
+tray subscribe. The bus is an instance owned by the hub, never a global, so
+two hubs in one test process do not hear each other.
+
+Handlers run synchronously, in publishing order, on the event-loop thread. A
+handler that raises is logged and does not stop the others: one broken
+subscriber must never take the supervisor down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerStateChanged:
+    server: str
+    state: str
+    previous: str
+    pid: int | None
+    restarts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerExited:
+    """A server process ended; ``planned`` when the hub asked it to."""
+
+    server: str
+    exit_code: int | None
+    signal: int | None
+    planned: bool
+    last_stderr: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One sentence a person can read, e.g. in a notification."""
+        if self.signal is not None:
+            how = f"was killed by {_signal_name(self.signal)}"
+        else:
+            how = f"exited with status {self.exit_code}"
+        sentence = f"{self.server} {how}."
+        if self.last_stderr:
+            sentence += f" Last output: {self.last_stderr[-1]}"
+        return sentence
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerLogLine:
+    """One line the server wrote to stderr, already redacted."""
+
+    server: str
+    stamp: str  # local time, as in the log file
+    line: str
+
+    def stamped(self) -> str:
+        return f"{self.stamp} {self.line}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigProblem:
+    """The config file could not be used; the hub keeps the last good one."""
+
+    path: str
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        return "\n".join(self.errors)
+
+
+Event = ServerStateChanged | ServerExited | ServerLogLine | ConfigProblem
+E = TypeVar("E", ServerStateChanged, ServerExited, ServerLogLine, ConfigProblem)
+Unsubscribe = Callable[[], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._handlers: list[tuple[type[Event], Callable[[Event], None]]] = []
+
+    def subscribe(self, kind: type[E], handler: Callable[[E], None]) -> Unsubscribe:
+        # The handler is only ever called with events of `kind`, which mypy
+        # cannot see through the isinstance check in publish().
+        entry: tuple[type[Event], Callable[[Event], None]] = (kind, handler)  # type: ignore[assignment]
+        self._handlers.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._handlers:
+                self._handlers.remove(entry)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for kind, handler in list(self._handlers):
+            if isinstance(event, kind):
+                try:
+                    handler(event)
+                except Exception:
+                    logger.exception("event handler %r failed on %r", handler, event)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -1,0 +1,176 @@
+"""The hub: one per user, the composition of everything below it.
+
+It owns the config, one supervisor per server, the record of running process
+groups and the control socket, and publishes on its event bus. The headless
+``mcp-tray serve`` and the tray app run the very same hub; the tray only
+adds a presentation of it.
+
+Start-up order: sweep what an earlier hub left behind → start the servers →
+open the control socket. Shutdown reverses it, stopping every server in
+parallel so that the whole hub is gone within the stop sequence's bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from app.core.config import Config, ConfigError, ServerConfig, load_config
+from app.core.endpoint.control import ControlError, ControlServer
+from app.core.events import ConfigProblem, EventBus, ServerStateChanged
+from app.core.paths import Paths
+from app.core.supervise.orphans import GroupRecords
+from app.core.supervise.process import ServerProcess
+from app.core.supervise.states import State
+from app.core.supervise.stderr import ServerLog
+from app.core.supervise.supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+# States in which a start or restart has reached an answer the user can act on.
+_SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.STOPPED}
+
+
+class Hub:
+    def __init__(self, paths: Paths, *, bus: EventBus | None = None) -> None:
+        self.paths = paths
+        self.bus = bus or EventBus()
+        self.config = Config()
+        self.supervisors: dict[str, Supervisor] = {}
+        self._groups = GroupRecords(paths.state_dir / "groups")
+        self._control = ControlServer(self, paths.socket_path)
+
+    async def start(self) -> None:
+        """Load the config (a ConfigError here is for the caller to report), then run it."""
+        config = load_config(self.paths.config_file)
+        swept = self._groups.sweep()
+        if swept:
+            logger.warning("ended %d server process group(s) left over from an earlier run", swept)
+        self._apply(config)
+        await self._control.start()
+        logger.info(
+            "hub ready with %d server(s); control socket %s",
+            len(self.supervisors),
+            self.paths.socket_path,
+        )
+
+    async def shutdown(self) -> None:
+        await self._control.close()
+        await asyncio.gather(*(s.stop() for s in self.supervisors.values()))
+        for supervisor in self.supervisors.values():
+            supervisor.log.close()
+        logger.info("hub stopped; every server has ended")
+
+    def kill_everything_now(self) -> None:
+        """For exits that cannot wait (a second Ctrl-C): SIGKILL every server tree."""
+        for supervisor in self.supervisors.values():
+            supervisor.kill_now()
+
+    # ----- the control API
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        return [s.status().to_json() for s in self.supervisors.values()]
+
+    async def start_server(self, name: str) -> None:
+        supervisor = self._supervisor(name)
+        if supervisor.config.disabled:
+            raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
+        if supervisor.state is not State.RUNNING:
+            await self._settle(supervisor, supervisor.start)
+
+    async def stop_server(self, name: str) -> None:
+        await self._supervisor(name).stop()
+
+    async def restart_server(self, name: str) -> None:
+        supervisor = self._supervisor(name)
+        if supervisor.config.disabled:
+            raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
+        await self._settle(supervisor, supervisor.restart)
+
+    def recent_log(self, name: str, lines: int) -> list[str]:
+        return self._supervisor(name).log.last_stamped(lines)
+
+    async def reload(self) -> list[str]:
+        """Re-read the config; apply it by difference, or keep the last good one."""
+        try:
+            config = load_config(self.paths.config_file)
+        except ConfigError as error:
+            problem = ConfigProblem(path=str(error.path), errors=tuple(map(str, error.issues)))
+            logger.error("config not applied, still running the last good one:\n%s", error)
+            self.bus.publish(problem)
+            message = f"the config has errors; still running the last good one.\n{error}"
+            raise ControlError(message) from None
+        changed = await self._apply_changes(config)
+        return changed
+
+    # ----- applying a config
+
+    def _apply(self, config: Config) -> None:
+        self.config = config
+        for name, server in config.servers.items():
+            self._add(name, server).start()
+
+    async def _apply_changes(self, config: Config) -> list[str]:
+        """Start added servers, stop removed ones, restart changed ones; keep the rest as is."""
+        old, new = self.config.servers, config.servers
+        self.config = config
+        removed = [name for name in old if name not in new]
+        replaced = [name for name in old if name in new and old[name] != new[name]]
+        await asyncio.gather(*(self._drop(name) for name in removed + replaced))
+        for name in new:
+            if name not in self.supervisors:
+                self._add(name, new[name]).start()
+        return sorted({*removed, *replaced, *(n for n in new if n not in old)})
+
+    def _add(self, name: str, server: ServerConfig) -> Supervisor:
+        supervisor = Supervisor(
+            name,
+            server,
+            bus=self.bus,
+            log=ServerLog(self.paths.server_log(name)),
+            on_spawn=self._record_group,
+        )
+        self.supervisors[name] = supervisor
+        return supervisor
+
+    async def _drop(self, name: str) -> None:
+        supervisor = self.supervisors.pop(name)
+        await supervisor.stop()
+        supervisor.log.close()
+
+    def _record_group(self, name: str, process: ServerProcess | None) -> None:
+        if process is None:
+            self._groups.forget(name)
+        else:
+            self._groups.remember(name, process.group)
+
+    def _supervisor(self, name: str) -> Supervisor:
+        try:
+            return self.supervisors[name]
+        except KeyError:
+            known = ", ".join(sorted(self.supervisors)) or "none"
+            raise ControlError(f"no server named {name!r} (configured: {known})") from None
+
+    async def _settle(self, supervisor: Supervisor, action: Any) -> None:
+        """Do ``action`` and return once the server has started, or failed to."""
+        settled = asyncio.Event()
+        left_start = False
+
+        def watch(event: ServerStateChanged) -> None:
+            nonlocal left_start
+            if event.server != supervisor.name:
+                return
+            if event.state == State.STARTING:
+                left_start = True
+            elif left_start and State(event.state) in _SETTLED:
+                settled.set()
+
+        unsubscribe = self.bus.subscribe(ServerStateChanged, watch)
+        try:
+            action()
+            timeout = supervisor.config.restart.start_timeout_ms / 1000 + 10
+            async with asyncio.timeout(timeout):
+                await settled.wait()
+        finally:
+            unsubscribe()

@@ -1,0 +1,111 @@
+"""Where MCP Tray keeps its files.
+
+``MCP_TRAY_HOME=DIR`` (portable mode, and what every test uses) puts everything
+under one directory. Otherwise the locations follow the platform's conventions
+through platformdirs, with ``appauthor=False`` so Windows paths carry no
+vendor folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "mcp-tray"
+HOME_ENV = "MCP_TRAY_HOME"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paths:
+    """Every directory and file MCP Tray reads or writes."""
+
+    config_file: Path
+    data_dir: Path  # the demo server's notes, anything the user would miss
+    state_dir: Path  # pid records; safe to delete when no hub runs
+    log_dir: Path  # the hub's log and one rotating log per server
+    runtime_dir: Path  # the control socket and the single-instance lock
+
+    @property
+    def socket_path(self) -> Path:
+        return self.runtime_dir / "hub.sock"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.runtime_dir / "hub.lock"
+
+    @property
+    def hub_log(self) -> Path:
+        return self.log_dir / "hub.log"
+
+    def server_log(self, server: str) -> Path:
+        return self.log_dir / "servers" / f"{server}.log"
+
+    def ensure(self) -> None:
+        """Create the directories; the runtime one is private to the user."""
+        for directory in (self.config_file.parent, self.data_dir, self.state_dir, self.log_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if sys.platform != "win32":
+            os.chmod(self.runtime_dir, 0o700)
+
+
+def default_paths(*, config_file: Path | None = None) -> Paths:
+    """The paths in force for this process (``--config`` overrides the config file only)."""
+    home = os.environ.get(HOME_ENV)
+    paths = _portable_paths(Path(home)) if home else _platform_paths()
+    if config_file is not None:
+        paths = Paths(
+            config_file=config_file.expanduser().absolute(),
+            data_dir=paths.data_dir,
+            state_dir=paths.state_dir,
+            log_dir=paths.log_dir,
+            runtime_dir=paths.runtime_dir,
+        )
+    return paths
+
+
+def _portable_paths(home: Path) -> Paths:
+    home = home.expanduser().absolute()
+    return Paths(
+        config_file=home / "config.json",
+        data_dir=home / "data",
+        state_dir=home / "state",
+        log_dir=home / "logs",
+        runtime_dir=_short_enough(home / "run"),
+    )
+
+
+def _platform_paths() -> Paths:
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    runtime = Path(dirs.user_runtime_dir)
+    return Paths(
+        config_file=Path(dirs.user_config_dir) / "config.json",
+        data_dir=Path(dirs.user_data_dir),
+        state_dir=Path(dirs.user_state_dir),
+        log_dir=Path(dirs.user_log_dir),
+        runtime_dir=_short_enough(runtime),
+    )
+
+
+# sun_path holds 108 bytes on Linux and 104 on macOS, including the file name.
+_MAX_SOCKET_DIR_BYTES = 90
+
+
+def _short_enough(runtime_dir: Path) -> Path:
+    """A runtime directory whose socket path fits in ``sun_path``.
+
+    Deep ``MCP_TRAY_HOME`` folders (pytest's tmp paths, macOS's long temp
+    dirs) would otherwise make the socket impossible to bind. The fallback is
+    derived from the wanted path so that every process agrees on it.
+    """
+    if sys.platform == "win32" or len(os.fsencode(runtime_dir)) <= _MAX_SOCKET_DIR_BYTES:
+        return runtime_dir
+    import hashlib
+
+    digest = hashlib.sha256(os.fsencode(runtime_dir)).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}-{digest}"

@@ -1,0 +1,156 @@
+"""The hub's own JSON-RPC conversation with one server process.
+
+The hub performs the MCP handshake itself (that is what "ready" means) and
+pings idle servers. Requests it makes carry string ids with a ``tray-``
+prefix so they can never collide with the ids the relay forwards for
+clients. Every message that is not an answer to one of the hub's requests
+goes to ``on_message``, which is where the relay plugs in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from app import __version__
+from app.core.rpc.framing import MalformedLine, Message, MessageReader, encode
+
+logger = logging.getLogger(__name__)
+
+# The handshake era the hub speaks to every backend (DESIGN: "legacy era").
+PROTOCOL_VERSION = "2025-11-25"
+METHOD_NOT_FOUND = -32601
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+
+
+class BackendClosed(Exception):
+    """The server's stdout ended while the hub was waiting for an answer."""
+
+
+class RpcError(Exception):
+    """The server answered a request with a JSON-RPC error."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        self.code = int(error.get("code", 0))
+        self.text = str(error.get("message", "unknown error"))
+        self.data = error.get("data")
+        super().__init__(f"{self.text} (code {self.code})")
+
+
+class BackendSession:
+    def __init__(
+        self,
+        reader: MessageReader,
+        writer: ByteSink,
+        *,
+        name: str,
+        on_message: Callable[[Message], None] | None = None,
+        on_malformed: Callable[[MalformedLine], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._reader = reader
+        self._writer = writer
+        self._on_message = on_message
+        self._on_malformed = on_malformed
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._write_lock = asyncio.Lock()
+        self.initialize_result: dict[str, Any] | None = None
+        self.last_message_at = time.monotonic()
+
+    @property
+    def in_flight(self) -> int:
+        """How many of the hub's own requests await an answer."""
+        return len(self._pending)
+
+    async def run(self) -> None:
+        """Read until the server's stdout ends; then fail every waiting request."""
+        try:
+            while (message := await self._reader.read()) is not None:
+                self.last_message_at = time.monotonic()
+                if isinstance(message, MalformedLine):
+                    self._malformed(message)
+                else:
+                    await self._dispatch(message)
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(BackendClosed(f"{self.name} closed its output"))
+            self._pending.clear()
+
+    async def send(self, message: Message) -> None:
+        async with self._write_lock:
+            self._writer.write(encode(message))
+            await self._writer.drain()
+
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float
+    ) -> dict[str, Any]:
+        request_id = f"tray-{next(self._ids)}"
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        message: Message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            await self.send(message)
+            async with asyncio.timeout(timeout):
+                response = await future
+        finally:
+            self._pending.pop(request_id, None)
+        if "error" in response:
+            raise RpcError(response["error"] if isinstance(response["error"], dict) else {})
+        result = response.get("result")
+        return result if isinstance(result, dict) else {}
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        message: Message = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+
+    async def initialize(self, *, timeout: float, capabilities: dict[str, Any]) -> dict[str, Any]:
+        """The MCP handshake; its result is cached for clients that attach later."""
+        params = {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": capabilities,
+            "clientInfo": {"name": "mcp-tray", "version": __version__},
+        }
+        result = await self.request("initialize", params, timeout=timeout)
+        await self.notify("notifications/initialized")
+        self.initialize_result = result
+        return result
+
+    async def ping(self, *, timeout: float) -> None:
+        await self.request("ping", timeout=timeout)
+
+    async def _dispatch(self, message: Message) -> None:
+        message_id = message.get("id")
+        is_response = "method" not in message and ("result" in message or "error" in message)
+        if is_response and isinstance(message_id, str) and message_id in self._pending:
+            future = self._pending[message_id]
+            if not future.done():
+                future.set_result(message)
+        elif message.get("method") == "ping" and message_id is not None:
+            await self.send({"jsonrpc": "2.0", "id": message_id, "result": {}})
+        elif self._on_message is not None:
+            self._on_message(message)
+        elif message_id is not None and "method" in message:
+            await self._refuse(message_id, str(message["method"]))
+
+    async def _refuse(self, message_id: Any, method: str) -> None:
+        error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
+        await self.send({"jsonrpc": "2.0", "id": message_id, "error": error})
+
+    def _malformed(self, line: MalformedLine) -> None:
+        logger.warning("%s wrote something that is not MCP to stdout: %s", self.name, line)
+        if self._on_malformed is not None:
+            self._on_malformed(line)

@@ -1,0 +1,77 @@
+"""The per-server state machine: its states and the one function that moves between them.
+
+States are the strings DESIGN.md lists; they appear verbatim in
+``status --json`` and in the tray. Every edge of the machine is in
+:data:`_EDGES`, with the reason it exists.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class State(enum.StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    BACKOFF = "backoff"
+    CRASH_LOOP = "crash-loop"
+    NEEDS_SECRET = "needs-secret"
+    DISABLED = "disabled"
+
+
+class Trigger(enum.Enum):
+    START = "start"  # the hub or the user wants it up (also: backoff elapsed, re-probe)
+    READY = "ready"  # the initialize handshake succeeded
+    FAILED = "failed"  # it exited or timed out, and will be retried after a delay
+    PARKED = "parked"  # too many failures in a row, or a start that cannot succeed
+    SECRET_MISSING = "secret-missing"
+    STOP = "stop"  # the user or the hub asks it to stop; the stop sequence begins
+    STOPPED = "stopped"  # the process tree is gone
+    DISABLE = "disable"
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+_ANY_LIVE = (State.STARTING, State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET)
+
+_EDGES: dict[tuple[State, Trigger], State] = {
+    # Starting: from rest, after a backoff, as a crash-loop re-probe, once a
+    # secret arrives, or again after a planned restart's stop.
+    **{
+        (state, Trigger.START): State.STARTING
+        for state in (
+            State.STOPPED,
+            State.BACKOFF,
+            State.CRASH_LOOP,
+            State.NEEDS_SECRET,
+            State.DISABLED,
+        )
+    },
+    (State.STARTING, Trigger.READY): State.RUNNING,
+    # A failed start and a crash while running are the same to the user:
+    # wait, then try again; or park after too many.
+    (State.STARTING, Trigger.FAILED): State.BACKOFF,
+    (State.RUNNING, Trigger.FAILED): State.BACKOFF,
+    (State.STARTING, Trigger.PARKED): State.CRASH_LOOP,
+    (State.RUNNING, Trigger.PARKED): State.CRASH_LOOP,
+    (State.STARTING, Trigger.SECRET_MISSING): State.NEEDS_SECRET,
+    # Stopping can be asked at any moment; from a state with no process the
+    # stop completes at once.
+    **{(state, Trigger.STOP): State.STOPPING for state in _ANY_LIVE},
+    (State.STOPPING, Trigger.STOPPED): State.STOPPED,
+    # A planned restart (user, config change, source edit) goes from the
+    # stop straight to the next start, without resting in "stopped".
+    (State.STOPPING, Trigger.START): State.STARTING,
+    **{(state, Trigger.DISABLE): State.DISABLED for state in (State.STOPPED, *_ANY_LIVE)},
+}
+
+
+def transition(state: State, trigger: Trigger) -> State:
+    try:
+        return _EDGES[(state, trigger)]
+    except KeyError:
+        raise IllegalTransition(f"{trigger.value} is not possible while {state.value}") from None

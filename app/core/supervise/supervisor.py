@@ -1,0 +1,376 @@
+"""One supervisor per server: start it, watch it, bring it back, or park it.
+
+The supervisor owns a single driver task that runs the server's life as a
+loop: start → (ready → serve until exit) → decide → wait → start again. The
+public methods only change what is wanted and wake the driver; the driver
+alone moves the state machine, so there is never a race between "the user
+pressed Stop" and "the server just crashed".
+
+    starting ──ready──> running ──exit──> backoff ──delay──> starting
+       │                   │                  └─too many──> crash-loop
+       └──cannot start─────┴──────────────────────────────> crash-loop
+    crash-loop ──slow re-probe, Start or Restart──> starting
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.config import ServerConfig
+from app.core.events import EventBus, ServerExited, ServerLogLine, ServerStateChanged
+from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
+from app.core.rpc.framing import MalformedLine, MessageReader
+from app.core.supervise import policy
+from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
+from app.core.supervise.states import State, Trigger, transition
+from app.core.supervise.stderr import ServerLog, pump_lines
+
+logger = logging.getLogger(__name__)
+
+LAST_LINES_IN_EVENTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerStatus:
+    """One row of ``mcp-tray status``."""
+
+    name: str
+    state: str
+    pid: int | None
+    restarts: int
+    uptime_s: float | None
+    last_exit: int | None  # exit status; negative: killed by that signal number
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "last_exit": self.last_exit,
+            "last_error": self.last_error,
+        }
+
+
+class _Outcome:
+    """How one run of the server ended, as the driver loop needs to know it."""
+
+    def __init__(self, *, error: str | None, uptime_s: float, deterministic: bool = False) -> None:
+        self.error = error
+        self.uptime_s = uptime_s
+        self.deterministic = deterministic
+
+
+class Supervisor:
+    def __init__(
+        self,
+        name: str,
+        config: ServerConfig,
+        *,
+        bus: EventBus,
+        log: ServerLog,
+        base_env: Mapping[str, str] | None = None,
+        on_spawn: Callable[[str, ServerProcess | None], None] = lambda name, process: None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._bus = bus
+        self.log = log
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._on_spawn = on_spawn
+        self.state = State.DISABLED if config.disabled else State.STOPPED
+        self._wanted = False
+        self._restart_requested = False  # planned restart, or re-arm of a resting server
+        self._wake = asyncio.Event()
+        self._driver: asyncio.Task[None] | None = None
+        self._process: ServerProcess | None = None
+        self.session: BackendSession | None = None
+        self._failures = 0
+        self.restarts = 0
+        self._spawns = 0
+        self._ready_at: float | None = None
+        self.last_exit: ExitStatus | None = None
+        self._exit_reported = False
+        self.last_error: str | None = None
+
+    # ----- what the hub and the user ask for
+
+    def status(self) -> ServerStatus:
+        uptime = None
+        if self.state is State.RUNNING and self._ready_at is not None:
+            uptime = time.monotonic() - self._ready_at
+        return ServerStatus(
+            name=self.name,
+            state=self.state.value,
+            pid=self._process.pid if self._process is not None else None,
+            restarts=self.restarts,
+            uptime_s=uptime,
+            last_exit=_returncode(self.last_exit),
+            last_error=self.last_error,
+        )
+
+    def start(self) -> None:
+        """Bring the server up; a server resting in backoff or crash-loop starts at once."""
+        if self.config.disabled:
+            return
+        if self._wanted and self._driver is not None and not self._driver.done():
+            if self.state in (State.BACKOFF, State.CRASH_LOOP):
+                self.restart()
+            return
+        self._wanted = True
+        self._failures = 0
+        self._driver = asyncio.get_running_loop().create_task(
+            self._drive(), name=f"supervise {self.name}"
+        )
+
+    def restart(self) -> None:
+        """A planned restart: stop the tree and start again at once, without backoff."""
+        if not self._wanted or self._driver is None or self._driver.done():
+            self.start()
+            return
+        self._failures = 0
+        self._restart_requested = True
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the server and its whole tree; returns once it is gone."""
+        self._wanted = False
+        self._wake.set()
+        if self._driver is not None:
+            await self._driver
+
+    def kill_now(self) -> None:
+        """Last resort at hub exit: SIGKILL the tree without waiting."""
+        if self._process is not None:
+            self._process.kill_tree()
+
+    def _interrupted(self) -> bool:
+        return not self._wanted or self._restart_requested
+
+    async def _until_interrupted(self) -> None:
+        while not self._interrupted():
+            self._wake.clear()
+            await self._wake.wait()
+
+    # ----- the driver
+
+    async def _drive(self) -> None:
+        try:
+            while self._wanted:
+                outcome = await self._run_once()
+                if self._restart_requested:
+                    self._restart_requested = False
+                    continue
+                if self._wanted:
+                    await self._after_failure(outcome)
+        finally:
+            self._settle_stopped()
+
+    async def _after_failure(self, outcome: _Outcome) -> None:
+        limits = self.config.restart
+        self.last_error = outcome.error
+        self._failures = policy.failures_after_exit(self._failures, outcome.uptime_s, limits)
+        if outcome.deterministic or policy.should_park(self._failures, limits):
+            self._move(Trigger.PARKED)
+            logger.warning(
+                "%s entered crash-loop after %d failed start(s): %s",
+                self.name,
+                self._failures,
+                outcome.error,
+            )
+            await self._rest(limits.reprobe_ms / 1000)
+            return
+        delay = policy.backoff_delay_s(self._failures, limits, jitter=random.random())
+        self._move(Trigger.FAILED)
+        logger.info("%s restarting in %.2fs (failure %d)", self.name, delay, self._failures)
+        await self._rest(delay)
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._until_interrupted(), seconds)
+        self._restart_requested = False
+
+    def _settle_stopped(self) -> None:
+        if self.state in (State.STOPPED, State.DISABLED):
+            return
+        if self.state is not State.STOPPING:
+            self._move(Trigger.STOP)
+        self._move(Trigger.STOPPED)
+
+    async def _run_once(self) -> _Outcome:
+        self._move(Trigger.START)
+        if self._spawns > 0:
+            self.restarts += 1
+        self._spawns += 1
+        try:
+            process = await ServerProcess.spawn(self._spawn_spec())
+        except StartFailure as failure:
+            return _Outcome(error=str(failure), uptime_s=0, deterministic=True)
+        except OSError as error:
+            return _Outcome(error=f"could not be started: {error}", uptime_s=0, deterministic=True)
+        self._process = process
+        self._exit_reported = False
+        self._on_spawn(self.name, process)
+        try:
+            return await self._serve(process)
+        finally:
+            if self._interrupted():
+                self._move(Trigger.STOP)
+            status = await process.stop()
+            if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
+                self._exited(status, planned=True)
+            self._process = None
+            self.session = None
+            self._ready_at = None
+            self._on_spawn(self.name, None)
+
+    async def _serve(self, process: ServerProcess) -> _Outcome:
+        session = BackendSession(
+            MessageReader(process.stdout),
+            process.stdin,
+            name=self.name,
+            on_malformed=self._stdout_garbage,
+        )
+        self.session = session
+        background = [
+            asyncio.create_task(session.run(), name=f"{self.name} stdout"),
+            asyncio.create_task(pump_lines(process.stderr, self._stderr_line)),
+        ]
+        started = time.monotonic()
+        try:
+            error = await self._first(process, self._handshake(session))
+            if error is not None or self._interrupted():
+                return _Outcome(error=error, uptime_s=time.monotonic() - started)
+            self._ready_at = time.monotonic()
+            self._move(Trigger.READY)
+            logger.info("%s is running (pid %s)", self.name, process.pid)
+            error = await self._first(process, self._health(session))
+            return _Outcome(error=error, uptime_s=time.monotonic() - self._ready_at)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+
+    async def _first(
+        self, process: ServerProcess, work: Coroutine[Any, Any, str | None]
+    ) -> str | None:
+        """Run ``work`` until it finishes, the process exits, or a stop/restart is asked.
+
+        Returns the error that ends this run, or None when ``work`` succeeded
+        or the run was interrupted on purpose.
+        """
+        racers = {
+            asyncio.ensure_future(work),
+            exited := asyncio.ensure_future(process.wait()),
+            asyncio.ensure_future(self._until_interrupted()),
+        }
+        done, pending = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if exited in done:
+            return self._exited(exited.result(), planned=self._interrupted())
+        if self._interrupted():
+            return None
+        (finished,) = done
+        result = finished.result()
+        return result if isinstance(result, str) else None
+
+    async def _handshake(self, session: BackendSession) -> str | None:
+        timeout = self.config.restart.start_timeout_ms / 1000
+        try:
+            await session.initialize(timeout=timeout, capabilities={})
+        except TimeoutError:
+            return f"did not answer the MCP initialize request within {timeout:g}s"
+        except RpcError as error:
+            return f"refused the MCP initialize request: {error}"
+        except BackendClosed:
+            # Usually the process is exiting and its exit status tells the real
+            # story; give it the rest of the start timeout to do so.
+            await asyncio.sleep(timeout)
+            return "closed its output without answering the MCP initialize request"
+        return None
+
+    async def _health(self, session: BackendSession) -> str:
+        """Ping an idle server; return why it is considered hung."""
+        limits = self.config.restart
+        interval, timeout = limits.ping_interval_ms / 1000, limits.ping_timeout_ms / 1000
+        failures = 0
+        while failures < limits.ping_failures:
+            await asyncio.sleep(interval)
+            if session.in_flight:  # busy finishing work: that is not a hang
+                failures = 0
+                continue
+            asked_at = time.monotonic()
+            try:
+                await session.ping(timeout=timeout)
+                failures = 0
+            except (TimeoutError, RpcError):
+                # A server that still talked while we waited is slow, not hung.
+                failures = 0 if session.last_message_at > asked_at else failures + 1
+            except BackendClosed:
+                await asyncio.Event().wait()  # the process is ending; its exit wins the race
+        logger.warning("%s did not answer %d pings in a row; restarting it", self.name, failures)
+        return f"stopped answering ({failures} pings in a row went unanswered)"
+
+    def _exited(self, status: ExitStatus, *, planned: bool) -> str:
+        self.last_exit = status
+        self._exit_reported = True
+        event = ServerExited(
+            server=self.name,
+            exit_code=status.code,
+            signal=status.signal,
+            planned=planned,
+            last_stderr=self.log.last_lines(LAST_LINES_IN_EVENTS),
+        )
+        self._bus.publish(event)
+        return event.describe().removeprefix(f"{self.name} ")
+
+    # ----- plumbing
+
+    def _spawn_spec(self) -> SpawnSpec:
+        return SpawnSpec(
+            command=self.config.command,
+            args=tuple(self.config.args),
+            env={**self._base_env, **self.config.env},
+            cwd=self.config.resolved_cwd(),
+        )
+
+    def _stderr_line(self, text: str) -> None:
+        stamp, line = self.log.write(text)
+        self._bus.publish(ServerLogLine(server=self.name, stamp=stamp, line=line))
+
+    def _stdout_garbage(self, line: MalformedLine) -> None:
+        self._stderr_line(f"[mcp-tray] ignored a stdout line that is not MCP: {line}")
+
+    def _move(self, trigger: Trigger) -> None:
+        previous, self.state = self.state, transition(self.state, trigger)
+        if self.state is State.RUNNING:
+            self.last_error = None
+        self._bus.publish(
+            ServerStateChanged(
+                server=self.name,
+                state=self.state.value,
+                previous=previous.value,
+                pid=self._process.pid if self._process else None,
+                restarts=self.restarts,
+                last_error=self.last_error,
+            )
+        )
+
+
+def _returncode(status: ExitStatus | None) -> int | None:
+    if status is None:
+        return None
+    return -status.signal if status.signal is not None else status.code

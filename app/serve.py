@@ -1,0 +1,95 @@
+"""Running the hub headless: ``mcp-tray serve``.
+
+Start-up order: config (first run writes the default) → logging → the
+single-instance lock → the hub. SIGTERM and SIGINT stop every server cleanly;
+a second SIGINT kills them at once; SIGHUP re-reads the config. Nothing here
+imports Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import signal
+import sys
+
+from app.core.config import ConfigError, ensure_config
+from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.hub import Hub
+from app.core.paths import Paths
+
+logger = logging.getLogger("app")
+
+HUB_LOG_BYTES = 2 * 1024 * 1024
+HUB_LOG_ROTATIONS = 3
+
+
+def configure_logging(paths: Paths, *, to_stderr: bool) -> None:
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(
+            paths.hub_log, maxBytes=HUB_LOG_BYTES, backupCount=HUB_LOG_ROTATIONS, encoding="utf-8"
+        )
+    ]
+    if to_stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+
+
+def serve(paths: Paths) -> int:
+    paths.ensure()
+    if ensure_config(paths.config_file, python=sys.executable):
+        print(
+            f"Wrote a default config with the demo server to {paths.config_file}", file=sys.stderr
+        )
+    lock = InstanceLock(paths.lock_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as running:
+        print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
+        return 1
+    configure_logging(paths, to_stderr=True)
+    try:
+        return asyncio.run(_serve(Hub(paths)))
+    finally:
+        lock.release()
+
+
+async def _serve(hub: Hub) -> int:
+    try:
+        await hub.start()
+    except ConfigError as error:
+        print(f"{error}\nFix the config, then start again.", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, lambda: _interrupt(hub, stop))
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(hub)))
+    try:
+        await stop.wait()
+        logger.info("stopping every server")
+        await hub.shutdown()
+    finally:
+        hub.kill_everything_now()  # whatever happened above, leave nothing running
+    return 0
+
+
+def _interrupt(hub: Hub, stop: asyncio.Event) -> None:
+    if stop.is_set():  # the second Ctrl-C: the user does not want to wait
+        hub.kill_everything_now()
+        raise SystemExit(130)
+    stop.set()
+
+
+async def _reload(hub: Hub) -> None:
+    from app.core.endpoint.control import ControlError
+
+    try:
+        changed = await hub.reload()
+    except ControlError:
+        return  # already logged and published as a config problem
+    logger.info("config reloaded; changed: %s", ", ".join(changed) or "nothing")

@@ -1,0 +1,69 @@
+"""Test helpers: the fault-injecting server's config, and bounded waits on hub events."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.config import ServerConfig
+from app.core.events import Event, EventBus, ServerExited, ServerLogLine, ServerStateChanged
+
+SERVERS = Path(__file__).parent / "servers"
+FLAKY = SERVERS / "flaky.py"
+PYTHON = sys.executable
+EVENT_TIMEOUT_S = 30.0  # generous: a first MCPServer start on a cold machine takes seconds
+
+
+def flaky(*options: str, **restart: int) -> ServerConfig:
+    """A ServerConfig running tests/servers/flaky.py, with fast restart limits by default."""
+    limits = {"initialDelayMs": 10, "maxDelayMs": 100, "maxFailures": 3, **_camel(restart)}
+    return ServerConfig.model_validate(
+        {"command": PYTHON, "args": [str(FLAKY), *options], "restart": limits}
+    )
+
+
+def _camel(values: dict[str, int]) -> dict[str, int]:
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return {camel(key): value for key, value in values.items()}
+
+
+class EventRecorder:
+    """Everything published on a bus, and bounded waits for what a test expects."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+        for kind in (ServerStateChanged, ServerExited, ServerLogLine):
+            bus.subscribe(kind, self._record)
+
+    def _record(self, event: Any) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def wait_for(
+        self, matches: Callable[[Event], bool], *, timeout: float = EVENT_TIMEOUT_S, after: int = 0
+    ) -> Event:
+        """The first event from index ``after`` on that ``matches``; waits for it if needed."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.events[after:]:
+                    if matches(event):
+                        return event
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def wait_for_state(self, state: str, **kwargs: Any) -> ServerStateChanged:
+        event = await self.wait_for(
+            lambda e: isinstance(e, ServerStateChanged) and e.state == state, **kwargs
+        )
+        assert isinstance(event, ServerStateChanged)
+        return event
+
+    def states(self) -> list[str]:
+        return [e.state for e in self.events if isinstance(e, ServerStateChanged)]

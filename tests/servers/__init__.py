@@ -1,0 +1,1 @@
+"""Real MCP servers with the faults a supervisor must survive, for the tests."""
