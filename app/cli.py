@@ -25,7 +25,7 @@ class UserFacingError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command: Callable[[argparse.Namespace], int] = getattr(args, "run", _serve)
+    command: Callable[[argparse.Namespace], int] = getattr(args, "run", _default)
     try:
         return command(args)
     except UserFacingError as error:
@@ -72,6 +72,12 @@ def _paths(args: argparse.Namespace) -> Any:
     from app.core.paths import default_paths
 
     return default_paths(config_file=args.config)
+
+
+def _default(args: argparse.Namespace) -> int:
+    """Plain ``mcp-tray``: the hub, for now without a tray icon."""
+    print("MCP Tray is running without a tray icon; press Ctrl-C to stop.", file=sys.stderr)
+    return _serve(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

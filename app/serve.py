@@ -17,7 +17,7 @@ import sys
 from app.core.config import ConfigError, ensure_config
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.hub import Hub
-from app.core.paths import Paths
+from app.core.paths import Paths, UnsafeRuntimeDir
 
 logger = logging.getLogger("app")
 
@@ -40,7 +40,11 @@ def configure_logging(paths: Paths, *, to_stderr: bool) -> None:
 
 
 def serve(paths: Paths) -> int:
-    paths.ensure()
+    try:
+        paths.ensure()
+    except (UnsafeRuntimeDir, OSError) as error:
+        print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
+        return 1
     if ensure_config(paths.config_file, python=sys.executable):
         print(
             f"Wrote a default config with the demo server to {paths.config_file}", file=sys.stderr

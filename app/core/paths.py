@@ -51,7 +51,22 @@ class Paths:
             directory.mkdir(parents=True, exist_ok=True)
         self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if sys.platform != "win32":
+            _check_private(self.runtime_dir)
             os.chmod(self.runtime_dir, 0o700)
+
+
+class UnsafeRuntimeDir(Exception):
+    """The folder for the control socket belongs to someone else."""
+
+
+def _check_private(directory: Path) -> None:
+    """Refuse a runtime folder another user could have planted to catch our socket."""
+    owner = directory.stat().st_uid
+    if owner != os.getuid():
+        raise UnsafeRuntimeDir(
+            f"{directory} belongs to another user (uid {owner}); MCP Tray will not put its "
+            "control socket there. Remove it or set XDG_RUNTIME_DIR to a private folder."
+        )
 
 
 def default_paths(*, config_file: Path | None = None) -> Paths:
@@ -82,7 +97,12 @@ def _portable_paths(home: Path) -> Paths:
 
 def _platform_paths() -> Paths:
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    runtime = Path(dirs.user_runtime_dir)
+    if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
+        # No login session (ssh, cron, containers): a private folder of our
+        # own rather than platformdirs' shared /tmp/runtime-UID fallback.
+        runtime = Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"
+    else:
+        runtime = Path(dirs.user_runtime_dir)
     return Paths(
         config_file=Path(dirs.user_config_dir) / "config.json",
         data_dir=Path(dirs.user_data_dir),

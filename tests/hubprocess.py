@@ -1,0 +1,120 @@
+"""``mcp-tray`` run as a real process, and bounded waits on what it logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+LINE_TIMEOUT_S = 60.0  # the default config's first start compiles the SDK on a cold machine
+
+
+def mcp_tray(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run one ``mcp-tray`` command to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "MCP_TRAY_HOME": str(home)}
+
+
+class HubProcess:
+    """``mcp-tray serve`` in the background; its stderr is read line by line."""
+
+    def __init__(self, home: Path, *, python_flags: tuple[str, ...] = ()) -> None:
+        self.home = home
+        self.process = subprocess.Popen(
+            [sys.executable, *python_flags, "-m", "app", "serve"],
+            env=_env(home),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self.lines: list[str] = []
+        self._incoming: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._incoming.put(line.rstrip("\n"))
+        self._incoming.put(None)
+
+    def wait_for_line(self, pattern: str, timeout: float = LINE_TIMEOUT_S) -> re.Match[str]:
+        """The first line (seen so far or still to come) matching ``pattern``."""
+        regex = re.compile(pattern)
+        for line in self.lines:
+            if found := regex.search(line):
+                return found
+        while True:
+            try:
+                line = self._incoming.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout}s:\n"
+                    + "\n".join(self.lines[-30:])
+                ) from None
+            if line is None:
+                raise AssertionError(
+                    f"the hub exited before logging {pattern!r}:\n" + "\n".join(self.lines[-30:])
+                )
+            self.lines.append(line)
+            if found := regex.search(line):
+                return found
+
+    def status(self) -> list[dict[str, Any]]:
+        result = mcp_tray(self.home, "status", "--json")
+        assert result.returncode == 0, result.stderr
+        rows: list[dict[str, Any]] = json.loads(result.stdout)
+        return rows
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def send(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # Reading to the end lets the reader thread finish.
+        while (line := self._incoming.get(timeout=5)) is not None:
+            self.lines.append(line)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+
+def survivors(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
+    """The processes still alive after waiting up to ``within`` seconds (zombies are dead)."""
+    _, alive = psutil.wait_procs(processes, timeout=within)
+    return [p for p in alive if _is_alive(p)]
+
+
+def _is_alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
