@@ -83,7 +83,9 @@ def _default(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.serve import serve
 
-    return serve(_paths(args))
+    # A config named with --config is the user's own: a missing one is an
+    # error (reported by the hub), never replaced by the default.
+    return serve(_paths(args), write_default=args.config is None)
 
 
 def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:

@@ -39,13 +39,14 @@ def configure_logging(paths: Paths, *, to_stderr: bool) -> None:
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
 
 
-def serve(paths: Paths) -> int:
+def serve(paths: Paths, *, write_default: bool = True) -> int:
+    """Run the hub until a signal stops it; ``write_default`` creates a missing config."""
     try:
         paths.ensure()
     except (UnsafeRuntimeDir, OSError) as error:
         print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
         return 1
-    if ensure_config(paths.config_file, python=sys.executable):
+    if write_default and ensure_config(paths.config_file, python=sys.executable):
         print(
             f"Wrote a default config with the demo server to {paths.config_file}", file=sys.stderr
         )

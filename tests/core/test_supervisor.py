@@ -172,7 +172,7 @@ async def test_a_server_that_ignores_sigterm_is_killed_after_the_grace_period(su
 
     exited = await events.wait_for(lambda e: isinstance(e, ServerExited))
     assert exited.signal == signal.SIGKILL and exited.planned
-    assert _gone_within([pid], 0) == []
+    assert _gone_within([pid], 3) == []  # SIGKILL is sent; the kernel finishes it at once
     assert supervisor.status().state == "stopped"
 
 

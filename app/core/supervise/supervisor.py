@@ -36,6 +36,7 @@ from app.core.supervise.stderr import ServerLog, pump_lines
 logger = logging.getLogger(__name__)
 
 LAST_LINES_IN_EVENTS = 5
+STDERR_DRAIN_S = 0.5  # a crashed server's last words (its traceback) arrive just after its exit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +102,7 @@ class Supervisor:
         self._ready_at: float | None = None
         self.last_exit: ExitStatus | None = None
         self._exit_reported = False
+        self._stderr_pump: asyncio.Task[None] | None = None
         self.last_error: str | None = None
 
     # ----- what the hub and the user ask for
@@ -166,15 +168,22 @@ class Supervisor:
 
     async def _drive(self) -> None:
         try:
-            while self._wanted:
-                outcome = await self._run_once()
-                if self._restart_requested:
-                    self._restart_requested = False
-                    continue
-                if self._wanted:
-                    await self._after_failure(outcome)
+            await self._drive_loop()
+        except Exception as error:
+            # A bug in the hub must not look like a healthy server: say so and stop.
+            logger.exception("supervising %s failed", self.name)
+            self.last_error = f"MCP Tray stopped supervising it after an internal error: {error}"
         finally:
             self._settle_stopped()
+
+    async def _drive_loop(self) -> None:
+        while self._wanted:
+            outcome = await self._run_once()
+            if self._restart_requested:
+                self._restart_requested = False
+                continue
+            if self._wanted:
+                await self._after_failure(outcome)
 
     async def _after_failure(self, outcome: _Outcome) -> None:
         limits = self.config.restart
@@ -243,9 +252,10 @@ class Supervisor:
             on_malformed=self._stdout_garbage,
         )
         self.session = session
+        self._stderr_pump = asyncio.create_task(pump_lines(process.stderr, self._stderr_line))
         background = [
             asyncio.create_task(session.run(), name=f"{self.name} stdout"),
-            asyncio.create_task(pump_lines(process.stderr, self._stderr_line)),
+            self._stderr_pump,
         ]
         started = time.monotonic()
         try:
@@ -280,6 +290,7 @@ class Supervisor:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         if exited in done:
+            await self._drain_stderr()
             return self._exited(exited.result(), planned=self._interrupted())
         if self._interrupted():
             return None
@@ -323,6 +334,13 @@ class Supervisor:
                 await asyncio.Event().wait()  # the process is ending; its exit wins the race
         logger.warning("%s did not answer %d pings in a row; restarting it", self.name, failures)
         return f"stopped answering ({failures} pings in a row went unanswered)"
+
+    async def _drain_stderr(self) -> None:
+        """Let the pump read what the server wrote just before it died (bounded: a
+        grandchild may hold stderr open for much longer)."""
+        if self._stderr_pump is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._stderr_pump), STDERR_DRAIN_S)
 
     def _exited(self, status: ExitStatus, *, planned: bool) -> str:
         self.last_exit = status
