@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # The handshake era the hub speaks to every backend (DESIGN: "legacy era").
 PROTOCOL_VERSION = "2025-11-25"
 METHOD_NOT_FOUND = -32601
+_OWN_ID_PREFIX = "tray-"  # ids of the hub's own requests; never forwarded to clients
 
 
 class ByteSink(Protocol):
@@ -94,7 +95,7 @@ class BackendSession:
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float
     ) -> dict[str, Any]:
-        request_id = f"tray-{next(self._ids)}"
+        request_id = f"{_OWN_ID_PREFIX}{next(self._ids)}"
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         message: Message = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -135,9 +136,11 @@ class BackendSession:
     async def _dispatch(self, message: Message) -> None:
         message_id = message.get("id")
         is_response = "method" not in message and ("result" in message or "error" in message)
-        if is_response and isinstance(message_id, str) and message_id in self._pending:
-            future = self._pending[message_id]
-            if not future.done():
+        if is_response and isinstance(message_id, str) and message_id.startswith(_OWN_ID_PREFIX):
+            future = self._pending.get(message_id)
+            if future is None:
+                logger.debug("%s answered %s after the hub stopped waiting", self.name, message_id)
+            elif not future.done():
                 future.set_result(message)
         elif message.get("method") == "ping" and message_id is not None:
             await self.send({"jsonrpc": "2.0", "id": message_id, "result": {}})

@@ -58,7 +58,7 @@ class MessageReader:
         self._max_bytes = max_bytes
         self._chunks: list[bytes] = []  # the current, unfinished line
         self._pending_bytes = 0
-        self._ready: list[bytes] = []  # complete lines not yet returned
+        self._ready: list[bytes | MalformedLine] = []  # complete lines not yet returned
         self._skipping = False  # inside an oversized line, dropping until its end
         self._eof = False
 
@@ -67,49 +67,53 @@ class MessageReader:
         while True:
             if self._ready:
                 line = self._ready.pop(0)
+                if isinstance(line, MalformedLine):
+                    return line
                 if line.strip():
                     return decode(line)
                 continue
             if self._eof:
                 return None
-            oversized = await self._fill()
-            if oversized is not None:
-                return oversized
+            await self._fill()
 
-    async def _fill(self) -> MalformedLine | None:
+    async def _fill(self) -> None:
         chunk = await self._source.read(READ_CHUNK_BYTES)
         if not chunk:
             self._eof = True
             self._finish_line(b"")  # a last line without a newline still counts
-            return None
+            return
         start = 0
         while (newline := chunk.find(b"\n", start)) != -1:
             self._finish_line(chunk[start:newline])
             start = newline + 1
-        return self._keep_partial(chunk[start:])
+        self._keep_partial(chunk[start:])
 
     def _finish_line(self, tail: bytes) -> None:
         if self._skipping:
             self._skipping = False
+        elif self._pending_bytes + len(tail) > self._max_bytes:
+            self._ready.append(self._oversized(tail))
         elif self._chunks or tail:
             self._ready.append(b"".join([*self._chunks, tail]))
         self._chunks.clear()
         self._pending_bytes = 0
 
-    def _keep_partial(self, partial: bytes) -> MalformedLine | None:
+    def _keep_partial(self, partial: bytes) -> None:
         if self._skipping or not partial:
-            return None
+            return
         self._chunks.append(partial)
         self._pending_bytes += len(partial)
-        if self._pending_bytes <= self._max_bytes:
-            return None
-        preview = self._chunks[0][:_PREVIEW_CHARS]
-        self._chunks.clear()
-        self._pending_bytes = 0
-        self._skipping = True
-        return MalformedLine(
-            f"message larger than {self._max_bytes} bytes, dropped", _preview(preview)
-        )
+        if self._pending_bytes > self._max_bytes:
+            # Report it now and drop the rest as it arrives: never buffer past the limit.
+            self._ready.append(self._oversized(b""))
+            self._chunks.clear()
+            self._pending_bytes = 0
+            self._skipping = True
+
+    def _oversized(self, tail: bytes) -> MalformedLine:
+        start = b"".join([*self._chunks, tail[:_PREVIEW_CHARS]])[: _PREVIEW_CHARS + 1]
+        reason = f"message larger than {self._max_bytes} bytes, dropped"
+        return MalformedLine(reason, _preview(start))
 
 
 def _preview(line: bytes) -> str:
