@@ -67,3 +67,25 @@ class EventRecorder:
 
     def states(self) -> list[str]:
         return [e.state for e in self.events if isinstance(e, ServerStateChanged)]
+
+
+class ChunkByChunk:
+    """A real StreamReader fed one chunk per read, recording what each read returned."""
+
+    def __init__(self) -> None:
+        self.stream = asyncio.StreamReader()
+        self.reads: list[bytes] = []
+        self._consumed = asyncio.Event()
+
+    async def read(self, n: int = -1) -> bytes:
+        chunk = await self.stream.read(n)
+        self.reads.append(chunk)
+        self._consumed.set()
+        return chunk
+
+    async def feed(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self._consumed.clear()
+            self.stream.feed_data(chunk)
+            await self._consumed.wait()  # the reader has taken exactly this chunk
+        self.stream.feed_eof()

@@ -18,11 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-import tempfile
 import threading
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +30,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from app import __version__
+from app.core.atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +137,7 @@ class NoteStore:
 
     def _save(self, data: _NotesFile) -> None:
         try:
-            _write_atomically(self.path, data.model_dump_json(indent=2) + "\n")
+            write_atomically(self.path, (data.model_dump_json(indent=2) + "\n").encode())
         except OSError as exc:
             raise NotesFileError(
                 f"Cannot save the notes file {self.path}: {_reason(exc)}."
@@ -155,39 +152,6 @@ def _first_problem(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in error["loc"])
     return f"{where}: {error['msg']}" if where else error["msg"]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` so that a crash at any point leaves the old or the new file, whole.
-
-    The temporary file sits in the same directory because ``os.replace`` is
-    atomic only within one file system; ``mkstemp`` makes it 0600, and the
-    notes stay private to the user.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())  # the data must be on disk before the rename is
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open a directory)."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def current_time(timezone: str | None = None) -> CurrentTime:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from app.core.rpc.framing import MalformedLine, Message, MessageReader, encode
+from tests.helpers import ChunkByChunk
 
 pytestmark = pytest.mark.anyio
 
@@ -42,34 +43,12 @@ MESSAGES: list[Message] = [
 ]
 
 
-class _ChunkByChunk:
-    """A real StreamReader fed one chunk per read, recording what each read returned."""
-
-    def __init__(self) -> None:
-        self.stream = asyncio.StreamReader()
-        self.reads: list[bytes] = []
-        self._consumed = asyncio.Event()
-
-    async def read(self, n: int = -1) -> bytes:
-        chunk = await self.stream.read(n)
-        self.reads.append(chunk)
-        self._consumed.set()
-        return chunk
-
-    async def feed(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self._consumed.clear()
-            self.stream.feed_data(chunk)
-            await self._consumed.wait()  # the reader has taken exactly this chunk
-        self.stream.feed_eof()
-
-
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 64])
 async def test_messages_split_across_arbitrary_chunk_boundaries_arrive_whole(
     chunk_size: int,
 ) -> None:
     chunks = _chunked(b"".join(encode(message) for message in MESSAGES), chunk_size)
-    source = _ChunkByChunk()
+    source = ChunkByChunk()
     reader = MessageReader(source)
 
     async with asyncio.timeout(READ_TIMEOUT_S):
@@ -181,7 +160,7 @@ async def test_an_oversized_line_is_reported_once_and_the_next_message_still_arr
     chunk_size: int,
 ) -> None:
     data, good = _oversized_stream()
-    source = _ChunkByChunk()
+    source = ChunkByChunk()
 
     async with asyncio.timeout(READ_TIMEOUT_S):
         feeder = asyncio.create_task(source.feed(_chunked(data, chunk_size)))

@@ -11,6 +11,7 @@ import pytest
 
 from app.core.supervise import stderr
 from app.core.supervise.stderr import ServerLog, pump_lines
+from tests.helpers import ChunkByChunk
 
 STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 PUMP_TIMEOUT_S = 10.0
@@ -239,32 +240,10 @@ async def _pump(*chunks: bytes) -> list[str]:
     return lines
 
 
-class _ChunkByChunk:
-    """A real StreamReader fed one chunk per read, recording what each read returned."""
-
-    def __init__(self) -> None:
-        self.stream = asyncio.StreamReader()
-        self.reads: list[bytes] = []
-        self._consumed = asyncio.Event()
-
-    async def read(self, n: int = -1) -> bytes:
-        chunk = await self.stream.read(n)
-        self.reads.append(chunk)
-        self._consumed.set()
-        return chunk
-
-    async def feed(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self._consumed.clear()
-            self.stream.feed_data(chunk)
-            await self._consumed.wait()  # the pump has taken exactly this chunk
-        self.stream.feed_eof()
-
-
 @pytest.mark.anyio
 async def test_the_pump_joins_lines_split_across_reads() -> None:
     chunks = [b"hel", b"lo\nwor", b"ld\n", b"tail without newline"]
-    source = _ChunkByChunk()
+    source = ChunkByChunk()
     lines: list[str] = []
 
     async with asyncio.timeout(PUMP_TIMEOUT_S):

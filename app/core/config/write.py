@@ -18,12 +18,12 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from app.core.atomic import PRIVATE_MODE, write_atomically
+
 BACKUPS_KEPT = 10  # enough to walk back a busy afternoon of edits
-PRIVATE_MODE = 0o600  # configs can reference secrets
 
 
 def write_config_text(path: Path, text: str) -> Path | None:
@@ -36,7 +36,9 @@ def write_config_text(path: Path, text: str) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     old_mode = _mode_of(target)
     backup = _backup(target) if old_mode is not None else None
-    _replace(target, text.encode("utf-8"), PRIVATE_MODE if old_mode is None else old_mode)
+    write_atomically(
+        target, text.encode("utf-8"), mode=PRIVATE_MODE if old_mode is None else old_mode
+    )
     if backup is not None:
         _prune_backups(target, keep=backup)
     return backup
@@ -47,33 +49,6 @@ def _mode_of(path: Path) -> int | None:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return None
-
-
-def _replace(path: Path, data: bytes, mode: int) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; Windows has no directory handles for this."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- backups -----------------------------------------------------------------
