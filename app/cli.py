@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, metavar="FILE", help="use this config file")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
+    attach = commands.add_parser("attach", help="connect an editor to a server (for host configs)")
+    attach.add_argument("name", metavar="NAME")
+    attach.set_defaults(run=_attach)
+
     serve = commands.add_parser("serve", help="run the hub without a tray icon")
     serve.set_defaults(run=_serve)
 
@@ -86,6 +90,12 @@ def _serve(args: argparse.Namespace) -> int:
     # A config named with --config is the user's own: a missing one is an
     # error (reported by the hub), never replaced by the default.
     return serve(_paths(args), write_default=args.config is None)
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from app.core.endpoint.attach import attach
+
+    return attach(_paths(args).socket_path, args.name)
 
 
 def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:

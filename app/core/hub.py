@@ -20,6 +20,8 @@ from app.core.config import Config, ConfigError, ServerConfig, load_config
 from app.core.endpoint.control import ControlError, ControlServer
 from app.core.events import ConfigProblem, EventBus, ServerStateChanged
 from app.core.paths import Paths
+from app.core.rpc.errors import UNKNOWN_SERVER
+from app.core.rpc.relay import Relay
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess
 from app.core.supervise.states import State
@@ -38,8 +40,10 @@ class Hub:
         self.bus = bus or EventBus()
         self.config = Config()
         self.supervisors: dict[str, Supervisor] = {}
+        self.relays: dict[str, Relay] = {}
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
+        self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
     async def start(self) -> None:
         """Load the config (a ConfigError here is for the caller to report), then run it."""
@@ -83,10 +87,21 @@ class Hub:
         await self._supervisor(name).stop()
 
     async def restart_server(self, name: str) -> None:
+        """A planned restart: attached clients wait, and lose no request."""
         supervisor = self._supervisor(name)
         if supervisor.config.disabled:
             raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
-        await self._settle(supervisor, supervisor.restart)
+        relay = self.relays[name]
+        await relay.prepare_planned_restart()
+        try:
+            await self._settle(supervisor, supervisor.restart)
+        finally:
+            if supervisor.state is not State.RUNNING:
+                relay.release()  # held requests now get the readable reason
+
+    def relay(self, name: str) -> Relay:
+        self._supervisor(name)  # a readable refusal for names not configured
+        return self.relays[name]
 
     def recent_log(self, name: str, lines: int) -> list[str]:
         return self._supervisor(name).log.last_stamped(lines)
@@ -117,22 +132,40 @@ class Hub:
         self.config = config
         removed = [name for name in old if name not in new]
         replaced = [name for name in old if name in new and old[name] != new[name]]
+        await asyncio.gather(*(self.relays[name].prepare_planned_restart() for name in replaced))
         await asyncio.gather(*(self._drop(name) for name in removed + replaced))
+        for name in removed:
+            self.relays.pop(name).notify()  # its waiting clients learn it is gone
         for name in new:
             if name not in self.supervisors:
                 self._add(name, new[name]).start()
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
+        # The relay outlives config changes, so attached clients stay attached.
+        relay = self.relays.get(name) or Relay(name, unavailable=lambda: self._unavailable(name))
+        self.relays[name] = relay
         supervisor = Supervisor(
             name,
             server,
             bus=self.bus,
             log=ServerLog(self.paths.server_log(name)),
             on_spawn=self._record_group,
+            listener=relay,
         )
         self.supervisors[name] = supervisor
         return supervisor
+
+    def _unavailable(self, name: str) -> str | None:
+        supervisor = self.supervisors.get(name)
+        if supervisor is None:
+            return f"{name} is no longer in MCP Tray's config."
+        return supervisor.unavailable_reason()
+
+    def _wake_relay(self, event: ServerStateChanged) -> None:
+        relay = self.relays.get(event.server)
+        if relay is not None:
+            relay.notify()
 
     async def _drop(self, name: str) -> None:
         supervisor = self.supervisors.pop(name)
@@ -150,7 +183,8 @@ class Hub:
             return self.supervisors[name]
         except KeyError:
             known = ", ".join(sorted(self.supervisors)) or "none"
-            raise ControlError(f"no server named {name!r} (configured: {known})") from None
+            message = f"no server named {name!r} in MCP Tray (configured: {known})"
+            raise ControlError(message, code=UNKNOWN_SERVER) from None
 
     async def _settle(self, supervisor: Supervisor, action: Any) -> None:
         """Do ``action`` and return once the server has started, or failed to."""

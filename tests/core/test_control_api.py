@@ -175,7 +175,7 @@ async def test_an_unknown_server_name_is_refused_with_the_configured_names(
     with pytest.raises(client.HubRefused) as refused:
         await running.call(op, name="gamma")
 
-    assert str(refused.value) == "no server named 'gamma' (configured: alpha, beta)"
+    assert str(refused.value) == "no server named 'gamma' in MCP Tray (configured: alpha, beta)"
 
 
 async def test_a_verb_without_a_server_name_is_refused(start_hub) -> None:

@@ -11,7 +11,8 @@
 --grandchild PIDFILE    start a ``sleep`` grandchild and write its pid to PIDFILE
 --garbage               write non-MCP text to stdout before and while serving
 
-Tools: ``work`` (answers "done N") and ``block(seconds)`` (busy, holding the loop).
+Tools: ``work`` (answers "done N"), ``slow(seconds)`` (reports progress, loop free)
+and ``block(seconds)`` (busy, holding the loop).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 
 def main() -> None:
@@ -71,6 +72,14 @@ def _server(options: argparse.Namespace) -> MCPServer:
         if options.exit_after_calls and calls >= options.exit_after_calls:
             threading.Timer(0.05, os._exit, args=(5,)).start()
         return f"done {calls}"
+
+    @server.tool()
+    async def slow(seconds: float, ctx: Context) -> str:
+        """Work for a while, reporting progress twice; the event loop stays free."""
+        await ctx.report_progress(0, 2)
+        await asyncio.sleep(seconds)
+        await ctx.report_progress(2, 2)
+        return f"slept {seconds}"
 
     @server.tool()
     async def block(seconds: float) -> str:

@@ -23,7 +23,15 @@ logger = logging.getLogger(__name__)
 
 
 class ControlError(Exception):
-    """A request the hub understood but cannot carry out; the message tells the user why."""
+    """A request the hub understood but cannot carry out; the message tells the user why.
+
+    ``code`` is the JSON-RPC error code an attached editor should see, when
+    the refusal reaches one (app.core.rpc.errors).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Controllable(Protocol):
@@ -37,6 +45,13 @@ class Controllable(Protocol):
     async def restart_server(self, name: str) -> None: ...
     def recent_log(self, name: str, lines: int) -> list[str]: ...
     async def reload(self) -> list[str]: ...
+    def relay(self, name: str) -> Attachable: ...
+
+
+class Attachable(Protocol):
+    async def serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None: ...
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -81,6 +96,8 @@ class ControlServer:
             request = await self._read_request(reader)
             if request.get("op") == "logs":
                 await self._logs(request, writer, reader)
+            elif request.get("op") == "attach":
+                await self._attach(request, writer, reader)
             else:
                 writer.write(protocol.encode(await self._answer(request)))
                 await writer.drain()
@@ -106,7 +123,20 @@ class ControlServer:
         try:
             return {"ok": True, "result": await handler(request)}
         except ControlError as error:
-            return {"ok": False, "error": str(error)}
+            return _refusal(error)
+
+    async def _attach(
+        self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        """After the reply, the connection carries one client's MCP messages (the relay's)."""
+        try:
+            relay = self._hub.relay(_name(request))
+        except ControlError as error:
+            writer.write(protocol.encode(_refusal(error)))
+            return
+        writer.write(protocol.encode({"ok": True, "result": {"server": request["name"]}}))
+        await writer.drain()
+        await relay.serve_client(reader, writer)
 
     async def _hello(self, request: dict[str, Any]) -> dict[str, Any]:
         from app import __version__
@@ -157,6 +187,13 @@ class ControlServer:
     @staticmethod
     async def _as_async(value: Any) -> Any:
         return value
+
+
+def _refusal(error: ControlError) -> dict[str, Any]:
+    reply: dict[str, Any] = {"ok": False, "error": str(error)}
+    if error.code is not None:
+        reply["code"] = error.code
+    return reply
 
 
 def _name(request: dict[str, Any]) -> str:

@@ -66,6 +66,7 @@ class BackendSession:
         self._write_lock = asyncio.Lock()
         self.initialize_result: dict[str, Any] | None = None
         self.last_message_at = time.monotonic()
+        self.closed = False  # the server's stdout ended: nothing sent now can be answered
 
     @property
     def in_flight(self) -> int:
@@ -82,6 +83,7 @@ class BackendSession:
                 else:
                     await self._dispatch(message)
         finally:
+            self.closed = True
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(BackendClosed(f"{self.name} closed its output"))

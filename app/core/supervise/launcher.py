@@ -46,7 +46,17 @@ def main(argv: list[str]) -> int:
         _tell(lifeline, f"exit {code}")
         return code
     _tell(lifeline, f"pid {server.pid}")
+    _let_go_of_stdio()
     return _watch(server, lifeline, wake_read)
+
+
+def _let_go_of_stdio() -> None:
+    """Only the server may hold its pipes: when it dies, the hub must see them close
+    at once (a write to a dead server fails instead of vanishing into the pipe)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _watch(server: "subprocess.Popen[bytes]", lifeline: int, wake_read: int) -> int:

@@ -22,12 +22,12 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.config import ServerConfig
 from app.core.events import EventBus, ServerExited, ServerLogLine, ServerStateChanged
 from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
-from app.core.rpc.framing import MalformedLine, MessageReader
+from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import policy
 from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
 from app.core.supervise.states import State, Trigger, transition
@@ -63,6 +63,22 @@ class ServerStatus:
         }
 
 
+class SessionListener(Protocol):
+    """Who hears about the server's sessions: the relay, in the hub."""
+
+    def server_message(self, message: Message) -> None:
+        """Anything the server sends that is not an answer to the hub's own requests."""
+
+    async def session_ready(self, session: BackendSession) -> None:
+        """A new process finished its handshake (awaited before it counts as running)."""
+
+    def session_ended(self, *, planned: bool) -> None:
+        """The process is gone; ``planned`` when the hub ended it."""
+
+    def busy(self) -> bool:
+        """Whether clients are waiting on the server (a slow answer is then not a hang)."""
+
+
 class _Outcome:
     """How one run of the server ended, as the driver loop needs to know it."""
 
@@ -82,6 +98,7 @@ class Supervisor:
         log: ServerLog,
         base_env: Mapping[str, str] | None = None,
         on_spawn: Callable[[str, ServerProcess | None], None] = lambda name, process: None,
+        listener: SessionListener | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -89,6 +106,7 @@ class Supervisor:
         self.log = log
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._on_spawn = on_spawn
+        self._listener = listener
         self.state = State.DISABLED if config.disabled else State.STOPPED
         self._wanted = False
         self._restart_requested = False  # planned restart, or re-arm of a resting server
@@ -102,6 +120,7 @@ class Supervisor:
         self._ready_at: float | None = None
         self.last_exit: ExitStatus | None = None
         self._exit_reported = False
+        self._exit_planned = False
         self._stderr_pump: asyncio.Task[None] | None = None
         self.last_error: str | None = None
 
@@ -150,6 +169,22 @@ class Supervisor:
         self._wake.set()
         if self._driver is not None:
             await self._driver
+
+    def unavailable_reason(self) -> str | None:
+        """Why requests cannot wait for this server to come back; None while it may."""
+        name = self.name
+        if self.state is State.CRASH_LOOP:
+            return (
+                f"{name} is not running: {self.last_error or 'it keeps failing'}. Fix it, then "
+                f"restart it from the tray or with `mcp-tray restart {name}`."
+            )
+        if self.state is State.DISABLED:
+            return f"{name} is disabled in MCP Tray's config."
+        if self.state is State.NEEDS_SECRET:
+            return f"{name} needs a secret before it can start; set it from the tray."
+        if self.state in (State.STOPPED, State.STOPPING) and not self._wanted:
+            return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
+        return None
 
     def kill_now(self) -> None:
         """Last resort at hub exit: SIGKILL the tree without waiting."""
@@ -239,6 +274,8 @@ class Supervisor:
             status = await process.stop()
             if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
                 self._exited(status, planned=True)
+            if self._listener is not None:
+                self._listener.session_ended(planned=self._exit_planned)
             self._process = None
             self.session = None
             self._ready_at = None
@@ -249,6 +286,7 @@ class Supervisor:
             MessageReader(process.stdout),
             process.stdin,
             name=self.name,
+            on_message=self._listener.server_message if self._listener else None,
             on_malformed=self._stdout_garbage,
         )
         self.session = session
@@ -311,6 +349,8 @@ class Supervisor:
             # story; give it the rest of the start timeout to do so.
             await asyncio.sleep(timeout)
             return "closed its output without answering the MCP initialize request"
+        if self._listener is not None:
+            await self._listener.session_ready(session)
         return None
 
     async def _health(self, session: BackendSession) -> str:
@@ -320,7 +360,8 @@ class Supervisor:
         failures = 0
         while failures < limits.ping_failures:
             await asyncio.sleep(interval)
-            if session.in_flight:  # busy finishing work: that is not a hang
+            if session.in_flight or (self._listener and self._listener.busy()):
+                # busy finishing work: that is not a hang
                 failures = 0
                 continue
             asked_at = time.monotonic()
@@ -345,6 +386,7 @@ class Supervisor:
     def _exited(self, status: ExitStatus, *, planned: bool) -> str:
         self.last_exit = status
         self._exit_reported = True
+        self._exit_planned = planned
         event = ServerExited(
             server=self.name,
             exit_code=status.code,

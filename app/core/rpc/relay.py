@@ -1,0 +1,573 @@
+"""The relay: many editors share one server process, and never see it die.
+
+Each attached client speaks MCP to the relay as if it were the server. The
+relay answers ``initialize`` and ``ping`` itself (from the handshake the hub
+made), rewrites request ids and progress tokens so that clients whose ids
+collide never see each other's answers, and routes what the server sends:
+answers to their requester, progress to the one client that asked,
+``resources/updated`` to subscribers, requests (sampling, elicitation,
+roots) to a client that can answer them, everything else to all.
+
+Restart transparency lives here too:
+
+* While the server is down, requests wait for it (bounded); list requests
+  are answered from the last list the server gave, so tools do not vanish.
+* When it crashes, requests that are safe to repeat (lists, reads, ping)
+  are sent again to the new process; a ``tools/call`` is never repeated, it
+  gets an error that names the server and says what happened.
+* A planned restart holds new requests, lets in-flight ones finish, restarts,
+  replays subscriptions and the log level, releases the held requests and
+  tells every client that the lists may have changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.rpc import errors
+from app.core.rpc.backend import BackendSession
+from app.core.rpc.framing import ByteSource, MalformedLine, Message, MessageReader, encode
+
+logger = logging.getLogger(__name__)
+
+# Safe to send again to a fresh process after a crash: they change nothing.
+IDEMPOTENT = frozenset(
+    {
+        "ping",
+        "tools/list",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "completion/complete",
+    }
+)
+CACHED_LISTS = frozenset(
+    {"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
+)
+# Which client capability a server-to-client request needs.
+CLIENT_CAPABILITY = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
+LIST_CHANGED = {
+    "tools": "notifications/tools/list_changed",
+    "prompts": "notifications/prompts/list_changed",
+    "resources": "notifications/resources/list_changed",
+}
+HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
+DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this long
+REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
+
+
+@dataclass(eq=False)
+class ClientLink:
+    """One attached client: its queue of outgoing messages and what it has asked for."""
+
+    number: int
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    in_flight: dict[Any, int] = field(default_factory=dict)  # its request id -> upstream id
+    held: dict[Any, asyncio.Task[None]] = field(default_factory=dict)  # waiting for the server
+    last_active: float = field(default_factory=time.monotonic)
+    outgoing: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+
+    def send(self, message: Message) -> None:
+        self.outgoing.put_nowait(encode(message))
+
+
+@dataclass
+class _Pending:
+    """A client request forwarded upstream and not answered yet."""
+
+    client: ClientLink
+    client_id: Any
+    message: Message  # as sent upstream, for a repeat after a crash
+    progress_token: int | None
+
+
+def _id_key(value: Any) -> Any:
+    """Ids 1 and "1" are different requests; keep them apart as dict keys."""
+    return (type(value).__name__, value)
+
+
+class Relay:
+    def __init__(self, name: str, *, unavailable: Callable[[], str | None]) -> None:
+        self.name = name
+        self._unavailable = unavailable
+        self._session: BackendSession | None = None
+        self.initialize_result: dict[str, Any] | None = None
+        self._sessions_seen = 0
+        self._holding = False  # a planned restart is draining
+        self._changed = asyncio.Event()  # replaced on every notify, so waiters never miss one
+        self._clients: dict[int, ClientLink] = {}
+        self._client_numbers = itertools.count(1)
+        self._upstream_ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._progress: dict[int, tuple[ClientLink, Any]] = {}
+        self._server_requests: dict[str, tuple[ClientLink, Any]] = {}
+        self._server_request_ids = itertools.count(1)
+        self._subscriptions: dict[str, set[int]] = {}
+        self._log_level: Any = None
+        self._list_cache: dict[tuple[str, Any], dict[str, Any]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ----- the supervisor's side
+
+    def busy(self) -> bool:
+        """Whether clients wait on the server: a slow answer then is work, not a hang."""
+        return bool(self._pending)
+
+    async def session_ready(self, session: BackendSession) -> None:
+        """A new process finished its handshake: replay state, release waiting requests."""
+        self.initialize_result = session.initialize_result
+        await self._replay(session)
+        self._session = session
+        self._holding = False
+        self._sessions_seen += 1
+        if self._sessions_seen > 1:
+            self._announce_list_changes()
+        self.notify()
+
+    def session_ended(self, *, planned: bool) -> None:
+        """The process is gone: repeat what is safe to repeat, fail the rest readably."""
+        self._session = None
+        for upstream_id, pending in list(self._pending.items()):
+            del self._pending[upstream_id]
+            pending.client.in_flight.pop(_id_key(pending.client_id), None)
+            if pending.message.get("method") in IDEMPOTENT:
+                self._spawn(self._forward(pending.client, self._original(pending)))
+            else:
+                pending.client.send(
+                    errors.error_response(
+                        pending.client_id, errors.SERVER_CRASHED, self._lost_call(planned)
+                    )
+                )
+        self._progress.clear()
+        self._server_requests.clear()
+        self.notify()
+
+    def server_message(self, message: Message) -> None:
+        """Everything the server sends that is not an answer to the hub itself."""
+        if "method" in message:
+            if "id" in message:
+                self._server_request(message)
+            else:
+                self._server_notification(message)
+        elif isinstance(message.get("id"), int) and message["id"] in self._pending:
+            self._answer(message)
+        else:
+            logger.debug("%s sent an answer nobody waits for: %s", self.name, message.get("id"))
+
+    def notify(self) -> None:
+        """Wake every request waiting for the server (state changed, session ready)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def prepare_planned_restart(self) -> None:
+        """Hold new requests and let in-flight ones finish (bounded)."""
+        self._holding = True
+        deadline = time.monotonic() + DRAIN_LIMIT_S
+        while self._pending and (remaining := deadline - time.monotonic()) > 0:
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+    def release(self) -> None:
+        """End a hold that no restart followed (the restart failed or was not needed)."""
+        self._holding = False
+        self.notify()
+
+    # ----- one client's side
+
+    async def serve_client(self, reader: ByteSource, writer: asyncio.StreamWriter) -> None:
+        client = ClientLink(next(self._client_numbers))
+        self._clients[client.number] = client
+        pump = asyncio.create_task(_write_out(client, writer))
+        messages = MessageReader(reader)
+        try:
+            while (message := await messages.read()) is not None:
+                client.last_active = time.monotonic()
+                if isinstance(message, MalformedLine):
+                    logger.warning("%s: client %d sent %s", self.name, client.number, message)
+                    client.send(_invalid(None, -32700, f"Parse error: {message.reason}"))
+                else:
+                    self._from_client(client, message)
+        finally:
+            self._disconnect(client)
+            client.outgoing.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pump, 5.0)
+
+    def _from_client(self, client: ClientLink, message: Message) -> None:
+        method, request_id = message.get("method"), message.get("id")
+        if method is None:
+            self._client_answer(client, message)
+        elif not isinstance(method, str):
+            if request_id is not None:
+                client.send(
+                    _invalid(request_id, -32600, "Invalid request: method must be a string")
+                )
+        elif request_id is None:
+            self._client_notification(client, method, message)
+        else:
+            self._client_request(client, method, message)
+
+    def _client_request(self, client: ClientLink, method: str, message: Message) -> None:
+        request_id = message["id"]
+        if method == "ping":
+            client.send({"jsonrpc": "2.0", "id": request_id, "result": {}})
+        elif method == "server/discover":
+            # 2026-07-28 era discovery: refusing it makes dual-era clients use initialize.
+            client.send(
+                errors.error_response(
+                    request_id,
+                    errors.METHOD_NOT_FOUND,
+                    "server/discover is not supported; use initialize",
+                )
+            )
+        else:
+            task = self._spawn(self._handle(client, method, message))
+            client.held[_id_key(request_id)] = task
+            task.add_done_callback(lambda _: client.held.pop(_id_key(request_id), None))
+
+    async def _handle(self, client: ClientLink, method: str, message: Message) -> None:
+        if method == "initialize":
+            await self._initialize(client, message)
+        elif self._shared_subscription(client, method, message):
+            # Another client holds the same subscription upstream; answer locally.
+            client.send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
+        else:
+            if method == "logging/setLevel":
+                self._log_level = _params(message).get("level")
+            await self._forward(client, message)
+
+    def _shared_subscription(self, client: ClientLink, method: str, message: Message) -> bool:
+        if method == "resources/subscribe":
+            return not self._first_subscriber(client, message)
+        if method == "resources/unsubscribe":
+            return not self._last_subscriber(client, message)
+        return False
+
+    async def _initialize(self, client: ClientLink, message: Message) -> None:
+        capabilities = _params(message).get("capabilities")
+        client.capabilities = capabilities if isinstance(capabilities, dict) else {}
+        if self.initialize_result is None:
+            problem = await self._wait_for_server()
+            if problem is not None:
+                client.send(errors.error_response(message["id"], *problem))
+                return
+        client.send({"jsonrpc": "2.0", "id": message["id"], "result": self.initialize_result})
+
+    async def _forward(self, client: ClientLink, message: Message) -> None:
+        """Send a client's request upstream, waiting for the server if it is down."""
+        while client.number in self._clients:  # else it hung up while waiting
+            if not self._usable():
+                cached = self._cached_list(message["method"], message)
+                if cached is not None:
+                    client.send({"jsonrpc": "2.0", "id": message["id"], "result": cached})
+                    return
+                problem = await self._wait_for_server()
+                if problem is not None:
+                    client.send(errors.error_response(message["id"], *problem))
+                    return
+            if await self._send_request(client, message):
+                return
+
+    async def _send_request(self, client: ClientLink, message: Message) -> bool:
+        """False when the server was found dead before it could read the request."""
+        session = self._session
+        assert session is not None  # checked by the caller, with no await in between
+        upstream_id = next(self._upstream_ids)
+        outgoing = {**message, "id": upstream_id}
+        token = self._rewrite_progress(client, outgoing)
+        self._pending[upstream_id] = _Pending(client, message["id"], outgoing, token)
+        client.in_flight[_id_key(message["id"])] = upstream_id
+        try:
+            await session.send(outgoing)
+        except ConnectionError:
+            # The pipe was already closed, so the server never saw it: safe to send
+            # again to the next process, even a tools/call.
+            self._drop_pending(upstream_id)
+            return False
+        return True
+
+    def _usable(self) -> bool:
+        return self._session is not None and not self._session.closed and not self._holding
+
+    async def _wait_for_server(self) -> tuple[int, str] | None:
+        """Wait until the server can take requests; or give the error code and why not."""
+        deadline = time.monotonic() + HOLD_LIMIT_S
+        while not self._usable():
+            if (reason := self._unavailable()) is not None:
+                return errors.SERVER_UNAVAILABLE, reason
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return errors.SERVER_TIMEOUT, (
+                    f"{self.name} did not come back within {HOLD_LIMIT_S:g} seconds; "
+                    f"see `mcp-tray logs {self.name}`."
+                )
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+        return None
+
+    def _cached_list(self, method: str, message: Message) -> dict[str, Any] | None:
+        if method not in CACHED_LISTS:
+            return None
+        return self._list_cache.get((method, _cursor(message)))
+
+    def _rewrite_progress(self, client: ClientLink, outgoing: Message) -> int | None:
+        params = _params(outgoing)
+        meta = params.get("_meta")
+        if not isinstance(meta, dict) or "progressToken" not in meta:
+            return None
+        token = next(self._upstream_ids)
+        self._progress[token] = (client, meta["progressToken"])
+        outgoing["params"] = {**params, "_meta": {**meta, "progressToken": token}}
+        return token
+
+    def _original(self, pending: _Pending) -> Message:
+        """The request as the client sent it, to forward again."""
+        message = {**pending.message, "id": pending.client_id}
+        if pending.progress_token is not None:
+            _, token = self._progress.pop(pending.progress_token, (None, None))
+            params = message["params"]
+            message["params"] = {**params, "_meta": {**params["_meta"], "progressToken": token}}
+        return message
+
+    def _client_notification(self, client: ClientLink, method: str, message: Message) -> None:
+        if method == "notifications/initialized":
+            return  # the hub did the handshake with the server long ago
+        if method == "notifications/cancelled":
+            self._cancel(client, message)
+            return
+        if self._session is not None:
+            self._spawn(self._session.send(message))
+
+    def _cancel(self, client: ClientLink, message: Message) -> None:
+        params = message.get("params") or {}
+        key = _id_key(params.get("requestId"))
+        held = client.held.get(key)
+        if held is not None and key not in client.in_flight:
+            held.cancel()  # never reached the server: nothing to tell it
+            return
+        upstream_id = client.in_flight.pop(key, None)
+        if upstream_id is None:
+            return
+        self._drop_pending(upstream_id)
+        if self._session is not None:
+            cancelled = {**message, "params": {**params, "requestId": upstream_id}}
+            self._spawn(self._session.send(cancelled))
+
+    def _client_answer(self, client: ClientLink, message: Message) -> None:
+        """A client answers a request the server made (sampling, elicitation, roots)."""
+        routed = self._server_requests.pop(str(message.get("id")), None)
+        if routed is None or self._session is None:
+            return
+        _, server_id = routed
+        self._spawn(self._session.send({**message, "id": server_id}))
+
+    def _first_subscriber(self, client: ClientLink, message: Message) -> bool:
+        uri = str((message.get("params") or {}).get("uri"))
+        subscribers = self._subscriptions.setdefault(uri, set())
+        first = not subscribers
+        subscribers.add(client.number)
+        return first
+
+    def _last_subscriber(self, client: ClientLink, message: Message) -> bool:
+        uri = str((message.get("params") or {}).get("uri"))
+        subscribers = self._subscriptions.get(uri, set())
+        if client.number not in subscribers:
+            return False
+        subscribers.discard(client.number)
+        if subscribers:
+            return False
+        del self._subscriptions[uri]
+        return True
+
+    def _disconnect(self, client: ClientLink) -> None:
+        """A client left: cancel its requests upstream and drop its subscriptions."""
+        self._clients.pop(client.number, None)
+        for task in list(client.held.values()):
+            task.cancel()
+        for upstream_id in list(client.in_flight.values()):
+            self._drop_pending(upstream_id)
+            self._send_upstream(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {"requestId": upstream_id, "reason": "the client disconnected"},
+                }
+            )
+        for uri in [
+            uri for uri, numbers in self._subscriptions.items() if client.number in numbers
+        ]:
+            self._subscriptions[uri].discard(client.number)
+            if not self._subscriptions[uri]:
+                del self._subscriptions[uri]
+                self._spawn(self._unsubscribe_upstream(uri))
+        for key, (owner, _) in list(self._server_requests.items()):
+            if owner is client:
+                del self._server_requests[key]
+
+    async def _unsubscribe_upstream(self, uri: str) -> None:
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.request(
+                    "resources/unsubscribe", {"uri": uri}, timeout=REPLAY_TIMEOUT_S
+                )
+
+    # ----- what the server sends
+
+    def _answer(self, message: Message) -> None:
+        pending = self._drop_pending(message["id"])
+        if pending is None:
+            return
+        method = pending.message.get("method")
+        if method in CACHED_LISTS and isinstance(message.get("result"), dict):
+            self._list_cache[(method, _cursor(pending.message))] = message["result"]
+        message["id"] = pending.client_id
+        pending.client.send(message)
+        if not self._pending:
+            self.notify()  # a draining planned restart may go on
+
+    def _drop_pending(self, upstream_id: int) -> _Pending | None:
+        pending = self._pending.pop(upstream_id, None)
+        if pending is not None:
+            pending.client.in_flight.pop(_id_key(pending.client_id), None)
+            if pending.progress_token is not None:
+                self._progress.pop(pending.progress_token, None)
+        return pending
+
+    def _server_notification(self, message: Message) -> None:
+        method, params = message["method"], _params(message)
+        if method == "notifications/progress":
+            target = self._progress.get(params.get("progressToken"))  # type: ignore[arg-type]
+            if target is not None:
+                owner, token = target
+                owner.send({**message, "params": {**params, "progressToken": token}})
+        elif method == "notifications/resources/updated":
+            for number in self._subscriptions.get(str(params.get("uri")), ()):
+                if (subscriber := self._clients.get(number)) is not None:
+                    subscriber.send(message)
+        elif method == "notifications/cancelled":
+            self._server_cancelled(params)
+        else:
+            self._broadcast(message)
+
+    def _server_cancelled(self, params: dict[str, Any]) -> None:
+        """The server withdrew one of its own requests to a client."""
+        for key, (client, server_id) in list(self._server_requests.items()):
+            if server_id == params.get("requestId"):
+                del self._server_requests[key]
+                client.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/cancelled",
+                        "params": {**params, "requestId": key},
+                    }
+                )
+
+    def _server_request(self, message: Message) -> None:
+        method = message["method"]
+        client = self._client_for(CLIENT_CAPABILITY.get(method))
+        if client is None:
+            self._send_upstream(self._no_client_answer(method, message["id"]))
+            return
+        key = f"{self.name}-{next(self._server_request_ids)}"
+        self._server_requests[key] = (client, message["id"])
+        client.send({**message, "id": key})
+
+    def _client_for(self, capability: str | None) -> ClientLink | None:
+        """The client that has work in flight, else the most recently active; capable ones only."""
+        capable = [
+            c for c in self._clients.values() if capability is None or capability in c.capabilities
+        ]
+        if not capable:
+            return None
+        return max(capable, key=lambda c: (bool(c.in_flight), c.last_active))
+
+    def _no_client_answer(self, method: str, server_id: Any) -> Message:
+        if method == "roots/list":
+            return {"jsonrpc": "2.0", "id": server_id, "result": {"roots": []}}
+        return errors.error_response(
+            server_id,
+            errors.NO_CLIENT_FOR_REQUEST,
+            f"no attached client can answer {method} (none declared that capability)",
+        )
+
+    def _broadcast(self, message: Message) -> None:
+        for client in self._clients.values():
+            client.send(message)
+
+    def _announce_list_changes(self) -> None:
+        capabilities = (self.initialize_result or {}).get("capabilities") or {}
+        for capability, method in LIST_CHANGED.items():
+            if capability in capabilities:
+                self._broadcast({"jsonrpc": "2.0", "method": method})
+
+    async def _replay(self, session: BackendSession) -> None:
+        """Give a fresh process the state the clients set on the old one."""
+        for uri in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await session.request("resources/subscribe", {"uri": uri}, timeout=REPLAY_TIMEOUT_S)
+        if self._log_level is not None:
+            with contextlib.suppress(Exception):
+                await session.request(
+                    "logging/setLevel", {"level": self._log_level}, timeout=REPLAY_TIMEOUT_S
+                )
+
+    def _lost_call(self, planned: bool) -> str:
+        if planned:
+            return (
+                f"{self.name} was restarted before this call finished; "
+                "the call was not repeated because it may already have had effects."
+            )
+        return (
+            f"{self.name} crashed while handling this call and was restarted; the call was "
+            "not repeated because it may already have had effects. Try it again."
+        )
+
+    def _send_upstream(self, message: Message) -> None:
+        if self._session is not None:
+            self._spawn(self._session.send(message))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+
+async def _write_out(client: ClientLink, writer: asyncio.StreamWriter) -> None:
+    """One writer per client, so a slow client never holds up the others."""
+    try:
+        while (data := await client.outgoing.get()) is not None:
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+def _cursor(message: Message) -> Any:
+    return _params(message).get("cursor")
+
+
+def _params(message: Message) -> dict[str, Any]:
+    params = message.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+def _invalid(request_id: Any, code: int, text: str) -> Message:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": text}}

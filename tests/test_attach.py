@@ -1,0 +1,211 @@
+"""Editors attached through ``mcp-tray attach``: the SDK's client, run as a real stdio command.
+
+A real hub (``mcp-tray serve``) supervises tests/servers/flaky.py; clients
+connect the way an editor's config makes them, and the server is killed,
+restarted and hung under them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from tests.helpers import FLAKY, PYTHON
+from tests.hubprocess import HubProcess, mcp_tray
+
+pytestmark = pytest.mark.anyio
+
+CALL_TIMEOUT_S = 30.0
+
+
+def write_config(home: Path, **servers: dict[str, object]) -> None:
+    (home / "config.json").write_text(json.dumps({"mcpServers": servers}))
+
+
+def flaky_entry(*flags: str, **restart: int) -> dict[str, object]:
+    return {"command": PYTHON, "args": [str(FLAKY), *flags], "restart": restart}
+
+
+@pytest.fixture
+def hub(tray_home: Path) -> Iterator[HubProcess]:
+    if not (tray_home / "config.json").exists():
+        write_config(tray_home, flaky=flaky_entry(initialDelayMs=50))
+    process = HubProcess(tray_home)
+    process.wait_for_line(r"is running")
+    yield process
+    process.stop()
+
+
+@asynccontextmanager
+async def attached(home: Path, name: str = "flaky") -> AsyncIterator[Client]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "app", "attach", name],
+        env={**os.environ, "MCP_TRAY_HOME": str(home)},
+    )
+    client = Client(params, mode="legacy", read_timeout_seconds=CALL_TIMEOUT_S)
+    with anyio.fail_after(60):
+        async with client:
+            yield client
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside (nested) exception groups, as task groups raise them."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
+
+
+def server_pid(hub: HubProcess, name: str = "flaky") -> int:
+    return next(row["pid"] for row in hub.status() if row["name"] == name)
+
+
+def text(result: object) -> str:
+    return result.content[0].text  # type: ignore[attr-defined]
+
+
+async def test_an_attached_client_lists_and_calls_tools(hub: HubProcess) -> None:
+    async with attached(hub.home) as client:
+        tools = await client.list_tools()
+        result = await client.call_tool("work", {})
+
+    assert {tool.name for tool in tools.tools} >= {"work", "slow", "block"}
+    assert text(result) == "done 1"
+
+
+async def test_an_unknown_server_name_is_a_readable_error_listing_the_configured_ones(
+    hub: HubProcess,
+) -> None:
+    with pytest.raises(BaseExceptionGroup) as refused:
+        async with attached(hub.home, "nope"):
+            pass
+
+    (error,) = [e for e in _leaves(refused.value) if isinstance(e, MCPError)]
+    assert error.error.code == -31004
+    assert "no server named 'nope'" in str(error) and "configured: flaky" in str(error)
+
+
+async def test_a_server_killed_between_calls_is_invisible_to_the_client(hub: HubProcess) -> None:
+    async with attached(hub.home) as client:
+        assert text(await client.call_tool("work", {})) == "done 1"
+        first = server_pid(hub)
+
+        os.kill(first, signal.SIGKILL)
+        hub.wait_for_line(r"flaky restarting in")  # the kill has happened: between calls
+        result = await client.call_tool("work", {})
+
+        assert text(result) == "done 1"  # a fresh process counts from one again
+        assert server_pid(hub) != first
+
+
+async def test_a_call_running_when_the_server_dies_gets_a_readable_error_and_the_next_succeeds(
+    hub: HubProcess,
+) -> None:
+    async with attached(hub.home) as client:
+        pid = server_pid(hub)
+        started = anyio.Event()
+        refusal: list[MCPError] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            started.set()  # the server is inside the call now
+
+        async def call_slow() -> None:
+            try:
+                await client.call_tool("slow", {"seconds": 30}, progress_callback=on_progress)
+            except MCPError as error:
+                refusal.append(error)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(call_slow)
+            await started.wait()
+            os.kill(pid, signal.SIGKILL)
+
+        next_result = await client.call_tool("work", {})
+
+    (error,) = refusal
+    assert "flaky crashed while handling this call and was restarted" in str(error)
+    assert error.error.code == -31001
+    assert text(next_result) == "done 1"
+
+
+async def test_tools_list_keeps_answering_while_the_server_is_down(tray_home: Path) -> None:
+    # A long first backoff keeps the server down while the client lists.
+    write_config(tray_home, flaky=flaky_entry(initialDelayMs=3000, maxDelayMs=3000))
+    hub = HubProcess(tray_home)
+    try:
+        hub.wait_for_line(r"flaky is running")
+        async with attached(tray_home) as client:
+            before = await client.list_tools()
+            os.kill(server_pid(hub), signal.SIGKILL)
+            hub.wait_for_line(r"flaky restarting in")
+
+            during = await client.list_tools()
+
+            assert hub.status()[0]["state"] == "backoff"
+            assert [t.name for t in during.tools] == [t.name for t in before.tools]
+    finally:
+        hub.stop()
+
+
+async def test_two_clients_with_colliding_ids_each_get_their_own_answers(hub: HubProcess) -> None:
+    async with attached(hub.home) as first, attached(hub.home) as second:
+        answers: dict[str, list[str]] = {"first": [], "second": []}
+        progress: dict[str, int] = {"first": 0, "second": 0}
+
+        async def calls(label: str, client: Client) -> None:
+            async def on_progress(p: float, total: float | None, message: str | None) -> None:
+                progress[label] += 1
+
+            for _ in range(5):
+                result = await client.call_tool(
+                    "slow",
+                    {"seconds": 0.01 if label == "first" else 0.02},
+                    progress_callback=on_progress,
+                )
+                answers[label].append(text(result))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(calls, "first", first)
+            group.start_soon(calls, "second", second)
+
+    assert answers == {"first": ["slept 0.01"] * 5, "second": ["slept 0.02"] * 5}
+    assert progress == {"first": 10, "second": 10}  # each saw only its own
+
+
+async def test_a_planned_restart_under_continuous_calls_fails_no_request(hub: HubProcess) -> None:
+    failures: list[BaseException] = []
+    done = anyio.Event()
+    counts = {"first": 0, "second": 0}
+
+    async def keep_calling(label: str, client: Client) -> None:
+        while not done.is_set():
+            try:
+                await client.call_tool("slow", {"seconds": 0.05})
+                counts[label] += 1
+            except MCPError as error:
+                failures.append(error)
+
+    async with attached(hub.home) as first, attached(hub.home) as second:
+        pid = server_pid(hub)
+        async with anyio.create_task_group() as group:
+            group.start_soon(keep_calling, "first", first)
+            group.start_soon(keep_calling, "second", second)
+            restart = await anyio.to_thread.run_sync(mcp_tray, hub.home, "restart", "flaky")
+            done.set()
+
+    assert restart.returncode == 0, restart.stderr
+    assert server_pid(hub) != pid
+    assert failures == []
+    assert counts["first"] > 0 and counts["second"] > 0
