@@ -16,10 +16,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import psutil
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from app.core.endpoint import client as control
+from app.core.paths import default_paths
 from tests.helpers import FLAKY, PYTHON
 from tests.hubprocess import HubProcess, mcp_tray
 
@@ -209,3 +212,63 @@ async def test_a_planned_restart_under_continuous_calls_fails_no_request(hub: Hu
     assert server_pid(hub) != pid
     assert failures == []
     assert counts["first"] > 0 and counts["second"] > 0
+
+
+async def test_an_editor_stays_attached_across_a_hub_restart(tray_home: Path) -> None:
+    write_config(tray_home, flaky=flaky_entry())
+    first = HubProcess(tray_home)
+    first.wait_for_line(r"flaky is running")
+    second: HubProcess | None = None
+    try:
+        async with attached(tray_home) as client:
+            assert text(await client.call_tool("work", {})) == "done 1"
+            started = anyio.Event()
+            refusal: list[MCPError] = []
+
+            async def on_progress(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                started.set()
+
+            async def call_slow() -> None:
+                try:
+                    await client.call_tool("slow", {"seconds": 30}, progress_callback=on_progress)
+                except MCPError as error:
+                    refusal.append(error)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call_slow)
+                await started.wait()
+                first.send(signal.SIGKILL)  # the hub dies with a call in flight
+                await anyio.to_thread.run_sync(first.process.wait, 10)
+                second = HubProcess(tray_home)
+
+            result = await client.call_tool("work", {})  # same session, new hub
+
+        (error,) = refusal
+        assert error.error.code == -31007 and "MCP Tray restarted" in str(error)
+        assert text(result) == "done 1"
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+async def test_attach_starts_a_hub_when_none_is_running(tray_home: Path) -> None:
+    write_config(tray_home, flaky=flaky_entry())
+    try:
+        async with attached(tray_home) as client:
+            result = await client.call_tool("work", {})
+        assert text(result) == "done 1"
+    finally:
+        status = mcp_tray(tray_home, "status", "--json")
+        assert status.returncode == 0  # the hub it started stays for the next editor
+        stop_hub()
+
+
+def stop_hub() -> None:
+    """End a hub this test did not start itself, and wait until it is gone."""
+    pid = control.call(default_paths().socket_path, "hello")["pid"]
+    process = psutil.Process(pid)
+    process.terminate()
+    process.wait(timeout=15)

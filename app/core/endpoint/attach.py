@@ -1,9 +1,16 @@
 """``mcp-tray attach NAME``: what an editor's config starts instead of the server.
 
-It connects the editor's stdio to one server's relay in the hub, and then
-only pumps bytes: no JSON parsing on the data path, and nothing imported
-beyond the standard library (editors start it often and wait for it). With
-no hub running it starts one and waits for it, bounded. When the hub
+It connects the editor's stdio to one server's relay in the hub and pumps
+bytes, importing nothing beyond the standard library (editors start it often
+and wait for it). It reads just enough of the traffic to survive the hub
+itself going away (a restart, an upgrade):
+
+* the editor's ``initialize`` request is kept, so that on reconnecting the
+  hub can take the editor back without a second handshake;
+* the ids of the editor's requests are tracked until answered, so that a
+  request lost with the old hub gets an error instead of waiting forever.
+
+With no hub running it starts one and waits for it, bounded. When the hub
 refuses (no such server) or cannot be reached, the editor gets a JSON-RPC
 error in answer to its first request, saying what to do, and the command
 exits with status 1.
@@ -13,41 +20,234 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app.core.endpoint import protocol
-from app.core.rpc.errors import HUB_UNAVAILABLE
+from app.core.rpc.errors import HUB_RESTARTED, HUB_UNAVAILABLE
 
 HUB_START_TIMEOUT_S = 30.0  # a hub's first start may compile bytecode on a cold machine
-CONNECT_RETRY_S = 0.05  # how often to look for the socket of a hub that is starting
+RECONNECT_LIMIT_S = 60.0  # how long to look for a hub that went away before giving up
+CONNECT_RETRY_S = 0.05  # first pause between connection attempts; it doubles to 1 s
 REPLY_TIMEOUT_S = 10.0
 FIRST_REQUEST_TIMEOUT_S = 30.0  # when refusing, how long to wait for the editor's first request
 CHUNK = 256 * 1024
+FULLY_PARSED_BYTES = 64 * 1024  # longer messages are only scanned for their id
+# The id of a long message, from its first bytes (both MCP SDKs write it early).
+_EARLY_ID = re.compile(rb'^\{[^{\[]*?"id":\s*("(?:[^"\\]|\\.)*"|-?\d+)')
+_EARLY_METHOD = re.compile(rb'^\{[^{\[]*?"method":\s*"([^"\\]*)"')
+
+
+class HubGone(Exception):
+    """The connection to the hub ended while the editor was still attached."""
+
+
+class Bridge:
+    """The editor's stdio on one side, the hub's socket on the other."""
+
+    def __init__(self, socket_path: Path, name: str) -> None:
+        self._socket_path = socket_path
+        self._name = name
+        self._connection: socket.socket | None = None
+        self._connected = threading.Condition()
+        self._initialize: Any = None  # the editor's initialize params, for a resume
+        self._outstanding: dict[str, Any] = {}  # json of each unanswered request id -> id
+        self._stdin_closed = False
+
+    def run(self) -> int:
+        refusal = self._attach(resume=False)
+        if refusal is not None:
+            return _refuse(*refusal)
+        threading.Thread(target=self._editor_to_hub, daemon=True).start()
+        while True:
+            try:
+                self._hub_to_editor()
+                return 0
+            except HubGone:
+                if self._stdin_closed:
+                    return 0
+                self._fail_outstanding()
+                if not self._reconnect():
+                    print(
+                        "mcp-tray attach: lost MCP Tray and could not reach it again",
+                        file=sys.stderr,
+                    )
+                    return 1
+
+    # ----- connecting
+
+    def _attach(self, *, resume: bool) -> tuple[int, str] | None:
+        """Connect and ask for the server; return (code, message) when refused."""
+        connection = _connect(self._socket_path)
+        if connection is None and not resume:
+            connection = _start_hub_and_connect(self._socket_path)
+        if connection is None:
+            return HUB_UNAVAILABLE, (
+                "MCP Tray is not running and could not be started; start it from your "
+                "applications menu or run `mcp-tray serve`."
+            )
+        connection.settimeout(REPLY_TIMEOUT_S)
+        arguments: dict[str, Any] = {"name": self._name}
+        if resume:
+            arguments["resume"] = {"initialize": self._initialize}
+        try:
+            connection.sendall(protocol.request("attach", **arguments))
+            reply = _read_reply(connection)
+        except OSError:
+            reply = {"ok": False, "error": "MCP Tray did not answer; see its log (hub.log)."}
+        if not reply.get("ok"):
+            connection.close()
+            return int(reply.get("code", HUB_UNAVAILABLE)), str(reply.get("error"))
+        connection.settimeout(None)
+        with self._connected:
+            self._connection = connection
+            self._connected.notify_all()
+        return None
+
+    def _reconnect(self) -> bool:
+        deadline = time.monotonic() + RECONNECT_LIMIT_S
+        pause = CONNECT_RETRY_S
+        started_hub = False
+        while time.monotonic() < deadline:
+            if self._attach(resume=True) is None:
+                return True
+            if not started_hub and pause >= 0.8:  # it is not coming back by itself
+                _start_hub()
+                started_hub = True
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        return False
+
+    # ----- pumping
+
+    def _editor_to_hub(self) -> None:
+        lines = _LineHeads(self._note_request)
+        while data := os.read(0, CHUNK):
+            lines.feed(data)
+            self._send(data)
+        self._stdin_closed = True
+        with self._connected:
+            if self._connection is not None:
+                self._connection.shutdown(socket.SHUT_WR)  # the hub closes its side in turn
+
+    def _send(self, data: bytes) -> None:
+        """Send to the hub, waiting through a reconnection if one is under way."""
+        while True:
+            with self._connected:
+                connection = self._connection
+            if connection is not None:
+                try:
+                    connection.sendall(data)
+                    return
+                except OSError:
+                    pass
+            with self._connected:
+                if self._connection is connection:
+                    self._connected.wait(timeout=RECONNECT_LIMIT_S)
+
+    def _hub_to_editor(self) -> None:
+        assert self._connection is not None
+        connection = self._connection
+        lines = _LineHeads(self._note_answer)
+        while True:
+            try:
+                data = connection.recv(CHUNK)
+            except OSError:
+                data = b""
+            if not data:
+                connection.close()
+                with self._connected:
+                    if self._connection is connection:
+                        self._connection = None
+                if self._stdin_closed:
+                    return
+                raise HubGone()
+            lines.feed(data)
+            _write_all(1, data)
+
+    # ----- what the pump reads of the traffic
+
+    def _note_request(self, head: bytes, whole: bool) -> None:
+        message = _parse(head, whole)
+        if message is None or "method" not in message or "id" not in message:
+            return
+        if message["method"] == "initialize":
+            self._initialize = message.get("params")
+        self._outstanding[json.dumps(message["id"])] = message["id"]
+
+    def _note_answer(self, head: bytes, whole: bool) -> None:
+        if not self._outstanding:
+            return
+        message = _parse(head, whole)
+        if message is not None and "method" not in message and "id" in message:
+            self._outstanding.pop(json.dumps(message["id"]), None)
+
+    def _fail_outstanding(self) -> None:
+        """Requests the old hub took with it: answer them, or the editor waits forever."""
+        for key, request_id in list(self._outstanding.items()):
+            del self._outstanding[key]
+            error = {
+                "code": HUB_RESTARTED,
+                "message": ("MCP Tray restarted while this request was running; try it again."),
+            }
+            _write_all(1, protocol.encode({"jsonrpc": "2.0", "id": request_id, "error": error}))
+
+
+class _LineHeads:
+    """Finds line ends in a byte stream and hands on each line's first bytes.
+
+    Only the head of a line is kept (all of it up to FULLY_PARSED_BYTES), so a
+    50 MB message costs a newline search and nothing more.
+    """
+
+    def __init__(self, on_line: Callable[[bytes, bool], None]) -> None:
+        self._on_line = on_line
+        self._head = bytearray()
+        self._length = 0
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            self._keep(data, start, end)
+            self._on_line(bytes(self._head), self._length <= FULLY_PARSED_BYTES)
+            self._head.clear()
+            self._length = 0
+            start = end + 1
+        self._keep(data, start, len(data))
+
+    def _keep(self, data: bytes, start: int, end: int) -> None:
+        room = FULLY_PARSED_BYTES - len(self._head)
+        if room > 0:
+            self._head += data[start : min(end, start + room)]
+        self._length += end - start
+
+
+def _parse(head: bytes, whole: bool) -> dict[str, Any] | None:
+    """The message, if ``head`` is all of it; else just its id, read from the start."""
+    if whole:
+        try:
+            parsed: Any = json.loads(head)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    found = _EARLY_ID.match(head)
+    if found is None:
+        return None
+    early: dict[str, Any] = {"id": json.loads(found[1])}
+    if method := _EARLY_METHOD.match(head):
+        early["method"] = method[1].decode()
+    return early
 
 
 def attach(socket_path: Path, name: str) -> int:
-    connection = _connect(socket_path) or _start_hub_and_connect(socket_path)
-    if connection is None:
-        return _refuse(
-            HUB_UNAVAILABLE,
-            "MCP Tray is not running and could not be started; "
-            "start it from your applications menu or run `mcp-tray serve`.",
-        )
-    with connection:
-        connection.settimeout(REPLY_TIMEOUT_S)
-        connection.sendall(protocol.request("attach", name=name))
-        reply = _read_reply(connection)
-        if not reply.get("ok"):
-            return _refuse(int(reply.get("code", HUB_UNAVAILABLE)), str(reply.get("error")))
-        connection.settimeout(None)
-        _pump(connection)
-    return 0
+    return Bridge(socket_path, name).run()
 
 
 def _connect(socket_path: Path) -> socket.socket | None:
@@ -60,8 +260,7 @@ def _connect(socket_path: Path) -> socket.socket | None:
     return connection
 
 
-def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
-    """Start ``mcp-tray serve`` in its own session and wait until it listens."""
+def _start_hub() -> None:
     subprocess.Popen(
         [sys.executable, "-m", "app", "serve"],
         stdin=subprocess.DEVNULL,
@@ -69,6 +268,11 @@ def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # the hub must outlive this editor session
     )
+
+
+def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
+    """Start ``mcp-tray serve`` and wait until it listens (bounded)."""
+    _start_hub()
     deadline = time.monotonic() + HUB_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if (connection := _connect(socket_path)) is not None:
@@ -80,7 +284,7 @@ def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
 def _read_reply(connection: socket.socket) -> dict[str, Any]:
     line = b""
     while not line.endswith(b"\n"):
-        chunk = connection.recv(4096)
+        chunk = connection.recv(1)  # byte by byte: what follows the reply is the relay's
         if not chunk:
             break
         line += chunk
@@ -88,23 +292,6 @@ def _read_reply(connection: socket.socket) -> dict[str, Any]:
         return protocol.decode(line)
     except protocol.ProtocolError:
         return {"ok": False, "error": "MCP Tray closed the connection; see its log (hub.log)."}
-
-
-def _pump(connection: socket.socket) -> None:
-    """Editor → hub on a thread, hub → editor here, until either side ends."""
-    upward = threading.Thread(target=_stdin_to_socket, args=(connection,), daemon=True)
-    upward.start()
-    while data := connection.recv(CHUNK):
-        _write_all(1, data)
-
-
-def _stdin_to_socket(connection: socket.socket) -> None:
-    try:
-        while data := os.read(0, CHUNK):
-            connection.sendall(data)
-        connection.shutdown(socket.SHUT_WR)  # the editor is done; the hub closes its side
-    except OSError:
-        pass  # the hub went away; the main loop sees it too
 
 
 def _write_all(fd: int, data: bytes) -> None:

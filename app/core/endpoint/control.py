@@ -50,7 +50,11 @@ class Controllable(Protocol):
 
 class Attachable(Protocol):
     async def serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        resumed: dict[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -136,7 +140,11 @@ class ControlServer:
             return
         writer.write(protocol.encode({"ok": True, "result": {"server": request["name"]}}))
         await writer.drain()
-        await relay.serve_client(reader, writer)
+        # A client coming back after a hub restart brings the handshake it made before.
+        resume = request.get("resume")
+        initialize = resume.get("initialize") if isinstance(resume, dict) else None
+        resumed = initialize if isinstance(initialize, dict) else None
+        await relay.serve_client(reader, writer, resumed=resumed)
 
     async def _hello(self, request: dict[str, Any]) -> dict[str, Any]:
         from app import __version__

@@ -17,6 +17,7 @@ SERVER_TIMEOUT = -31003  # the server did not come back in time to answer
 UNKNOWN_SERVER = -31004  # attach named a server the config does not have
 HUB_UNAVAILABLE = -31005  # the attach command found no hub and could not start one
 NO_CLIENT_FOR_REQUEST = -31006  # the server asked for sampling/elicitation and no client can
+HUB_RESTARTED = -31007  # MCP Tray itself restarted while the request was running
 
 
 def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:

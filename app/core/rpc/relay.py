@@ -188,8 +188,21 @@ class Relay:
 
     # ----- one client's side
 
-    async def serve_client(self, reader: ByteSource, writer: asyncio.StreamWriter) -> None:
+    async def serve_client(
+        self,
+        reader: ByteSource,
+        writer: asyncio.StreamWriter,
+        *,
+        resumed: dict[str, Any] | None = None,
+    ) -> None:
+        """Relay one client until it hangs up.
+
+        ``resumed`` holds the ``initialize`` params of a client that attached to
+        an earlier hub: it is taken back as initialized, with no new handshake.
+        """
         client = ClientLink(next(self._client_numbers))
+        if resumed is not None:
+            self._take_capabilities(client, resumed)
         self._clients[client.number] = client
         pump = asyncio.create_task(_write_out(client, writer))
         messages = MessageReader(reader)
@@ -258,14 +271,18 @@ class Relay:
         return False
 
     async def _initialize(self, client: ClientLink, message: Message) -> None:
-        capabilities = _params(message).get("capabilities")
-        client.capabilities = capabilities if isinstance(capabilities, dict) else {}
+        self._take_capabilities(client, _params(message))
         if self.initialize_result is None:
             problem = await self._wait_for_server()
             if problem is not None:
                 client.send(errors.error_response(message["id"], *problem))
                 return
         client.send({"jsonrpc": "2.0", "id": message["id"], "result": self.initialize_result})
+
+    @staticmethod
+    def _take_capabilities(client: ClientLink, initialize_params: dict[str, Any]) -> None:
+        capabilities = initialize_params.get("capabilities")
+        client.capabilities = capabilities if isinstance(capabilities, dict) else {}
 
     async def _forward(self, client: ClientLink, message: Message) -> None:
         """Send a client's request upstream, waiting for the server if it is down."""
