@@ -272,3 +272,28 @@ def stop_hub() -> None:
     process = psutil.Process(pid)
     process.terminate()
     process.wait(timeout=15)
+
+
+async def test_an_unshared_server_runs_one_process_per_client_and_ends_with_it(
+    tray_home: Path,
+) -> None:
+    write_config(tray_home, flaky={**flaky_entry(), "shared": False})
+    hub = HubProcess(tray_home)
+    try:
+        hub.wait_for_line(r"control socket")
+        async with attached(tray_home) as first, attached(tray_home) as second:
+            answers = [
+                text(await first.call_tool("work", {})),
+                text(await first.call_tool("work", {})),
+                text(await second.call_tool("work", {})),
+            ]
+            rows = {row["name"]: row for row in hub.status()}
+        hub.wait_for_line(r"flaky#1 ended with its client")
+        hub.wait_for_line(r"flaky#2 ended with its client")
+
+        assert answers == ["done 1", "done 2", "done 1"]  # each client has its own process
+        assert rows["flaky#1"]["pid"] != rows["flaky#2"]["pid"]
+        assert rows["flaky"]["state"] == "stopped"  # no process until a client attaches
+        assert {row["name"] for row in hub.status()} == {"flaky"}
+    finally:
+        hub.stop()

@@ -13,6 +13,7 @@ parallel so that the whole hub is gone within the stop sequence's bound.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -41,6 +42,7 @@ class Hub:
         self.config = Config()
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
+        self._instance_numbers = itertools.count(1)
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
@@ -99,9 +101,24 @@ class Hub:
             if supervisor.state is not State.RUNNING:
                 relay.release()  # held requests now get the readable reason
 
-    def relay(self, name: str) -> Relay:
-        self._supervisor(name)  # a readable refusal for names not configured
+    def relay(self, name: str) -> Relay | PerClientServer:
+        supervisor = self._supervisor(name)  # a readable refusal for names not configured
+        if not supervisor.config.shared:
+            return PerClientServer(self, name)
         return self.relays[name]
+
+    def start_instance(self, name: str) -> tuple[str, Relay]:
+        """A private process of server ``name`` for one client (``"shared": false``)."""
+        instance = f"{name}#{next(self._instance_numbers)}"
+        supervisor = self._add(instance, self.config.servers[name])
+        supervisor.start()
+        return instance, self.relays[instance]
+
+    async def end_instance(self, instance: str) -> None:
+        if instance in self.supervisors:
+            await self._drop(instance)
+            self.relays.pop(instance, None)
+            logger.info("%s ended with its client", instance)
 
     def recent_log(self, name: str, lines: int) -> list[str]:
         return self._supervisor(name).log.last_stamped(lines)
@@ -124,7 +141,9 @@ class Hub:
     def _apply(self, config: Config) -> None:
         self.config = config
         for name, server in config.servers.items():
-            self._add(name, server).start()
+            supervisor = self._add(name, server)
+            if server.shared:  # unshared servers start one process per attached client
+                supervisor.start()
 
     async def _apply_changes(self, config: Config) -> list[str]:
         """Start added servers, stop removed ones, restart changed ones; keep the rest as is."""
@@ -138,7 +157,9 @@ class Hub:
             self.relays.pop(name).notify()  # its waiting clients learn it is gone
         for name in new:
             if name not in self.supervisors:
-                self._add(name, new[name]).start()
+                supervisor = self._add(name, new[name])
+                if new[name].shared:
+                    supervisor.start()
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
@@ -208,3 +229,24 @@ class Hub:
                 await settled.wait()
         finally:
             unsubscribe()
+
+
+class PerClientServer:
+    """Attaching to a ``"shared": false`` server: a process of its own, ended with the client."""
+
+    def __init__(self, hub: Hub, name: str) -> None:
+        self._hub = hub
+        self._name = name
+
+    async def serve_client(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        resumed: dict[str, Any] | None = None,
+    ) -> None:
+        instance, relay = self._hub.start_instance(self._name)
+        try:
+            await relay.serve_client(reader, writer, resumed=resumed)
+        finally:
+            await self._hub.end_instance(instance)
