@@ -297,3 +297,16 @@ async def test_an_unshared_server_runs_one_process_per_client_and_ends_with_it(
         assert {row["name"] for row in hub.status()} == {"flaky"}
     finally:
         hub.stop()
+
+
+async def test_a_call_sent_as_the_server_dies_reaches_the_next_process(hub: HubProcess) -> None:
+    async with attached(hub.home) as client:
+        assert text(await client.call_tool("work", {})) == "done 1"
+
+        os.kill(server_pid(hub), signal.SIGKILL)
+        # No wait: the hub may still believe the server alive when this arrives.
+        # The call either waits for the new process, or was written to the dead
+        # one's stdin and never read; both end on the new process.
+        result = await client.call_tool("work", {})
+
+    assert text(result) == "done 1"

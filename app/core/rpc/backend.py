@@ -67,6 +67,7 @@ class BackendSession:
         self.initialize_result: dict[str, Any] | None = None
         self.last_message_at = time.monotonic()
         self.closed = False  # the server's stdout ended: nothing sent now can be answered
+        self.bytes_sent = 0  # position in the server's stdin; see ServerProcess.undelivered
 
     @property
     def in_flight(self) -> int:
@@ -90,8 +91,10 @@ class BackendSession:
             self._pending.clear()
 
     async def send(self, message: Message) -> None:
+        data = encode(message)
         async with self._write_lock:
-            self._writer.write(encode(message))
+            self.bytes_sent += len(data)
+            self._writer.write(data)
             await self._writer.drain()
 
     async def request(

@@ -92,6 +92,7 @@ class _Pending:
     client_id: Any
     message: Message  # as sent upstream, for a repeat after a crash
     progress_token: int | None
+    offset: int  # where it starts in the server's stdin (BackendSession.bytes_sent)
 
 
 def _id_key(value: Any) -> Any:
@@ -137,13 +138,18 @@ class Relay:
             self._announce_list_changes()
         self.notify()
 
-    def session_ended(self, *, planned: bool) -> None:
-        """The process is gone: repeat what is safe to repeat, fail the rest readably."""
+    def session_ended(self, *, planned: bool, delivered: int | None = None) -> None:
+        """The process is gone: repeat what is safe to repeat, fail the rest readably.
+
+        A request that starts at or beyond ``delivered`` (the bytes the server
+        read of its stdin) never reached it, so even a ``tools/call`` is sent again.
+        """
         self._session = None
         for upstream_id, pending in list(self._pending.items()):
             del self._pending[upstream_id]
             pending.client.in_flight.pop(_id_key(pending.client_id), None)
-            if pending.message.get("method") in IDEMPOTENT:
+            unread = delivered is not None and pending.offset >= delivered
+            if unread or pending.message.get("method") in IDEMPOTENT:
                 self._spawn(self._forward(pending.client, self._original(pending)))
             else:
                 pending.client.send(
@@ -306,7 +312,9 @@ class Relay:
         upstream_id = next(self._upstream_ids)
         outgoing = {**message, "id": upstream_id}
         token = self._rewrite_progress(client, outgoing)
-        self._pending[upstream_id] = _Pending(client, message["id"], outgoing, token)
+        # Taken before the write; any error in it errs towards "delivered".
+        offset = session.bytes_sent
+        self._pending[upstream_id] = _Pending(client, message["id"], outgoing, token, offset)
         client.in_flight[_id_key(message["id"])] = upstream_id
         try:
             await session.send(outgoing)

@@ -14,6 +14,7 @@ grandchild it left behind does not survive it.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import os
@@ -23,6 +24,10 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+if sys.platform != "win32":
+    import fcntl
+    import termios
 
 STDIN_CLOSE_GRACE_S = 1.0  # MCP stdio shutdown: servers exit on EOF; most do at once
 TERM_GRACE_S = 1.5  # after SIGTERM; together with the above, a stop is under 3 s
@@ -88,6 +93,7 @@ class ServerProcess:
         self._lifeline_writer: asyncio.StreamWriter | None = None
         self._exit: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
         self._stopping: asyncio.Future[ExitStatus] | None = None
+        self._stdin_copy = _duplicate_write_end(process)
 
     @property
     def stdin(self) -> asyncio.StreamWriter:
@@ -208,6 +214,24 @@ class ServerProcess:
         self._close()
         return status
 
+    def undelivered_stdin_bytes(self) -> int | None:
+        """How many bytes written to the server's stdin it never read (None: unknown).
+
+        Asked after the server died: a request entirely within that tail never
+        reached it, so it is safe to send again to the next process. It is what
+        is still in the pipe (FIONREAD, on our own copy of the write end, which
+        keeps the pipe's buffer alive after asyncio closes its end) plus what
+        asyncio had not written yet.
+        """
+        if self._stdin_copy is None:
+            return None
+        try:
+            in_pipe = array.array("i", [0])
+            fcntl.ioctl(self._stdin_copy, termios.FIONREAD, in_pipe)
+        except OSError:
+            return None
+        return in_pipe[0] + self.stdin.transport.get_write_buffer_size()
+
     def kill_tree(self) -> None:
         """SIGKILL the whole group at once; safe to call on a process that has ended."""
         self._signal_tree(signal.SIGKILL)
@@ -229,10 +253,20 @@ class ServerProcess:
             os.killpg(self.group, signum)
 
     def _close(self) -> None:
+        if self._stdin_copy is not None:
+            os.close(self._stdin_copy)
+            self._stdin_copy = None
         if self._lifeline_writer is not None:
             self._lifeline_writer.close()
         elif self._lifeline is not None:
             self._lifeline.close()
+
+
+def _duplicate_write_end(process: asyncio.subprocess.Process) -> int | None:
+    if sys.platform == "win32" or process.stdin is None:
+        return None
+    pipe = process.stdin.transport.get_extra_info("pipe")
+    return os.dup(pipe.fileno()) if pipe is not None else None
 
 
 def launcher_argv(lifeline_fd: int) -> list[str]:

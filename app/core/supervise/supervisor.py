@@ -72,8 +72,12 @@ class SessionListener(Protocol):
     async def session_ready(self, session: BackendSession) -> None:
         """A new process finished its handshake (awaited before it counts as running)."""
 
-    def session_ended(self, *, planned: bool) -> None:
-        """The process is gone; ``planned`` when the hub ended it."""
+    def session_ended(self, *, planned: bool, delivered: int | None) -> None:
+        """The process is gone; ``planned`` when the hub ended it.
+
+        ``delivered``: how many bytes of its stdin the server read before it
+        died (None when unknown); requests that start beyond it never reached it.
+        """
 
     def busy(self) -> bool:
         """Whether clients are waiting on the server (a slow answer is then not a hang)."""
@@ -269,13 +273,14 @@ class Supervisor:
         try:
             return await self._serve(process)
         finally:
+            delivered = self._delivered_bytes(process)
             if self._interrupted():
                 self._move(Trigger.STOP)
             status = await process.stop()
             if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
                 self._exited(status, planned=True)
             if self._listener is not None:
-                self._listener.session_ended(planned=self._exit_planned)
+                self._listener.session_ended(planned=self._exit_planned, delivered=delivered)
             self._process = None
             self.session = None
             self._ready_at = None
@@ -375,6 +380,13 @@ class Supervisor:
                 await asyncio.Event().wait()  # the process is ending; its exit wins the race
         logger.warning("%s did not answer %d pings in a row; restarting it", self.name, failures)
         return f"stopped answering ({failures} pings in a row went unanswered)"
+
+    def _delivered_bytes(self, process: ServerProcess) -> int | None:
+        """How far into its stdin a dead server read; None when it cannot be told."""
+        undelivered = process.undelivered_stdin_bytes() if process.exited else None
+        if self.session is None or undelivered is None:
+            return None
+        return self.session.bytes_sent - undelivered
 
     async def _drain_stderr(self) -> None:
         """Let the pump read what the server wrote just before it died (bounded: a
