@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -310,3 +311,25 @@ async def test_a_call_sent_as_the_server_dies_reaches_the_next_process(hub: HubP
         result = await client.call_tool("work", {})
 
     assert text(result) == "done 1"
+
+
+def test_attach_imports_neither_pydantic_nor_the_mcp_sdk_nor_qt(hub: HubProcess) -> None:
+    request = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "app", "attach", "flaky"],
+        input=json.dumps(request) + "\n",
+        env={**os.environ, "MCP_TRAY_HOME": str(hub.home)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert json.loads(result.stdout) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "json" in imported  # the flag worked
+    assert not imported & {"pydantic", "mcp", "PySide6", "qasync", "anyio"}
