@@ -28,6 +28,8 @@ _OWN_ID_PREFIX = "tray-"  # ids of the hub's own requests; never forwarded to cl
 
 
 class ByteSink(Protocol):
+    @property
+    def transport(self) -> asyncio.WriteTransport: ...
     def write(self, data: bytes) -> None: ...
     async def drain(self) -> None: ...
 
@@ -96,6 +98,18 @@ class BackendSession:
             self.bytes_sent += len(data)
             self._writer.write(data)
             await self._writer.drain()
+
+    def send_now(self, message: Message) -> bool:
+        """Write without waiting when nothing is queued ahead; False: use send() instead."""
+        transport = self._writer.transport
+        if self._write_lock.locked() or self.closed or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() > 0:
+            return False  # let send() wait for the server to catch up
+        data = encode(message)
+        self.bytes_sent += len(data)
+        self._writer.write(data)
+        return True
 
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float

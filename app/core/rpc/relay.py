@@ -23,12 +23,13 @@ Restart transparency lives here too:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.rpc import errors
@@ -67,21 +68,76 @@ LIST_CHANGED = {
 HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
 DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this long
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
+DIRECT_WRITE_LIMIT = 256 * 1024  # below this much unsent data, write to a client at once
+MAX_QUEUED_BYTES = 256 * 1024 * 1024  # a client this far behind has stopped reading
+FLUSH_LIMIT_S = 5.0  # a leaving client gets this long to take its last answers
+# Requests the relay must look at before they go upstream.
+_HANDLED = frozenset(
+    {"initialize", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"}
+)
 
 
-@dataclass(eq=False)
 class ClientLink:
-    """One attached client: its queue of outgoing messages and what it has asked for."""
+    """One attached client: how to reach it, and what it has asked for.
 
-    number: int
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    in_flight: dict[Any, int] = field(default_factory=dict)  # its request id -> upstream id
-    held: dict[Any, asyncio.Task[None]] = field(default_factory=dict)  # waiting for the server
-    last_active: float = field(default_factory=time.monotonic)
-    outgoing: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    Messages go straight to the client's socket while it keeps up; when the
+    socket's buffer fills they queue for a writer task that waits for the
+    client, so a slow client never holds up the others. A client that lets more
+    than MAX_QUEUED_BYTES pile up is dropped: the hub never buffers without bound.
+    """
+
+    def __init__(self, number: int, writer: asyncio.StreamWriter) -> None:
+        self.number = number
+        self.capabilities: dict[str, Any] = {}
+        self.in_flight: dict[Any, int] = {}  # its request id -> upstream id
+        self.held: dict[Any, asyncio.Task[None]] = {}  # requests waiting for the server
+        self.last_active = time.monotonic()
+        self._writer = writer
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued_bytes = 0
+        self._queued = asyncio.Event()
+        self._emptied = asyncio.Event()
+        self._pump = asyncio.create_task(self._write_queued())
 
     def send(self, message: Message) -> None:
-        self.outgoing.put_nowait(encode(message))
+        transport = self._writer.transport
+        if transport.is_closing():
+            return
+        data = encode(message)
+        if not self._queue and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT:
+            self._writer.write(data)
+            return
+        self._queue.append(data)
+        self._queued_bytes += len(data)
+        self._queued.set()
+        if self._queued_bytes > MAX_QUEUED_BYTES:
+            logger.warning("client %d stopped reading; disconnecting it", self.number)
+            transport.abort()
+
+    async def finish(self) -> None:
+        """Flush what is queued (bounded), then close the connection."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flushed(), FLUSH_LIMIT_S)
+        self._pump.cancel()
+        self._writer.close()
+
+    async def _flushed(self) -> None:
+        while self._queue:
+            await self._emptied.wait()
+        await self._writer.drain()
+
+    async def _write_queued(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await self._queued.wait()
+                self._queued.clear()
+                self._emptied.clear()
+                while self._queue:
+                    data = self._queue.popleft()
+                    self._queued_bytes -= len(data)
+                    self._writer.write(data)
+                    await self._writer.drain()
+                self._emptied.set()
 
 
 @dataclass
@@ -206,11 +262,10 @@ class Relay:
         ``resumed`` holds the ``initialize`` params of a client that attached to
         an earlier hub: it is taken back as initialized, with no new handshake.
         """
-        client = ClientLink(next(self._client_numbers))
+        client = ClientLink(next(self._client_numbers), writer)
         if resumed is not None:
             self._take_capabilities(client, resumed)
         self._clients[client.number] = client
-        pump = asyncio.create_task(_write_out(client, writer))
         messages = MessageReader(reader)
         try:
             while (message := await messages.read()) is not None:
@@ -222,9 +277,7 @@ class Relay:
                     self._from_client(client, message)
         finally:
             self._disconnect(client)
-            client.outgoing.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pump, 5.0)
+            await client.finish()
 
     def _from_client(self, client: ClientLink, message: Message) -> None:
         method, request_id = message.get("method"), message.get("id")
@@ -253,7 +306,7 @@ class Relay:
                     "server/discover is not supported; use initialize",
                 )
             )
-        else:
+        elif method in _HANDLED or not self._usable() or not self._send_now(client, message):
             task = self._spawn(self._handle(client, method, message))
             client.held[_id_key(request_id)] = task
             task.add_done_callback(lambda _: client.held.pop(_id_key(request_id), None))
@@ -323,6 +376,22 @@ class Relay:
             # again to the next process, even a tools/call.
             self._drop_pending(upstream_id)
             return False
+        return True
+
+    def _send_now(self, client: ClientLink, message: Message) -> bool:
+        """The fast path: forward at once when nothing waits ahead; False when it cannot."""
+        session = self._session
+        assert session is not None  # the caller checked _usable()
+        upstream_id = next(self._upstream_ids)
+        outgoing = {**message, "id": upstream_id}
+        token = self._rewrite_progress(client, outgoing)
+        pending = _Pending(client, message["id"], outgoing, token, session.bytes_sent)
+        if not session.send_now(outgoing):
+            if token is not None:
+                self._progress.pop(token, None)
+            return False
+        self._pending[upstream_id] = pending
+        client.in_flight[_id_key(message["id"])] = upstream_id
         return True
 
     def _usable(self) -> bool:
@@ -571,18 +640,6 @@ class Relay:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
-
-
-async def _write_out(client: ClientLink, writer: asyncio.StreamWriter) -> None:
-    """One writer per client, so a slow client never holds up the others."""
-    try:
-        while (data := await client.outgoing.get()) is not None:
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
 
 
 def _cursor(message: Message) -> Any:

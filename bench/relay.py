@@ -1,0 +1,502 @@
+"""What the tray's path costs next to talking to a server directly, measured on real processes.
+
+    .venv/bin/python bench/relay.py [--runs N]
+
+One hub (``mcp-tray serve`` with a temporary ``MCP_TRAY_HOME``) supervises
+bench/servers/echo.py. Each measurement is taken "direct" (a client spawns
+the server itself and talks over its stdio) and "attach" (the client spawns
+``mcp-tray attach echo``, the byte pump that editors run, which reaches the
+hub's relay and the one shared server process):
+
+1. the round trip of a trivial ``tools/call``, with a raw NDJSON client
+   (pipes and JSON lines, so that the client itself costs almost nothing)
+   and with the ``mcp`` SDK's client; the median of ``CALLS_PER_RUN`` calls;
+2. process start until the ``initialize`` answer: attaching to the warm
+   server against spawning the server;
+3. calls per second with one and with ``CLIENTS`` raw clients attached at
+   once (a fixed total of calls, split among them);
+4. a ``BIG_MIB`` MiB tool result, from writing the request until the whole
+   answer line has been read.
+
+Direct and attach samples are taken in the same run, one after the other, so
+that each run gives a ratio free of the machine's drift. Every run is
+preceded by one warm-up run whose samples are thrown away. Prints one table
+(median, min and max over the runs) with the targets and whether each is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_NAME = "echo"
+SERVER_SCRIPT = ROOT / "bench" / "servers" / "echo.py"
+DIRECT = [sys.executable, str(SERVER_SCRIPT)]
+ATTACH = [sys.executable, "-m", "app", "attach", SERVER_NAME]
+
+CALLS_PER_RUN = 200  # per client and run, for the latency medians
+THROUGHPUT_CALLS = 400  # per run, split among the clients
+CLIENTS = 4
+BIG_MIB = 20
+MIB = 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
+
+HUB_READY_TIMEOUT_S = 60.0  # the first start may compile the SDK's bytecode
+START_TIMEOUT_S = 30.0  # a client's process start until its initialize answer
+CALL_TIMEOUT_S = 10.0  # a trivial call, even on a loaded two-core machine
+BIG_TIMEOUT_S = 60.0  # 20 MiB encoded, relayed and decoded a few times over
+PHASE_TIMEOUT_S = 120.0  # a whole SDK phase (the SDK client's connect is not bounded per call)
+EXIT_TIMEOUT_S = 10.0  # a client or server after its stdin closed; the hub after SIGTERM
+
+INITIALIZE_PARAMS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "mcp-tray-bench", "version": "0"},
+}
+ECHO_ARGUMENTS: dict[str, Any] = {"text": "ping"}
+ECHO_PARAMS = {"name": "echo", "arguments": ECHO_ARGUMENTS}
+
+Sample = dict[str, float]  # one run: a value per measured quantity
+Samples = dict[str, list[float]]  # all runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured runs after a warm-up")
+    runs = parser.parse_args().runs
+    started = time.perf_counter()
+    with Hub() as hub:
+        hub.wait_for(f"{SERVER_NAME} is running", HUB_READY_TIMEOUT_S)
+        rows = [
+            *raw_latency_rows(hub.env, runs),
+            *sdk_latency_rows(hub.env, runs),
+            *attach_time_rows(hub.env, runs),
+            *throughput_rows(hub.env, runs),
+            *big_result_rows(hub.env, runs),
+        ]
+    print_table(rows, runs)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())  # others' work skews the numbers
+    elapsed = time.perf_counter() - started
+    print(f"\ntotal {elapsed:.0f} s on {os.cpu_count()} CPUs; load average {load}")
+
+
+# ----- the measurements
+
+
+def raw_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
+    with RawClient(DIRECT, env=env) as direct, RawClient(ATTACH, env=env) as attach:
+        direct.initialize()
+        attach.initialize()
+        samples = collect(
+            runs,
+            lambda: {
+                "direct": 1000 * statistics.median(raw_latencies(direct)),
+                "attach": 1000 * statistics.median(raw_latencies(attach)),
+            },
+        )
+    return latency_rows("raw client", samples, ratio_target=at_most(2.5))
+
+
+def raw_latencies(client: RawClient) -> list[float]:
+    durations = []
+    for _ in range(CALLS_PER_RUN):
+        started = time.perf_counter()
+        client.request("tools/call", ECHO_PARAMS)
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def sdk_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
+    samples = anyio.run(sdk_latency_samples, env, runs)
+    return latency_rows("SDK client", samples, ratio_target=at_most(1.5))
+
+
+async def sdk_latency_samples(env: dict[str, str], runs: int) -> Samples:
+    with anyio.fail_after(PHASE_TIMEOUT_S):
+        async with sdk_client(DIRECT, env) as direct, sdk_client(ATTACH, env) as attach:
+
+            async def once() -> Sample:
+                return {
+                    "direct": 1000 * statistics.median(await sdk_latencies(direct)),
+                    "attach": 1000 * statistics.median(await sdk_latencies(attach)),
+                }
+
+            return await collect_async(runs, once)
+
+
+@contextlib.asynccontextmanager
+async def sdk_client(command: list[str], env: dict[str, str]) -> AsyncIterator[Client]:
+    server = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=ROOT)
+    async with Client(server, mode="legacy", read_timeout_seconds=CALL_TIMEOUT_S) as client:
+        yield client
+
+
+async def sdk_latencies(client: Client) -> list[float]:
+    durations = []
+    for _ in range(CALLS_PER_RUN):
+        started = time.perf_counter()
+        result = await client.call_tool("echo", ECHO_ARGUMENTS)
+        durations.append(time.perf_counter() - started)
+        if result.is_error:
+            raise RuntimeError(f"echo failed: {result.content}")
+    return durations
+
+
+def latency_rows(client: str, samples: Samples, *, ratio_target: Target) -> list[Row]:
+    return [
+        Row(f"{client}: tools/call, direct", samples["direct"], "ms"),
+        Row(f"{client}: tools/call, attach", samples["attach"], "ms"),
+        Row(f"{client}: attach / direct", ratio(samples, "attach", "direct"), "x", ratio_target),
+    ]
+
+
+def attach_time_rows(env: dict[str, str], runs: int) -> list[Row]:
+    samples = collect(
+        runs,
+        lambda: {
+            "spawn": seconds_to_initialize(DIRECT, env),
+            "attach": seconds_to_initialize(ATTACH, env),
+        },
+    )
+    return [
+        Row("start → initialize answer, spawn server", seconds_as_ms(samples["spawn"]), "ms"),
+        Row("start → initialize answer, attach", seconds_as_ms(samples["attach"]), "ms"),
+        Row(
+            "start → initialize: spawn / attach",
+            ratio(samples, "spawn", "attach"),
+            "x",
+            at_least(5),
+        ),
+    ]
+
+
+def seconds_to_initialize(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    with RawClient(command, env=env) as client:
+        client.request("initialize", INITIALIZE_PARAMS, timeout=START_TIMEOUT_S)
+        return time.perf_counter() - started
+
+
+def throughput_rows(env: dict[str, str], runs: int) -> list[Row]:
+    with contextlib.ExitStack() as stack:
+        direct = stack.enter_context(RawClient(DIRECT, env=env))
+        attached = [stack.enter_context(RawClient(ATTACH, env=env)) for _ in range(CLIENTS)]
+        for client in [direct, *attached]:
+            client.initialize()
+        samples = collect(
+            runs,
+            lambda: {
+                "direct": calls_per_second([direct]),
+                "one": calls_per_second(attached[:1]),
+                "many": calls_per_second(attached),
+            },
+        )
+    return [
+        Row("throughput, 1 raw client, direct", samples["direct"], "calls/s"),
+        Row("throughput, 1 raw client, attach", samples["one"], "calls/s"),
+        Row(f"throughput, {CLIENTS} raw clients, attach", samples["many"], "calls/s"),
+    ]
+
+
+def calls_per_second(clients: list[RawClient]) -> float:
+    """``THROUGHPUT_CALLS`` echo calls split among ``clients``, each on its own thread."""
+    per_client = THROUGHPUT_CALLS // len(clients)
+
+    def work(client: RawClient) -> None:
+        for _ in range(per_client):
+            client.request("tools/call", ECHO_PARAMS)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        # Each call is bounded by CALL_TIMEOUT_S, so the threads end even when this raises.
+        list(pool.map(work, clients, timeout=per_client * CALL_TIMEOUT_S))
+    return per_client * len(clients) / (time.perf_counter() - started)
+
+
+def big_result_rows(env: dict[str, str], runs: int) -> list[Row]:
+    with RawClient(DIRECT, env=env) as direct, RawClient(ATTACH, env=env) as attach:
+        direct.initialize()
+        attach.initialize()
+        samples = collect(
+            runs,
+            lambda: {"direct": big_result_seconds(direct), "attach": big_result_seconds(attach)},
+        )
+    return [
+        Row(f"{BIG_MIB} MiB tool result, direct", samples["direct"], "s"),
+        Row(f"{BIG_MIB} MiB tool result, attach", samples["attach"], "s", at_most(1.0)),
+        Row(f"{BIG_MIB} MiB tool result: attach / direct", ratio(samples, "attach", "direct"), "x"),
+    ]
+
+
+def big_result_seconds(client: RawClient) -> float:
+    """From writing the request until the whole answer line is read; checked afterwards."""
+    started = time.perf_counter()
+    request_id = client.send_request(
+        "tools/call", {"name": "big", "arguments": {"megabytes": BIG_MIB}}
+    )
+    line = client.read_line(BIG_TIMEOUT_S)
+    elapsed = time.perf_counter() - started
+    text = client.result(line, request_id)["content"][0]["text"]
+    if len(text) != BIG_MIB * MIB:
+        raise RuntimeError(f"big answered {len(text)} characters instead of {BIG_MIB * MIB}")
+    return elapsed
+
+
+# ----- runs and the table
+
+
+def collect(runs: int, once: Callable[[], Sample]) -> Samples:
+    once()  # warm-up: bytecode and page caches, the server's first-call paths
+    return merge([once() for _ in range(runs)])
+
+
+async def collect_async(runs: int, once: Callable[[], Awaitable[Sample]]) -> Samples:
+    await once()  # warm-up, as in collect()
+    return merge([await once() for _ in range(runs)])
+
+
+def merge(samples: list[Sample]) -> Samples:
+    merged: Samples = defaultdict(list)
+    for sample in samples:
+        for key, value in sample.items():
+            merged[key].append(value)
+    return merged
+
+
+def ratio(samples: Samples, numerator: str, denominator: str) -> list[float]:
+    """Per run, so that both sides of each ratio saw the same machine."""
+    return [a / b for a, b in zip(samples[numerator], samples[denominator], strict=True)]
+
+
+def seconds_as_ms(values: list[float]) -> list[float]:
+    return [1000 * value for value in values]
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    met: Callable[[float], bool]
+
+
+def at_most(limit: float) -> Target:
+    return Target(f"≤ {limit:g}", lambda value: value <= limit)
+
+
+def at_least(limit: float) -> Target:
+    return Target(f"≥ {limit:g}", lambda value: value >= limit)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    samples: list[float]
+    unit: str
+    target: Target | None = None  # judged on the median
+
+    def cells(self) -> list[str]:
+        decimals = {"ms": 3, "s": 3, "x": 2, "calls/s": 0}[self.unit]
+        values = [statistics.median(self.samples), min(self.samples), max(self.samples)]
+        cells = [f"{value:9.{decimals}f}" for value in values]
+        if self.target is None:
+            return [*cells, self.unit, "", ""]
+        met = "yes" if self.target.met(values[0]) else "NO"
+        return [*cells, self.unit, self.target.text, met]
+
+
+def print_table(rows: list[Row], runs: int) -> None:
+    width = max(len(row.label) for row in rows)
+    print(
+        f"{'measurement':<{width}} {'median':>9} {'min':>9} {'max':>9} "
+        f"{'unit':<7} {'target':<7} met   ({runs} runs after a warm-up)"
+    )
+    for row in rows:
+        median, low, high, unit, target, met = row.cells()
+        print(f"{row.label:<{width}} {median} {low} {high} {unit:<7} {target:<7} {met}")
+
+
+# ----- processes
+
+
+class RawClient:
+    """An MCP client that is only pipes and JSON lines, so that it costs next to nothing itself.
+
+    Every read is bounded: the pipe is polled until the deadline.
+    """
+
+    def __init__(self, command: list[str], *, env: dict[str, str]) -> None:
+        self.command = command
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=ROOT, bufsize=0
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin = self.process.stdin.fileno()
+        self._stdout = self.process.stdout.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._stdout, select.POLLIN)
+        self._rest = b""  # what was read after the end of the last line
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def initialize(self) -> None:
+        self.request("initialize", INITIALIZE_PARAMS, timeout=START_TIMEOUT_S)
+        self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def request(
+        self, method: str, params: dict[str, Any], *, timeout: float = CALL_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Send a request and give its result, skipping notifications that come first."""
+        request_id = self.send_request(method, params)
+        deadline = time.monotonic() + timeout
+        while "method" in (message := json.loads(self.read_line(deadline - time.monotonic()))):
+            pass  # a notification (none expected from the bench server, but legal)
+        return self._result(message, request_id)
+
+    def send_request(self, method: str, params: dict[str, Any]) -> int:
+        request_id = next(self._ids)
+        self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        return request_id
+
+    def result(self, line: bytes, request_id: int) -> dict[str, Any]:
+        """The result in ``line``, which must be the answer to ``request_id``."""
+        return self._result(json.loads(line), request_id)
+
+    def _result(self, answer: dict[str, Any], request_id: int) -> dict[str, Any]:
+        if answer.get("id") != request_id or "result" not in answer:
+            raise RuntimeError(f"{self.command}: unexpected answer {str(answer)[:300]}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    def read_line(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        chunks = [self._rest]
+        newline = self._rest.find(b"\n")
+        while newline == -1:  # only the newest chunk is searched: linear in the line's size
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._poll.poll(remaining * 1000):
+                raise TimeoutError(f"{self.command}: no answer within {timeout:.1f} s")
+            chunk = os.read(self._stdout, READ_CHUNK_BYTES)
+            if not chunk:
+                raise EOFError(f"{self.command} closed its output")
+            chunks.append(chunk)
+            newline = chunk.find(b"\n")
+        last = chunks.pop()
+        self._rest = last[newline + 1 :]
+        return b"".join([*chunks, last[:newline]])
+
+    def _send(self, message: dict[str, Any]) -> None:
+        data = memoryview(json.dumps(message).encode() + b"\n")
+        while data:  # small requests: the pipe takes them whole unless the peer is stuck
+            data = data[os.write(self._stdin, data) :]
+
+    def close(self) -> None:
+        """Close its stdin and wait, bounded, for it to exit; kill it if it does not."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(EXIT_TIMEOUT_S)
+        self.process.stdout.close()
+
+
+class Hub:
+    """``mcp-tray serve`` in a temporary MCP_TRAY_HOME whose config holds the bench server."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="mcp-tray-bench-"))
+        config = {"mcpServers": {SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}}
+        (self.home / "config.json").write_text(json.dumps(config))
+        self.env = {**os.environ, "MCP_TRAY_HOME": str(self.home)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"],
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self.log: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        # Always drained, so that a chatty hub never blocks on a full pipe.
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        if error is not None:
+            print("hub log, last lines:", *self.log[-20:], sep="\n  ", file=sys.stderr)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.log):
+            line = self._next_line(deadline - time.monotonic())
+            if line is None:
+                raise RuntimeError(f"the hub exited before logging {text!r}")
+            self.log.append(line)
+
+    def _next_line(self, timeout: float) -> str | None:
+        try:
+            return self._lines.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            raise TimeoutError("the hub logged nothing new in time") from None
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(EXIT_TIMEOUT_S)
+        with contextlib.suppress(TimeoutError):
+            while (line := self._next_line(EXIT_TIMEOUT_S)) is not None:
+                self.log.append(line)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
