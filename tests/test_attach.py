@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -114,31 +114,42 @@ async def test_a_server_killed_between_calls_is_invisible_to_the_client(hub: Hub
         assert server_pid(hub) != first
 
 
+async def call_slow_and_interrupt(
+    client: Client, interrupt: Callable[[], Awaitable[None]]
+) -> MCPError:
+    """Start a long tool call, run ``interrupt`` once the server is inside it; the call's error."""
+    started = anyio.Event()
+    refusal: list[MCPError] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        started.set()  # the server reports progress from inside the call
+
+    async def call_slow() -> None:
+        try:
+            await client.call_tool("slow", {"seconds": 30}, progress_callback=on_progress)
+        except MCPError as error:
+            refusal.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(call_slow)
+        await started.wait()
+        await interrupt()
+    (error,) = refusal
+    return error
+
+
 async def test_a_call_running_when_the_server_dies_gets_a_readable_error_and_the_next_succeeds(
     hub: HubProcess,
 ) -> None:
     async with attached(hub.home) as client:
         pid = server_pid(hub)
-        started = anyio.Event()
-        refusal: list[MCPError] = []
 
-        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            started.set()  # the server is inside the call now
-
-        async def call_slow() -> None:
-            try:
-                await client.call_tool("slow", {"seconds": 30}, progress_callback=on_progress)
-            except MCPError as error:
-                refusal.append(error)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(call_slow)
-            await started.wait()
+        async def kill_server() -> None:
             os.kill(pid, signal.SIGKILL)
 
+        error = await call_slow_and_interrupt(client, kill_server)
         next_result = await client.call_tool("work", {})
 
-    (error,) = refusal
     assert "flaky crashed while handling this call and was restarted" in str(error)
     assert error.error.code == -31001
     assert text(next_result) == "done 1"
@@ -217,42 +228,25 @@ async def test_a_planned_restart_under_continuous_calls_fails_no_request(hub: Hu
 
 async def test_an_editor_stays_attached_across_a_hub_restart(tray_home: Path) -> None:
     write_config(tray_home, flaky=flaky_entry())
-    first = HubProcess(tray_home)
-    first.wait_for_line(r"flaky is running")
-    second: HubProcess | None = None
+    hubs = [HubProcess(tray_home)]
+    hubs[0].wait_for_line(r"flaky is running")
+
+    async def restart_hub() -> None:
+        hubs[0].send(signal.SIGKILL)  # the hub dies with a call in flight
+        await anyio.to_thread.run_sync(hubs[0].process.wait, 10)
+        hubs.append(HubProcess(tray_home))
+
     try:
         async with attached(tray_home) as client:
             assert text(await client.call_tool("work", {})) == "done 1"
-            started = anyio.Event()
-            refusal: list[MCPError] = []
-
-            async def on_progress(
-                progress: float, total: float | None, message: str | None
-            ) -> None:
-                started.set()
-
-            async def call_slow() -> None:
-                try:
-                    await client.call_tool("slow", {"seconds": 30}, progress_callback=on_progress)
-                except MCPError as error:
-                    refusal.append(error)
-
-            async with anyio.create_task_group() as group:
-                group.start_soon(call_slow)
-                await started.wait()
-                first.send(signal.SIGKILL)  # the hub dies with a call in flight
-                await anyio.to_thread.run_sync(first.process.wait, 10)
-                second = HubProcess(tray_home)
-
+            error = await call_slow_and_interrupt(client, restart_hub)
             result = await client.call_tool("work", {})  # same session, new hub
 
-        (error,) = refusal
         assert error.error.code == -31007 and "MCP Tray restarted" in str(error)
         assert text(result) == "done 1"
     finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+        for hub in hubs:
+            hub.stop()
 
 
 async def test_attach_starts_a_hub_when_none_is_running(tray_home: Path) -> None:

@@ -24,6 +24,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if sys.platform != "win32":
     import fcntl
@@ -125,11 +126,7 @@ class ServerProcess:
                 *launcher_argv(theirs.fileno()),
                 executable,
                 *spec.args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=spec.env,
-                cwd=spec.cwd,
+                **_pipes(spec),
                 start_new_session=True,
                 pass_fds=(theirs.fileno(),),
             )
@@ -149,11 +146,7 @@ class ServerProcess:
         process = await asyncio.create_subprocess_exec(
             executable,
             *spec.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=spec.env,
-            cwd=spec.cwd,
+            **_pipes(spec),
             creationflags=winjob.CREATE_NEW_PROCESS_GROUP,
         )
         server = cls(process, None)
@@ -260,6 +253,12 @@ class ServerProcess:
             self._lifeline_writer.close()
         elif self._lifeline is not None:
             self._lifeline.close()
+
+
+def _pipes(spec: SpawnSpec) -> dict[str, Any]:
+    """How every server is started: stdio through pipes, its env and folder."""
+    pipe = asyncio.subprocess.PIPE
+    return {"stdin": pipe, "stdout": pipe, "stderr": pipe, "env": spec.env, "cwd": spec.cwd}
 
 
 def _duplicate_write_end(process: asyncio.subprocess.Process) -> int | None:
