@@ -164,7 +164,11 @@ class BackendSession:
         elif message.get("method") == "ping" and message_id is not None:
             await self.send({"jsonrpc": "2.0", "id": message_id, "result": {}})
         elif self._on_message is not None:
-            self._on_message(message)
+            try:
+                self._on_message(message)
+            except Exception:
+                # One message the relay chokes on must not stop the whole stream.
+                logger.exception("%s: could not route %s", self.name, _summary(message))
         elif message_id is not None and "method" in message:
             await self._refuse(message_id, str(message["method"]))
 
@@ -176,3 +180,8 @@ class BackendSession:
         logger.warning("%s wrote something that is not MCP to stdout: %s", self.name, line)
         if self._on_malformed is not None:
             self._on_malformed(line)
+
+
+def _summary(message: Message) -> str:
+    text = repr(message)
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -219,7 +219,10 @@ class Relay:
 
     def server_message(self, message: Message) -> None:
         """Everything the server sends that is not an answer to the hub itself."""
-        if "method" in message:
+        problem = _envelope_problem(message)
+        if problem is not None:
+            logger.warning("%s sent an invalid message (%s); dropped", self.name, problem)
+        elif "method" in message:
             if "id" in message:
                 self._server_request(message)
             else:
@@ -281,13 +284,16 @@ class Relay:
 
     def _from_client(self, client: ClientLink, message: Message) -> None:
         method, request_id = message.get("method"), message.get("id")
-        if method is None:
+        problem = _envelope_problem(message)
+        if problem is not None:
+            logger.warning(
+                "%s: client %d sent an invalid message: %s", self.name, client.number, problem
+            )
+            if request_id is not None or method is not None:
+                answer_id = request_id if _valid_id(request_id) else None
+                client.send(_invalid(answer_id, -32600, f"Invalid request: {problem}"))
+        elif method is None:
             self._client_answer(client, message)
-        elif not isinstance(method, str):
-            if request_id is not None:
-                client.send(
-                    _invalid(request_id, -32600, "Invalid request: method must be a string")
-                )
         elif request_id is None:
             self._client_notification(client, method, message)
         else:
@@ -448,8 +454,10 @@ class Relay:
             self._spawn(self._session.send(message))
 
     def _cancel(self, client: ClientLink, message: Message) -> None:
-        params = message.get("params") or {}
-        key = _id_key(params.get("requestId"))
+        params = _params(message)
+        if not _valid_id(params.get("requestId")):
+            return  # names no request this client could have made
+        key = _id_key(params["requestId"])
         held = client.held.get(key)
         if held is not None and key not in client.in_flight:
             held.cancel()  # never reached the server: nothing to tell it
@@ -464,21 +472,22 @@ class Relay:
 
     def _client_answer(self, client: ClientLink, message: Message) -> None:
         """A client answers a request the server made (sampling, elicitation, roots)."""
-        routed = self._server_requests.pop(str(message.get("id")), None)
-        if routed is None or self._session is None:
-            return
-        _, server_id = routed
-        self._spawn(self._session.send({**message, "id": server_id}))
+        key = str(message.get("id"))
+        routed = self._server_requests.get(key)
+        if routed is None or routed[0] is not client or self._session is None:
+            return  # not a request this client was asked: nobody else may answer for it
+        del self._server_requests[key]
+        self._spawn(self._session.send({**message, "id": routed[1]}))
 
     def _first_subscriber(self, client: ClientLink, message: Message) -> bool:
-        uri = str((message.get("params") or {}).get("uri"))
+        uri = str(_params(message).get("uri"))
         subscribers = self._subscriptions.setdefault(uri, set())
         first = not subscribers
         subscribers.add(client.number)
         return first
 
     def _last_subscriber(self, client: ClientLink, message: Message) -> bool:
-        uri = str((message.get("params") or {}).get("uri"))
+        uri = str(_params(message).get("uri"))
         subscribers = self._subscriptions.get(uri, set())
         if client.number not in subscribers:
             return False
@@ -509,9 +518,16 @@ class Relay:
             if not self._subscriptions[uri]:
                 del self._subscriptions[uri]
                 self._spawn(self._unsubscribe_upstream(uri))
-        for key, (owner, _) in list(self._server_requests.items()):
-            if owner is client:
+        for key, (owner, server_id) in list(self._server_requests.items()):
+            if owner is client:  # the server must not wait forever for an answer
                 del self._server_requests[key]
+                self._send_upstream(
+                    errors.error_response(
+                        server_id,
+                        errors.NO_CLIENT_FOR_REQUEST,
+                        "the client this request went to disconnected before answering",
+                    )
+                )
 
     async def _unsubscribe_upstream(self, uri: str) -> None:
         if self._session is not None:
@@ -527,6 +543,8 @@ class Relay:
         if pending is None:
             return
         method = pending.message.get("method")
+        if method == "resources/subscribe" and "error" in message:
+            self._last_subscriber(pending.client, pending.message)  # refused: not subscribed
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, _cursor(pending.message))] = message["result"]
         message["id"] = pending.client_id
@@ -545,7 +563,8 @@ class Relay:
     def _server_notification(self, message: Message) -> None:
         method, params = message["method"], _params(message)
         if method == "notifications/progress":
-            target = self._progress.get(params.get("progressToken"))  # type: ignore[arg-type]
+            token = params.get("progressToken")
+            target = self._progress.get(token) if isinstance(token, int) else None
             if target is not None:
                 owner, token = target
                 owner.send({**message, "params": {**params, "progressToken": token}})
@@ -611,7 +630,7 @@ class Relay:
 
     async def _replay(self, session: BackendSession) -> None:
         """Give a fresh process the state the clients set on the old one."""
-        for uri in self._subscriptions:
+        for uri in list(self._subscriptions):  # clients may (un)subscribe meanwhile
             with contextlib.suppress(Exception):
                 await session.request("resources/subscribe", {"uri": uri}, timeout=REPLAY_TIMEOUT_S)
         if self._log_level is not None:
@@ -640,6 +659,23 @@ class Relay:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _envelope_problem(message: Message) -> str | None:
+    """What makes a message impossible to route, or None (JSON-RPC 2.0 with MCP's object params)."""
+    if "id" in message and not _valid_id(message["id"]):
+        return "id must be a string or an integer"
+    if "method" in message and not isinstance(message["method"], str):
+        return "method must be a string"
+    if "params" in message and not isinstance(message["params"], dict):
+        return "params must be an object"
+    if "method" not in message and "id" not in message:
+        return "neither a request, a notification nor an answer"
+    return None
 
 
 def _cursor(message: Message) -> Any:

@@ -195,6 +195,7 @@ class ServerProcess:
         return await asyncio.shield(self._stopping)
 
     async def _escalate(self, stdin_grace: float, term_grace: float) -> ExitStatus:
+        self._close_stdin_copy()  # else the server would never see end-of-file
         with contextlib.suppress(OSError):
             self.stdin.close()
         if not await self._exited_within(stdin_grace):
@@ -225,6 +226,11 @@ class ServerProcess:
             return None
         return in_pipe[0] + self.stdin.transport.get_write_buffer_size()
 
+    def _close_stdin_copy(self) -> None:
+        if self._stdin_copy is not None:
+            os.close(self._stdin_copy)
+            self._stdin_copy = None
+
     def kill_tree(self) -> None:
         """SIGKILL the whole group at once; safe to call on a process that has ended."""
         self._signal_tree(signal.SIGKILL)
@@ -246,9 +252,7 @@ class ServerProcess:
             os.killpg(self.group, signum)
 
     def _close(self) -> None:
-        if self._stdin_copy is not None:
-            os.close(self._stdin_copy)
-            self._stdin_copy = None
+        self._close_stdin_copy()
         if self._lifeline_writer is not None:
             self._lifeline_writer.close()
         elif self._lifeline is not None:
