@@ -327,3 +327,23 @@ def test_attach_imports_neither_pydantic_nor_the_mcp_sdk_nor_qt(hub: HubProcess)
     }
     assert "json" in imported  # the flag worked
     assert not imported & {"pydantic", "mcp", "PySide6", "qasync", "anyio"}
+
+
+def test_attach_says_what_to_do_when_no_hub_can_be_started(tray_home: Path) -> None:
+    (tray_home / "config.json").write_text('{"mcpServers": {"x": {"comand": "y"}}}')
+    request = {"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {}}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "attach", "x"],
+        input=json.dumps(request) + "\n",
+        env={**os.environ, "MCP_TRAY_HOME": str(tray_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    answer = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert answer["id"] == 7 and answer["error"]["code"] == -31005
+    assert "mcp-tray config check" in answer["error"]["message"]

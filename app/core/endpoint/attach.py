@@ -90,8 +90,8 @@ class Bridge:
             connection = _start_hub_and_connect(self._socket_path)
         if connection is None:
             return HUB_UNAVAILABLE, (
-                "MCP Tray is not running and could not be started; start it from your "
-                "applications menu or run `mcp-tray serve`."
+                "MCP Tray is not running and could not be started; run `mcp-tray serve` "
+                "in a terminal to see why (often an error in its config, `mcp-tray config check`)."
             )
         connection.settimeout(REPLY_TIMEOUT_S)
         arguments: dict[str, Any] = {"name": self._name}
@@ -260,23 +260,26 @@ def _connect(socket_path: Path) -> socket.socket | None:
     return connection
 
 
-def _start_hub() -> None:
-    subprocess.Popen(
+def _start_hub() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "app", "serve"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # it logs to hub.log; nobody would read a pipe
         start_new_session=True,  # the hub must outlive this editor session
     )
 
 
 def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
-    """Start ``mcp-tray serve`` and wait until it listens (bounded)."""
-    _start_hub()
+    """Start ``mcp-tray serve`` and wait until it listens (bounded; at once if it exits)."""
+    hub = _start_hub()
     deadline = time.monotonic() + HUB_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if (connection := _connect(socket_path)) is not None:
             return connection
+        if hub.poll() is not None:
+            # Exited: another hub won the race to start (then connect), or it failed.
+            return _connect(socket_path)
         time.sleep(CONNECT_RETRY_S)
     return None
 
