@@ -47,7 +47,7 @@ class Peer:
         )
         self.runner = asyncio.create_task(self.session.run())
 
-    def _on_message(self, message: Message) -> None:
+    def _on_message(self, message: Message, raw: bytes) -> None:
         self.messages.append(message)
         self._arrived.set()
 

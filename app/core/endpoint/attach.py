@@ -169,8 +169,8 @@ class Bridge:
                 if self._stdin_closed:
                     return
                 raise HubGone()
+            _write_all(1, data)  # the editor first; the bookkeeping can wait
             lines.feed(data)
-            _write_all(1, data)
 
     # ----- what the pump reads of the traffic
 
@@ -230,20 +230,29 @@ class _LineHeads:
 
 
 def _parse(head: bytes, whole: bool) -> dict[str, Any] | None:
-    """The message, if ``head`` is all of it; else just its id, read from the start."""
-    if whole:
-        try:
-            parsed: Any = json.loads(head)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
+    """A message's id and method, read from its first bytes where they usually stand.
+
+    A full parse only where that reading falls short: an ``initialize`` (its
+    params are kept), or a whole message whose id comes late. Parsing every
+    message in full would cost the editor time on every call.
+    """
     found = _EARLY_ID.match(head)
     if found is None:
-        return None
+        return _parse_whole(head) if whole and b'"id"' in head else None
     early: dict[str, Any] = {"id": json.loads(found[1])}
     if method := _EARLY_METHOD.match(head):
         early["method"] = method[1].decode()
+        if early["method"] == "initialize" and whole:
+            return _parse_whole(head)
     return early
+
+
+def _parse_whole(line: bytes) -> dict[str, Any] | None:
+    try:
+        parsed: Any = json.loads(line)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def attach(socket_path: Path, name: str) -> int:

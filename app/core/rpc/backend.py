@@ -4,7 +4,8 @@ The hub performs the MCP handshake itself (that is what "ready" means) and
 pings idle servers. Requests it makes carry string ids with a ``tray-``
 prefix so they can never collide with the ids the relay forwards for
 clients. Every message that is not an answer to one of the hub's requests
-goes to ``on_message``, which is where the relay plugs in.
+goes to ``on_message`` with the bytes it came as, which is where the relay
+plugs in.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class BackendSession:
         writer: ByteSink,
         *,
         name: str,
-        on_message: Callable[[Message], None] | None = None,
+        on_message: Callable[[Message, bytes], None] | None = None,
         on_malformed: Callable[[MalformedLine], None] | None = None,
     ) -> None:
         self.name = name
@@ -165,7 +166,7 @@ class BackendSession:
             await self.send({"jsonrpc": "2.0", "id": message_id, "result": {}})
         elif self._on_message is not None:
             try:
-                self._on_message(message)
+                self._on_message(message, self._reader.last_line)
             except Exception:
                 # One message the relay chokes on must not stop the whole stream.
                 logger.exception("%s: could not route %s", self.name, _summary(message))

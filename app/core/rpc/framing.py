@@ -61,6 +61,7 @@ class MessageReader:
         self._ready: list[bytes | MalformedLine] = []  # complete lines not yet returned
         self._skipping = False  # inside an oversized line, dropping until its end
         self._eof = False
+        self.last_line = b""  # the bytes of the message read last, to pass it on unchanged
 
     async def read(self) -> Message | MalformedLine | None:
         """The next message, a malformed line, or None at end of stream."""
@@ -70,6 +71,7 @@ class MessageReader:
                 if isinstance(line, MalformedLine):
                     return line
                 if line.strip():
+                    self.last_line = line
                     return decode(line)
                 continue
             if self._eof:

@@ -26,7 +26,9 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import json
 import logging
+import re
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -100,10 +102,13 @@ class ClientLink:
         self._pump = asyncio.create_task(self._write_queued())
 
     def send(self, message: Message) -> None:
+        self.send_bytes(encode(message))
+
+    def send_bytes(self, data: bytes) -> None:
+        """One message, already encoded, with its newline."""
         transport = self._writer.transport
         if transport.is_closing():
             return
-        data = encode(message)
         if not self._queue and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT:
             self._writer.write(data)
             return
@@ -217,7 +222,7 @@ class Relay:
         self._server_requests.clear()
         self.notify()
 
-    def server_message(self, message: Message) -> None:
+    def server_message(self, message: Message, raw: bytes = b"") -> None:
         """Everything the server sends that is not an answer to the hub itself."""
         problem = _envelope_problem(message)
         if problem is not None:
@@ -228,7 +233,7 @@ class Relay:
             else:
                 self._server_notification(message)
         elif isinstance(message.get("id"), int) and message["id"] in self._pending:
-            self._answer(message)
+            self._answer(message, raw)
         else:
             logger.debug("%s sent an answer nobody waits for: %s", self.name, message.get("id"))
 
@@ -538,7 +543,7 @@ class Relay:
 
     # ----- what the server sends
 
-    def _answer(self, message: Message) -> None:
+    def _answer(self, message: Message, raw: bytes) -> None:
         pending = self._drop_pending(message["id"])
         if pending is None:
             return
@@ -547,8 +552,11 @@ class Relay:
             self._last_subscriber(pending.client, pending.message)  # refused: not subscribed
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, _cursor(pending.message))] = message["result"]
-        message["id"] = pending.client_id
-        pending.client.send(message)
+        if (rewritten := _with_id(raw, pending.client_id)) is not None:
+            pending.client.send_bytes(rewritten)  # a large answer is not encoded again
+        else:
+            message["id"] = pending.client_id
+            pending.client.send(message)
         if not self._pending:
             self.notify()  # a draining planned restart may go on
 
@@ -659,6 +667,22 @@ class Relay:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+
+# An answer as servers write it: {"jsonrpc": "2.0", "id": N, ...}; the relay's own
+# upstream ids are integers, so N is one of them.
+_LEADING_ID = re.compile(rb'^\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+)\s*[,}]')
+
+
+def _with_id(raw: bytes, client_id: Any) -> bytes | None:
+    """``raw`` with its top-level id replaced and a newline, or None when the id is not
+    where expected."""
+    found = _LEADING_ID.match(raw)
+    if found is None:
+        return None
+    start, end = found.span(1)
+    view = memoryview(raw)  # one copy in all, whatever the answer's size
+    return b"".join((view[:start], json.dumps(client_id).encode(), view[end:], b"\n"))
 
 
 def _valid_id(value: Any) -> bool:

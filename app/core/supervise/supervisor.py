@@ -66,8 +66,11 @@ class ServerStatus:
 class SessionListener(Protocol):
     """Who hears about the server's sessions: the relay, in the hub."""
 
-    def server_message(self, message: Message) -> None:
-        """Anything the server sends that is not an answer to the hub's own requests."""
+    def server_message(self, message: Message, raw: bytes) -> None:
+        """Anything the server sends that is not an answer to the hub's own requests.
+
+        ``raw`` is the line it came as, so it can be passed on without re-encoding.
+        """
 
     async def session_ready(self, session: BackendSession) -> None:
         """A new process finished its handshake (awaited before it counts as running)."""
