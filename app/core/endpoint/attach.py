@@ -10,6 +10,9 @@ itself going away (a restart, an upgrade):
 * the ids of the editor's requests are tracked until answered, so that a
   request lost with the old hub gets an error instead of waiting forever.
 
+When the hub is gone for longer than RECONNECT_LIMIT_S (the user quit MCP
+Tray), the command exits and the editor sees the server disconnect.
+
 With no hub running it starts one and waits for it, bounded. When the hub
 refuses (no such server) or cannot be reached, the editor gets a JSON-RPC
 error in answer to its first request, saying what to do, and the command
@@ -112,15 +115,16 @@ class Bridge:
         return None
 
     def _reconnect(self) -> bool:
+        """Wait for a hub to come back (a restart, an upgrade); bounded.
+
+        It does not start one itself: a hub that went away because the user
+        quit MCP Tray must stay gone.
+        """
         deadline = time.monotonic() + RECONNECT_LIMIT_S
         pause = CONNECT_RETRY_S
-        started_hub = False
         while time.monotonic() < deadline:
             if self._attach(resume=True) is None:
                 return True
-            if not started_hub and pause >= 0.8:  # it is not coming back by itself
-                _start_hub()
-                started_hub = True
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
         return False
