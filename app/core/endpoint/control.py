@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from app.core.endpoint import protocol
 from app.core.events import EventBus, ServerLogLine
+from app.core.rpc.framing import PushReader
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,18 @@ class ControlServer:
         self._socket_path.unlink(missing_ok=True)  # the instance lock says it is stale
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve_connection, path=self._socket_path, limit=protocol.MAX_REQUEST_BYTES
+            self._server = await asyncio.get_running_loop().create_unix_server(
+                self._new_connection, path=self._socket_path
             )
         finally:
             os.umask(old_umask)
         os.chmod(self._socket_path, 0o600)
+
+    def _new_connection(self) -> asyncio.StreamReaderProtocol:
+        # asyncio.start_unix_server with a reader that can switch to push mode,
+        # which the relay uses once the connection carries a client's messages.
+        reader = PushReader(limit=protocol.MAX_REQUEST_BYTES)
+        return asyncio.StreamReaderProtocol(reader, self._serve_connection)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -10,7 +10,10 @@ from a server (a stray ``print``) must never end the stream.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,64 +53,54 @@ def decode(line: bytes) -> Message | MalformedLine:
     return value
 
 
-class MessageReader:
-    """Reads one message at a time from a byte stream."""
+class LineSplitter:
+    """Cuts a byte stream into lines; feed it chunks as they arrive (no I/O here).
 
-    def __init__(self, source: ByteSource, *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
-        self._source = source
+    It hands back each complete, non-blank line as bytes (decode it with
+    :func:`decode`), and a :class:`MalformedLine` for a line over the limit.
+    """
+
+    def __init__(self, *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._max_bytes = max_bytes
         self._chunks: list[bytes] = []  # the current, unfinished line
         self._pending_bytes = 0
-        self._ready: list[bytes | MalformedLine] = []  # complete lines not yet returned
         self._skipping = False  # inside an oversized line, dropping until its end
-        self._eof = False
-        self.last_line = b""  # the bytes of the message read last, to pass it on unchanged
 
-    async def read(self) -> Message | MalformedLine | None:
-        """The next message, a malformed line, or None at end of stream."""
-        while True:
-            if self._ready:
-                line = self._ready.pop(0)
-                if isinstance(line, MalformedLine):
-                    return line
-                if line.strip():
-                    self.last_line = line
-                    return decode(line)
-                continue
-            if self._eof:
-                return None
-            await self._fill()
-
-    async def _fill(self) -> None:
-        chunk = await self._source.read(READ_CHUNK_BYTES)
-        if not chunk:
-            self._eof = True
-            self._finish_line(b"")  # a last line without a newline still counts
-            return
+    def feed(self, chunk: bytes) -> list[bytes | MalformedLine]:
+        found: list[bytes | MalformedLine] = []
         start = 0
         while (newline := chunk.find(b"\n", start)) != -1:
-            self._finish_line(chunk[start:newline])
+            self._finish_line(chunk[start:newline], found)
             start = newline + 1
-        self._keep_partial(chunk[start:])
+        self._keep_partial(chunk[start:], found)
+        return found
 
-    def _finish_line(self, tail: bytes) -> None:
+    def end(self) -> list[bytes | MalformedLine]:
+        """At end of stream: a last line without a newline still counts."""
+        found: list[bytes | MalformedLine] = []
+        self._finish_line(b"", found)
+        return found
+
+    def _finish_line(self, tail: bytes, found: list[bytes | MalformedLine]) -> None:
         if self._skipping:
             self._skipping = False
         elif self._pending_bytes + len(tail) > self._max_bytes:
-            self._ready.append(self._oversized(tail))
+            found.append(self._oversized(tail))
         elif self._chunks or tail:
-            self._ready.append(b"".join([*self._chunks, tail]))
+            line = b"".join([*self._chunks, tail]) if self._chunks else tail
+            if line.strip():
+                found.append(line)
         self._chunks.clear()
         self._pending_bytes = 0
 
-    def _keep_partial(self, partial: bytes) -> None:
+    def _keep_partial(self, partial: bytes, found: list[bytes | MalformedLine]) -> None:
         if self._skipping or not partial:
             return
         self._chunks.append(partial)
         self._pending_bytes += len(partial)
         if self._pending_bytes > self._max_bytes:
             # Report it now and drop the rest as it arrives: never buffer past the limit.
-            self._ready.append(self._oversized(b""))
+            found.append(self._oversized(b""))
             self._chunks.clear()
             self._pending_bytes = 0
             self._skipping = True
@@ -116,6 +109,64 @@ class MessageReader:
         start = b"".join([*self._chunks, tail[:_PREVIEW_CHARS]])[: _PREVIEW_CHARS + 1]
         reason = f"message larger than {self._max_bytes} bytes, dropped"
         return MalformedLine(reason, _preview(start))
+
+
+class MessageReader:
+    """Reads one message at a time from a byte stream."""
+
+    def __init__(self, source: ByteSource, *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self._source = source
+        self._splitter = LineSplitter(max_bytes=max_bytes)
+        self._ready: collections.deque[bytes | MalformedLine] = collections.deque()
+        self._eof = False
+        self.last_line = b""  # the bytes of the message returned last, to pass it on unchanged
+
+    async def read(self) -> Message | MalformedLine | None:
+        """The next message, a malformed line, or None at end of stream."""
+        while not self._ready:
+            if self._eof:
+                return None
+            chunk = await self._source.read(READ_CHUNK_BYTES)
+            if chunk:
+                self._ready.extend(self._splitter.feed(chunk))
+            else:
+                self._eof = True
+                self._ready.extend(self._splitter.end())
+        line = self._ready.popleft()
+        if isinstance(line, MalformedLine):
+            return line
+        self.last_line = line
+        return decode(line)
+
+
+class PushReader(asyncio.StreamReader):
+    """A StreamReader that can hand its data to a callback the moment it arrives.
+
+    Reading through ``read()`` costs an extra event-loop step per message (the
+    reading task is woken, then runs); in push mode the relay routes a message
+    within the same step that received it. ``read()`` still reports the end of
+    the stream (it returns b"" at end-of-file) and connection errors.
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(limit=limit)
+        self._receive: Callable[[bytes], None] | None = None
+
+    def push_to(self, receive: Callable[[bytes], None]) -> None:
+        self._receive = receive
+        # What arrived before push mode waits in StreamReader's _buffer (a
+        # bytearray since Python 3.4; typeshed does not list private attributes).
+        buffered: bytearray = self._buffer  # type: ignore[attr-defined]
+        if buffered:
+            data = bytes(buffered)
+            buffered.clear()
+            receive(data)
+
+    def feed_data(self, data: bytes) -> None:  # type: ignore[override]  # transports feed bytes
+        if self._receive is None:
+            super().feed_data(data)
+        else:
+            self._receive(data)
 
 
 def _preview(line: bytes) -> str:

@@ -36,7 +36,16 @@ from typing import Any
 
 from app.core.rpc import errors
 from app.core.rpc.backend import BackendSession
-from app.core.rpc.framing import ByteSource, MalformedLine, Message, MessageReader, encode
+from app.core.rpc.framing import (
+    READ_CHUNK_BYTES,
+    ByteSource,
+    LineSplitter,
+    MalformedLine,
+    Message,
+    PushReader,
+    decode,
+    encode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -274,18 +283,39 @@ class Relay:
         if resumed is not None:
             self._take_capabilities(client, resumed)
         self._clients[client.number] = client
-        messages = MessageReader(reader)
+        splitter = LineSplitter()
+
+        def receive(chunk: bytes) -> None:
+            for line in splitter.feed(chunk):
+                self._client_message(client, line)
+
         try:
-            while (message := await messages.read()) is not None:
-                client.last_active = time.monotonic()
-                if isinstance(message, MalformedLine):
-                    logger.warning("%s: client %d sent %s", self.name, client.number, message)
-                    client.send(_invalid(None, -32700, f"Parse error: {message.reason}"))
-                else:
-                    self._from_client(client, message)
+            if isinstance(reader, PushReader):
+                reader.push_to(receive)  # routed as it arrives, one loop step sooner
+                await reader.read()  # returns at end of stream; raises if the connection breaks
+            else:
+                while chunk := await reader.read(READ_CHUNK_BYTES):
+                    receive(chunk)
+            for line in splitter.end():
+                self._client_message(client, line)
         finally:
             self._disconnect(client)
             await client.finish()
+
+    def _client_message(self, client: ClientLink, line: bytes | MalformedLine) -> None:
+        client.last_active = time.monotonic()
+        message = line if isinstance(line, MalformedLine) else decode(line)
+        if isinstance(message, MalformedLine):
+            logger.warning("%s: client %d sent %s", self.name, client.number, message)
+            client.send(_invalid(None, -32700, f"Parse error: {message.reason}"))
+            return
+        try:
+            self._from_client(client, message)
+        except Exception:
+            # A bug on one message must not drop the client, let alone the hub.
+            logger.exception(
+                "%s: could not route a message from client %d", self.name, client.number
+            )
 
     def _from_client(self, client: ClientLink, message: Message) -> None:
         method, request_id = message.get("method"), message.get("id")
