@@ -17,6 +17,9 @@ from typing import Any
 from app import __version__
 
 EXIT_OK, EXIT_FIXABLE = 0, 1
+# start/restart wait for the handshake (a first npx download, a long start
+# timeout in the config); the hub itself gives up first and says why.
+CONTROL_WAIT_S = 3600.0
 
 
 class UserFacingError(Exception):
@@ -95,16 +98,21 @@ def _serve(args: argparse.Namespace) -> int:
 def _attach(args: argparse.Namespace) -> int:
     from app.core.endpoint.attach import attach
 
-    return attach(_paths(args).socket_path, args.name)
+    return attach(_paths(args).socket_path, args.name, config=args.config)
 
 
 def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:
     from app.core.endpoint import client
+    from app.core.endpoint.protocol import ProtocolError
 
     try:
         return client.call(_paths(args).socket_path, op, **arguments)
     except (client.HubNotRunning, client.HubRefused) as error:
         raise UserFacingError(str(error)) from None
+    except TimeoutError:
+        raise UserFacingError("MCP Tray did not answer in time; see its log (hub.log)") from None
+    except (OSError, ProtocolError) as error:
+        raise UserFacingError(f"could not talk to MCP Tray: {error}") from None
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -149,8 +157,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _control(args: argparse.Namespace) -> int:
-    # A start waits for the handshake, which may include a first npx download.
-    _call(args, args.verb, name=args.name, timeout=200.0)
+    _call(args, args.verb, name=args.name, timeout=CONTROL_WAIT_S)
     rows = {row["name"]: row for row in _call(args, "status")}
     row = rows.get(args.name)
     if row is None or args.verb == "stop":
@@ -165,6 +172,7 @@ def _control(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     from app.core.endpoint import client
+    from app.core.endpoint.protocol import ProtocolError
 
     paths = _paths(args)
     try:
@@ -180,6 +188,8 @@ def _logs(args: argparse.Namespace) -> int:
         return _logs_from_file(paths.server_log(args.name), args)
     except client.HubRefused as error:
         raise UserFacingError(str(error)) from None
+    except (OSError, ProtocolError) as error:
+        raise UserFacingError(f"could not talk to MCP Tray: {error}") from None
     return EXIT_OK
 
 

@@ -46,10 +46,15 @@ def serve(paths: Paths, *, write_default: bool = True) -> int:
     except (UnsafeRuntimeDir, OSError) as error:
         print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
         return 1
-    if write_default and ensure_config(paths.config_file, python=sys.executable):
-        print(
-            f"Wrote a default config with the demo server to {paths.config_file}", file=sys.stderr
-        )
+    try:
+        if write_default and ensure_config(paths.config_file, python=sys.executable):
+            print(
+                f"Wrote a default config with the demo server to {paths.config_file}",
+                file=sys.stderr,
+            )
+    except OSError as error:
+        print(f"mcp-tray: cannot write the default config: {error}", file=sys.stderr)
+        return 1
     lock = InstanceLock(paths.lock_path)
     try:
         lock.acquire()
@@ -69,11 +74,22 @@ async def _serve(hub: Hub) -> int:
     except ConfigError as error:
         print(f"{error}\nFix the config, then start again.", file=sys.stderr)
         return 1
+    except OSError as error:  # the control socket could not be opened
+        print(f"mcp-tray: cannot start: {error}", file=sys.stderr)
+        await hub.shutdown()
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, lambda: _interrupt(hub, stop))
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(hub)))
+    reloads: set[asyncio.Task[None]] = set()  # kept, so none is collected half-way
+
+    def reload_later() -> None:
+        task = loop.create_task(_reload(hub))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_later)
     try:
         await stop.wait()
         logger.info("stopping every server")

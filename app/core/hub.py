@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.core.config import Config, ConfigError, ServerConfig, load_config
@@ -31,6 +32,7 @@ from app.core.supervise.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
+SETTLE_MARGIN_S = 10.0  # beyond the start timeout: the stop before a restart, the backoff
 # States in which a start or restart has reached an answer the user can act on.
 _SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.STOPPED}
 
@@ -43,6 +45,7 @@ class Hub:
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
         self._instance_numbers = itertools.count(1)
+        self._changing = asyncio.Lock()  # config reloads apply one at a time
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
@@ -125,6 +128,10 @@ class Hub:
 
     async def reload(self) -> list[str]:
         """Re-read the config; apply it by difference, or keep the last good one."""
+        async with self._changing:
+            return await self._reload()
+
+    async def _reload(self) -> list[str]:
         try:
             config = load_config(self.paths.config_file)
         except ConfigError as error:
@@ -133,8 +140,7 @@ class Hub:
             self.bus.publish(problem)
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
-        changed = await self._apply_changes(config)
-        return changed
+        return await self._apply_changes(config)
 
     # ----- applying a config
 
@@ -160,6 +166,8 @@ class Hub:
                 supervisor = self._add(name, new[name])
                 if new[name].shared:
                     supervisor.start()
+                else:
+                    self.relays[name].release()  # nothing restarts behind an unshared name
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
@@ -180,6 +188,8 @@ class Hub:
     def _unavailable(self, name: str) -> str | None:
         supervisor = self.supervisors.get(name)
         if supervisor is None:
+            if name in self.config.servers:
+                return None  # being replaced after a config change: it is coming back
             return f"{name} is no longer in MCP Tray's config."
         return supervisor.unavailable_reason()
 
@@ -207,10 +217,10 @@ class Hub:
             message = f"no server named {name!r} in MCP Tray (configured: {known})"
             raise ControlError(message, code=UNKNOWN_SERVER) from None
 
-    async def _settle(self, supervisor: Supervisor, action: Any) -> None:
+    async def _settle(self, supervisor: Supervisor, action: Callable[[], None]) -> None:
         """Do ``action`` and return once the server has started, or failed to."""
         settled = asyncio.Event()
-        left_start = False
+        left_start = supervisor.state is State.STARTING  # a start already under way counts
 
         def watch(event: ServerStateChanged) -> None:
             nonlocal left_start
@@ -222,11 +232,16 @@ class Hub:
                 settled.set()
 
         unsubscribe = self.bus.subscribe(ServerStateChanged, watch)
+        timeout = supervisor.config.restart.start_timeout_ms / 1000 + SETTLE_MARGIN_S
         try:
             action()
-            timeout = supervisor.config.restart.start_timeout_ms / 1000 + 10
             async with asyncio.timeout(timeout):
                 await settled.wait()
+        except TimeoutError:
+            raise ControlError(
+                f"{supervisor.name} did not finish starting within {timeout:g}s; "
+                f"see `mcp-tray logs {supervisor.name}`"
+            ) from None
         finally:
             unsubscribe()
 

@@ -6,6 +6,7 @@ the events it publishes; every wait is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import signal
@@ -258,3 +259,25 @@ async def test_restart_re_arms_a_parked_server_at_once(supervise, tmp_path: Path
     await events.wait_for_state("running")
 
     assert supervisor.status().state == "running"
+
+
+async def test_start_during_a_stop_runs_the_server_again_once_the_stop_is_done(supervise) -> None:
+    supervisor, events = supervise(flaky("--stubborn"))  # its stop takes the full escalation
+    await events.wait_for_state("running")
+    first = supervisor.status().pid
+
+    stopping = asyncio.ensure_future(supervisor.stop())
+    await events.wait_for_state("stopping")
+    supervisor.start()
+    await stopping
+    await events.wait_for_state(
+        "running",
+        after=events.events.index(
+            next(e for e in events.events if getattr(e, "state", None) == "stopping")
+        ),
+    )
+
+    assert supervisor.status().state == "running"
+    assert supervisor.status().pid != first
+    assert _gone_within([first], 3) == []
+    assert events.states()[2:] == ["stopping", "stopped", "starting", "running"]

@@ -21,6 +21,7 @@ exits with status 1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -55,9 +56,10 @@ class HubGone(Exception):
 class Bridge:
     """The editor's stdio on one side, the hub's socket on the other."""
 
-    def __init__(self, socket_path: Path, name: str) -> None:
+    def __init__(self, socket_path: Path, name: str, *, config: Path | None = None) -> None:
         self._socket_path = socket_path
         self._name = name
+        self._config = config  # for a hub this command starts
         self._connection: socket.socket | None = None
         self._connected = threading.Condition()
         self._initialize: Any = None  # the editor's initialize params, for a resume
@@ -90,7 +92,7 @@ class Bridge:
         """Connect and ask for the server; return (code, message) when refused."""
         connection = _connect(self._socket_path)
         if connection is None and not resume:
-            connection = _start_hub_and_connect(self._socket_path)
+            connection = _start_hub_and_connect(self._socket_path, self._config)
         if connection is None:
             return HUB_UNAVAILABLE, (
                 "MCP Tray is not running and could not be started; run `mcp-tray serve` "
@@ -137,7 +139,7 @@ class Bridge:
             lines.feed(data)
             self._send(data)
         self._stdin_closed = True
-        with self._connected:
+        with self._connected, contextlib.suppress(OSError):
             if self._connection is not None:
                 self._connection.shutdown(socket.SHUT_WR)  # the hub closes its side in turn
 
@@ -259,8 +261,8 @@ def _parse_whole(line: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def attach(socket_path: Path, name: str) -> int:
-    return Bridge(socket_path, name).run()
+def attach(socket_path: Path, name: str, *, config: Path | None = None) -> int:
+    return Bridge(socket_path, name, config=config).run()
 
 
 def _connect(socket_path: Path) -> socket.socket | None:
@@ -273,9 +275,10 @@ def _connect(socket_path: Path) -> socket.socket | None:
     return connection
 
 
-def _start_hub() -> subprocess.Popen[bytes]:
+def _start_hub(config: Path | None) -> subprocess.Popen[bytes]:
+    config_option = ["--config", str(config)] if config is not None else []
     return subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"],
+        [sys.executable, "-m", "app", *config_option, "serve"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # it logs to hub.log; nobody would read a pipe
@@ -283,9 +286,9 @@ def _start_hub() -> subprocess.Popen[bytes]:
     )
 
 
-def _start_hub_and_connect(socket_path: Path) -> socket.socket | None:
+def _start_hub_and_connect(socket_path: Path, config: Path | None) -> socket.socket | None:
     """Start ``mcp-tray serve`` and wait until it listens (bounded; at once if it exits)."""
-    hub = _start_hub()
+    hub = _start_hub(config)
     deadline = time.monotonic() + HUB_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if (connection := _connect(socket_path)) is not None:

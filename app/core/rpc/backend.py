@@ -18,13 +18,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from app import __version__
+from app.core.rpc.errors import METHOD_NOT_FOUND
 from app.core.rpc.framing import MalformedLine, Message, MessageReader, encode
 
 logger = logging.getLogger(__name__)
 
 # The handshake era the hub speaks to every backend (DESIGN: "legacy era").
 PROTOCOL_VERSION = "2025-11-25"
-METHOD_NOT_FOUND = -32601
 _OWN_ID_PREFIX = "tray-"  # ids of the hub's own requests; never forwarded to clients
 
 
@@ -70,6 +70,7 @@ class BackendSession:
         self.initialize_result: dict[str, Any] | None = None
         self.last_message_at = time.monotonic()
         self.closed = False  # the server's stdout ended: nothing sent now can be answered
+        self._answers: set[asyncio.Future[None]] = set()  # answers waiting to be written
         self.bytes_sent = 0  # position in the server's stdin; see ServerProcess.undelivered
 
     @property
@@ -163,7 +164,7 @@ class BackendSession:
             elif not future.done():
                 future.set_result(message)
         elif message.get("method") == "ping" and message_id is not None:
-            await self.send({"jsonrpc": "2.0", "id": message_id, "result": {}})
+            self._answer_soon({"jsonrpc": "2.0", "id": message_id, "result": {}})
         elif self._on_message is not None:
             try:
                 self._on_message(message, self._reader.last_line)
@@ -171,11 +172,23 @@ class BackendSession:
                 # One message the relay chokes on must not stop the whole stream.
                 logger.exception("%s: could not route %s", self.name, _summary(message))
         elif message_id is not None and "method" in message:
-            await self._refuse(message_id, str(message["method"]))
+            method = message["method"]
+            error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
+            self._answer_soon({"jsonrpc": "2.0", "id": message_id, "error": error})
 
-    async def _refuse(self, message_id: Any, method: str) -> None:
-        error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
-        await self.send({"jsonrpc": "2.0", "id": message_id, "error": error})
+    def _answer_soon(self, message: Message) -> None:
+        """Answer without holding up the reading of stdout: waiting for the
+        server's stdin to drain from here could deadlock with a server that is
+        itself blocked writing to a full stdout."""
+        if not self.send_now(message):
+            task = asyncio.ensure_future(self.send(message))
+            self._answers.add(task)
+            task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Future[None]) -> None:
+        self._answers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("%s: could not answer it: %s", self.name, task.exception())
 
     def _malformed(self, line: MalformedLine) -> None:
         logger.warning("%s wrote something that is not MCP to stdout: %s", self.name, line)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.rpc import errors
-from app.core.rpc.backend import BackendSession
+from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import (
     READ_CHUNK_BYTES,
     ByteSource,
@@ -220,7 +220,7 @@ class Relay:
             pending.client.in_flight.pop(_id_key(pending.client_id), None)
             unread = delivered is not None and pending.offset >= delivered
             if unread or pending.message.get("method") in IDEMPOTENT:
-                self._spawn(self._forward(pending.client, self._original(pending)))
+                self._hold(pending.client, self._original(pending))
             else:
                 pending.client.send(
                     errors.error_response(
@@ -348,9 +348,14 @@ class Relay:
                 )
             )
         elif method in _HANDLED or not self._usable() or not self._send_now(client, message):
-            task = self._spawn(self._handle(client, method, message))
-            client.held[_id_key(request_id)] = task
-            task.add_done_callback(lambda _: client.held.pop(_id_key(request_id), None))
+            self._hold(client, message)
+
+    def _hold(self, client: ClientLink, message: Message) -> None:
+        """Handle a request in a task of its own (it may wait); the client can cancel it."""
+        key = _id_key(message["id"])
+        task = self._spawn(self._handle(client, message["method"], message))
+        client.held[key] = task
+        task.add_done_callback(lambda _: client.held.pop(key, None))
 
     async def _handle(self, client: ClientLink, method: str, message: Message) -> None:
         if method == "initialize":
@@ -396,6 +401,8 @@ class Relay:
                 if problem is not None:
                     client.send(errors.error_response(message["id"], *problem))
                     return
+                if client.number not in self._clients:
+                    return  # it hung up while waiting
             if await self._send_request(client, message):
                 return
 
@@ -413,6 +420,7 @@ class Relay:
         try:
             await session.send(outgoing)
         except ConnectionError:
+            session.closed = True  # its stdin is gone: wait for the next process
             # The pipe was already closed, so the server never saw it: safe to send
             # again to the next process, even a tools/call.
             self._drop_pending(upstream_id)
@@ -669,13 +677,16 @@ class Relay:
     async def _replay(self, session: BackendSession) -> None:
         """Give a fresh process the state the clients set on the old one."""
         for uri in list(self._subscriptions):  # clients may (un)subscribe meanwhile
-            with contextlib.suppress(Exception):
-                await session.request("resources/subscribe", {"uri": uri}, timeout=REPLAY_TIMEOUT_S)
+            await self._replay_one(session, "resources/subscribe", {"uri": uri})
         if self._log_level is not None:
-            with contextlib.suppress(Exception):
-                await session.request(
-                    "logging/setLevel", {"level": self._log_level}, timeout=REPLAY_TIMEOUT_S
-                )
+            await self._replay_one(session, "logging/setLevel", {"level": self._log_level})
+
+    async def _replay_one(self, session: BackendSession, method: str, params: Message) -> None:
+        try:
+            await session.request(method, params, timeout=REPLAY_TIMEOUT_S)
+        except (TimeoutError, RpcError, BackendClosed, ConnectionError) as error:
+            # The restart goes on; the clients just lose this one piece of state.
+            logger.warning("%s: replaying %s %s failed: %s", self.name, method, params, error)
 
     def _lost_call(self, planned: bool) -> str:
         if planned:
@@ -695,8 +706,18 @@ class Relay:
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, ConnectionError):
+            logger.debug("%s: a peer went away mid-write: %s", self.name, error)
+        elif error is not None:
+            logger.error("%s: relay task failed", self.name, exc_info=error)
 
 
 # An answer as servers write it: {"jsonrpc": "2.0", "id": N, ...}; the relay's own

@@ -36,6 +36,7 @@ from app.core.supervise.stderr import ServerLog, pump_lines
 logger = logging.getLogger(__name__)
 
 LAST_LINES_IN_EVENTS = 5
+EXIT_AFTER_CLOSE_S = 2.0  # a server that closed its pipes is given this long to exit by itself
 STDERR_DRAIN_S = 0.5  # a crashed server's last words (its traceback) arrive just after its exit
 
 
@@ -117,6 +118,7 @@ class Supervisor:
         self.state = State.DISABLED if config.disabled else State.STOPPED
         self._wanted = False
         self._restart_requested = False  # planned restart, or re-arm of a resting server
+        self._start_after_stop = False  # Start pressed while a stop was finishing
         self._wake = asyncio.Event()
         self._driver: asyncio.Task[None] | None = None
         self._process: ServerProcess | None = None
@@ -151,8 +153,10 @@ class Supervisor:
         """Bring the server up; a server resting in backoff or crash-loop starts at once."""
         if self.config.disabled:
             return
-        if self._wanted and self._driver is not None and not self._driver.done():
-            if self.state in (State.BACKOFF, State.CRASH_LOOP):
+        if self._driver is not None and not self._driver.done():
+            if not self._wanted:  # a stop is still finishing: start once it is done
+                self._start_after_stop = True
+            elif self.state in (State.BACKOFF, State.CRASH_LOOP):
                 self.restart()
             return
         self._wanted = True
@@ -173,6 +177,7 @@ class Supervisor:
     async def stop(self) -> None:
         """Stop the server and its whole tree; returns once it is gone."""
         self._wanted = False
+        self._start_after_stop = False
         self._wake.set()
         if self._driver is not None:
             await self._driver
@@ -217,6 +222,10 @@ class Supervisor:
             self.last_error = f"MCP Tray stopped supervising it after an internal error: {error}"
         finally:
             self._settle_stopped()
+            if self._start_after_stop:
+                self._start_after_stop = False
+                self._driver = None
+                self.start()
 
     async def _drive_loop(self) -> None:
         while self._wanted:
@@ -281,7 +290,8 @@ class Supervisor:
                 self._move(Trigger.STOP)
             status = await process.stop()
             if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
-                self._exited(status, planned=True)
+                # Planned only when asked for; a hung server that was ended crashed.
+                self._exited(status, planned=self._interrupted())
             if self._listener is not None:
                 self._listener.session_ended(planned=self._exit_planned, delivered=delivered)
             self._process = None
@@ -352,11 +362,11 @@ class Supervisor:
             return f"did not answer the MCP initialize request within {timeout:g}s"
         except RpcError as error:
             return f"refused the MCP initialize request: {error}"
-        except BackendClosed:
+        except (BackendClosed, ConnectionError):
             # Usually the process is exiting and its exit status tells the real
-            # story; give it the rest of the start timeout to do so.
-            await asyncio.sleep(timeout)
-            return "closed its output without answering the MCP initialize request"
+            # story; give it a moment to do so.
+            await asyncio.sleep(EXIT_AFTER_CLOSE_S)
+            return "closed its input or output without answering the MCP initialize request"
         if self._listener is not None:
             await self._listener.session_ready(session)
         return None
@@ -379,8 +389,10 @@ class Supervisor:
             except (TimeoutError, RpcError):
                 # A server that still talked while we waited is slow, not hung.
                 failures = 0 if session.last_message_at > asked_at else failures + 1
-            except BackendClosed:
-                await asyncio.Event().wait()  # the process is ending; its exit wins the race
+            except (BackendClosed, ConnectionError):
+                # Usually the process is exiting, and its exit status wins the race.
+                await asyncio.sleep(EXIT_AFTER_CLOSE_S)
+                return "closed its input or output while running"
         logger.warning("%s did not answer %d pings in a row; restarting it", self.name, failures)
         return f"stopped answering ({failures} pings in a row went unanswered)"
 
@@ -423,7 +435,12 @@ class Supervisor:
         )
 
     def _stderr_line(self, text: str) -> None:
-        stamp, line = self.log.write(text)
+        try:
+            stamp, line = self.log.write(text)
+        except OSError as error:
+            # Keep draining the pipe whatever the disk says, or the server blocks.
+            logger.warning("cannot write %s: %s", self.log.path, error)
+            return
         self._bus.publish(ServerLogLine(server=self.name, stamp=stamp, line=line))
 
     def _stdout_garbage(self, line: MalformedLine) -> None:
