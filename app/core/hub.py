@@ -171,6 +171,7 @@ class Hub:
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
+        _warn_about_unavailable_features(name, server)
         # The relay outlives config changes, so attached clients stay attached.
         relay = self.relays.get(name) or Relay(name, unavailable=lambda: self._unavailable(name))
         self.relays[name] = relay
@@ -265,3 +266,11 @@ class PerClientServer:
             await relay.serve_client(reader, writer, resumed=resumed)
         finally:
             await self._hub.end_instance(instance)
+
+
+def _warn_about_unavailable_features(name: str, server: ServerConfig) -> None:
+    """Say so when the config asks for something this version does not do yet."""
+    if server.watch:
+        logger.warning('%s: "watch" is not available yet; restart it by hand after edits', name)
+    if any("${" in value for value in [*server.args, *server.env.values()]):
+        logger.warning("%s: ${...} placeholders are not expanded yet; passed as written", name)
