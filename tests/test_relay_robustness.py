@@ -4,7 +4,7 @@ A client that writes garbage, a server that prints to stdout, a result of tens
 of megabytes, random JSON-RPC-shaped noise: afterwards the hub still answers,
 the server keeps its process, and every other client's calls succeed. A real
 Hub runs in this test's event loop and supervises tests/servers/rich.py; the
-clients are the hand-written NDJSON ones of tests/test_relay_protocol.py.
+clients are the hand-written NDJSON ones of tests/relaykit.py.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from app.core.events import ServerLogLine
 from app.core.paths import HOME_ENV
-from tests.servers.rich import big_text
-from tests.test_relay_protocol import (
+from tests.relaykit import (
     READ_LIMIT,
     WAIT_S,
     RawClient,
@@ -33,8 +32,9 @@ from tests.test_relay_protocol import (
     is_notification,
     is_response,
     result_text,
-    start_tray,
+    tray_in,
 )
+from tests.servers.rich import big_text
 
 pytestmark = pytest.mark.anyio
 
@@ -46,14 +46,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 async def shared_tray(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tray]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOME_ENV, str(home))
-        running = await start_tray(home)
-        try:
-            yield running
-        finally:
-            await running.close()
+    async with tray_in(tmp_path_factory.mktemp("home")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -71,11 +65,8 @@ async def tray(shared_tray: Tray) -> AsyncIterator[Tray]:
 @pytest.fixture
 async def own_tray(tray_home: Path) -> AsyncIterator[Tray]:
     """A hub of this test's own, for tests that may break it."""
-    running = await start_tray(tray_home)
-    try:
+    async with tray_in(tray_home) as running:
         yield running
-    finally:
-        await running.close()
 
 
 async def assert_undisturbed(tray: Tray) -> None:
