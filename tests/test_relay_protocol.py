@@ -13,6 +13,7 @@ the relay broadcasts, so tests wait for those instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tests.relaykit import (
     is_request,
     is_response,
     result_text,
+    rich_entry,
     tray_in,
 )
 
@@ -265,6 +267,30 @@ async def test_a_subscription_the_server_refused_is_not_answered_as_a_success_to
 
     assert refused_first["error"]["message"] == "rich://refused cannot be subscribed to"
     assert "error" in refused_second, "the hub said yes where the server said no"
+
+
+# ----- config changes
+
+
+async def test_a_config_change_restarts_the_server_without_failing_a_request(
+    own_tray: Tray,
+) -> None:
+    client = await own_tray.attach()
+    pid = (await own_tray.status())["pid"]
+    changed = {"mcpServers": {"rich": rich_entry(env={"CHANGED": "1"})}}
+    (own_tray.home / "config.json").write_text(json.dumps(changed))
+
+    seen = len(own_tray.events.events)
+    reload = asyncio.ensure_future(own_tray.control("reload"))
+    await own_tray.events.wait_for_state("stopping", after=seen)
+    # Sent while the old process is going and the new one not yet there.
+    during = [asyncio.ensure_future(client.call("progress", steps=1)) for _ in range(5)]
+    restarted = await reload
+    answers = await asyncio.gather(*during)
+
+    assert restarted == ["rich"]
+    assert answers == ["done 1"] * 5
+    assert (await own_tray.status())["pid"] != pid
 
 
 # ----- server -> client requests
