@@ -294,17 +294,24 @@ async def test_an_unshared_server_runs_one_process_per_client_and_ends_with_it(
         hub.stop()
 
 
-async def test_a_call_sent_as_the_server_dies_reaches_the_next_process(hub: HubProcess) -> None:
+async def test_a_call_sent_as_the_server_dies_is_answered_and_the_session_carries_on(
+    hub: HubProcess,
+) -> None:
     async with attached(hub.home) as client:
         assert text(await client.call_tool("work", {})) == "done 1"
 
         os.kill(server_pid(hub), signal.SIGKILL)
-        # No wait: the hub may still believe the server alive when this arrives.
-        # The call either waits for the new process, or was written to the dead
-        # one's stdin and never read; both end on the new process.
-        result = await client.call_tool("work", {})
+        # No wait: the call races the death. If the dying server never read it
+        # (the hub checks how much of its stdin was left unread), it goes to the
+        # next process; if the server may have read it, it fails readably.
+        try:
+            outcome = text(await client.call_tool("work", {}))
+        except MCPError as error:
+            outcome = f"{error.error.code}: {error}"
+        following = text(await client.call_tool("work", {}))
 
-    assert text(result) == "done 1"
+    assert outcome == "done 1" or outcome.startswith("-31001: flaky crashed"), outcome
+    assert following in {"done 1", "done 2"}
 
 
 def test_attach_imports_neither_pydantic_nor_the_mcp_sdk_nor_qt(hub: HubProcess) -> None:
