@@ -69,7 +69,7 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._handlers: dict[str, Handler] = {
             "hello": self._hello,
-            "status": lambda request: self._as_async(hub.status_rows()),
+            "status": self._status,
             "start": lambda request: hub.start_server(_name(request)),
             "stop": lambda request: hub.stop_server(_name(request)),
             "restart": lambda request: hub.restart_server(_name(request)),
@@ -153,6 +153,9 @@ class ControlServer:
         resumed = initialize if isinstance(initialize, dict) else None
         await relay.serve_client(reader, writer, resumed=resumed)
 
+    async def _status(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._hub.status_rows()
+
     async def _hello(self, request: dict[str, Any]) -> dict[str, Any]:
         from app import __version__
 
@@ -198,10 +201,6 @@ class ControlServer:
                 await writer.drain()
         finally:
             hang_up.cancel()
-
-    @staticmethod
-    async def _as_async(value: Any) -> Any:
-        return value
 
 
 def _refusal(error: ControlError) -> dict[str, Any]:

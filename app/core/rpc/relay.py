@@ -410,20 +410,14 @@ class Relay:
         """False when the server was found dead before it could read the request."""
         session = self._session
         assert session is not None  # checked by the caller, with no await in between
-        upstream_id = next(self._upstream_ids)
-        outgoing = {**message, "id": upstream_id}
-        token = self._rewrite_progress(client, outgoing)
-        # Taken before the write; any error in it errs towards "delivered".
-        offset = session.bytes_sent
-        self._pending[upstream_id] = _Pending(client, message["id"], outgoing, token, offset)
-        client.in_flight[_id_key(message["id"])] = upstream_id
+        pending = self._register(client, message, session)
         try:
-            await session.send(outgoing)
+            await session.send(pending.message)
         except ConnectionError:
             session.closed = True  # its stdin is gone: wait for the next process
             # The pipe was already closed, so the server never saw it: safe to send
             # again to the next process, even a tools/call.
-            self._drop_pending(upstream_id)
+            self._drop_pending(pending.message["id"])
             return False
         return True
 
@@ -431,17 +425,22 @@ class Relay:
         """The fast path: forward at once when nothing waits ahead; False when it cannot."""
         session = self._session
         assert session is not None  # the caller checked _usable()
+        pending = self._register(client, message, session)
+        if not session.send_now(pending.message):
+            self._drop_pending(pending.message["id"])
+            return False
+        return True
+
+    def _register(self, client: ClientLink, message: Message, session: BackendSession) -> _Pending:
+        """Give a client's request its upstream id, and remember it until answered."""
         upstream_id = next(self._upstream_ids)
         outgoing = {**message, "id": upstream_id}
         token = self._rewrite_progress(client, outgoing)
+        # The offset is taken before the write; an error in it errs towards "delivered".
         pending = _Pending(client, message["id"], outgoing, token, session.bytes_sent)
-        if not session.send_now(outgoing):
-            if token is not None:
-                self._progress.pop(token, None)
-            return False
         self._pending[upstream_id] = pending
         client.in_flight[_id_key(message["id"])] = upstream_id
-        return True
+        return pending
 
     def _usable(self) -> bool:
         return self._session is not None and not self._session.closed and not self._holding

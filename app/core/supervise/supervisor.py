@@ -87,13 +87,13 @@ class SessionListener(Protocol):
         """Whether clients are waiting on the server (a slow answer is then not a hang)."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class _Outcome:
     """How one run of the server ended, as the driver loop needs to know it."""
 
-    def __init__(self, *, error: str | None, uptime_s: float, deterministic: bool = False) -> None:
-        self.error = error
-        self.uptime_s = uptime_s
-        self.deterministic = deterministic
+    error: str | None
+    uptime_s: float
+    deterministic: bool = False
 
 
 class Supervisor:
