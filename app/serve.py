@@ -85,7 +85,7 @@ async def _serve(hub: Hub) -> int:
     reloads: set[asyncio.Task[None]] = set()  # kept, so none is collected half-way
 
     def reload_later() -> None:
-        task = loop.create_task(_reload(hub))
+        task = loop.create_task(hub.apply_config_file())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -104,13 +104,3 @@ def _interrupt(hub: Hub, stop: asyncio.Event) -> None:
         hub.kill_everything_now()
         raise SystemExit(130)
     stop.set()
-
-
-async def _reload(hub: Hub) -> None:
-    from app.core.endpoint.control import ControlError
-
-    try:
-        changed = await hub.reload()
-    except ControlError:
-        return  # already logged and published as a config problem
-    logger.info("config reloaded; changed: %s", ", ".join(changed) or "nothing")

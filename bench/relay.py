@@ -31,28 +31,21 @@ import contextlib
 import itertools
 import json
 import os
-import queue
 import select
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
+from benchkit import EXIT_TIMEOUT_S, ROOT, Hub
 from mcp import Client, StdioServerParameters
 
-ROOT = Path(__file__).resolve().parents[1]
 SERVER_NAME = "echo"
 SERVER_SCRIPT = ROOT / "bench" / "servers" / "echo.py"
 DIRECT = [sys.executable, str(SERVER_SCRIPT)]
@@ -70,7 +63,6 @@ START_TIMEOUT_S = 30.0  # a client's process start until its initialize answer
 CALL_TIMEOUT_S = 10.0  # a trivial call, even on a loaded two-core machine
 BIG_TIMEOUT_S = 60.0  # 20 MiB encoded, relayed and decoded a few times over
 PHASE_TIMEOUT_S = 120.0  # a whole SDK phase (the SDK client's connect is not bounded per call)
-EXIT_TIMEOUT_S = 10.0  # a client or server after its stdin closed; the hub after SIGTERM
 
 INITIALIZE_PARAMS = {
     "protocolVersion": "2025-11-25",
@@ -89,7 +81,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="measured runs after a warm-up")
     runs = parser.parse_args().runs
     started = time.perf_counter()
-    with Hub() as hub:
+    with Hub({SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}) as hub:
         hub.wait_for(f"{SERVER_NAME} is running", HUB_READY_TIMEOUT_S)
         rows = [
             *raw_latency_rows(hub.env, runs),
@@ -427,76 +419,3 @@ class RawClient:
             self.process.kill()
             self.process.wait(EXIT_TIMEOUT_S)
         self.process.stdout.close()
-
-
-class Hub:
-    """``mcp-tray serve`` in a temporary MCP_TRAY_HOME whose config holds the bench server."""
-
-    def __init__(self) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="mcp-tray-bench-"))
-        config = {"mcpServers": {SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}}
-        (self.home / "config.json").write_text(json.dumps(config))
-        self.env = {**os.environ, "MCP_TRAY_HOME": str(self.home)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
-        self.log: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        # Always drained, so that a chatty hub never blocks on a full pipe.
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-        if error is not None:
-            print("hub log, last lines:", *self.log[-20:], sep="\n  ", file=sys.stderr)
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.log):
-            line = self._next_line(deadline - time.monotonic())
-            if line is None:
-                raise RuntimeError(f"the hub exited before logging {text!r}")
-            self.log.append(line)
-
-    def _next_line(self, timeout: float) -> str | None:
-        try:
-            return self._lines.get(timeout=max(timeout, 0))
-        except queue.Empty:
-            raise TimeoutError("the hub logged nothing new in time") from None
-
-    def close(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(EXIT_TIMEOUT_S)
-        with contextlib.suppress(TimeoutError):
-            while (line := self._next_line(EXIT_TIMEOUT_S)) is not None:
-                self.log.append(line)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from app.core.config import ServerConfig
-from app.core.events import Event, EventBus, ServerExited, ServerLogLine, ServerStateChanged
+from app.core.events import (
+    ConfigProblem,
+    Event,
+    EventBus,
+    ServerExited,
+    ServerLogLine,
+    ServerStateChanged,
+    SourcesChanged,
+)
 
 SERVERS = Path(__file__).parent / "servers"
 FLAKY = SERVERS / "flaky.py"
@@ -39,7 +47,13 @@ class EventRecorder:
     def __init__(self, bus: EventBus) -> None:
         self.events: list[Event] = []
         self._changed = asyncio.Event()
-        for kind in (ServerStateChanged, ServerExited, ServerLogLine):
+        for kind in (
+            ServerStateChanged,
+            ServerExited,
+            ServerLogLine,
+            SourcesChanged,
+            ConfigProblem,
+        ):
             bus.subscribe(kind, self._record)
 
     def _record(self, event: Any) -> None:

@@ -217,11 +217,11 @@ class Tray:
         self.clients.append(client)
         return client
 
-    def sdk_client(self, **options: Any) -> Client:
+    def sdk_client(self, name: str = "rich", **options: Any) -> Client:
         """The SDK's client, attached the way an editor's config attaches it."""
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "app", "attach", "rich"],
+            args=["-m", "app", "attach", name],
             env={**os.environ, HOME_ENV: str(self.home)},
         )
         return Client(params, mode="legacy", read_timeout_seconds=WAIT_S, **options)
@@ -271,7 +271,7 @@ def rich_entry(*args: str, **extra: Any) -> Message:
 
 
 async def start_tray(home: Path, servers: dict[str, Message] | None = None) -> Tray:
-    """A Hub on a config of ``servers`` (default: one rich server), every server running.
+    """A Hub on a config of ``servers`` (default: one rich server), every shared one running.
 
     ``MCP_TRAY_HOME`` must point at ``home`` (the hub finds its paths there).
     """
@@ -282,8 +282,9 @@ async def start_tray(home: Path, servers: dict[str, Message] | None = None) -> T
     hub = Hub(paths)
     tray = Tray(hub, EventRecorder(hub.bus), home)
     await hub.start()
-    for name in servers:
-        await tray.running(name)
+    for name, entry in servers.items():
+        if entry.get("shared", True):  # unshared servers start with their clients
+            await tray.running(name)
     return tray
 
 

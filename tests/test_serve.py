@@ -196,14 +196,20 @@ def test_a_broken_config_edit_leaves_the_running_hub_on_its_last_good_config(
         hub.wait_for_line(r"flaky is running")
         pid = hub.status()[0]["pid"]
 
-        config.write_text('{"mcpServers": {"flaky": {"comand": "x"}}}')
-        hub.send(signal.SIGHUP)
+        hub.send(signal.SIGHUP)  # re-reads the file on demand, too
+        hub.wait_for_line(r"config applied; changed: nothing")
+
+        config.write_text('{"mcpServers": {"flaky": {"comand": "x"}}}')  # seen by the hub
         hub.wait_for_line(r"config not applied, still running the last good one")
 
         (row,) = hub.status()
         assert (row["state"], row["pid"]) == ("running", pid)
         check = mcp_tray(tray_home, "config", "check")
         assert check.returncode == 1 and "did you mean" in check.stderr
+        issues = [line for line in check.stderr.splitlines() if "config.json:1:" in line]
+        assert len(issues) == 2  # the unknown key, and the missing "command"
+        for issue in issues:
+            hub.wait_for_line(re.escape(issue))  # the hub said the very same
     finally:
         hub.stop()
 

@@ -75,8 +75,16 @@ class ConfigProblem:
         return "\n".join(self.errors)
 
 
-Event = ServerStateChanged | ServerExited | ServerLogLine | ConfigProblem
-E = TypeVar("E", ServerStateChanged, ServerExited, ServerLogLine, ConfigProblem)
+@dataclass(frozen=True, kw_only=True)
+class SourcesChanged:
+    """Watched source files of a server changed; the hub restarts it if it runs."""
+
+    server: str
+    paths: tuple[str, ...]
+
+
+Event = ServerStateChanged | ServerExited | ServerLogLine | ConfigProblem | SourcesChanged
+E = TypeVar("E", ServerStateChanged, ServerExited, ServerLogLine, ConfigProblem, SourcesChanged)
 Unsubscribe = Callable[[], None]
 
 

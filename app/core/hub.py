@@ -1,34 +1,41 @@
 """The hub: one per user, the composition of everything below it.
 
 It owns the config, one supervisor per server, the record of running process
-groups and the control socket, and publishes on its event bus. The headless
+groups, the source and config watchers and the control socket, and publishes
+on its event bus. The headless
 ``mcp-tray serve`` and the tray app run the very same hub; the tray only
 adds a presentation of it.
 
 Start-up order: sweep what an earlier hub left behind → start the servers →
-open the control socket. Shutdown reverses it, stopping every server in
-parallel so that the whole hub is gone within the stop sequence's bound.
+watch their sources and the config → open the control socket. Shutdown
+reverses it, stopping every server in parallel so that the whole hub is gone
+within the stop sequence's bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import itertools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from app.core.config import Config, ConfigError, ServerConfig, load_config
 from app.core.endpoint.control import ControlError, ControlServer
-from app.core.events import ConfigProblem, EventBus, ServerStateChanged
+from app.core.events import ConfigProblem, EventBus, ServerStateChanged, SourcesChanged
 from app.core.paths import Paths
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess
+from app.core.supervise.sources import NotWatchable, relative_display, single_file, source_tree
 from app.core.supervise.states import State
 from app.core.supervise.stderr import ServerLog
 from app.core.supervise.supervisor import Supervisor
+from app.core.supervise.watcher import FileWatcher, TreeWatch
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +53,12 @@ class Hub:
         self.relays: dict[str, Relay] = {}
         self._instance_numbers = itertools.count(1)
         self._changing = asyncio.Lock()  # config reloads apply one at a time
+        self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
+        self._files = FileWatcher()
+        self._source_watches: dict[str, tuple[ServerConfig, TreeWatch | None]] = {}
+        self._config_watch: TreeWatch | None = None
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
     async def start(self) -> None:
@@ -57,6 +68,8 @@ class Hub:
         if swept:
             logger.warning("ended %d server process group(s) left over from an earlier run", swept)
         self._apply(config)
+        await self._watch_sources()
+        await self._watch_config()
         await self._control.start()
         logger.info(
             "hub ready with %d server(s); control socket %s",
@@ -66,9 +79,9 @@ class Hub:
 
     async def shutdown(self) -> None:
         await self._control.close()
-        await asyncio.gather(*(s.stop() for s in self.supervisors.values()))
-        for supervisor in self.supervisors.values():
-            supervisor.log.close()
+        await self._stop_watching()
+        supervisors = list(self.supervisors.values())
+        await asyncio.gather(*map(_stop_for_good, supervisors), *self._leaving)
         logger.info("hub stopped; every server has ended")
 
     def kill_everything_now(self) -> None:
@@ -131,6 +144,16 @@ class Hub:
         async with self._changing:
             return await self._reload()
 
+    async def apply_config_file(self) -> None:
+        """Reload for the file watcher and SIGHUP: nobody waits for an answer.
+
+        A broken config has been logged and published by reload(); the last
+        good one keeps running.
+        """
+        with contextlib.suppress(ControlError):
+            changed = await self.reload()
+            logger.info("config applied; changed: %s", ", ".join(changed) or "nothing")
+
     async def _reload(self) -> list[str]:
         try:
             config = load_config(self.paths.config_file)
@@ -140,7 +163,9 @@ class Hub:
             self.bus.publish(problem)
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
-        return await self._apply_changes(config)
+        changed = await self._apply_changes(config)
+        await self._watch_sources()
+        return changed
 
     # ----- applying a config
 
@@ -169,6 +194,91 @@ class Hub:
                 else:
                     self.relays[name].release()  # nothing restarts behind an unshared name
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
+
+    # ----- watching sources and the config
+
+    async def _watch_sources(self) -> None:
+        """Bring the source watches in line with the config: only changed entries are redone."""
+        for name, (server, watch) in list(self._source_watches.items()):
+            if self.config.servers.get(name) != server:
+                del self._source_watches[name]
+                if watch is not None:
+                    await watch.close()
+        for name, server in self.config.servers.items():
+            if name not in self._source_watches:
+                self._source_watches[name] = (server, await self._watch_server(name, server))
+
+    async def _watch_server(self, name: str, server: ServerConfig) -> TreeWatch | None:
+        try:
+            tree = source_tree(server)
+        except NotWatchable as reason:
+            logger.warning("%s: not watching its sources: %s", name, reason)
+            return None
+        if tree is None or server.disabled:
+            return None
+
+        async def changed(paths: frozenset[Path]) -> None:
+            await self._sources_changed(name, tree.roots, paths)
+
+        try:
+            watch = await self._files.watch(tree, changed, name=f"watch {name}")
+        except OSError as error:
+            logger.warning("%s: cannot watch %s: %s", name, tree.describe(), _why(error))
+            return None
+        logger.info("%s: watching %s for changes", name, tree.describe())
+        return watch
+
+    async def _sources_changed(
+        self, name: str, roots: tuple[Path, ...], paths: frozenset[Path]
+    ) -> None:
+        shown = sorted(relative_display(path, roots) for path in paths)
+        self.bus.publish(SourcesChanged(server=name, paths=tuple(sorted(map(str, paths)))))
+        targets = [
+            supervisor
+            for supervisor in self.supervisors.values()
+            if supervisor.name == name or supervisor.name.startswith(f"{name}#")
+        ]
+        running = [supervisor for supervisor in targets if supervisor.wanted]
+        if not running:
+            logger.info("%s: %s changed; it is not running, so nothing restarts", name, shown[0])
+            return
+        logger.info("%s: %s changed; restarting it", name, _some(shown))
+        results = await asyncio.gather(
+            *(self.restart_server(supervisor.name) for supervisor in running),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, ControlError):
+                logger.warning("%s", result)
+            elif isinstance(result, BaseException):
+                raise result
+
+    async def _watch_config(self) -> None:
+        tree = single_file(self.paths.config_file)
+        try:
+            self._config_watch = await self._files.watch(
+                tree, self._config_changed, name="watch the config"
+            )
+        except OSError as error:
+            logger.warning(
+                "cannot watch %s, so its edits apply only when MCP Tray restarts: %s",
+                self.paths.config_file,
+                _why(error),
+            )
+
+    async def _config_changed(self, paths: frozenset[Path]) -> None:
+        logger.info("%s changed; applying it", self.paths.config_file)
+        await self.apply_config_file()
+
+    async def _stop_watching(self) -> None:
+        watches = [watch for _, watch in self._source_watches.values() if watch is not None]
+        if self._config_watch is not None:
+            watches.append(self._config_watch)
+        self._source_watches.clear()
+        await asyncio.gather(*(watch.close() for watch in watches))
+        await self._files.close()
+
+    # ----- supervisors
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
         _warn_about_unavailable_features(name, server)
@@ -200,9 +310,16 @@ class Hub:
             relay.notify()
 
     async def _drop(self, name: str) -> None:
+        """Stop a server that leaves the hub (removed, replaced, or its client left).
+
+        The stop is shielded and tracked, so that neither a cancelled caller
+        nor a shutdown happening meanwhile leaves its process behind.
+        """
         supervisor = self.supervisors.pop(name)
-        await supervisor.stop()
-        supervisor.log.close()
+        stopping = asyncio.ensure_future(_stop_for_good(supervisor))
+        self._leaving.add(stopping)
+        stopping.add_done_callback(self._leaving.discard)
+        await asyncio.shield(stopping)
 
     def _record_group(self, name: str, process: ServerProcess | None) -> None:
         if process is None:
@@ -247,6 +364,11 @@ class Hub:
             unsubscribe()
 
 
+async def _stop_for_good(supervisor: Supervisor) -> None:
+    await supervisor.stop()
+    supervisor.log.close()
+
+
 class PerClientServer:
     """Attaching to a ``"shared": false`` server: a process of its own, ended with the client."""
 
@@ -270,7 +392,20 @@ class PerClientServer:
 
 def _warn_about_unavailable_features(name: str, server: ServerConfig) -> None:
     """Say so when the config asks for something this version does not do yet."""
-    if server.watch:
-        logger.warning('%s: "watch" is not available yet; restart it by hand after edits', name)
     if any("${" in value for value in [*server.args, *server.env.values()]):
         logger.warning("%s: ${...} placeholders are not expanded yet; passed as written", name)
+
+
+def _why(error: OSError) -> str:
+    if error.errno == errno.ENOSPC:  # inotify's wording, "No space left on device", misleads
+        return (
+            "the system's limit of watched folders is reached; raise "
+            "fs.inotify.max_user_watches, or narrow what is watched"
+        )
+    return error.strerror or str(error)
+
+
+def _some(paths: list[str], shown: int = 3) -> str:
+    """A few changed paths for a log line, and how many more there were."""
+    text = ", ".join(paths[:shown])
+    return text + (f" and {len(paths) - shown} more" if len(paths) > shown else "")

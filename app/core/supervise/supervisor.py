@@ -165,12 +165,22 @@ class Supervisor:
             self._drive(), name=f"supervise {self.name}"
         )
 
+    @property
+    def wanted(self) -> bool:
+        """Whether the server is meant to run (it may be resting between attempts)."""
+        return self._wanted
+
     def restart(self) -> None:
-        """A planned restart: stop the tree and start again at once, without backoff."""
+        """A planned restart: stop the tree and start again at once, without backoff.
+
+        A server parked in crash-loop gets one more try: if it still fails, it
+        parks again at once instead of going through its retries anew.
+        """
         if not self._wanted or self._driver is None or self._driver.done():
             self.start()
             return
-        self._failures = 0
+        if self.state is not State.CRASH_LOOP:
+            self._failures = 0
         self._restart_requested = True
         self._wake.set()
 
@@ -248,6 +258,9 @@ class Supervisor:
                 self._failures,
                 outcome.error,
             )
+            # Once parked, any further failure (a re-probe, a re-arm after an
+            # edit) parks again at once rather than starting the retries anew.
+            self._failures = max(self._failures, limits.max_failures)
             await self._rest(limits.reprobe_ms / 1000)
             return
         delay = policy.backoff_delay_s(self._failures, limits, jitter=random.random())
