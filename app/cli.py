@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
     logs.set_defaults(run=_logs)
 
+    from app.secret_commands import add_parser as add_secret_parser
+
+    add_secret_parser(commands)
+    commands.choices["secret"].set_defaults(run=_secret)
+
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
     config.set_defaults(run=_config)
@@ -207,6 +212,15 @@ def _logs_from_file(log_file: Path, args: argparse.Namespace) -> int:
             f"MCP Tray is not running, so there is nothing to follow. {HOW_TO_START}"
         )
     return EXIT_OK
+
+
+def _secret(args: argparse.Namespace) -> int:
+    from app import secret_commands
+
+    try:
+        return secret_commands.run(args, _paths(args))
+    except secret_commands.SecretCommandError as error:
+        raise UserFacingError(str(error)) from None
 
 
 def _config(args: argparse.Namespace) -> int:

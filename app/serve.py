@@ -1,7 +1,7 @@
 """Running the hub headless: ``mcp-tray serve``.
 
-Start-up order: config (first run writes the default) → logging → the
-single-instance lock → the hub. SIGTERM and SIGINT stop every server cleanly;
+Start-up order: config (first run writes the default) → the single-instance
+lock → logging (which masks secret values) → the hub. SIGTERM and SIGINT stop every server cleanly;
 a second SIGINT kills them at once; SIGHUP re-reads the config. Nothing here
 imports Qt.
 """
@@ -18,6 +18,7 @@ from app.core.config import ConfigError, ensure_config
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.hub import Hub
 from app.core.paths import Paths, UnsafeRuntimeDir
+from app.core.secrets import RedactingFilter, Redactor, Secrets, SecretStore
 
 logger = logging.getLogger("app")
 
@@ -25,7 +26,7 @@ HUB_LOG_BYTES = 2 * 1024 * 1024
 HUB_LOG_ROTATIONS = 3
 
 
-def configure_logging(paths: Paths, *, to_stderr: bool) -> None:
+def configure_logging(paths: Paths, *, to_stderr: bool, redact: Redactor) -> None:
     handlers: list[logging.Handler] = [
         logging.handlers.RotatingFileHandler(
             paths.hub_log, maxBytes=HUB_LOG_BYTES, backupCount=HUB_LOG_ROTATIONS, encoding="utf-8"
@@ -36,6 +37,7 @@ def configure_logging(paths: Paths, *, to_stderr: bool) -> None:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter(redact))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
 
 
@@ -61,9 +63,10 @@ def serve(paths: Paths, *, write_default: bool = True) -> int:
     except AlreadyRunning as running:
         print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
         return 1
-    configure_logging(paths, to_stderr=True)
+    secrets = Secrets(SecretStore(paths.secret_index))
+    configure_logging(paths, to_stderr=True, redact=secrets.redact)
     try:
-        return asyncio.run(_serve(Hub(paths)))
+        return asyncio.run(_serve(Hub(paths, secrets=secrets)))
     finally:
         lock.release()
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -37,24 +38,11 @@ from typing import Any
 
 import anyio
 import psutil
-from benchkit import Hub
+from benchkit import ROOT, Hub
 from mcp import Client, StdioServerParameters
 
-SERVER_CODE = """\
-from mcp.server.mcpserver import MCPServer
-
-ANSWER = {answer!r}
-server = MCPServer("edited")
-
-
-@server.tool()
-def answer() -> str:
-    return ANSWER
-
-
-if __name__ == "__main__":
-    server.run()
-"""
+# The server the hot-restart tests edit, with its ANSWER line rewritten per edit.
+SERVER_CODE = (ROOT / "tests" / "servers" / "answer.py").read_text()
 DEBOUNCE_MS = 300  # the default
 MARGIN_MS = 150  # the target's allowance for stopping the old process and relaying
 IDLE_SERVERS = 20
@@ -74,7 +62,9 @@ class Project:
         self.save("v0")
 
     def save(self, answer: str) -> None:
-        self.server.write_text(SERVER_CODE.format(answer=answer))
+        self.server.write_text(
+            re.sub(r"^ANSWER = .*$", f"ANSWER = {answer!r}", SERVER_CODE, count=1, flags=re.M)
+        )
 
     def entry(self, *, watch: bool) -> dict[str, Any]:
         return {"command": sys.executable, "args": [str(self.server)], "watch": watch}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.paths import HOME_ENV
+from tests.keyrings import secret_service  # noqa: F401 - a fixture for every test module
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from app.core.events import (
     ConfigProblem,
     Event,
     EventBus,
+    SecretsMissing,
     ServerExited,
     ServerLogLine,
     ServerStateChanged,
@@ -53,6 +54,7 @@ class EventRecorder:
             ServerLogLine,
             SourcesChanged,
             ConfigProblem,
+            SecretsMissing,
         ):
             bus.subscribe(kind, self._record)
 

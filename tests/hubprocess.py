@@ -18,11 +18,19 @@ import psutil
 LINE_TIMEOUT_S = 60.0  # the default config's first start compiles the SDK on a cold machine
 
 
-def mcp_tray(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run one ``mcp-tray`` command to completion."""
+def mcp_tray(
+    home: Path,
+    *args: str,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``mcp-tray`` command to completion (``env``: instead of this process's)."""
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        env=_env(home),
+        env=_env(home, env),
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -30,18 +38,25 @@ def mcp_tray(home: Path, *args: str, timeout: float = 60.0) -> subprocess.Comple
     )
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "MCP_TRAY_HOME": str(home)}
+def _env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(os.environ if base is None else base), "MCP_TRAY_HOME": str(home)}
 
 
 class HubProcess:
     """``mcp-tray serve`` in the background; its stderr is read line by line."""
 
-    def __init__(self, home: Path, *, python_flags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        python_flags: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
+        self.env = env
         self.process = subprocess.Popen(
             [sys.executable, *python_flags, "-m", "app", "serve"],
-            env=_env(home),
+            env=_env(home, env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -81,7 +96,7 @@ class HubProcess:
                 return found
 
     def status(self) -> list[dict[str, Any]]:
-        result = mcp_tray(self.home, "status", "--json")
+        result = mcp_tray(self.home, "status", "--json", env=self.env)
         assert result.returncode == 0, result.stderr
         rows: list[dict[str, Any]] = json.loads(result.stdout)
         return rows

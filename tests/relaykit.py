@@ -27,6 +27,7 @@ from app.core.endpoint import protocol
 from app.core.events import ServerStateChanged
 from app.core.hub import Hub
 from app.core.paths import HOME_ENV, Paths, default_paths
+from app.core.secrets import Secrets
 from tests.helpers import PYTHON, SERVERS, EventRecorder
 
 RICH = SERVERS / "rich.py"
@@ -270,7 +271,9 @@ def rich_entry(*args: str, **extra: Any) -> Message:
     return {"command": PYTHON, "args": [str(RICH), *args], **extra}
 
 
-async def start_tray(home: Path, servers: dict[str, Message] | None = None) -> Tray:
+async def start_tray(
+    home: Path, servers: dict[str, Message] | None = None, *, secrets: Secrets | None = None
+) -> Tray:
     """A Hub on a config of ``servers`` (default: one rich server), every shared one running.
 
     ``MCP_TRAY_HOME`` must point at ``home`` (the hub finds its paths there).
@@ -279,7 +282,7 @@ async def start_tray(home: Path, servers: dict[str, Message] | None = None) -> T
     (home / "config.json").write_text(json.dumps({"mcpServers": servers}))
     paths = default_paths()
     paths.ensure()
-    hub = Hub(paths)
+    hub = Hub(paths, secrets=secrets)
     tray = Tray(hub, EventRecorder(hub.bus), home)
     await hub.start()
     for name, entry in servers.items():

@@ -9,6 +9,7 @@ editors do, and wait for the hub's own events, never for time to pass.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,26 +17,17 @@ from typing import Any
 import pytest
 
 from app.core.events import ServerStateChanged, SourcesChanged
-from tests.helpers import PYTHON
+from tests.helpers import PYTHON, SERVERS
 from tests.relaykit import RawClient, Tray, start_tray
 
 pytestmark = pytest.mark.anyio
 
-SERVER_CODE = """\
-from mcp.server.mcpserver import MCPServer
-
-ANSWER = {answer!r}
-server = MCPServer("edited")
+SERVER_CODE = (SERVERS / "answer.py").read_text()
 
 
-@server.tool()
-def answer() -> str:
-    return ANSWER
-
-
-if __name__ == "__main__":
-    server.run()
-"""
+def with_answer(answer: str) -> str:
+    """The server's code, edited to answer ``answer``."""
+    return re.sub(r"^ANSWER = .*$", f"ANSWER = {answer!r}", SERVER_CODE, count=1, flags=re.M)
 
 
 class Project:
@@ -49,12 +41,12 @@ class Project:
 
     def save(self, answer: str) -> None:
         """An in-place save (truncate and write), as most editors do."""
-        self.server.write_text(SERVER_CODE.format(answer=answer))
+        self.server.write_text(with_answer(answer))
 
     def save_atomically(self, answer: str) -> None:
         """Write a temporary file and rename it over the original (vim, JetBrains, VS Code)."""
         temporary = self.root / ".server.py.tmp~"
-        temporary.write_text(SERVER_CODE.format(answer=answer))
+        temporary.write_text(with_answer(answer))
         os.replace(temporary, self.server)
 
     def break_it(self) -> None:

@@ -83,8 +83,31 @@ class SourcesChanged:
     paths: tuple[str, ...]
 
 
-Event = ServerStateChanged | ServerExited | ServerLogLine | ConfigProblem | SourcesChanged
-E = TypeVar("E", ServerStateChanged, ServerExited, ServerLogLine, ConfigProblem, SourcesChanged)
+@dataclass(frozen=True, kw_only=True)
+class SecretsMissing:
+    """A server waits in needs-secret until these secrets are set (names, never values)."""
+
+    server: str
+    names: tuple[str, ...]
+
+
+Event = (
+    ServerStateChanged
+    | ServerExited
+    | ServerLogLine
+    | ConfigProblem
+    | SourcesChanged
+    | SecretsMissing
+)
+E = TypeVar(
+    "E",
+    ServerStateChanged,
+    ServerExited,
+    ServerLogLine,
+    ConfigProblem,
+    SourcesChanged,
+    SecretsMissing,
+)
 Unsubscribe = Callable[[], None]
 
 

@@ -19,18 +19,21 @@ import contextlib
 import errno
 import itertools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app.core.config import Config, ConfigError, ServerConfig, load_config
+from app.core.config.placeholders import names_used
 from app.core.endpoint.control import ControlError, ControlServer
 from app.core.events import ConfigProblem, EventBus, ServerStateChanged, SourcesChanged
 from app.core.paths import Paths
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
+from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, secret_names
 from app.core.supervise.orphans import GroupRecords
-from app.core.supervise.process import ServerProcess
+from app.core.supervise.process import ServerProcess, StartFailure
 from app.core.supervise.sources import NotWatchable, relative_display, single_file, source_tree
 from app.core.supervise.states import State
 from app.core.supervise.stderr import ServerLog
@@ -45,9 +48,12 @@ _SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, 
 
 
 class Hub:
-    def __init__(self, paths: Paths, *, bus: EventBus | None = None) -> None:
+    def __init__(
+        self, paths: Paths, *, bus: EventBus | None = None, secrets: Secrets | None = None
+    ) -> None:
         self.paths = paths
         self.bus = bus or EventBus()
+        self.secrets = secrets or Secrets(SecretStore(paths.secret_index))
         self.config = Config()
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
@@ -136,6 +142,32 @@ class Hub:
             self.relays.pop(instance, None)
             logger.info("%s ended with its client", instance)
 
+    async def set_secret(self, server: str, name: str, value: str) -> list[str]:
+        """Store a secret (for the tray), then act on it as secrets_changed() does."""
+        self._configured(server)
+        try:
+            await asyncio.to_thread(self.secrets.store.set, server, name, value)
+        except KeyringUnavailable as error:
+            raise ControlError(f"cannot store the secret: {error}") from None
+        return await self.secrets_changed(server, [name])
+
+    async def secrets_changed(self, server: str, names: list[str]) -> list[str]:
+        """Secrets of ``server`` were set or removed: start it if it waited for them,
+        restart it if it runs with an old value. Returns what was (re)started."""
+        self._configured(server)
+        acted = []
+        for supervisor in list(self.supervisors.values()):
+            if supervisor.name.partition("#")[0] != server:
+                continue
+            uses = set(names) & set(secret_names(supervisor.config))
+            if supervisor.state is State.NEEDS_SECRET:
+                supervisor.start()
+                acted.append(supervisor.name)
+            elif uses and supervisor.wanted:
+                await self.restart_server(supervisor.name)
+                acted.append(supervisor.name)
+        return acted
+
     def recent_log(self, name: str, lines: int) -> list[str]:
         return self._supervisor(name).log.last_stamped(lines)
 
@@ -171,6 +203,7 @@ class Hub:
 
     def _apply(self, config: Config) -> None:
         self.config = config
+        self.secrets.learn_config(config)
         for name, server in config.servers.items():
             supervisor = self._add(name, server)
             if server.shared:  # unshared servers start one process per attached client
@@ -180,6 +213,7 @@ class Hub:
         """Start added servers, stop removed ones, restart changed ones; keep the rest as is."""
         old, new = self.config.servers, config.servers
         self.config = config
+        self.secrets.learn_config(config)
         removed = [name for name in old if name not in new]
         replaced = [name for name in old if name in new and old[name] != new[name]]
         await asyncio.gather(*(self.relays[name].prepare_planned_restart() for name in replaced))
@@ -281,10 +315,18 @@ class Hub:
     # ----- supervisors
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
-        _warn_about_unavailable_features(name, server)
+        _warn_about_risks(name, server)
         # The relay outlives config changes, so attached clients stay attached.
         relay = self.relays.get(name) or Relay(name, unavailable=lambda: self._unavailable(name))
         self.relays[name] = relay
+        scope = name.partition("#")[0]  # an unshared instance uses its server's secrets
+
+        async def launch(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
+            try:
+                return await self.secrets.fill_in(scope, config, os.environ)
+            except KeyringUnavailable as error:
+                raise StartFailure(f"cannot read its secrets: {error}") from None
+
         supervisor = Supervisor(
             name,
             server,
@@ -292,6 +334,8 @@ class Hub:
             log=ServerLog(self.paths.server_log(name)),
             on_spawn=self._record_group,
             listener=relay,
+            launch=launch,
+            redact=self.secrets.redact,
         )
         self.supervisors[name] = supervisor
         return supervisor
@@ -326,6 +370,12 @@ class Hub:
             self._groups.forget(name)
         else:
             self._groups.remember(name, process.group)
+
+    def _configured(self, server: str) -> None:
+        if server not in self.config.servers:
+            known = ", ".join(sorted(self.config.servers)) or "none"
+            message = f"no server named {server!r} in MCP Tray (configured: {known})"
+            raise ControlError(message, code=UNKNOWN_SERVER)
 
     def _supervisor(self, name: str) -> Supervisor:
         try:
@@ -390,10 +440,14 @@ class PerClientServer:
             await self._hub.end_instance(instance)
 
 
-def _warn_about_unavailable_features(name: str, server: ServerConfig) -> None:
-    """Say so when the config asks for something this version does not do yet."""
-    if any("${" in value for value in [*server.args, *server.env.values()]):
-        logger.warning("%s: ${...} placeholders are not expanded yet; passed as written", name)
+def _warn_about_risks(name: str, server: ServerConfig) -> None:
+    """Say so when the config does something that exposes a secret."""
+    if names_used(server.args, "secret"):
+        logger.warning(
+            "%s: a ${secret:…} in args is visible to every user of this computer in the "
+            'process list (ps); put it in "env" instead if the server reads it from there',
+            name,
+        )
 
 
 def _why(error: OSError) -> str:

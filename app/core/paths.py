@@ -42,6 +42,11 @@ class Paths:
     def hub_log(self) -> Path:
         return self.log_dir / "hub.log"
 
+    @property
+    def secret_index(self) -> Path:
+        """The names (never the values) of the secrets kept in the keyring, per server."""
+        return self.data_dir / "secret-names.json"
+
     def server_log(self, server: str) -> Path:
         return self.log_dir / "servers" / f"{server}.log"
 

@@ -48,6 +48,18 @@ def locate(text: str) -> SourceMap:
     )
 
 
+def value_offsets(text: str) -> dict[KeyPath, int]:
+    """Character offsets of every value in ``text`` (valid JSON), for edits in place."""
+    walker = _Walker(text)
+    walker.value(())
+    return walker.values
+
+
+def string_end(text: str, start: int) -> int:
+    """The offset just past the JSON string token that starts at ``start``."""
+    return _scanstring(text, start + 1)[1]
+
+
 class _LineIndex:
     def __init__(self, text: str) -> None:
         self._starts = [0] + [match.end() for match in re.finditer("\n", text)]

@@ -32,6 +32,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from app.core.config.placeholders import PlaceholderError, placeholders_in
+
 # Server names become file names (logs, pid records) and CLI arguments.
 SERVER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -142,12 +144,27 @@ Watch = Annotated[
 ]
 
 
+def _check_placeholders(value: str) -> str:
+    try:
+        placeholders_in(value)
+    except PlaceholderError as error:
+        raise PydanticCustomError("placeholder", str(error)) from None
+    return value
+
+
+# A string that may hold ${secret:NAME} and ${env:NAME}, checked where it is,
+# so an error points at the very argument or variable.
+WithPlaceholders = Annotated[str, AfterValidator(_check_placeholders)]
+
+
 class ServerConfig(_Model):
     """One local stdio MCP server."""
 
     command: str = Field(description="The program to run, e.g. npx, uvx or a path.")
-    args: list[str] = Field(default=[], description="Arguments passed to the command.")
-    env: dict[str, str] = Field(
+    args: list[WithPlaceholders] = Field(
+        default=[], description="Arguments passed to the command; may use ${secret:NAME}."
+    )
+    env: dict[str, WithPlaceholders] = Field(
         default={},
         description="Extra environment variables; values may use ${secret:NAME} and ${env:NAME}.",
     )

@@ -46,6 +46,7 @@ class Controllable(Protocol):
     async def restart_server(self, name: str) -> None: ...
     def recent_log(self, name: str, lines: int) -> list[str]: ...
     async def reload(self) -> list[str]: ...
+    async def secrets_changed(self, server: str, names: list[str]) -> list[str]: ...
     def relay(self, name: str) -> Attachable: ...
 
 
@@ -74,6 +75,10 @@ class ControlServer:
             "stop": lambda request: hub.stop_server(_name(request)),
             "restart": lambda request: hub.restart_server(_name(request)),
             "reload": lambda request: hub.reload(),
+            # The CLI stored or removed secrets in the keyring itself; the hub acts on it.
+            "secrets_changed": lambda request: hub.secrets_changed(
+                _name(request), [str(n) for n in request.get("secrets", [])]
+            ),
         }
 
     async def start(self) -> None:

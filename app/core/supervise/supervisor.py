@@ -10,6 +10,7 @@ pressed Stop" and "the server just crashed".
        │                   │                  └─too many──> crash-loop
        └──cannot start─────┴──────────────────────────────> crash-loop
     crash-loop ──slow re-probe, Start or Restart──> starting
+    starting ──a secret is missing──> needs-secret ──secret set──> starting
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.core.config import ServerConfig
-from app.core.events import EventBus, ServerExited, ServerLogLine, ServerStateChanged
+from app.core.config.placeholders import MissingValues
+from app.core.events import (
+    EventBus,
+    SecretsMissing,
+    ServerExited,
+    ServerLogLine,
+    ServerStateChanged,
+)
 from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import policy
@@ -87,6 +95,15 @@ class SessionListener(Protocol):
         """Whether clients are waiting on the server (a slow answer is then not a hang)."""
 
 
+# Fills in a server's placeholders at spawn time, giving its args and env;
+# raises MissingValues (a secret or variable is not there) or StartFailure.
+Launch = Callable[[ServerConfig], Awaitable[tuple[list[str], dict[str, str]]]]
+
+
+async def _as_written(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
+    return list(config.args), dict(config.env)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Outcome:
     """How one run of the server ended, as the driver loop needs to know it."""
@@ -94,6 +111,7 @@ class _Outcome:
     error: str | None
     uptime_s: float
     deterministic: bool = False
+    missing_secrets: tuple[str, ...] = ()
 
 
 class Supervisor:
@@ -107,6 +125,8 @@ class Supervisor:
         base_env: Mapping[str, str] | None = None,
         on_spawn: Callable[[str, ServerProcess | None], None] = lambda name, process: None,
         listener: SessionListener | None = None,
+        launch: Launch = _as_written,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.name = name
         self.config = config
@@ -115,6 +135,8 @@ class Supervisor:
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._on_spawn = on_spawn
         self._listener = listener
+        self._launch = launch
+        self._redact = redact  # secret values never reach the log, events or errors
         self.state = State.DISABLED if config.disabled else State.STOPPED
         self._wanted = False
         self._restart_requested = False  # planned restart, or re-arm of a resting server
@@ -150,13 +172,13 @@ class Supervisor:
         )
 
     def start(self) -> None:
-        """Bring the server up; a server resting in backoff or crash-loop starts at once."""
+        """Bring the server up; one resting (backoff, crash-loop, needs-secret) tries at once."""
         if self.config.disabled:
             return
         if self._driver is not None and not self._driver.done():
             if not self._wanted:  # a stop is still finishing: start once it is done
                 self._start_after_stop = True
-            elif self.state in (State.BACKOFF, State.CRASH_LOOP):
+            elif self.state in (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET):
                 self.restart()
             return
         self._wanted = True
@@ -203,7 +225,7 @@ class Supervisor:
         if self.state is State.DISABLED:
             return f"{name} is disabled in MCP Tray's config."
         if self.state is State.NEEDS_SECRET:
-            return f"{name} needs a secret before it can start; set it from the tray."
+            return f"{name} is not running: it {self.last_error}."
         if self.state in (State.STOPPED, State.STOPPING) and not self._wanted:
             return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
         return None
@@ -248,7 +270,10 @@ class Supervisor:
 
     async def _after_failure(self, outcome: _Outcome) -> None:
         limits = self.config.restart
-        self.last_error = outcome.error
+        self.last_error = outcome.error and self._redact(outcome.error)
+        if outcome.missing_secrets:
+            await self._wait_for_secrets(outcome.missing_secrets)
+            return
         self._failures = policy.failures_after_exit(self._failures, outcome.uptime_s, limits)
         if outcome.deterministic or policy.should_park(self._failures, limits):
             self._move(Trigger.PARKED)
@@ -268,6 +293,14 @@ class Supervisor:
         logger.info("%s restarting in %.2fs (failure %d)", self.name, delay, self._failures)
         await self._rest(delay)
 
+    async def _wait_for_secrets(self, names: tuple[str, ...]) -> None:
+        """No retries: nothing changes until the secret is set (or Stop, Start, Restart)."""
+        self._move(Trigger.SECRET_MISSING)
+        logger.warning("%s %s", self.name, self.last_error)
+        self._bus.publish(SecretsMissing(server=self.name, names=names))
+        await self._until_interrupted()
+        self._restart_requested = False
+
     async def _rest(self, seconds: float) -> None:
         """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short."""
         with contextlib.suppress(TimeoutError):
@@ -283,11 +316,22 @@ class Supervisor:
 
     async def _run_once(self) -> _Outcome:
         self._move(Trigger.START)
+        try:
+            spec = await self._spawn_spec()
+        except MissingValues as missing:
+            return _Outcome(
+                error=str(missing),
+                uptime_s=0,
+                deterministic=True,
+                missing_secrets=missing.secrets,
+            )
+        except StartFailure as failure:
+            return _Outcome(error=str(failure), uptime_s=0, deterministic=True)
         if self._spawns > 0:
             self.restarts += 1
         self._spawns += 1
         try:
-            process = await ServerProcess.spawn(self._spawn_spec())
+            process = await ServerProcess.spawn(spec)
         except StartFailure as failure:
             return _Outcome(error=str(failure), uptime_s=0, deterministic=True)
         except OSError as error:
@@ -439,17 +483,18 @@ class Supervisor:
 
     # ----- plumbing
 
-    def _spawn_spec(self) -> SpawnSpec:
+    async def _spawn_spec(self) -> SpawnSpec:
+        args, env = await self._launch(self.config)
         return SpawnSpec(
             command=self.config.command,
-            args=tuple(self.config.args),
-            env={**self._base_env, **self.config.env},
+            args=tuple(args),
+            env={**self._base_env, **env},
             cwd=self.config.resolved_cwd(),
         )
 
     def _stderr_line(self, text: str) -> None:
         try:
-            stamp, line = self.log.write(text)
+            stamp, line = self.log.write(self._redact(text))
         except OSError as error:
             # Keep draining the pipe whatever the disk says, or the server blocks.
             logger.warning("cannot write %s: %s", self.log.path, error)

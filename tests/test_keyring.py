@@ -1,0 +1,203 @@
+"""Secrets end to end, against a real Secret Service (gnome-keyring on a private D-Bus).
+
+Real ``mcp-tray`` processes (the hub and the ``secret`` commands) reach the
+keyring through the test session's private bus; tests/servers/secretive.py
+prints its token to stderr as a careless server would, so the logs can be
+searched for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keyring.backends import SecretService
+
+from tests.helpers import PYTHON, SERVERS
+from tests.hubprocess import HubProcess, mcp_tray
+from tests.relaykit import RawClient
+
+SECRETIVE = SERVERS / "secretive.py"
+GITHUB_TOKEN = "ghp_" + "Z9y8X7w6V5" * 4  # shaped like a real token, valid nowhere
+
+
+def secretive(variable: str = "API_TOKEN", **env: str) -> dict[str, Any]:
+    return {"command": PYTHON, "args": [str(SECRETIVE), variable], "env": env}
+
+
+def write_config(home: Path, servers: dict[str, Any]) -> Path:
+    config = home / "config.json"
+    config.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    return config
+
+
+def keyring_value(bus: dict[str, str], server: str, name: str) -> str | None:
+    """Read the real keyring directly, as any other program of the user could."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", bus["DBUS_SESSION_BUS_ADDRESS"])
+        value: str | None = SecretService.Keyring().get_password(f"mcp-tray/{server}", name)
+        return value
+
+
+def files_containing(root: Path, text: str) -> list[Path]:
+    return [
+        path for path in root.rglob("*") if path.is_file() and text.encode() in path.read_bytes()
+    ]
+
+
+def test_set_list_and_rm_keep_the_secret_in_the_real_keyring(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    write_config(tray_home, {"api": secretive(API_TOKEN="${secret:API_TOKEN}")})
+
+    stored = mcp_tray(
+        tray_home, "secret", "set", "api", "API_TOKEN", env=secret_service, input="tok-1234\n"
+    )
+    listed = mcp_tray(tray_home, "secret", "list", "api", env=secret_service)
+    value = keyring_value(secret_service, "api", "API_TOKEN")
+    removed = mcp_tray(tray_home, "secret", "rm", "api", "API_TOKEN", env=secret_service)
+    again = mcp_tray(tray_home, "secret", "rm", "api", "API_TOKEN", env=secret_service)
+
+    assert stored.returncode == 0, stored.stderr
+    assert "Stored API_TOKEN for api in the keyring." in stored.stdout
+    assert value == "tok-1234"  # the trailing newline of the piped input is not part of it
+    assert listed.stdout.split() == ["API_TOKEN", "stored"]
+    assert "tok-1234" not in listed.stdout + stored.stdout + stored.stderr
+    assert removed.returncode == 0
+    assert keyring_value(secret_service, "api", "API_TOKEN") is None
+    assert again.returncode == 1 and "no secret API_TOKEN is stored for api" in again.stderr
+
+
+def test_a_server_waits_for_its_secret_then_runs_and_never_shows_it(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    write_config(tray_home, {"api": secretive(API_TOKEN="${secret:API_TOKEN}")})
+    token = "tok-" + "q" * 24
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"api needs the secret API_TOKEN")
+        (waiting,) = hub.status()
+        stored = mcp_tray(
+            tray_home, "secret", "set", "api", "API_TOKEN", env=secret_service, input=token
+        )
+        hub.wait_for_line(r"api is running \(pid (\d+)\)")
+        (running,) = hub.status()
+        logs = mcp_tray(tray_home, "logs", "api", env=secret_service)
+        command_line = Path(f"/proc/{running['pid']}/cmdline").read_bytes()
+        status = mcp_tray(tray_home, "status", env=secret_service)
+    finally:
+        hub.stop()
+
+    assert waiting["state"] == "needs-secret"
+    assert "mcp-tray secret set api API_TOKEN" in waiting["last_error"]
+    assert "api (re)started with its secrets." in stored.stdout
+    assert running["state"] == "running"
+    assert "using token ***" in logs.stdout
+    assert token.encode() not in command_line  # secrets travel in env, never argv
+    assert token not in logs.stdout + status.stdout + "\n".join(hub.lines)
+    assert files_containing(tray_home, token) == []  # logs, state, config: nowhere
+
+
+def test_two_servers_with_a_secret_of_the_same_name_get_their_own(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    write_config(
+        tray_home,
+        {
+            "first": secretive(API_TOKEN="${secret:API_TOKEN}"),
+            "second": secretive(API_TOKEN="${secret:API_TOKEN}"),
+        },
+    )
+    for server, value in (("first", "value-of-first"), ("second", "value-of-second")):
+        done = mcp_tray(
+            tray_home, "secret", "set", server, "API_TOKEN", env=secret_service, input=value
+        )
+        assert done.returncode == 0, done.stderr
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"first is running")
+        hub.wait_for_line(r"second is running")
+        answers = {server: _token_of(hub, server) for server in ("first", "second")}
+    finally:
+        hub.stop()
+
+    assert answers == {"first": "value-of-first", "second": "value-of-second"}
+
+
+def _token_of(hub: HubProcess, server: str) -> str:
+    import anyio
+
+    from app.core.paths import default_paths
+
+    async def ask() -> str:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MCP_TRAY_HOME", str(hub.home))
+            socket_path = default_paths().socket_path
+        client = await RawClient.attach(socket_path, server)
+        try:
+            return await client.call("token")
+        finally:
+            await client.close()
+
+    return anyio.run(ask)
+
+
+def test_migrate_moves_a_plaintext_token_into_the_keyring_and_out_of_every_file(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    config = write_config(
+        tray_home,
+        {
+            "github": secretive(
+                "GITHUB_PERSONAL_ACCESS_TOKEN", GITHUB_PERSONAL_ACCESS_TOKEN=GITHUB_TOKEN
+            )
+        },
+    )
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"github is running")
+        planned = mcp_tray(tray_home, "secret", "migrate", "--dry-run", env=secret_service)
+        unchanged = config.read_text()
+        migrated = mcp_tray(tray_home, "secret", "migrate", env=secret_service)
+        hub.wait_for_line(r"config applied; changed: github")
+        hub.wait_for_line(r"github is running \(pid \d+\)")
+        answer = _token_of(hub, "github")
+    finally:
+        hub.stop()
+
+    assert planned.returncode == 0
+    assert "github: env GITHUB_PERSONAL_ACCESS_TOKEN → ${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" in (
+        planned.stdout
+    )
+    assert GITHUB_TOKEN in unchanged  # the dry run changed nothing
+    assert migrated.returncode == 0, migrated.stderr
+    assert GITHUB_TOKEN not in planned.stdout + migrated.stdout + migrated.stderr
+    assert keyring_value(secret_service, "github", "GITHUB_PERSONAL_ACCESS_TOKEN") == GITHUB_TOKEN
+    assert answer == GITHUB_TOKEN  # the restarted server got it from the keyring
+    assert "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" in config.read_text()
+    leaks = files_containing(tray_home, GITHUB_TOKEN)
+    (backup,) = leaks  # only the backup keeps the original, as the README says
+    assert backup.name.startswith("config.json.") and backup.suffix == ".bak"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+
+def test_without_a_reachable_keyring_the_command_says_why_and_stores_nothing(
+    tray_home: Path,
+) -> None:
+    write_config(tray_home, {"api": secretive(API_TOKEN="${secret:API_TOKEN}")})
+    nowhere = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"},
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tray_home / 'no-bus'}",
+    }
+
+    result = mcp_tray(tray_home, "secret", "set", "api", "API_TOKEN", env=nowhere, input="x1234")
+
+    assert result.returncode == 1
+    assert "Secret Service" in result.stderr
+    assert "gnome-keyring" in result.stderr
+    assert "x1234" not in result.stderr
+    assert not (tray_home / "data" / "secret-names.json").exists()

@@ -1,0 +1,86 @@
+"""The hub's handling of secrets, with real servers and an in-memory keyring backend.
+
+tests/test_keyring.py covers the same ground through real processes and a
+real Secret Service; these tests look at what only the hub's events show:
+no retries while a secret is missing, one notification-worthy event, the
+state a broken keyring leads to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.core.events import SecretsMissing, ServerLogLine, ServerStateChanged
+from app.core.secrets import Secrets, SecretStore
+from tests.helpers import PYTHON, SERVERS
+from tests.keyrings import BrokenKeyring, MemoryKeyring
+from tests.relaykit import Tray, start_tray
+
+pytestmark = pytest.mark.anyio
+
+SECRETIVE = SERVERS / "secretive.py"
+ENTRY = {
+    "command": PYTHON,
+    "args": [str(SECRETIVE)],
+    "env": {"API_TOKEN": "${secret:API_TOKEN}"},
+    "restart": {"initialDelayMs": 10, "maxDelayMs": 50},
+}
+
+
+def secrets_on(backend: MemoryKeyring, home: Path) -> Secrets:
+    return Secrets(SecretStore(home / "secret-names.json", backend=backend))
+
+
+async def configure(tray: Tray, servers: dict[str, object]) -> int:
+    """Write the config the running hub picks up; the event index before it."""
+    mark = len(tray.events.events)
+    (tray.home / "config.json").write_text(json.dumps({"mcpServers": servers}))
+    return mark
+
+
+async def test_a_missing_secret_parks_the_server_once_and_setting_it_starts_it(
+    tray_home: Path,
+) -> None:
+    tray = await start_tray(tray_home, {}, secrets=secrets_on(MemoryKeyring(), tray_home))
+    try:
+        mark = await configure(tray, {"api": ENTRY})
+        waiting = await tray.events.wait_for_state("needs-secret", after=mark)
+        missing = await tray.events.wait_for(lambda e: isinstance(e, SecretsMissing), after=mark)
+
+        started = await tray.hub.set_secret("api", "API_TOKEN", "the-token-value")
+        await tray.events.wait_for_state("running", after=mark)
+        client = await tray.attach("api")
+        answer = await client.call("token")
+    finally:
+        await tray.close()
+
+    assert "needs the secret API_TOKEN" in (waiting.last_error or "")
+    assert isinstance(missing, SecretsMissing) and missing.names == ("API_TOKEN",)
+    assert started == ["api"]
+    assert answer == "the-token-value"
+    events = tray.events.events[mark:]
+    starts = [e for e in events if isinstance(e, ServerStateChanged) and e.state == "starting"]
+    assert len(starts) == 2  # the one that found no secret, and the one after it was set
+    assert len([e for e in events if isinstance(e, SecretsMissing)]) == 1
+    lines = [e.line for e in events if isinstance(e, ServerLogLine)]
+    assert "using token ***" in lines
+    assert not any("the-token-value" in line for line in lines)
+
+
+async def test_a_locked_keyring_parks_the_server_with_the_reason_not_as_needing_a_secret(
+    tray_home: Path,
+) -> None:
+    tray = await start_tray(tray_home, {}, secrets=secrets_on(BrokenKeyring(), tray_home))
+    try:
+        mark = await configure(tray, {"api": ENTRY})
+        parked = await tray.events.wait_for_state("crash-loop", after=mark)
+    finally:
+        await tray.close()
+
+    assert parked.last_error == (
+        "cannot read its secrets: the keyring is locked; unlock it (log in to your desktop "
+        "session, or open your system's Passwords and Keys app) and try again"
+    )
