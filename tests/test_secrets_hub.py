@@ -9,6 +9,7 @@ state a broken keyring leads to.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,19 @@ async def test_a_locked_keyring_parks_the_server_with_the_reason_not_as_needing_
         "cannot read its secrets: the keyring is locked; unlock it (log in to your desktop "
         "session, or open your system's Passwords and Keys app) and try again"
     )
+
+
+async def test_a_secret_in_args_works_and_the_hub_warns_that_ps_shows_it(
+    tray_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = MemoryKeyring()
+    secrets = secrets_on(backend, tray_home)
+    secrets.store.set("api", "API_TOKEN", "token-in-argv")
+    entry = {**ENTRY, "args": [str(SECRETIVE), "--", "${secret:API_TOKEN}"], "env": {}}
+
+    with caplog.at_level(logging.WARNING, logger="app.core.hub"):
+        tray = await start_tray(tray_home, {"api": entry}, secrets=secrets)
+        await tray.close()
+
+    (warning,) = [r.getMessage() for r in caplog.records if "process list" in r.getMessage()]
+    assert warning.startswith("api: a ${secret:…} in args is visible to every user")
