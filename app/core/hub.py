@@ -1,10 +1,9 @@
 """The hub: one per user, the composition of everything below it.
 
 It owns the config, one supervisor per server, the record of running process
-groups, the source and config watchers and the control socket, and publishes
-on its event bus. The headless
-``mcp-tray serve`` and the tray app run the very same hub; the tray only
-adds a presentation of it.
+groups, the source and config watches and the control socket, and publishes
+on its event bus. The headless ``mcp-tray serve`` and the tray app run the
+very same hub; the tray only adds a presentation of it.
 
 Start-up order: sweep what an earlier hub left behind → start the servers →
 watch their sources and the config → open the control socket. Shutdown
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import itertools
 import logging
 import os
@@ -34,11 +32,10 @@ from app.core.rpc.relay import Relay
 from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, secret_names
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess, StartFailure
-from app.core.supervise.sources import NotWatchable, relative_display, single_file, source_tree
 from app.core.supervise.states import State
 from app.core.supervise.stderr import ServerLog
 from app.core.supervise.supervisor import Supervisor
-from app.core.supervise.watcher import FileWatcher, TreeWatch
+from app.core.supervise.watches import Watches
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +59,7 @@ class Hub:
         self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
-        self._files = FileWatcher()
-        self._source_watches: dict[str, tuple[ServerConfig, TreeWatch | None]] = {}
-        self._config_watch: TreeWatch | None = None
+        self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
     async def start(self) -> None:
@@ -74,8 +69,8 @@ class Hub:
         if swept:
             logger.warning("ended %d server process group(s) left over from an earlier run", swept)
         self._apply(config)
-        await self._watch_sources()
-        await self._watch_config()
+        await self._watches.follow(self.config.servers)
+        await self._watches.watch_config(self.paths.config_file)
         await self._control.start()
         logger.info(
             "hub ready with %d server(s); control socket %s",
@@ -85,7 +80,7 @@ class Hub:
 
     async def shutdown(self) -> None:
         await self._control.close()
-        await self._stop_watching()
+        await self._watches.close()
         supervisors = list(self.supervisors.values())
         await asyncio.gather(*map(_stop_for_good, supervisors), *self._leaving)
         logger.info("hub stopped; every server has ended")
@@ -156,9 +151,7 @@ class Hub:
         restart it if it runs with an old value. Returns what was (re)started."""
         self._configured(server)
         acted = []
-        for supervisor in list(self.supervisors.values()):
-            if supervisor.name.partition("#")[0] != server:
-                continue
+        for supervisor in self._processes_of(server):
             uses = set(names) & set(secret_names(supervisor.config))
             if supervisor.state is State.NEEDS_SECRET:
                 supervisor.start()
@@ -196,7 +189,7 @@ class Hub:
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
         changed = await self._apply_changes(config)
-        await self._watch_sources()
+        await self._watches.follow(config.servers)
         return changed
 
     # ----- applying a config
@@ -231,48 +224,10 @@ class Hub:
 
     # ----- watching sources and the config
 
-    async def _watch_sources(self) -> None:
-        """Bring the source watches in line with the config: only changed entries are redone."""
-        for name, (server, watch) in list(self._source_watches.items()):
-            if self.config.servers.get(name) != server:
-                del self._source_watches[name]
-                if watch is not None:
-                    await watch.close()
-        for name, server in self.config.servers.items():
-            if name not in self._source_watches:
-                self._source_watches[name] = (server, await self._watch_server(name, server))
-
-    async def _watch_server(self, name: str, server: ServerConfig) -> TreeWatch | None:
-        try:
-            tree = source_tree(server)
-        except NotWatchable as reason:
-            logger.warning("%s: not watching its sources: %s", name, reason)
-            return None
-        if tree is None or server.disabled:
-            return None
-
-        async def changed(paths: frozenset[Path]) -> None:
-            await self._sources_changed(name, tree.roots, paths)
-
-        try:
-            watch = await self._files.watch(tree, changed, name=f"watch {name}")
-        except OSError as error:
-            logger.warning("%s: cannot watch %s: %s", name, tree.describe(), _why(error))
-            return None
-        logger.info("%s: watching %s for changes", name, tree.describe())
-        return watch
-
-    async def _sources_changed(
-        self, name: str, roots: tuple[Path, ...], paths: frozenset[Path]
-    ) -> None:
-        shown = sorted(relative_display(path, roots) for path in paths)
+    async def _sources_changed(self, name: str, shown: list[str], paths: frozenset[Path]) -> None:
+        """Restart what runs of ``name`` (``shown``: the changed paths, as a person reads them)."""
         self.bus.publish(SourcesChanged(server=name, paths=tuple(sorted(map(str, paths)))))
-        targets = [
-            supervisor
-            for supervisor in self.supervisors.values()
-            if supervisor.name == name or supervisor.name.startswith(f"{name}#")
-        ]
-        running = [supervisor for supervisor in targets if supervisor.wanted]
+        running = [supervisor for supervisor in self._processes_of(name) if supervisor.wanted]
         if not running:
             logger.info("%s: %s changed; it is not running, so nothing restarts", name, shown[0])
             return
@@ -287,32 +242,15 @@ class Hub:
             elif isinstance(result, BaseException):
                 raise result
 
-    async def _watch_config(self) -> None:
-        tree = single_file(self.paths.config_file)
-        try:
-            self._config_watch = await self._files.watch(
-                tree, self._config_changed, name="watch the config"
-            )
-        except OSError as error:
-            logger.warning(
-                "cannot watch %s, so its edits apply only when MCP Tray restarts: %s",
-                self.paths.config_file,
-                _why(error),
-            )
-
-    async def _config_changed(self, paths: frozenset[Path]) -> None:
+    async def _config_changed(self) -> None:
         logger.info("%s changed; applying it", self.paths.config_file)
         await self.apply_config_file()
 
-    async def _stop_watching(self) -> None:
-        watches = [watch for _, watch in self._source_watches.values() if watch is not None]
-        if self._config_watch is not None:
-            watches.append(self._config_watch)
-        self._source_watches.clear()
-        await asyncio.gather(*(watch.close() for watch in watches))
-        await self._files.close()
-
     # ----- supervisors
+
+    def _processes_of(self, server: str) -> list[Supervisor]:
+        """The supervisor of ``server``, or of each of its unshared instances (NAME#N)."""
+        return [s for s in self.supervisors.values() if s.name.partition("#")[0] == server]
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
         _warn_about_risks(name, server)
@@ -448,15 +386,6 @@ def _warn_about_risks(name: str, server: ServerConfig) -> None:
             'process list (ps); put it in "env" instead if the server reads it from there',
             name,
         )
-
-
-def _why(error: OSError) -> str:
-    if error.errno == errno.ENOSPC:  # inotify's wording, "No space left on device", misleads
-        return (
-            "the system's limit of watched folders is reached; raise "
-            "fs.inotify.max_user_watches, or narrow what is watched"
-        )
-    return error.strerror or str(error)
 
 
 def _some(paths: list[str], shown: int = 3) -> str:
