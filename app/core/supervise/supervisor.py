@@ -281,7 +281,7 @@ class Supervisor:
                 "%s entered crash-loop after %d failed start(s): %s",
                 self.name,
                 self._failures,
-                outcome.error,
+                self.last_error,
             )
             # Once parked, any further failure (a re-probe, a re-arm after an
             # edit) parks again at once rather than starting the retries anew.

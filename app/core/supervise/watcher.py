@@ -23,6 +23,7 @@ import errno
 import logging
 import os
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,6 +46,13 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from app.core.supervise.sources import SourceTree
 
 logger = logging.getLogger(__name__)
+
+# watchdog warns when a folder tree appears faster than it adds watches and
+# it registers the same callback on a watch twice: benign (the callback
+# replaces itself), but it would reach the hub's stderr on every `mkdir -p`.
+warnings.filterwarnings(
+    "ignore", message="Callback with id .* already exists for watch", category=RuntimeWarning
+)
 
 # Writes, creations, deletions and renames. Not opens or reads: a server
 # reading its own sources at start-up must not look like an edit.
