@@ -87,9 +87,10 @@ def _paths(args: argparse.Namespace) -> Any:
 
 
 def _default(args: argparse.Namespace) -> int:
-    """Plain ``mcp-tray``: the hub, for now without a tray icon."""
-    print("MCP Tray is running without a tray icon; press Ctrl-C to stop.", file=sys.stderr)
-    return _serve(args)
+    """Plain ``mcp-tray``: the tray app, with the hub in-process."""
+    from app.gui.app import run_tray
+
+    return run_tray(_paths(args), write_default=args.config is None)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -130,6 +131,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _status_table(rows: list[dict[str, Any]]) -> str:
+    from app.core.overview import duration
+
     if not rows:
         return "No servers configured. Add one to the config (`mcp-tray config path`)."
     header = ("NAME", "STATE", "PID", "RESTARTS", "UPTIME", "LAST ERROR")
@@ -139,7 +142,7 @@ def _status_table(rows: list[dict[str, Any]]) -> str:
             row["state"],
             str(row["pid"] or "-"),
             str(row["restarts"]),
-            _duration(row["uptime_s"]),
+            duration(row["uptime_s"]),
             row["last_error"] or "",
         )
         for row in rows
@@ -151,14 +154,6 @@ def _status_table(rows: list[dict[str, Any]]) -> str:
         + line[-1]
         for line in table
     ).rstrip()
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -76,6 +76,13 @@ class ConfigProblem:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConfigApplied:
+    """The config file was read and applied; ``changed`` names the servers it touched."""
+
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class SourcesChanged:
     """Watched source files of a server changed; the hub restarts it if it runs."""
 
@@ -96,6 +103,7 @@ Event = (
     | ServerExited
     | ServerLogLine
     | ConfigProblem
+    | ConfigApplied
     | SourcesChanged
     | SecretsMissing
 )
@@ -105,6 +113,7 @@ E = TypeVar(
     ServerExited,
     ServerLogLine,
     ConfigProblem,
+    ConfigApplied,
     SourcesChanged,
     SecretsMissing,
 )

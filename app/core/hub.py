@@ -25,7 +25,13 @@ from typing import Any
 from app.core.config import Config, ConfigError, ServerConfig, load_config
 from app.core.config.placeholders import names_used
 from app.core.endpoint.control import ControlError, ControlServer
-from app.core.events import ConfigProblem, EventBus, ServerStateChanged, SourcesChanged
+from app.core.events import (
+    ConfigApplied,
+    ConfigProblem,
+    EventBus,
+    ServerStateChanged,
+    SourcesChanged,
+)
 from app.core.paths import Paths
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
@@ -59,12 +65,25 @@ class Hub:
         self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
         self._groups = GroupRecords(paths.state_dir / "groups")
         self._control = ControlServer(self, paths.socket_path)
+        # Set by the tray: brings its window forward when MCP Tray is started again.
+        self.presenter: Callable[[], None] | None = None
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
-    async def start(self) -> None:
-        """Load the config (a ConfigError here is for the caller to report), then run it."""
-        config = load_config(self.paths.config_file)
+    async def start(self, *, keep_going: bool = False) -> None:
+        """Load the config, then run it.
+
+        A ConfigError is for the caller to report; with ``keep_going`` (the
+        tray) it is published instead, and the hub starts with no servers and
+        applies the config as soon as an edit fixes it.
+        """
+        try:
+            config = load_config(self.paths.config_file)
+        except ConfigError as error:
+            if not keep_going:
+                raise
+            self._report_config_error(error)
+            config = Config()
         swept = self._groups.sweep()
         if swept:
             logger.warning("ended %d server process group(s) left over from an earlier run", swept)
@@ -137,6 +156,12 @@ class Hub:
             self.relays.pop(instance, None)
             logger.info("%s ended with its client", instance)
 
+    async def show(self) -> None:
+        """Bring the tray's window forward (a second `mcp-tray` asks for this)."""
+        if self.presenter is None:
+            raise ControlError("this MCP Tray runs without a window (`mcp-tray serve`)")
+        self.presenter()
+
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
         """Store a secret (for the tray), then act on it as secrets_changed() does."""
         self._configured(server)
@@ -183,14 +208,18 @@ class Hub:
         try:
             config = load_config(self.paths.config_file)
         except ConfigError as error:
-            problem = ConfigProblem(path=str(error.path), errors=tuple(map(str, error.issues)))
-            logger.error("config not applied, still running the last good one:\n%s", error)
-            self.bus.publish(problem)
+            self._report_config_error(error)
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
         changed = await self._apply_changes(config)
         await self._watches.follow(config.servers)
+        self.bus.publish(ConfigApplied(changed=tuple(changed)))
         return changed
+
+    def _report_config_error(self, error: ConfigError) -> None:
+        problem = ConfigProblem(path=str(error.path), errors=tuple(map(str, error.issues)))
+        logger.error("config not applied, still running the last good one:\n%s", error)
+        self.bus.publish(problem)
 
     # ----- applying a config
 

@@ -1,0 +1,129 @@
+"""``mcp-tray``: the tray app, with the hub running in-process.
+
+Start-up order: folders and config (the first run writes the default) → the
+single-instance lock → logging (secret values masked) → QApplication and the
+qasync loop → the hub → the tray. A second ``mcp-tray`` finds the lock held
+and asks the running one to bring its window forward.
+
+Shutdown: Quit (or the session ending, or SIGTERM/SIGINT) makes Qt emit
+``aboutToQuit``; the loop then runs once more to stop every server cleanly
+before the process exits, and whatever happens, nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+
+import qasync
+from PySide6.QtCore import QSocketNotifier
+from PySide6.QtWidgets import QApplication
+
+from app.core.config import ensure_config
+from app.core.endpoint import client
+from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.hub import Hub
+from app.core.paths import Paths, UnsafeRuntimeDir
+from app.core.secrets import Secrets, SecretStore
+from app.gui.tray import TrayApp
+from app.serve import configure_logging
+
+logger = logging.getLogger("app")
+
+EXIT_OK, EXIT_FIXABLE = 0, 1
+SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
+
+
+def run_tray(paths: Paths, *, write_default: bool = True) -> int:
+    try:
+        paths.ensure()
+        if write_default and ensure_config(paths.config_file, python=sys.executable):
+            print(f"Wrote a default config with the demo server to {paths.config_file}")
+    except (UnsafeRuntimeDir, OSError) as error:
+        print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
+        return EXIT_FIXABLE
+    lock = InstanceLock(paths.lock_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as running:
+        return _bring_forward(paths, running)
+    try:
+        secrets = Secrets(SecretStore(paths.secret_index))
+        configure_logging(paths, to_stderr=True, redact=secrets.redact)
+        return _run(Hub(paths, secrets=secrets))
+    finally:
+        lock.release()
+
+
+def _bring_forward(paths: Paths, running: AlreadyRunning) -> int:
+    try:
+        client.call(paths.socket_path, "show", timeout=SHOW_TIMEOUT_S)
+    except client.HubRefused:
+        print(
+            f"{running}, without a window (`mcp-tray serve`). Its servers: `mcp-tray status`; "
+            "stop it to run the tray instead.",
+            file=sys.stderr,
+        )
+        return EXIT_FIXABLE
+    except (client.HubNotRunning, OSError, TimeoutError) as error:
+        print(f"{running}, but does not answer: {error}", file=sys.stderr)
+        return EXIT_FIXABLE
+    print("MCP Tray is already running; its window is in front now.")
+    return EXIT_OK
+
+
+def _run(hub: Hub) -> int:
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName("MCP Tray")
+    app.setQuitOnLastWindowClosed(False)  # the tray, not a window, keeps it alive
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    stop_on_signals(app)
+    tray = TrayApp(hub)
+    hub.presenter = tray.window.bring_forward
+    try:
+        with loop:
+            code: int = loop.run_until_complete(_serve(app, hub, tray))
+            logger.info("stopping every server")
+            loop.run_until_complete(tray.close())
+            loop.run_until_complete(hub.shutdown())
+            return code
+    finally:
+        hub.kill_everything_now()  # whatever happened above, leave nothing running
+
+
+async def _serve(app: QApplication, hub: Hub, tray: TrayApp) -> int:
+    quitting = asyncio.Event()
+    app.aboutToQuit.connect(quitting.set)
+    try:
+        await hub.start(keep_going=True)
+    except OSError as error:  # the control socket could not be opened
+        print(f"mcp-tray: cannot start: {error}", file=sys.stderr)
+        return EXIT_FIXABLE
+    tray.show()
+    await quitting.wait()
+    return EXIT_OK
+
+
+def stop_on_signals(app: QApplication) -> None:
+    """SIGTERM and SIGINT quit the app cleanly, even while Qt's loop waits.
+
+    Python runs signal handlers only between bytecodes; a wake-up socket that
+    Qt watches lets them run at once instead of at the next Qt event.
+    """
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda: reader.recv(64))
+    _keep_alive.extend([notifier, reader, writer])
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: app.quit())
+
+
+_keep_alive: list[object] = []  # the signal wake-up sockets and their notifier

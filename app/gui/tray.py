@@ -1,0 +1,243 @@
+"""The tray icon and its menu, and the actions they share with the window.
+
+The icon shows the overall state (all running / something starting or
+restarting / something needs you / nothing running); the tooltip sums it
+up. The menu has one submenu per server (state, uptime, restarts; Restart,
+Stop or Start, Show logs, Set secret… when the server uses secrets), then
+Open config, Reload config, Connect an app…, Start at login, Mute crash
+notices and Quit. It is rebuilt from the hub's status whenever a state
+changes and each time it opens, so uptimes are current.
+
+Without a system tray (GNOME without the AppIndicator extension) the main
+window stands in for the icon, with a line saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QIcon
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+
+from app.core.autostart import Autostart
+from app.core.endpoint.control import ControlError
+from app.core.hub import Hub
+from app.core.notices import Notice, NoticeKind
+from app.core.overview import Overall, describe, overall, tooltip
+from app.core.secrets import secret_names
+from app.gui.bridge import HubBridge
+from app.gui.notify import OPEN_CONFIG, SET_SECRET, DesktopNotifier
+from app.gui.windows import MainWindow, SecretDialog
+from app.resources import resource_path
+
+logger = logging.getLogger(__name__)
+
+NO_TRAY_MESSAGE = (
+    "Your desktop has no system tray, so MCP Tray shows itself in this window (on GNOME, "
+    "the AppIndicator extension adds a tray). Closing the window hides it and the servers "
+    "keep running; Quit stops them."
+)
+
+
+def icon_for(state: Overall) -> QIcon:
+    return QIcon(str(resource_path("icons", f"tray-{state.value}.svg")))
+
+
+class TrayApp(QObject):
+    def __init__(self, hub: Hub, *, autostart: Autostart | None = None) -> None:
+        super().__init__()
+        self.hub = hub
+        self.autostart = autostart or Autostart()
+        self.bridge = HubBridge(hub.bus)
+        self.window = MainWindow(self.act)
+        self.window.logs.set_history(lambda server: hub.recent_log(server, 500))
+        self.icon = QSystemTrayIcon(icon_for(Overall.IDLE))
+        self.menu = QMenu()
+        self.menu.aboutToShow.connect(self.refresh)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.notifier = DesktopNotifier(
+            balloon=self._balloon,
+            on_action=self._notice_action,
+            icon=str(resource_path("icons", "mcp-tray.svg")),
+        )
+        self.state = Overall.IDLE
+        self.config_problem = ""
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.bridge.changed.connect(self.refresh)
+        self.bridge.log_line.connect(self.window.logs.append)
+        self.bridge.notice.connect(self.notifier.show)
+        self.bridge.config_problem.connect(self._config_problem)
+
+    def show(self) -> None:
+        self.refresh()
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.icon.show()
+        else:
+            logger.warning("no system tray on this desktop; showing the window instead")
+            self.window.say(NO_TRAY_MESSAGE)
+            self.window.bring_forward()
+
+    async def close(self) -> None:
+        self.icon.hide()
+        self.bridge.close()
+        await self.notifier.close()
+        for task in list(self.tasks):
+            task.cancel()
+
+    # ----- the picture
+
+    def refresh(self) -> None:
+        rows = self.hub.status_rows()
+        self.state = overall(rows, config_problem=bool(self.config_problem))
+        self.icon.setIcon(icon_for(self.state))
+        self.window.setWindowIcon(icon_for(self.state))
+        self.icon.setToolTip(tooltip(rows, config_problem=bool(self.config_problem)))
+        self.window.servers.update_rows(rows, self._servers_with_secrets())
+        self.window.logs.set_servers([row["name"] for row in rows])
+        self._build_menu(rows)
+
+    def _build_menu(self, rows: list[dict[str, Any]]) -> None:
+        self.menu.clear()
+        with_secrets = self._servers_with_secrets()
+        for row in rows:
+            name = row["name"]
+            submenu = self.menu.addMenu(f"{name} — {row['state']}")
+            submenu.setIcon(icon_for(overall([row])))
+            status = submenu.addAction(describe(row))
+            status.setEnabled(False)
+            if row["last_error"]:
+                error = submenu.addAction(_shorten(row["last_error"]))
+                error.setEnabled(False)
+            submenu.addSeparator()
+            self._add(submenu, "Restart", partial(self.act, "restart", name))
+            stopped = row["state"] in ("stopped", "disabled")
+            self._add(submenu, "Start" if stopped else "Stop", partial(self.act, "toggle", name))
+            self._add(submenu, "Show logs", partial(self.act, "logs", name))
+            if name in with_secrets:
+                self._add(submenu, "Set secret…", partial(self.act, "secret", name))
+        if not rows:
+            self.menu.addAction("No servers configured").setEnabled(False)
+        self.menu.addSeparator()
+        self._add(self.menu, "Servers and logs…", self.window.bring_forward)
+        self._add(self.menu, "Open config", lambda: self.act("open-config", ""))
+        self._add(self.menu, "Reload config", lambda: self.act("reload", ""))
+        connect = self.menu.addAction("Connect an app…")
+        connect.setEnabled(False)
+        connect.setToolTip("Coming with host import: point an editor at `mcp-tray attach NAME`.")
+        self.menu.addSeparator()
+        login = self._add(self.menu, "Start at login", self._toggle_autostart)
+        login.setCheckable(True)
+        login.setChecked(self.autostart.enabled())
+        mute = self._add(self.menu, "Mute crash notices", self._toggle_mute)
+        mute.setCheckable(True)
+        mute.setChecked(self.bridge.notices.mute_restarts)
+        self.menu.addSeparator()
+        self._add(self.menu, "Quit", QApplication.quit)
+
+    def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda checked=False: slot())
+        return action
+
+    # ----- actions (menu, window buttons, notification buttons)
+
+    def act(self, verb: str, server: str) -> None:
+        if verb == "restart":
+            self._run(self.hub.restart_server(server))
+        elif verb == "toggle":
+            row = next((r for r in self.hub.status_rows() if r["name"] == server), None)
+            stopped = row is not None and row["state"] in ("stopped", "disabled")
+            self._run(self.hub.start_server(server) if stopped else self.hub.stop_server(server))
+        elif verb == "logs":
+            self.window.show_logs(server, self.hub.recent_log(server, 500))
+        elif verb == "secret":
+            self.ask_secret(server)
+        elif verb == "open-config":
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.hub.paths.config_file)))
+        elif verb == "reload":
+            self._run(self.hub.reload())
+        elif verb == "quit":
+            QApplication.quit()
+
+    def ask_secret(self, server: str, names: tuple[str, ...] = ()) -> SecretDialog:
+        config = self.hub.config.servers.get(server)
+        wanted = list(names) or (secret_names(config) if config else [])
+        dialog = SecretDialog(server, wanted, parent=self.window)
+        dialog.submitted.connect(
+            lambda s, n, v: self._run(self.hub.set_secret(s, n, v), done=f"{n} stored for {s}.")
+        )
+        dialog.open()  # not exec(): the loop keeps running
+        return dialog
+
+    def _run(self, work: Coroutine[Any, Any, object], *, done: str | None = None) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+
+        def finished(task: asyncio.Task[Any]) -> None:
+            self.tasks.discard(task)
+            if task.cancelled():
+                return
+            error = task.exception()
+            if isinstance(error, ControlError):
+                self._balloon("MCP Tray", str(error))
+            elif error is not None:
+                logger.error("a tray action failed", exc_info=error)
+            elif done:
+                logger.info("%s", done)
+            self.refresh()
+
+        task.add_done_callback(finished)
+
+    def _toggle_autostart(self) -> None:
+        try:
+            if self.autostart.enabled():
+                self.autostart.disable()
+            else:
+                self.autostart.enable()
+        except OSError as error:
+            self._balloon("MCP Tray", f"Could not change start at login: {error}")
+        self.refresh()
+
+    def _toggle_mute(self) -> None:
+        self.bridge.notices.mute_restarts = not self.bridge.notices.mute_restarts
+        self.refresh()
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.window.bring_forward()
+
+    def _config_problem(self, first_error: str) -> None:
+        self.config_problem = first_error
+        self.refresh()
+
+    def _notice_action(self, notice: Notice, key: str) -> None:
+        if notice.kind is NoticeKind.NEEDS_SECRET and notice.server:
+            self.ask_secret(notice.server, notice.secrets)
+        elif notice.kind is NoticeKind.CONFIG_ERROR or key == OPEN_CONFIG:
+            self.act("open-config", "")
+        elif key == SET_SECRET and notice.server:
+            self.ask_secret(notice.server)
+        elif notice.server:
+            self.act("logs", notice.server)
+
+    def _balloon(self, title: str, body: str) -> None:
+        if self.icon.isVisible():
+            self.icon.showMessage(title, body, icon_for(self.state))
+        else:
+            self.window.say(f"{title}: {body}")
+
+    def _servers_with_secrets(self) -> set[str]:
+        return {name for name, s in self.hub.config.servers.items() if secret_names(s)}
+
+
+def _shorten(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
