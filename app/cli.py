@@ -87,10 +87,25 @@ def _paths(args: argparse.Namespace) -> Any:
 
 
 def _default(args: argparse.Namespace) -> int:
-    """Plain ``mcp-tray``: the tray app, with the hub in-process."""
+    """Plain ``mcp-tray``: the tray app, with the hub in-process; headless without a display."""
+    if not _has_display():
+        print(
+            "No desktop display found (DISPLAY and WAYLAND_DISPLAY are not set), so MCP Tray "
+            "runs without a tray icon; press Ctrl-C to stop.",
+            file=sys.stderr,
+        )
+        return _serve(args)
     from app.gui.app import run_tray
 
     return run_tray(_paths(args), write_default=args.config is None)
+
+
+def _has_display() -> bool:
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True  # macOS and Windows always have one; an explicit Qt platform is trusted
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _serve(args: argparse.Namespace) -> int:

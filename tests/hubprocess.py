@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -43,7 +44,8 @@ def _env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class HubProcess:
-    """``mcp-tray serve`` in the background; its stderr is read line by line."""
+    """``mcp-tray serve`` (or another ``command``) in the background; its stderr is read
+    line by line."""
 
     def __init__(
         self,
@@ -51,11 +53,12 @@ class HubProcess:
         *,
         python_flags: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("serve",),
     ) -> None:
         self.home = home
         self.env = env
         self.process = subprocess.Popen(
-            [sys.executable, *python_flags, "-m", "app", "serve"],
+            [sys.executable, *python_flags, "-m", "app", *command],
             env=_env(home, env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -113,6 +116,9 @@ class HubProcess:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)  # the tray prints its stacks
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=1)
                 self.process.kill()
                 self.process.wait()
         # Reading to the end lets the reader thread finish.

@@ -13,6 +13,7 @@ before the process exits, and whatever happens, nothing is left running.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 import socket
@@ -28,7 +29,7 @@ from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.hub import Hub
 from app.core.paths import Paths, UnsafeRuntimeDir
 from app.core.secrets import Secrets, SecretStore
-from app.gui.tray import TrayApp
+from app.gui.tray import TrayApp, quit_app
 from app.serve import configure_logging
 
 logger = logging.getLogger("app")
@@ -123,7 +124,9 @@ def stop_on_signals(app: QApplication) -> None:
     notifier.activated.connect(lambda: reader.recv(64))
     _keep_alive.extend([notifier, reader, writer])
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda number, frame: app.quit())
+        signal.signal(signum, lambda number, frame: quit_app())
+    # `kill -USR1 PID` prints every thread's stack: what a hung GUI is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 _keep_alive: list[object] = []  # the signal wake-up sockets and their notifier

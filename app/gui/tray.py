@@ -78,6 +78,7 @@ class TrayApp(QObject):
         self.refresh()
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.icon.show()
+            logger.info("tray icon shown")
         else:
             logger.warning("no system tray on this desktop; showing the window instead")
             self.window.say(NO_TRAY_MESSAGE)
@@ -138,7 +139,7 @@ class TrayApp(QObject):
         mute.setCheckable(True)
         mute.setChecked(self.bridge.notices.mute_restarts)
         self.menu.addSeparator()
-        self._add(self.menu, "Quit", QApplication.quit)
+        self._add(self.menu, "Quit", quit_app)
 
     def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
         action = menu.addAction(text)
@@ -163,7 +164,7 @@ class TrayApp(QObject):
         elif verb == "reload":
             self._run(self.hub.reload())
         elif verb == "quit":
-            QApplication.quit()
+            quit_app()
 
     def ask_secret(self, server: str, names: tuple[str, ...] = ()) -> SecretDialog:
         config = self.hub.config.servers.get(server)
@@ -237,6 +238,15 @@ class TrayApp(QObject):
 
     def _servers_with_secrets(self) -> set[str]:
         return {name for name, s in self.hub.config.servers.items() if secret_names(s)}
+
+
+def quit_app() -> None:
+    """End the event loop, which stops every server (see app.gui.app).
+
+    Not QApplication.quit(): in Qt 6 that first asks each window to close, and
+    the main window only hides on close, which would cancel the quit.
+    """
+    QApplication.exit(0)
 
 
 def _shorten(text: str, limit: int = 90) -> str:
