@@ -111,6 +111,10 @@ class HubProcess:
         self.process.send_signal(signum)
 
     def stop(self) -> None:
+        """SIGTERM, and the rest of its output read; again: nothing more to do."""
+        assert self.process.stderr is not None
+        if self.process.stderr.closed:
+            return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -124,7 +128,6 @@ class HubProcess:
         # Reading to the end lets the reader thread finish.
         while (line := self._incoming.get(timeout=5)) is not None:
             self.lines.append(line)
-        assert self.process.stderr is not None
         self.process.stderr.close()
 
 

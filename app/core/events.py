@@ -11,11 +11,12 @@ subscriber must never take the supervisor down with it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar, get_args
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,26 @@ E = TypeVar(
 Unsubscribe = Callable[[], None]
 
 
+_KINDS: dict[str, type[Event]] = {kind.__name__: kind for kind in get_args(Event)}
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """An event as JSON, for the control API's event stream."""
+    return {"event": type(event).__name__, "fields": dataclasses.asdict(event)}
+
+
+def from_wire(message: dict[str, Any]) -> Event | None:
+    """The event ``to_wire`` made; None for a kind this version does not know."""
+    kind = _KINDS.get(str(message.get("event")))
+    if kind is None:
+        return None
+    fields: dict[str, Any] = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in dict(message.get("fields") or {}).items()
+    }
+    return kind(**fields)
+
+
 class EventBus:
     def __init__(self) -> None:
         self._handlers: list[tuple[type[Event], Callable[[Event], None]]] = []
@@ -133,6 +154,18 @@ class EventBus:
         def unsubscribe() -> None:
             if entry in self._handlers:
                 self._handlers.remove(entry)
+
+        return unsubscribe
+
+    def subscribe_every(self, handler: Callable[[Event], None]) -> Unsubscribe:
+        """``handler`` hears every event, of whatever kind (the control API's stream)."""
+        entries = [(kind, handler) for kind in _KINDS.values()]
+        self._handlers.extend(entries)
+
+        def unsubscribe() -> None:
+            for entry in entries:
+                if entry in self._handlers:
+                    self._handlers.remove(entry)
 
         return unsubscribe
 

@@ -51,6 +51,8 @@ _SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, 
 
 
 class Hub:
+    remote = False  # the tray's hub runs here (see app.core.endpoint.remote for the other kind)
+
     def __init__(
         self, paths: Paths, *, bus: EventBus | None = None, secrets: Secrets | None = None
     ) -> None:
@@ -185,6 +187,10 @@ class Hub:
                 await self.restart_server(supervisor.name)
                 acted.append(supervisor.name)
         return acted
+
+    async def log_tail(self, name: str, lines: int) -> list[str]:
+        """recent_log() for the tray, which may also present a hub in another process."""
+        return self.recent_log(name, lines)
 
     def recent_log(self, name: str, lines: int) -> list[str]:
         return self._supervisor(name).log.last_stamped(lines)

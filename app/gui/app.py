@@ -3,10 +3,12 @@
 Start-up order: folders and config (the first run writes the default) → the
 single-instance lock → logging (secret values masked) → QApplication and the
 qasync loop → the hub → the tray. A second ``mcp-tray`` finds the lock held
-and asks the running one to bring its window forward.
+and asks the running one to bring its window forward; when that one is a
+headless hub (``mcp-tray serve``), the tray presents it through its control
+socket instead, and quitting the tray leaves it running.
 
-Shutdown: Quit (or the session ending, or SIGTERM/SIGINT) makes Qt emit
-``aboutToQuit``; the loop then runs once more to stop every server cleanly
+Shutdown: Quit (or the session ending, or SIGTERM/SIGINT) ends Qt's event
+loop; the asyncio loop then runs once more to stop every server cleanly
 before the process exits, and whatever happens, nothing is left running.
 """
 
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.config import ensure_config
 from app.core.endpoint import client
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.endpoint.remote import RemoteHub
 from app.core.hub import Hub
 from app.core.paths import Paths, UnsafeRuntimeDir
 from app.core.secrets import Secrets, SecretStore
@@ -50,7 +53,7 @@ def run_tray(paths: Paths, *, write_default: bool = True) -> int:
     try:
         lock.acquire()
     except AlreadyRunning as running:
-        return _bring_forward(paths, running)
+        return _join(paths, running)
     try:
         secrets = Secrets(SecretStore(paths.secret_index))
         configure_logging(paths, to_stderr=True, redact=secrets.redact)
@@ -59,16 +62,13 @@ def run_tray(paths: Paths, *, write_default: bool = True) -> int:
         lock.release()
 
 
-def _bring_forward(paths: Paths, running: AlreadyRunning) -> int:
+def _join(paths: Paths, running: AlreadyRunning) -> int:
+    """Another MCP Tray holds the lock: bring its window forward, or present its hub."""
     try:
         client.call(paths.socket_path, "show", timeout=SHOW_TIMEOUT_S)
-    except client.HubRefused:
-        print(
-            f"{running}, without a window (`mcp-tray serve`). Its servers: `mcp-tray status`; "
-            "stop it to run the tray instead.",
-            file=sys.stderr,
-        )
-        return EXIT_FIXABLE
+    except client.HubRefused:  # a headless hub (`mcp-tray serve`): show it in a tray
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return _run(RemoteHub(paths))
     except (client.HubNotRunning, OSError, TimeoutError) as error:
         print(f"{running}, but does not answer: {error}", file=sys.stderr)
         return EXIT_FIXABLE
@@ -76,7 +76,7 @@ def _bring_forward(paths: Paths, running: AlreadyRunning) -> int:
     return EXIT_OK
 
 
-def _run(hub: Hub) -> int:
+def _run(hub: Hub | RemoteHub) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("MCP Tray")
@@ -88,8 +88,11 @@ def _run(hub: Hub) -> int:
     hub.presenter = tray.window.bring_forward
     try:
         with loop:
-            code: int = loop.run_until_complete(_serve(app, hub, tray))
-            logger.info("stopping every server")
+            code: int = loop.run_until_complete(_start(hub, tray))
+            if code == EXIT_OK:
+                loop.run_forever()  # Qt's event loop, until Quit (QApplication.exit)
+            if not hub.remote:
+                logger.info("stopping every server")
             loop.run_until_complete(tray.close())
             loop.run_until_complete(hub.shutdown())
             return code
@@ -97,17 +100,23 @@ def _run(hub: Hub) -> int:
         hub.kill_everything_now()  # whatever happened above, leave nothing running
 
 
-async def _serve(app: QApplication, hub: Hub, tray: TrayApp) -> int:
-    quitting = asyncio.Event()
-    app.aboutToQuit.connect(quitting.set)
+async def _start(hub: Hub | RemoteHub, tray: TrayApp) -> int:
     try:
         await hub.start(keep_going=True)
-    except OSError as error:  # the control socket could not be opened
+    except OSError as error:  # the control socket could not be opened (or reached)
         print(f"mcp-tray: cannot start: {error}", file=sys.stderr)
         return EXIT_FIXABLE
     tray.show()
-    await quitting.wait()
+    if isinstance(hub, RemoteHub):  # the tray of another process's hub ends with it
+        ending = asyncio.ensure_future(hub.ended.wait())
+        ending.add_done_callback(lambda _: _other_hub_stopped())
+        _keep_alive.append(ending)
     return EXIT_OK
+
+
+def _other_hub_stopped() -> None:
+    print("The MCP Tray hub this tray showed has stopped; the tray quits too.")
+    quit_app()
 
 
 def stop_on_signals(app: QApplication) -> None:

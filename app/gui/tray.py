@@ -18,17 +18,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QObject, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from app.core.autostart import Autostart
+from app.core.config import Config
 from app.core.endpoint.control import ControlError
-from app.core.hub import Hub
+from app.core.events import EventBus
 from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall, describe, overall, tooltip
+from app.core.paths import Paths
 from app.core.secrets import secret_names
 from app.gui.bridge import HubBridge
 from app.gui.notify import OPEN_CONFIG, SET_SECRET, DesktopNotifier
@@ -37,6 +39,9 @@ from app.resources import resource_path
 
 logger = logging.getLogger(__name__)
 
+LOG_TAIL_LINES = 500  # earlier lines a server's log view starts with
+WINDOW_REFRESH_MS = 5000  # how often the open window's uptimes are brought up to date
+
 NO_TRAY_MESSAGE = (
     "Your desktop has no system tray, so MCP Tray shows itself in this window (on GNOME, "
     "the AppIndicator extension adds a tray). Closing the window hides it and the servers "
@@ -44,18 +49,37 @@ NO_TRAY_MESSAGE = (
 )
 
 
+class TrayHub(Protocol):
+    """What the tray needs of a hub: its own (app.core.hub.Hub), or one running in another
+    process (app.core.endpoint.remote.RemoteHub)."""
+
+    remote: bool
+    paths: Paths
+    bus: EventBus
+    config: Config
+    presenter: Callable[[], None] | None
+
+    def status_rows(self) -> list[dict[str, Any]]: ...
+    async def start_server(self, name: str) -> None: ...
+    async def stop_server(self, name: str) -> None: ...
+    async def restart_server(self, name: str) -> None: ...
+    async def reload(self) -> list[str]: ...
+    async def set_secret(self, server: str, name: str, value: str) -> list[str]: ...
+    async def log_tail(self, name: str, lines: int) -> list[str]: ...
+
+
 def icon_for(state: Overall) -> QIcon:
     return QIcon(str(resource_path("icons", f"tray-{state.value}.svg")))
 
 
 class TrayApp(QObject):
-    def __init__(self, hub: Hub, *, autostart: Autostart | None = None) -> None:
+    def __init__(self, hub: TrayHub, *, autostart: Autostart | None = None) -> None:
         super().__init__()
         self.hub = hub
         self.autostart = autostart or Autostart()
         self.bridge = HubBridge(hub.bus)
         self.window = MainWindow(self.act)
-        self.window.logs.set_history(lambda server: hub.recent_log(server, 500))
+        self.window.logs.set_history(lambda server: self._run(self._fill_logs(server)))
         self.icon = QSystemTrayIcon(icon_for(Overall.IDLE))
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self.refresh)
@@ -70,6 +94,11 @@ class TrayApp(QObject):
         self.config_problem = ""
         self.tasks: set[asyncio.Task[Any]] = set()
         self.bridge.changed.connect(self.refresh)
+        # Uptimes in the open window move on; the menu is rebuilt as it opens.
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(WINDOW_REFRESH_MS)
+        self.ticker.timeout.connect(self._tick)
+        self.window.shown.connect(self._window_shown)
         self.bridge.log_line.connect(self.window.logs.append)
         self.bridge.notice.connect(self.notifier.show)
         self.bridge.config_problem.connect(self._config_problem)
@@ -85,6 +114,7 @@ class TrayApp(QObject):
             self.window.bring_forward()
 
     async def close(self) -> None:
+        self.ticker.stop()
         self.icon.hide()
         self.bridge.close()
         await self.notifier.close()
@@ -139,7 +169,8 @@ class TrayApp(QObject):
         mute.setCheckable(True)
         mute.setChecked(self.bridge.notices.mute_restarts)
         self.menu.addSeparator()
-        self._add(self.menu, "Quit", quit_app)
+        quit_text = "Quit (the hub keeps running)" if self.hub.remote else "Quit"
+        self._add(self.menu, quit_text, quit_app)
 
     def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
         action = menu.addAction(text)
@@ -156,7 +187,7 @@ class TrayApp(QObject):
             stopped = row is not None and row["state"] in ("stopped", "disabled")
             self._run(self.hub.start_server(server) if stopped else self.hub.stop_server(server))
         elif verb == "logs":
-            self.window.show_logs(server, self.hub.recent_log(server, 500))
+            self._run(self._show_logs(server))
         elif verb == "secret":
             self.ask_secret(server)
         elif verb == "open-config":
@@ -165,6 +196,12 @@ class TrayApp(QObject):
             self._run(self.hub.reload())
         elif verb == "quit":
             quit_app()
+
+    async def _show_logs(self, server: str) -> None:
+        self.window.show_logs(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
+
+    async def _fill_logs(self, server: str) -> None:
+        self.window.logs.show_server(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
 
     def ask_secret(self, server: str, names: tuple[str, ...] = ()) -> SecretDialog:
         config = self.hub.config.servers.get(server)
@@ -196,14 +233,25 @@ class TrayApp(QObject):
         task.add_done_callback(finished)
 
     def _toggle_autostart(self) -> None:
+        # A small file, but file I/O all the same: off the loop thread.
+        change = self.autostart.disable if self.autostart.enabled() else self.autostart.enable
+        self._run(self._change_autostart(change))
+
+    async def _change_autostart(self, change: Callable[[], None]) -> None:
         try:
-            if self.autostart.enabled():
-                self.autostart.disable()
-            else:
-                self.autostart.enable()
+            await asyncio.to_thread(change)
         except OSError as error:
             self._balloon("MCP Tray", f"Could not change start at login: {error}")
+
+    def _window_shown(self) -> None:
         self.refresh()
+        self.ticker.start()
+
+    def _tick(self) -> None:
+        if self.window.isVisible():
+            self.refresh()
+        else:
+            self.ticker.stop()
 
     def _toggle_mute(self) -> None:
         self.bridge.notices.mute_restarts = not self.bridge.notices.mute_restarts

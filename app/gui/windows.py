@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QTextCursor, QTextDocument
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -43,6 +43,8 @@ COLUMNS = ("Server", "State", "PID", "Restarts", "Uptime", "Last error")
 
 class MainWindow(QWidget):
     """Servers and logs. ``action(verb, server)`` runs what a button asks for."""
+
+    shown = Signal()
 
     def __init__(self, action: Callable[[str, str], None]) -> None:
         super().__init__()
@@ -76,6 +78,10 @@ class MainWindow(QWidget):
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
         self.raise_()
         self.activateWindow()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         # Closing the window hides it; the tray (or Quit) ends the app.
@@ -194,11 +200,11 @@ class LogsTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.text)
         self.server.currentTextChanged.connect(self.switched)
-        self._history: Callable[[str], Sequence[str]] = lambda server: []
+        self._ask_history: Callable[[str], None] = lambda server: None
 
-    def set_history(self, history: Callable[[str], Sequence[str]]) -> None:
-        """Where the lines written before the window opened come from."""
-        self._history = history
+    def set_history(self, ask: Callable[[str], None]) -> None:
+        """Who fetches a server's earlier lines; it answers with show_server()."""
+        self._ask_history = ask
 
     def set_servers(self, names: Sequence[str]) -> None:
         current = self.server.currentText()
@@ -222,7 +228,8 @@ class LogsTab(QWidget):
 
     def switched(self, server: str) -> None:
         if server:
-            self.show_server(server, self._history(server))
+            self.text.clear()
+            self._ask_history(server)
 
     def append(self, server: str, line: str) -> None:
         if server == self.server.currentText():

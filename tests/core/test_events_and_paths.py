@@ -302,3 +302,34 @@ def test_ensure_makes_a_shortened_runtime_dir_private_too(
         assert stat.S_IMODE(paths.runtime_dir.stat().st_mode) == 0o700
     finally:
         paths.runtime_dir.rmdir()  # it lives in the system temp dir, outside tmp_path
+
+
+def test_every_event_kind_survives_the_control_api_stream() -> None:
+    import json
+
+    from app.core.events import (
+        ConfigApplied,
+        ConfigProblem,
+        SecretsMissing,
+        ServerExited,
+        ServerLogLine,
+        ServerStateChanged,
+        SourcesChanged,
+        from_wire,
+        to_wire,
+    )
+
+    events = [
+        ServerStateChanged(
+            server="a", state="running", previous="starting", pid=7, restarts=1, last_error=None
+        ),
+        ServerExited(server="a", exit_code=3, signal=None, planned=False, last_stderr=("x",)),
+        ServerLogLine(server="a", stamp="12:00:00", line="hello"),
+        ConfigProblem(path="/c.json", errors=("c.json:1:2: bad",)),
+        ConfigApplied(changed=("a", "b")),
+        SourcesChanged(server="a", paths=("/p/server.py",)),
+        SecretsMissing(server="a", names=("TOKEN",)),
+    ]
+
+    assert [from_wire(json.loads(json.dumps(to_wire(event)))) for event in events] == events
+    assert from_wire({"event": "FromALaterVersion", "fields": {}}) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -161,14 +162,20 @@ def test_without_a_system_tray_the_window_shows_the_servers_and_says_why(
     assert [table.item(0, c).text() for c in (0, 1)] == ["demo", "running"]
 
 
-def test_start_at_login_is_toggled_from_the_menu(start_tray: Any, tmp_path: Path) -> None:
+def test_start_at_login_is_toggled_from_the_menu(
+    start_tray: Any, tray_loop: TrayLoop, tmp_path: Path
+) -> None:
     running: RunningTray = start_tray({})
     entry = tmp_path / "xdg-config" / "autostart" / "mcp-tray.desktop"
 
-    running.menu_action("Start at login").trigger()
+    async def toggle() -> None:
+        running.menu_action("Start at login").trigger()
+        await asyncio.gather(*running.tray.tasks)
+
+    tray_loop.run(toggle)
     assert entry.exists()
     assert running.menu_action("Start at login").isChecked()
-    running.menu_action("Start at login").trigger()
+    tray_loop.run(toggle)
     assert not entry.exists()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.endpoint import protocol
-from app.core.events import EventBus, ServerLogLine
+from app.core.events import EventBus, ServerLogLine, to_wire
 from app.core.rpc.framing import PushReader
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,8 @@ class ControlServer:
             request = await self._read_request(reader)
             if request.get("op") == "logs":
                 await self._logs(request, writer, reader)
+            elif request.get("op") == "events":
+                await self._events(request, writer, reader)
             elif request.get("op") == "attach":
                 await self._attach(request, writer, reader)
             else:
@@ -173,11 +175,11 @@ class ControlServer:
     ) -> None:
         """Reply with the newest lines, then (with ``follow``) stream new ones until hang-up."""
         name, count = _name(request), int(request.get("lines", 50))
-        lines: asyncio.Queue[str] = asyncio.Queue()
+        messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
         def forward(event: ServerLogLine) -> None:
             if event.server == name:
-                lines.put_nowait(event.stamped())
+                messages.put_nowait({"line": event.stamped()})
 
         unsubscribe = self._hub.bus.subscribe(ServerLogLine, forward)
         try:
@@ -189,22 +191,43 @@ class ControlServer:
             writer.write(protocol.encode({"ok": True, "result": recent}))
             await writer.drain()
             if request.get("follow"):
-                await self._stream(lines, writer, reader)
+                await self._stream(messages, writer, reader)
+        finally:
+            unsubscribe()
+
+    async def _events(
+        self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        """Reply with the status rows, then stream every hub event until hang-up.
+
+        What a tray presenting a hub that runs in another process listens to.
+        """
+        messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        unsubscribe = self._hub.bus.subscribe_every(
+            lambda event: messages.put_nowait(to_wire(event))
+        )
+        try:
+            writer.write(protocol.encode({"ok": True, "result": self._hub.status_rows()}))
+            await writer.drain()
+            await self._stream(messages, writer, reader)
         finally:
             unsubscribe()
 
     async def _stream(
-        self, lines: asyncio.Queue[str], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+        self,
+        messages: asyncio.Queue[dict[str, Any]],
+        writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader,
     ) -> None:
         hang_up = asyncio.ensure_future(reader.read())  # EOF when the client goes away
         try:
             while not hang_up.done():
-                next_line = asyncio.ensure_future(lines.get())
-                await asyncio.wait({next_line, hang_up}, return_when=asyncio.FIRST_COMPLETED)
-                if not next_line.done():
-                    next_line.cancel()
+                next_message = asyncio.ensure_future(messages.get())
+                await asyncio.wait({next_message, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_message.done():
+                    next_message.cancel()
                     break
-                writer.write(protocol.encode({"line": next_line.result()}))
+                writer.write(protocol.encode(next_message.result()))
                 await writer.drain()
         finally:
             hang_up.cancel()

@@ -1,0 +1,134 @@
+"""A hub that runs in another process (``mcp-tray serve``), seen through its control socket.
+
+The tray presents it exactly as it presents its own hub: :class:`RemoteHub`
+has the same face (status rows, an event bus, start/stop/restart, reload,
+secrets, log tails). Its events come from the control API's ``events``
+stream, re-published on a local bus, so the tray's notices and menus work
+unchanged; its actions are control requests. The servers belong to the other
+process: leaving the tray leaves them running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from app.core.config import Config, ConfigError, load_config
+from app.core.endpoint import client, protocol
+from app.core.endpoint.control import ControlError
+from app.core.events import ConfigApplied, EventBus, ServerStateChanged, from_wire
+from app.core.paths import Paths
+from app.core.secrets import KeyringUnavailable, SecretStore
+
+logger = logging.getLogger(__name__)
+
+ACTION_TIMEOUT_S = 3600.0  # a start or restart answers once the server is up, or the hub gives up
+STREAM_LIMIT = 16 * 1024 * 1024  # one event line; server log lines are bounded well below this
+
+
+class RemoteHub:
+    remote = True  # the tray says that quitting it leaves the servers running
+
+    def __init__(self, paths: Paths, *, store: SecretStore | None = None) -> None:
+        self.paths = paths
+        self.bus = EventBus()
+        self.config = Config()
+        self.presenter: Callable[[], None] | None = None  # unused: no window of its own
+        self.ended = asyncio.Event()  # the other hub stopped, or hung up
+        self._store = store or SecretStore(paths.secret_index)
+        self._rows: list[dict[str, Any]] = []
+        self._writer: asyncio.StreamWriter | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        return list(self._rows)
+
+    async def start(self, *, keep_going: bool = True) -> None:
+        """Follow the hub's events; raises OSError when its socket cannot be reached."""
+        await self._load_config()
+        reader, self._writer = await asyncio.open_unix_connection(
+            self.paths.socket_path, limit=STREAM_LIMIT
+        )
+        self._writer.write(protocol.request("events"))
+        reply = protocol.decode(await reader.readline())
+        if not reply.get("ok"):
+            raise OSError(f"the hub refused to stream its events: {reply.get('error')}")
+        self._rows = list(reply.get("result") or [])
+        self._pump = asyncio.create_task(self._follow(reader), name="follow the hub")
+        logger.info("presenting the hub already running (%s)", self.paths.socket_path)
+
+    async def shutdown(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._writer is not None:
+            self._writer.close()
+
+    def kill_everything_now(self) -> None:
+        """Nothing to do: the servers belong to the other process."""
+
+    # ----- actions
+
+    async def start_server(self, name: str) -> None:
+        await self._call("start", name=name)
+
+    async def stop_server(self, name: str) -> None:
+        await self._call("stop", name=name)
+
+    async def restart_server(self, name: str) -> None:
+        await self._call("restart", name=name)
+
+    async def reload(self) -> list[str]:
+        changed: list[str] = await self._call("reload")
+        return changed
+
+    async def set_secret(self, server: str, name: str, value: str) -> list[str]:
+        try:
+            await asyncio.to_thread(self._store.set, server, name, value)
+        except KeyringUnavailable as error:
+            raise ControlError(f"cannot store the secret: {error}") from None
+        acted: list[str] = await self._call("secrets_changed", name=server, secrets=[name])
+        return acted
+
+    async def log_tail(self, name: str, lines: int) -> list[str]:
+        tail: list[str] = await self._call("logs", name=name, lines=lines)
+        return tail
+
+    # ----- plumbing
+
+    async def _follow(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                event = from_wire(protocol.decode(line))
+                if isinstance(event, ServerStateChanged):
+                    self._rows = await self._call("status")  # uptimes and all, fresh
+                elif isinstance(event, ConfigApplied):
+                    await self._load_config()
+                if event is not None:
+                    self.bus.publish(event)
+        except ControlError:
+            pass  # the hub went away while we asked for its status: it is stopping
+        except (OSError, protocol.ProtocolError) as error:
+            logger.warning("lost the hub's event stream: %s", error)
+        finally:
+            logger.info("the hub this tray presented has stopped")
+            self.ended.set()
+
+    async def _call(self, op: str, **arguments: Any) -> Any:
+        try:
+            return await asyncio.to_thread(
+                client.call, self.paths.socket_path, op, timeout=ACTION_TIMEOUT_S, **arguments
+            )
+        except client.HubRefused as refusal:
+            raise ControlError(str(refusal)) from None
+        except (client.HubNotRunning, OSError) as error:
+            raise ControlError(f"MCP Tray's hub cannot be reached: {error}") from None
+
+    async def _load_config(self) -> None:
+        """The config the other hub runs (for secret names); a broken file keeps the last."""
+        with contextlib.suppress(ConfigError, OSError):
+            self.config = await asyncio.to_thread(load_config, self.paths.config_file)
