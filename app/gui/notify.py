@@ -3,9 +3,10 @@
 On Linux, a tray icon's ``showMessage`` may draw Qt's own balloon and never
 reach the desktop's notification daemon (an XEmbed tray such as trayer), so
 notices go straight to ``org.freedesktop.Notifications`` over D-Bus, which
-also gives action buttons ("Show logs", "Set secret…"). jeepney speaks
-D-Bus with exact argument types on the asyncio loop; QtDBus cannot send the
-unsigned ``replaces_id`` the method's signature asks for. Without a session
+also gives action buttons ("Show logs", "Set secret…"). jeepney sends it
+with the method's D-Bus signature written out (``susssasa{sv}i``: an unsigned
+id, a dict of variants), on the asyncio loop; from Python, QtDBus guesses
+argument types from values, which gets those two wrong. Without a session
 bus or a daemon, the tray's balloon is the fallback.
 """
 

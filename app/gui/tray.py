@@ -73,6 +73,8 @@ def icon_for(state: Overall) -> QIcon:
 
 
 class TrayApp(QObject):
+    """The icon, its menu, the window and the notifier, over one hub."""
+
     def __init__(self, hub: TrayHub, *, autostart: Autostart | None = None) -> None:
         super().__init__()
         self.hub = hub
