@@ -1,0 +1,144 @@
+"""JSON with comments (VS Code, Zed), read and edited in place.
+
+Reading: comments and trailing commas are blanked out with spaces, so the
+text keeps its length and every offset in the blanked text is the offset
+in the original. ``json`` then parses it, and :func:`value_spans` finds
+where each value lies.
+
+Editing replaces or inserts exactly the characters of one member,
+so comments, key order and the formatting of everything else stay as the
+user wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.config.locate import KeyPath, value_offsets
+
+_DECODER = json.JSONDecoder()
+
+
+class JsoncError(ValueError):
+    """The text is not JSON (with comments); the message says where."""
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    blank: str  # the same text with comments and trailing commas as spaces
+    data: Any
+
+    @classmethod
+    def parse(cls, text: str) -> Document:
+        blank = _blank_out(text)
+        try:
+            data = json.loads(blank) if blank.strip() else {}
+        except json.JSONDecodeError as error:
+            raise JsoncError(f"line {error.lineno}, column {error.colno}: {error.msg}") from None
+        return cls(text, blank, data)
+
+    def span(self, path: KeyPath) -> tuple[int, int]:
+        """Start and end offsets of the value at ``path``."""
+        start = value_offsets(self.blank)[path]
+        _, end = _DECODER.raw_decode(self.blank, start)
+        return start, end
+
+    def replace(self, path: KeyPath, value: Any) -> str:
+        """The text with the value at ``path`` replaced."""
+        start, end = self.span(path)
+        indent = _indent_at(self.text, start)
+        return self.text[:start] + _dump(value, indent) + self.text[end:]
+
+    def insert(self, path: KeyPath, key: str, value: Any) -> str:
+        """The text with ``key: value`` added as the last member of the object at ``path``."""
+        start, end = self.span(path)
+        closing = end - 1  # the "}"
+        inner = self.blank[start + 1 : closing]
+        member_indent = _member_indent(self.text, start, inner)
+        dumped = _dump(value, member_indent)
+        member = f"{json.dumps(key)}: {dumped}"
+        if not inner.strip():  # an empty object
+            close_indent = _indent_at(self.text, start)
+            return (
+                f"{self.text[: start + 1]}\n{member_indent}{member}\n{close_indent}"
+                f"{self.text[closing:]}"
+            )
+        last = start + 1 + len(inner.rstrip())  # just after the last member's value
+        comma = "" if self.blank[last - 1] == "," else ","
+        return f"{self.text[:last]}{comma}\n{member_indent}{member}{self.text[last:]}"
+
+
+def _blank_out(text: str) -> str:
+    """Comments and trailing commas become spaces (newlines kept, so lines still count)."""
+    out = list(text)
+    index, length = 0, len(text)
+    last_significant = -1  # the offset of the last character that is not blank
+    while index < length:
+        char = text[index]
+        if char == '"':
+            end = _string_end(text, index)
+            last_significant = end - 1
+            index = end
+        elif text.startswith("//", index):
+            end = text.find("\n", index)
+            end = length if end < 0 else end
+            _blank(out, index, end)
+            index = end
+        elif text.startswith("/*", index):
+            end = text.find("*/", index + 2)
+            if end < 0:
+                raise JsoncError("a /* comment is not closed")
+            _blank(out, index, end + 2)
+            index = end + 2
+        elif char in "}]":
+            if last_significant >= 0 and out[last_significant] == ",":
+                out[last_significant] = " "  # a trailing comma
+            last_significant = index
+            index += 1
+        else:
+            if not char.isspace():
+                last_significant = index
+            index += 1
+    return "".join(out)
+
+
+def _blank(out: list[str], start: int, end: int) -> None:
+    for position in range(start, end):
+        if out[position] != "\n":
+            out[position] = " "
+
+
+def _string_end(text: str, start: int) -> int:
+    index = start + 1
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+        elif text[index] == '"':
+            return index + 1
+        else:
+            index += 1
+    raise JsoncError("a string is not closed")
+
+
+def _indent_at(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text[line_start:offset]
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _member_indent(text: str, start: int, inner: str) -> str:
+    """The indentation of the object's members: its first member's, or one step deeper."""
+    match = re.search(r"\n([ \t]*)\S", inner)
+    if match:
+        return match.group(1)
+    return _indent_at(text, start) + "  "
+
+
+def _dump(value: Any, indent: str) -> str:
+    """``value`` as JSON, laid out to sit at ``indent``."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + indent)

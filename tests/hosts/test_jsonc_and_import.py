@@ -1,0 +1,128 @@
+"""Host configs: JSON with comments edited in place, and host entries translated for import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.hosts.importing import host_entries
+from app.hosts.jsonc import Document, JsoncError
+from app.hosts.registry import HOSTS, UnknownHost, host_named
+
+VSCODE_WORKSPACE = """{
+  // Servers for this workspace (VS Code's .vscode/mcp.json)
+  "inputs": [
+    {"type": "promptString", "id": "github-token", "description": "GitHub PAT", "password": true}
+  ],
+  "servers": {
+    "github": {
+      "type": "stdio",
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${input:github-token}"}, // asked once
+    },
+    "files": {
+      "command": "node",
+      "args": ["${workspaceFolder}/build/index.js"], /* built by tsc */
+    },
+    "remote": {"type": "http", "url": "https://example.com/mcp"},
+  },
+}
+"""
+
+
+def test_comments_and_trailing_commas_are_read_and_kept_by_edits() -> None:
+    document = Document.parse(VSCODE_WORKSPACE)
+
+    edited = document.replace(("servers", "files"), {"command": "/opt/mcp-tray", "args": ["a"]})
+
+    assert document.data["servers"]["files"]["command"] == "node"
+    reparsed = Document.parse(edited)
+    assert reparsed.data["servers"]["files"] == {"command": "/opt/mcp-tray", "args": ["a"]}
+    assert "// asked once" in edited  # comments outside the replaced value stay
+    before, after = VSCODE_WORKSPACE.split('"files"', maxsplit=1)[0], edited.split('"files"')[0]
+    assert before == after  # everything up to the edited entry is byte for byte the same
+
+
+def test_a_member_is_inserted_with_the_object_s_indentation() -> None:
+    document = Document.parse('{\n    "mcpServers": {\n        "a": {"command": "x"}\n    }\n}\n')
+
+    edited = document.insert(("mcpServers",), "b", {"command": "y"})
+
+    assert edited == (
+        '{\n    "mcpServers": {\n        "a": {"command": "x"},\n'
+        '        "b": {\n          "command": "y"\n        }\n    }\n}\n'
+    )
+    empty = Document.parse('{"mcpServers": {}}').insert(("mcpServers",), "b", {"command": "y"})
+    assert Document.parse(empty).data == {"mcpServers": {"b": {"command": "y"}}}
+
+
+def test_malformed_text_names_line_and_column() -> None:
+    with pytest.raises(JsoncError, match="line 2, column"):
+        Document.parse('{\n  "a": }')
+
+
+def test_vscode_entries_are_translated_or_refused_with_reasons(tmp_path: Path) -> None:
+    path = tmp_path / "project" / ".vscode" / "mcp.json"
+
+    entries = {
+        e.name: e for e in host_entries(HOSTS["vscode"], path, Document.parse(VSCODE_WORKSPACE))
+    }
+
+    github = entries["github"]
+    assert github.config == {
+        "command": "npx",
+        "args": ["-y", "@modelcontextprotocol/server-github"],
+        "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${secret:github-token}"},
+    }
+    assert "mcp-tray secret set github github-token" in github.notes[0]
+    assert entries["files"].config == {
+        "command": "node",
+        "args": [f"{tmp_path / 'project'}/build/index.js"],
+    }
+    assert entries["remote"].config is None
+    assert "remote (HTTP/SSE)" in entries["remote"].notes[0]
+
+
+def test_shell_style_variables_become_env_placeholders_and_unknown_ones_refuse() -> None:
+    text = """{"mcpServers": {
+      "ok": {"command": "srv", "args": ["${HOME}/data", "${PORT:-8080}"]},
+      "no": {"command": "srv", "args": ["${config:editor.fontSize}"]}
+    }}"""
+    path = Path("/home/ada/.claude.json")
+
+    entries = {e.name: e for e in host_entries(HOSTS["claude-code"], path, Document.parse(text))}
+
+    assert entries["ok"].config == {"command": "srv", "args": ["${env:HOME}/data", "${env:PORT}"]}
+    assert entries["ok"].notes == ["the default of ${PORT:-8080} was dropped"]
+    assert entries["no"].config is None
+    assert "cannot translate ${config:editor.fontSize}" in entries["no"].notes[0]
+
+
+def test_zed_entries_in_both_shapes() -> None:
+    text = """{
+      // Zed settings
+      "context_servers": {
+        "new": {"source": "custom", "command": "srv", "args": ["a"], "env": {}},
+        "old": {"command": {"path": "srv", "args": ["b"], "env": {"K": "v"}}},
+        "ext": {"source": "extension", "settings": {}}
+      }
+    }"""
+
+    entries = {
+        e.name: e for e in host_entries(HOSTS["zed"], Path("settings.json"), Document.parse(text))
+    }
+
+    assert entries["new"].config == {"command": "srv", "args": ["a"]}
+    assert entries["old"].config == {"command": "srv", "args": ["b"], "env": {"K": "v"}}
+    assert entries["ext"].config is None
+
+
+def test_every_host_has_a_location_and_unknown_names_are_refused() -> None:
+    assert sorted(HOSTS) == sorted(
+        ["claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed", "gemini"]
+    )
+    assert all(host.default_path().is_absolute() for host in HOSTS.values())
+    with pytest.raises(UnknownHost, match="known: claude-desktop"):
+        host_named("notepad")
