@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     add_secret_parser(commands)
     commands.choices["secret"].set_defaults(run=_secret)
 
+    from app.host_commands import add_parser as add_import_parser
+
+    add_import_parser(commands)
+    commands.choices["import"].set_defaults(run=_import)
+
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
     config.set_defaults(run=_config)
@@ -230,6 +235,15 @@ def _secret(args: argparse.Namespace) -> int:
     try:
         return secret_commands.run(args, _paths(args))
     except secret_commands.SecretCommandError as error:
+        raise UserFacingError(str(error)) from None
+
+
+def _import(args: argparse.Namespace) -> int:
+    from app import host_commands
+
+    try:
+        return host_commands.run_import(args, _paths(args))
+    except host_commands.HostCommandError as error:
         raise UserFacingError(str(error)) from None
 
 
