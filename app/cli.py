@@ -74,10 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     add_secret_parser(commands)
     commands.choices["secret"].set_defaults(run=_secret)
 
-    from app.host_commands import add_parser as add_import_parser
+    from app.host_commands import add_parsers as add_host_parsers
 
-    add_import_parser(commands)
-    commands.choices["import"].set_defaults(run=_import)
+    add_host_parsers(commands)
+    for verb in ("import", "connect", "disconnect"):
+        commands.choices[verb].set_defaults(run=_hosts)
 
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
@@ -238,11 +239,11 @@ def _secret(args: argparse.Namespace) -> int:
         raise UserFacingError(str(error)) from None
 
 
-def _import(args: argparse.Namespace) -> int:
+def _hosts(args: argparse.Namespace) -> int:
     from app import host_commands
 
     try:
-        return host_commands.run_import(args, _paths(args))
+        return host_commands.run(args, _paths(args))
     except host_commands.HostCommandError as error:
         raise UserFacingError(str(error)) from None
 

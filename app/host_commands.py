@@ -1,4 +1,8 @@
-"""``mcp-tray import HOST``: copy an app's stdio servers into MCP Tray's config.
+"""``mcp-tray import|connect|disconnect HOST``: bring an app's servers into MCP Tray.
+
+``import`` copies an app's stdio servers into MCP Tray's config;
+``connect`` then points the app at them through ``mcp-tray attach``, and
+``disconnect`` undoes that (app.hosts.linking).
 
 Nothing is overwritten: a name MCP Tray already has is reported, not
 replaced. Tokens the app's config holds in plain text go to the keyring
@@ -25,14 +29,56 @@ class HostCommandError(Exception):
     """A failure to report in one readable message, with exit code 1."""
 
 
-def add_parser(commands: Any) -> None:
+def add_parsers(commands: Any) -> None:
     from app.hosts.names import HOST_NAMES
 
     names = ", ".join(HOST_NAMES)
-    command = commands.add_parser("import", help=f"copy an app's servers into MCP Tray ({names})")
-    command.add_argument("host", metavar="HOST", help=names)
-    command.add_argument("--path", type=Path, help="the app's config file, if not the usual one")
-    command.add_argument("--dry-run", action="store_true", help="only show what would happen")
+    for verb, text in (
+        ("import", f"copy an app's servers into MCP Tray ({names})"),
+        ("connect", "make an app reach its servers through MCP Tray"),
+        ("disconnect", "undo connect: the app starts its servers itself again"),
+    ):
+        command = commands.add_parser(verb, help=text)
+        command.add_argument("host", metavar="HOST", help=names)
+        command.add_argument("--path", type=Path, help="the app's config file, if not the usual")
+        if verb == "import":
+            command.add_argument("--dry-run", action="store_true", help="only show the plan")
+        command.set_defaults(host_verb=verb)
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    if args.host_verb == "import":
+        return run_import(args, paths)
+    return run_link(args, paths)
+
+
+def run_link(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.config import ConfigError, load_config
+    from app.hosts.jsonc import JsoncError
+    from app.hosts.linking import Connections
+    from app.hosts.registry import UnknownHost, host_named
+
+    try:
+        host = host_named(args.host)
+    except UnknownHost as error:
+        raise HostCommandError(str(error)) from None
+    path = args.path or host.default_path()
+    _read_host_config(path)  # a readable, valid file, or a clear error
+    connections = Connections(paths.state_dir / "connections")
+    try:
+        if args.host_verb == "connect":
+            ours = set(load_config(paths.config_file).servers)
+            outcome = connections.connect(host, path, ours)
+        else:
+            outcome = connections.disconnect(host, path)
+    except ConfigError as error:
+        raise HostCommandError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+    except (OSError, JsoncError) as error:
+        raise HostCommandError(f"cannot change {path}: {error}; it was left as it is") from None
+    for line in outcome.untouched:
+        print(f"  {line}")
+    print(outcome.message)
+    return EXIT_OK
 
 
 class _Plan:
