@@ -56,13 +56,8 @@ def run_link(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.config import ConfigError, load_config
     from app.hosts.jsonc import JsoncError
     from app.hosts.linking import Connections
-    from app.hosts.registry import UnknownHost, host_named
 
-    try:
-        host = host_named(args.host)
-    except UnknownHost as error:
-        raise HostCommandError(str(error)) from None
-    path = args.path or host.default_path()
+    host, path = _host_and_path(args)
     _read_host_config(path)  # a readable, valid file, or a clear error
     connections = Connections(paths.state_dir / "connections")
     try:
@@ -92,13 +87,8 @@ def run_import(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.config import ConfigError, ensure_config, parse_config, write_config_text
     from app.core.secrets import KeyringUnavailable, SecretStore
     from app.hosts.jsonc import Document
-    from app.hosts.registry import UnknownHost, host_named
 
-    try:
-        host = host_named(args.host)
-    except UnknownHost as error:
-        raise HostCommandError(str(error)) from None
-    source = args.path or host.default_path()
+    host, source = _host_and_path(args)
     document = _read_host_config(source)
     ensure_config(paths.config_file, python=sys.executable)
     ours = paths.config_file.read_text(encoding="utf-8")
@@ -128,6 +118,17 @@ def run_import(args: argparse.Namespace, paths: Paths) -> int:
     print(f"Imported {len(plan.added)} server(s) into {paths.config_file}.")
     print(f"Next: `mcp-tray connect {host.name}` makes {host.title} use them through MCP Tray.")
     return EXIT_OK
+
+
+def _host_and_path(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The app named on the command line, and its config file (``--path`` or the usual)."""
+    from app.hosts.registry import UnknownHost, host_named
+
+    try:
+        host = host_named(args.host)
+    except UnknownHost as error:
+        raise HostCommandError(str(error)) from None
+    return host, args.path or host.default_path()
 
 
 def _read_host_config(path: Path) -> Any:
