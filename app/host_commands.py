@@ -109,8 +109,8 @@ def run_import(args: argparse.Namespace, paths: Paths) -> int:
     except KeyringUnavailable as error:
         raise HostCommandError(f"{error}; nothing was imported") from None
     text = ours
-    if "mcpServers" not in Document.parse(text).data:
-        text = Document.parse(text).insert((), "mcpServers", {})
+    if "mcpServers" not in (document := Document.parse(text)).data:
+        text = document.insert((), "mcpServers", {})
     for name, entry in plan.added.items():
         text = Document.parse(text).insert(("mcpServers",), name, entry)
     parse_config(text, path=paths.config_file)  # what is written must load

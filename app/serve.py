@@ -43,11 +43,27 @@ def configure_logging(paths: Paths, *, to_stderr: bool, redact: Redactor) -> Non
 
 def serve(paths: Paths, *, write_default: bool = True) -> int:
     """Run the hub until a signal stops it; ``write_default`` creates a missing config."""
+    if not prepare(paths, write_default=write_default):
+        return 1
+    lock = InstanceLock(paths.lock_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as running:
+        print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(_serve(logged_hub(paths)))
+    finally:
+        lock.release()
+
+
+def prepare(paths: Paths, *, write_default: bool) -> bool:
+    """Folders, and on a first run the default config; False once it said what failed."""
     try:
         paths.ensure()
     except (UnsafeRuntimeDir, OSError) as error:
         print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
-        return 1
+        return False
     try:
         if write_default and ensure_config(paths.config_file, python=sys.executable):
             print(
@@ -56,19 +72,15 @@ def serve(paths: Paths, *, write_default: bool = True) -> int:
             )
     except OSError as error:
         print(f"mcp-tray: cannot write the default config: {error}", file=sys.stderr)
-        return 1
-    lock = InstanceLock(paths.lock_path)
-    try:
-        lock.acquire()
-    except AlreadyRunning as running:
-        print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
-        return 1
+        return False
+    return True
+
+
+def logged_hub(paths: Paths) -> Hub:
+    """A hub whose log (hub.log and stderr) masks the secret values it hands out."""
     secrets = Secrets(SecretStore(paths.secret_index))
     configure_logging(paths, to_stderr=True, redact=secrets.redact)
-    try:
-        return asyncio.run(_serve(Hub(paths, secrets=secrets)))
-    finally:
-        lock.release()
+    return Hub(paths, secrets=secrets)
 
 
 async def _serve(hub: Hub) -> int:

@@ -25,15 +25,13 @@ import qasync
 from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
-from app.core.config import ensure_config
 from app.core.endpoint import client
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.endpoint.remote import RemoteHub
 from app.core.hub import Hub
-from app.core.paths import Paths, UnsafeRuntimeDir
-from app.core.secrets import Secrets, SecretStore
+from app.core.paths import Paths
 from app.gui.tray import TrayApp, quit_app
-from app.serve import configure_logging
+from app.serve import logged_hub, prepare
 
 logger = logging.getLogger("app")
 
@@ -42,12 +40,7 @@ SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
 
 
 def run_tray(paths: Paths, *, write_default: bool = True) -> int:
-    try:
-        paths.ensure()
-        if write_default and ensure_config(paths.config_file, python=sys.executable):
-            print(f"Wrote a default config with the demo server to {paths.config_file}")
-    except (UnsafeRuntimeDir, OSError) as error:
-        print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
+    if not prepare(paths, write_default=write_default):
         return EXIT_FIXABLE
     lock = InstanceLock(paths.lock_path)
     try:
@@ -55,9 +48,7 @@ def run_tray(paths: Paths, *, write_default: bool = True) -> int:
     except AlreadyRunning as running:
         return _join(paths, running)
     try:
-        secrets = Secrets(SecretStore(paths.secret_index))
-        configure_logging(paths, to_stderr=True, redact=secrets.redact)
-        return _run(Hub(paths, secrets=secrets))
+        return _run(logged_hub(paths))
     finally:
         lock.release()
 

@@ -131,13 +131,13 @@ class TrayApp(QObject):
         self.icon.setIcon(icon_for(self.state))
         self.window.setWindowIcon(icon_for(self.state))
         self.icon.setToolTip(tooltip(rows, config_problem=bool(self.config_problem)))
-        self.window.servers.update_rows(rows, self._servers_with_secrets())
-        self.window.logs.set_servers([row["name"] for row in rows])
-        self._build_menu(rows)
-
-    def _build_menu(self, rows: list[dict[str, Any]]) -> None:
-        self.menu.clear()
         with_secrets = self._servers_with_secrets()
+        self.window.servers.update_rows(rows, with_secrets)
+        self.window.logs.set_servers([row["name"] for row in rows])
+        self._build_menu(rows, with_secrets)
+
+    def _build_menu(self, rows: list[dict[str, Any]], with_secrets: set[str]) -> None:
+        self.menu.clear()
         for row in rows:
             name = row["name"]
             submenu = self.menu.addMenu(f"{name} — {row['state']}")
