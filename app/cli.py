@@ -241,10 +241,11 @@ def _secret(args: argparse.Namespace) -> int:
 
 def _hosts(args: argparse.Namespace) -> int:
     from app import host_commands
+    from app.hosts.host import HostError
 
     try:
         return host_commands.run(args, _paths(args))
-    except host_commands.HostCommandError as error:
+    except HostError as error:
         raise UserFacingError(str(error)) from None
 
 

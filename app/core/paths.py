@@ -47,6 +47,11 @@ class Paths:
         """The names (never the values) of the secrets kept in the keyring, per server."""
         return self.data_dir / "secret-names.json"
 
+    @property
+    def connections_dir(self) -> Path:
+        """What ``connect`` changed in each app's config, to undo it (app.hosts.linking)."""
+        return self.data_dir / "connections"
+
     def server_log(self, server: str) -> Path:
         return self.log_dir / "servers" / f"{server}.log"
 

@@ -1,4 +1,4 @@
-"""A host's servers, as MCP Tray would run them: read, translated, and merged into its config.
+"""A host's servers, as MCP Tray would run them: read, translated, and added to its config.
 
 Each host entry becomes an :class:`Entry`: either a config entry for MCP
 Tray, or a reason it cannot be one (a remote HTTP/SSE server, a variable
@@ -10,22 +10,42 @@ MCP Tray has the same thing:
 - ``${workspaceFolder}`` → the workspace folder, for a workspace's ``.vscode/mcp.json``;
 - ``${userHome}`` → the home folder.
 
-Plaintext values that look like secrets are moved to the keyring by the
-caller (``secret migrate``'s rules), so the import never copies a token
-into MCP Tray's config.
+Nothing is overwritten: a name MCP Tray already has is reported, not
+replaced. Plaintext values that look like secrets go to the keyring
+(``secret migrate``'s rules) before the config changes, so an import never
+copies a token into MCP Tray's config. The config is edited in place
+(atomic, with a backup), member by member, so its formatting stays.
+
+The command line (``mcp-tray import``) and the tray's "Connect an app…"
+both call :func:`import_servers`.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.hosts.jsonc import Document
-from app.hosts.registry import Host
+from pydantic import ValidationError
+
+from app.core.config import (
+    Config,
+    ConfigError,
+    ServerConfig,
+    ensure_config,
+    parse_config,
+    write_config_text,
+)
+from app.core.paths import Paths
+from app.core.secrets import KeyringUnavailable, SecretStore
+from app.core.secrets.migrate import Move, plan_migration
+from app.hosts.host import Host, HostError
+from app.hosts.jsonc import Document, JsoncError
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_VARIABLE_OR_BARE = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # VS Code's own variables: without the editor they mean nothing (workspaceFolder
 # is translated when the file belongs to a workspace).
@@ -41,52 +61,145 @@ class Entry:
     notes: list[str] = field(default_factory=list)  # what was translated, or why not
 
 
+@dataclass
+class ImportPlan:
+    lines: list[str] = field(default_factory=list)  # one per host entry, for the user
+    added: dict[str, dict[str, Any]] = field(default_factory=dict)  # name: entry for ours
+    moves: list[Move] = field(default_factory=list)  # plaintext values bound for the keyring
+
+
+def read_host_config(path: Path) -> Document:
+    """The host's config, parsed (comments allowed), or a HostError saying what is wrong."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise HostError(f"no config at {path}; give its place with --path") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise HostError(f"cannot read {path}: {error}") from None
+    try:
+        return Document.parse(text)
+    except JsoncError as error:
+        raise HostError(f"{path} is not valid JSON ({error}); it was left as it is") from None
+
+
+def import_servers(
+    host: Host,
+    source: Path,
+    paths: Paths,
+    *,
+    dry_run: bool = False,
+    store: SecretStore | None = None,
+) -> ImportPlan:
+    """Copy the stdio servers of the host config at ``source`` into MCP Tray's config.
+
+    ``store`` is where moved values go: the system keyring unless given.
+    """
+    document = read_host_config(source)
+    ensure_config(paths.config_file, python=sys.executable)
+    ours = paths.config_file.read_text(encoding="utf-8")
+    try:
+        current = parse_config(ours, path=paths.config_file)
+    except ConfigError as error:
+        raise HostError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+    plan = plan_import(host, source, document, current)
+    if dry_run or not plan.added:
+        return plan
+    store = store or SecretStore(paths.secret_index)
+    try:
+        for move in plan.moves:
+            store.set(move.server, move.name, move.value)
+    except KeyringUnavailable as error:
+        raise HostError(f"{error}; nothing was imported") from None
+    text = ours
+    if "mcpServers" not in Document.parse(text).data:
+        text = Document.parse(text).insert((), "mcpServers", {})
+    for name, entry in plan.added.items():
+        text = Document.parse(text).insert(("mcpServers",), name, entry)
+    parse_config(text, path=paths.config_file)  # what is written must load
+    write_config_text(paths.config_file, text)
+    return plan
+
+
+def plan_import(host: Host, source: Path, document: Document, current: Config) -> ImportPlan:
+    """What importing would add, move to the keyring, and say; nothing is changed."""
+    plan = ImportPlan()
+    for entry in host_entries(host, source, document):
+        notes = "; ".join(entry.notes)
+        if entry.config is None:
+            plan.lines.append(f"{entry.name}: not imported: {notes}")
+            continue
+        if entry.name in current.servers:
+            same = current.servers[entry.name].command == entry.config["command"]
+            why = "already imported" if same else "MCP Tray has a server of that name; not imported"
+            plan.lines.append(f"{entry.name}: {why}")
+            continue
+        config = dict(entry.config)
+        try:
+            server = ServerConfig.model_validate(config)
+        except ValidationError as error:
+            problems = "; ".join(str(e["msg"]) for e in error.errors())
+            plan.lines.append(f"{entry.name}: not imported: {problems}")
+            continue
+        moves = plan_migration(Config(mcpServers={entry.name: server}))
+        for move in moves:
+            _put_placeholder(config, move)
+        plan.added[entry.name] = config
+        plan.moves += moves
+        secrets = ", ".join(move.name for move in moves)
+        told = [f"secret(s) {secrets} go to the keyring"] if moves else []
+        plan.lines.append(
+            f"{entry.name}: imported" + "".join(f"; {n}" for n in [*told, notes] if n)
+        )
+    return plan
+
+
+def _put_placeholder(config: dict[str, Any], move: Move) -> None:
+    """Put the placeholder where the plaintext value was."""
+    if move.in_args:
+        config["args"][int(move.where[-1])] = move.replacement
+    else:
+        config["env"][str(move.where[-1])] = move.replacement
+
+
 def host_entries(host: Host, path: Path, document: Document) -> list[Entry]:
     """Every server the host config at ``path`` defines, translated."""
-    servers = document.data.get(host.key) if isinstance(document.data, dict) else None
-    if not isinstance(servers, dict):
-        return []
-    workspace = path.parent.parent if path.parent.name == ".vscode" else None
-    return [_entry(host, name, raw, workspace) for name, raw in servers.items()]
+    workspace = host.workspace_of(path)
+    return [_entry(host, name, raw, workspace) for name, raw in host.servers(document.data).items()]
 
 
 def _entry(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
     if not isinstance(raw, dict):
         return Entry(name, None, ["its entry is not an object"])
-    if "url" in raw or raw.get("type") in ("http", "sse", "streamable-http", "streamableHttp"):
+    if host.is_remote(raw):
         return Entry(name, None, ["a remote (HTTP/SSE) server: MCP Tray runs local stdio servers"])
-    command, args, env = _command(host, raw)
-    if not isinstance(command, str) or not command:
+    launch = host.launch(raw)
+    if not isinstance(launch.command, str) or not launch.command:
         return Entry(name, None, ["no command to run (provided by an extension?)"])
     entry = Entry(name, {})
-    config: dict[str, Any] = {"command": _translate(command, entry, workspace)}
-    if args:
-        config["args"] = [_translate(str(arg), entry, workspace) for arg in args]
-    if env:
-        config["env"] = {str(k): _translate(str(v), entry, workspace) for k, v in env.items()}
+    config: dict[str, Any] = {"command": _translate(launch.command, entry, host, workspace)}
+    if launch.args:
+        config["args"] = [_translate(str(arg), entry, host, workspace) for arg in launch.args]
+    if launch.env:
+        config["env"] = {
+            str(k): _translate(str(v), entry, host, workspace) for k, v in launch.env.items()
+        }
     if isinstance(raw.get("cwd"), str):
-        config["cwd"] = _translate(raw["cwd"], entry, workspace)
+        config["cwd"] = _translate(raw["cwd"], entry, host, workspace)
     if raw.get("envFile"):
         entry.notes.append(f"envFile {raw['envFile']} is not read; copy what it sets into env")
     entry.config = None if any(n.startswith("cannot") for n in entry.notes) else config
     return entry
 
 
-def _command(host: Host, raw: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
-    command = raw.get("command")
-    if host.zed_style and isinstance(command, dict):  # Zed's older shape
-        return command.get("path"), command.get("args") or [], command.get("env") or {}
-    return command, raw.get("args") or [], raw.get("env") or {}
-
-
-def _translate(value: str, entry: Entry, workspace: Path | None) -> str:
+def _translate(value: str, entry: Entry, host: Host, workspace: Path | None) -> str:
     def replace(match: re.Match[str]) -> str:
-        replacement, note = _equivalent(match.group(1), entry.name, workspace)
+        body = match.group(1) if match.group(1) is not None else match.group(2)
+        replacement, note = _equivalent(body, entry.name, workspace)
         if note:
             entry.notes.append(note)
         return match.group(0) if replacement is None else replacement
 
-    return _VARIABLE.sub(replace, value)
+    return (_VARIABLE_OR_BARE if host.bare_variables else _VARIABLE).sub(replace, value)
 
 
 def _equivalent(body: str, server: str, workspace: Path | None) -> tuple[str | None, str | None]:

@@ -91,7 +91,7 @@ def _blank_out(text: str) -> str:
         elif text.startswith("/*", index):
             end = text.find("*/", index + 2)
             if end < 0:
-                raise JsoncError("a /* comment is not closed")
+                raise JsoncError(f"{_where(text, index)}: a /* comment is not closed")
             _blank(out, index, end + 2)
             index = end + 2
         elif char in "}]":
@@ -121,7 +121,13 @@ def _string_end(text: str, start: int) -> int:
             return index + 1
         else:
             index += 1
-    raise JsoncError("a string is not closed")
+    raise JsoncError(f"{_where(text, start)}: a string is not closed")
+
+
+def _where(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - text.rfind("\n", 0, offset)  # rfind gives -1 on the first line
+    return f"line {line}, column {column}"
 
 
 def _indent_at(text: str, offset: int) -> str:

@@ -4,24 +4,30 @@
 ``{"command": "/abs/path/mcp-tray", "args": ["attach", NAME]}`` (VS Code adds
 ``"type": "stdio"``, Zed ``"source": "custom"``), editing only those values,
 atomically, with a backup. It keeps the app's original file and what it
-wrote in MCP Tray's state folder, so ``disconnect`` can restore the file
+wrote in MCP Tray's data folder, so ``disconnect`` can restore the file
 byte for byte, or, when the user changed it since, put back only the
-entries MCP Tray wrote that are still as it wrote them.
+entries MCP Tray wrote that are still as it wrote them. The host's own
+settings on an entry (Gemini's ``timeout``, say) are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.atomic import write_atomically
-from app.core.config import write_config_text
-from app.hosts.jsonc import Document
-from app.hosts.registry import Host
+from app.core.config import ConfigError, load_config, write_config_text
+from app.core.paths import Paths
+from app.hosts.host import Host, HostError
+from app.hosts.importing import host_entries, read_host_config
+from app.hosts.jsonc import Document, JsoncError
 
 
 @dataclass(frozen=True)
@@ -47,18 +53,55 @@ def attach_command(name: str) -> tuple[str, list[str]]:
     return sys.executable, ["-m", "app", "attach", name]
 
 
-def attach_entry(host: Host, name: str) -> dict[str, Any]:
-    command, args = attach_command(name)
-    entry: dict[str, Any] = {"command": command, "args": args}
-    if host.stdio_type:
-        entry = {"type": "stdio", **entry}
-    if host.zed_style:
-        entry = {"source": "custom", **entry}
-    return entry
+def connect(host: Host, path: Path, paths: Paths) -> Outcome:
+    """Point each server the host shares with MCP Tray's config at MCP Tray.
+
+    A server counts as shared when MCP Tray's entry of that name runs the same
+    command; one that merely has the same name is left alone, and said.
+    """
+    document = read_host_config(path)  # a readable, valid file, or a clear error
+    try:
+        config = load_config(paths.config_file)
+    except ConfigError as error:
+        raise HostError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+    ours, clashes = set(), []
+    for entry in host_entries(host, path, document):
+        mine = config.servers.get(entry.name)
+        if mine is None or entry.config is None:
+            continue
+        raw = host.servers(document.data)[entry.name]
+        if mine.command == entry.config["command"] or attaches(host, entry.name, raw):
+            ours.add(entry.name)
+        else:
+            clashes.append(
+                f"{entry.name}: MCP Tray has a different server of that name; left as it is"
+            )
+    with _reported(path):
+        outcome = Connections(paths.connections_dir).connect(host, path, ours)
+    return Outcome(outcome.changed, clashes + outcome.untouched, outcome.message)
+
+
+def attaches(host: Host, name: str, raw: dict[str, Any]) -> bool:
+    """The host's entry ``raw`` for ``name`` already runs ``mcp-tray attach name``."""
+    return list(host.launch(raw).args[-2:]) == ["attach", name]
+
+
+def disconnect(host: Host, path: Path, paths: Paths) -> Outcome:
+    """Undo :func:`connect`: the host starts its servers itself again."""
+    with _reported(path):
+        return Connections(paths.connections_dir).disconnect(host, path)
+
+
+@contextmanager
+def _reported(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, UnicodeDecodeError, JsoncError) as error:
+        raise HostError(f"cannot change {path}: {error}; it was left as it is") from None
 
 
 class Connections:
-    """What connect wrote into each app's config, kept under MCP Tray's state folder."""
+    """What connect wrote into each app's config, kept in MCP Tray's data folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -66,11 +109,11 @@ class Connections:
     def connect(self, host: Host, path: Path, ours: set[str]) -> Outcome:
         text = path.read_bytes().decode("utf-8")  # not read_text(): keep \r\n as it is
         document = Document.parse(text)
-        servers = _servers(document, host)
+        servers = host.servers(document.data)
         shared = [name for name in servers if name in ours]
         if not shared:
             return Outcome([], [], f"{host.title} has no server MCP Tray runs; import them first")
-        record = self._record(host)
+        record = self._record(host, path)
         if record is None:
             record = {"path": str(path), "entries": {}, "byte_restore": True}
         elif _digest(text.encode("utf-8")) != record.get("written_sha256"):
@@ -79,7 +122,7 @@ class Connections:
             record["byte_restore"] = False
         changed = []
         for name in shared:
-            wanted = attach_entry(host, name)
+            wanted = host.attach_entry(*attach_command(name), previous=servers[name])
             if servers[name] == wanted:
                 continue
             record["entries"].setdefault(name, {"original": servers[name]})["written"] = wanted
@@ -87,27 +130,32 @@ class Connections:
             changed.append(name)
         if not changed:
             return Outcome([], [], f"{host.title} already reaches its servers through MCP Tray")
-        if record["byte_restore"] and not self._original(host).exists():
-            write_atomically(self._original(host), path.read_bytes())
+        if record["byte_restore"] and not self._original(host, path).exists():
+            write_atomically(self._original(host, path), path.read_bytes())
         write_config_text(path, text)
         record["written_sha256"] = _digest(path.read_bytes())
-        self._save(host, record)
+        self._save(host, path, record)
         return Outcome(changed, [], f"Connected {', '.join(changed)}. {host.restart}")
 
+    def connected(self, host: Host, path: Path) -> bool:
+        return self._record_file(host, path).exists()
+
     def disconnect(self, host: Host, path: Path) -> Outcome:
-        record = self._record(host)
+        record = self._record(host, path)
         if record is None:
             return Outcome([], [], f"MCP Tray has not connected {host.title}; nothing to undo")
         current = path.read_bytes()
         names = list(record["entries"])
         unchanged = _digest(current) == record.get("written_sha256")
-        if unchanged and record.get("byte_restore") and self._original(host).exists():
-            write_atomically(path, self._original(host).read_bytes(), mode=path.stat().st_mode)
-            self._forget(host)
+        original = self._original(host, path)
+        if unchanged and record.get("byte_restore") and original.exists():
+            target = Path(os.path.realpath(path))  # through a dotfile manager's link
+            write_atomically(target, original.read_bytes(), mode=target.stat().st_mode)
+            self._forget(host, path)
             return Outcome(names, [], f"Restored {path} as it was. {host.restart}")
         text, changed, untouched = current.decode("utf-8"), [], []
         for name, entry in record["entries"].items():
-            servers = _servers(Document.parse(text), host)
+            servers = host.servers(Document.parse(text).data)
             if servers.get(name) != entry["written"]:
                 untouched.append(f"{name}: changed since MCP Tray connected it; left as it is")
                 continue
@@ -115,38 +163,38 @@ class Connections:
             changed.append(name)
         if changed:
             write_config_text(path, text)
-        self._forget(host)
+        self._forget(host, path)
         return Outcome(
             changed, untouched, f"Put back {', '.join(changed) or 'nothing'}. {host.restart}"
         )
 
-    # ----- the record
+    # ----- the record, one per host config file
 
-    def _record(self, host: Host) -> dict[str, Any] | None:
+    def _record(self, host: Host, path: Path) -> dict[str, Any] | None:
         try:
-            record: dict[str, Any] = json.loads(self._record_file(host).read_text())
+            record: dict[str, Any] = json.loads(self._record_file(host, path).read_text())
         except FileNotFoundError:
             return None
         return record
 
-    def _save(self, host: Host, record: dict[str, Any]) -> None:
-        write_atomically(self._record_file(host), json.dumps(record, indent=2).encode())
+    def _save(self, host: Host, path: Path, record: dict[str, Any]) -> None:
+        write_atomically(self._record_file(host, path), json.dumps(record, indent=2).encode())
 
-    def _forget(self, host: Host) -> None:
-        self._record_file(host).unlink(missing_ok=True)
-        self._original(host).unlink(missing_ok=True)
+    def _forget(self, host: Host, path: Path) -> None:
+        self._record_file(host, path).unlink(missing_ok=True)
+        self._original(host, path).unlink(missing_ok=True)
 
-    def _record_file(self, host: Host) -> Path:
-        return self.folder / f"{host.name}.json"
+    def _record_file(self, host: Host, path: Path) -> Path:
+        return self.folder / f"{_stem(host, path)}.json"
 
-    def _original(self, host: Host) -> Path:
+    def _original(self, host: Host, path: Path) -> Path:
         """The app's file as it was before the first connect (it may hold secrets: 0600)."""
-        return self.folder / f"{host.name}.original"
+        return self.folder / f"{_stem(host, path)}.original"
 
 
-def _servers(document: Document, host: Host) -> dict[str, Any]:
-    servers = document.data.get(host.key) if isinstance(document.data, dict) else None
-    return servers if isinstance(servers, dict) else {}
+def _stem(host: Host, path: Path) -> str:
+    """A file name per host and config file: a user and a project config stay apart."""
+    return f"{host.name}-{_digest(str(path.absolute()).encode())[:12]}"
 
 
 def _digest(data: bytes) -> str:

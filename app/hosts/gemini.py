@@ -1,0 +1,28 @@
+"""Gemini CLI: ``~/.gemini/settings.json``, servers under ``mcpServers`` next to its settings.
+
+Gemini expands ``$VAR`` as well as ``${VAR}`` in an entry. Remote entries
+say ``url`` or ``httpUrl``. Gemini's own keys on an entry (``timeout``,
+``trust``, ``includeTools`` …) are kept by connect.
+"""
+
+from typing import Any, ClassVar
+
+from app.hosts.host import Host
+
+
+class Gemini(Host):
+    bare_variables: ClassVar[bool] = True
+
+    def is_remote(self, raw: dict[str, Any]) -> bool:
+        return "httpUrl" in raw or super().is_remote(raw)
+
+
+HOST = Gemini(
+    "gemini",
+    "Gemini CLI",
+    "mcpServers",
+    linux="~/.gemini/settings.json",
+    macos="~/.gemini/settings.json",
+    windows="~/.gemini/settings.json",
+    restart="Start Gemini CLI again to load the change.",
+)

@@ -1,0 +1,192 @@
+"""Each host's config, shaped as its documentation shows it: import, dry run, connect,
+disconnect, and a malformed copy. The files are under ``fixtures/``, one per host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.core.paths import Paths, default_paths
+from app.core.secrets import SecretStore
+from app.hosts.host import Host, HostError
+from app.hosts.importing import import_servers
+from app.hosts.jsonc import Document
+from app.hosts.linking import attach_command, connect, disconnect
+from app.hosts.registry import HOSTS
+from tests.keyrings import MemoryKeyring
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOKEN = "ghp_Fx4kL9mQ2wR7tY1uI8oP3aS6dG0hJ5zX2cV7"  # the fixtures' token, valid nowhere
+EMPTY_CONFIG = '{\n  "mcpServers": {}\n}\n'
+
+# What importing each fixture does: servers imported, servers refused as remote,
+# and what the imported "github" entry's token becomes.
+EXPECTED = {
+    "claude-desktop": ({"filesystem", "github"}, set()),
+    "claude-code": ({"github", "time"}, {"sentry"}),
+    "cursor": ({"github", "time"}, {"context7"}),
+    "vscode": ({"github", "time"}, {"fetch"}),
+    "windsurf": ({"github", "time"}, {"figma"}),
+    "zed": ({"github", "time"}, {"linear"}),
+    "gemini": ({"github", "time"}, {"docs"}),
+}
+GITHUB_TOKEN_BECOMES = {name: "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" for name in EXPECTED} | {
+    "vscode": "${secret:github-token}"
+}
+
+
+@pytest.fixture(params=sorted(EXPECTED))
+def host(request: pytest.FixtureRequest) -> Host:
+    return HOSTS[request.param]
+
+
+@pytest.fixture
+def host_file(host: Host, tmp_path: Path) -> Path:
+    path = tmp_path / "app" / f"{host.name}.json"
+    path.parent.mkdir()
+    path.write_bytes((FIXTURES / f"{host.name}.json").read_bytes())
+    return path
+
+
+@pytest.fixture
+def paths(tray_home: Path) -> Paths:
+    (tray_home / "config.json").write_text(EMPTY_CONFIG)
+    paths = default_paths()
+    paths.ensure()
+    return paths
+
+
+def test_a_dry_run_lists_every_server_and_changes_nothing(
+    host: Host, host_file: Path, paths: Paths
+) -> None:
+    keyring = MemoryKeyring()
+
+    plan = import_servers(
+        host, host_file, paths, dry_run=True, store=SecretStore(paths.secret_index, backend=keyring)
+    )
+
+    imported, remote = EXPECTED[host.name]
+    assert set(plan.added) == imported
+    assert len(plan.lines) == len(imported | remote)
+    assert paths.config_file.read_text() == EMPTY_CONFIG
+    assert keyring.entries == {}
+
+
+def test_import_adds_the_stdio_servers_moves_tokens_and_reports_remote_ones(
+    host: Host, host_file: Path, paths: Paths
+) -> None:
+    keyring = MemoryKeyring()
+    original = host_file.read_bytes()
+
+    plan = import_servers(
+        host, host_file, paths, store=SecretStore(paths.secret_index, backend=keyring)
+    )
+
+    imported, remote = EXPECTED[host.name]
+    ours = json.loads(paths.config_file.read_text())["mcpServers"]
+    assert set(ours) == imported
+    github = ours["github"]
+    assert github["command"] == "npx"
+    assert github["args"] == ["-y", "@modelcontextprotocol/server-github"]
+    assert github["env"] == {"GITHUB_PERSONAL_ACCESS_TOKEN": GITHUB_TOKEN_BECOMES[host.name]}
+    assert TOKEN not in paths.config_file.read_text()
+    moved = {("mcp-tray/github", "GITHUB_PERSONAL_ACCESS_TOKEN"): TOKEN}
+    assert keyring.entries == ({} if host.name == "vscode" else moved)
+    for name in remote:
+        assert f"{name}: not imported: a remote (HTTP/SSE) server: MCP Tray runs local" in (
+            "\n".join(plan.lines)
+        )
+    assert host_file.read_bytes() == original  # import reads the app's file, never writes it
+
+
+def test_host_variables_are_translated(paths: Paths, tmp_path: Path) -> None:
+    imported = {}
+    for name in ("claude-code", "cursor", "gemini", "zed"):
+        path = tmp_path / f"{name}.json"
+        path.write_bytes((FIXTURES / f"{name}.json").read_bytes())
+        plan = import_servers(
+            HOSTS[name],
+            path,
+            paths,
+            dry_run=True,
+            store=SecretStore(paths.secret_index, backend=MemoryKeyring()),
+        )
+        imported[name] = (plan.added["time"], plan.lines)
+
+    claude_code, lines = imported["claude-code"]
+    assert claude_code["args"] == ["mcp-server-time", "--local-timezone=${env:TZ}"]
+    assert "time: imported; the default of ${TZ:-Europe/Paris} was dropped" in lines
+    assert imported["cursor"][0]["env"] == {"TZ": "${env:TZ}"}
+    assert imported["gemini"][0]["args"] == ["mcp-server-time", "--local-timezone", "${env:TZ}"]
+    assert imported["zed"][0] == {"command": "uvx", "args": ["mcp-server-time"]}  # older shape
+
+
+def test_connect_is_idempotent_and_disconnect_restores_every_byte(
+    host: Host, host_file: Path, paths: Paths
+) -> None:
+    import_servers(
+        host, host_file, paths, store=SecretStore(paths.secret_index, backend=MemoryKeyring())
+    )
+    original = host_file.read_bytes()
+    before = Document.parse(original.decode()).data
+
+    connected = connect(host, host_file, paths)
+    after = Document.parse(host_file.read_text()).data
+    written = host_file.read_bytes()
+    again = connect(host, host_file, paths)
+    unchanged = host_file.read_bytes()
+    undone = disconnect(host, host_file, paths)
+
+    imported, remote = EXPECTED[host.name]
+    assert set(connected.changed) == imported
+    for name in imported:
+        entry = host.servers(after)[name]
+        command, args = attach_command(name)
+        assert entry == host.attach_entry(command, args, previous=host.servers(before)[name])
+        assert "env" not in entry  # the token now reaches the server from the keyring
+    assert TOKEN not in written.decode()
+    for name in remote:
+        assert host.servers(after)[name] == host.servers(before)[name]
+    assert {k: v for k, v in after.items() if k != host.key} == {
+        k: v for k, v in before.items() if k != host.key
+    }
+    assert again.changed == [] and "already" in again.message
+    assert unchanged == written
+    assert host.restart in connected.message and host.restart in undone.message
+    assert host_file.read_bytes() == original
+
+
+def test_a_malformed_host_config_is_reported_and_left_untouched(
+    host: Host, host_file: Path, paths: Paths
+) -> None:
+    broken = host_file.read_bytes()[:-12]  # cut off mid-way, as an editor crash might
+    host_file.write_bytes(broken)
+
+    for attempt in (
+        lambda: import_servers(host, host_file, paths, store=SecretStore(paths.secret_index)),
+        lambda: connect(host, host_file, paths),
+    ):
+        with pytest.raises(HostError, match=r"is not valid JSON \(line \d+, column \d+"):
+            attempt()
+
+    assert host_file.read_bytes() == broken
+    assert paths.config_file.read_text() == EMPTY_CONFIG
+
+
+def test_the_host_s_own_settings_on_an_entry_survive_connect(paths: Paths, tmp_path: Path) -> None:
+    path = tmp_path / "mcp_config.json"
+    path.write_bytes((FIXTURES / "windsurf.json").read_bytes())
+    import_servers(
+        HOSTS["windsurf"],
+        path,
+        paths,
+        store=SecretStore(paths.secret_index, backend=MemoryKeyring()),
+    )
+
+    connect(HOSTS["windsurf"], path, paths)
+
+    github = json.loads(path.read_text())["mcpServers"]["github"]
+    assert github["disabledTools"] == ["delete_repository"] and github["disabled"] is False
+    assert github["args"][-2:] == ["attach", "github"]
