@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,10 @@ from app.core.events import (
 SERVERS = Path(__file__).parent / "servers"
 FLAKY = SERVERS / "flaky.py"
 PYTHON = sys.executable
+# Screenshots and other files worth looking at after a run (gitignored).
+ARTIFACTS = Path(
+    os.environ.get("MCP_TRAY_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
+)
 EVENT_TIMEOUT_S = 30.0  # generous: a first MCPServer start on a cold machine takes seconds
 
 

@@ -4,7 +4,7 @@ The icon shows the overall state (all running / something starting or
 restarting / something needs you / nothing running); the tooltip sums it
 up. The menu has one submenu per server (state, uptime, restarts; Restart,
 Stop or Start, Show logs, Set secret… when the server uses secrets), then
-Open config, Reload config, Connect an app…, Start at login, Mute crash
+Open config, Reload config, Connect an app… (app.gui.connect), Start at login, Mute crash
 notices and Quit. It is rebuilt from the hub's status whenever a state
 changes and each time it opens, so uptimes are current.
 
@@ -33,8 +33,12 @@ from app.core.overview import Overall, describe, overall, tooltip
 from app.core.paths import Paths
 from app.core.secrets import secret_names
 from app.gui.bridge import HubBridge
+from app.gui.connect import CONNECT, ConnectDialog
 from app.gui.notify import OPEN_CONFIG, SET_SECRET, DesktopNotifier
 from app.gui.windows import MainWindow, SecretDialog
+from app.hosts.host import HostError
+from app.hosts.registry import HOSTS
+from app.hosts.survey import FoundApp, connect_app, disconnect_app, survey
 from app.resources import resource_path
 
 logger = logging.getLogger(__name__)
@@ -95,6 +99,7 @@ class TrayApp(QObject):
         self.state = Overall.IDLE
         self.config_problem = ""
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.connect_dialog: ConnectDialog | None = None
         self.bridge.changed.connect(self.refresh)
         # Uptimes in the open window move on; the menu is rebuilt as it opens.
         self.ticker = QTimer(self)
@@ -122,6 +127,8 @@ class TrayApp(QObject):
         await self.notifier.close()
         for task in list(self.tasks):
             task.cancel()
+        if self.connect_dialog is not None:
+            self.connect_dialog.deleteLater()
 
     # ----- the picture
 
@@ -160,9 +167,7 @@ class TrayApp(QObject):
         self._add(self.menu, "Servers and logs…", self.window.bring_forward)
         self._add(self.menu, "Open config", lambda: self.act("open-config", ""))
         self._add(self.menu, "Reload config", lambda: self.act("reload", ""))
-        connect = self.menu.addAction("Connect an app…")
-        connect.setEnabled(False)
-        connect.setToolTip("Coming with host import: point an editor at `mcp-tray attach NAME`.")
+        self._add(self.menu, "Connect an app…", self.open_connect)
         self.menu.addSeparator()
         login = self._add(self.menu, "Start at login", self._toggle_autostart)
         login.setCheckable(True)
@@ -214,6 +219,41 @@ class TrayApp(QObject):
         )
         dialog.open()  # not exec(): the loop keeps running
         return dialog
+
+    def open_connect(self) -> ConnectDialog:
+        if self.connect_dialog is None:
+            self.connect_dialog = ConnectDialog(list(HOSTS.values()))
+            self.connect_dialog.requested.connect(
+                lambda verb, app: self._run(self._change_app(verb, app))
+            )
+        self.connect_dialog.show()
+        self.connect_dialog.raise_()
+        self.connect_dialog.activateWindow()
+        self._run(self._look_for_apps())
+        return self.connect_dialog
+
+    async def _look_for_apps(self, *, count: bool = True) -> None:
+        apps = await asyncio.to_thread(survey, self.hub.paths)  # reads files
+        if self.connect_dialog is not None:
+            self.connect_dialog.show_apps(apps)
+            if count:
+                self.connect_dialog.say(f"Found {len(apps)} app(s) with MCP servers.")
+
+    async def _change_app(self, verb: str, app: FoundApp) -> None:
+        dialog = self.connect_dialog
+        assert dialog is not None
+        dialog.busy(f"{verb}ing {app.host.title}…")
+        try:
+            if verb == CONNECT:
+                message = await asyncio.to_thread(connect_app, app, self.hub.paths)
+                await self.hub.reload()  # start the servers just imported
+            else:
+                message = await asyncio.to_thread(disconnect_app, app, self.hub.paths)
+        except HostError as error:
+            message = str(error)
+        dialog.say(message)
+        logger.info("%s %s: %s", verb.lower(), app.host.name, message)
+        await self._look_for_apps(count=False)
 
     def _run(self, work: Coroutine[Any, Any, object], *, done: str | None = None) -> None:
         task = asyncio.ensure_future(work)

@@ -23,15 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FLAKY, PYTHON
+from tests.helpers import ARTIFACTS, FLAKY, PYTHON
 from tests.hubprocess import HubProcess, mcp_tray, survivors
 
 TOOLS = ("Xvfb", "trayer", "dunst", "dunstctl", "dbus-run-session", "dbus-monitor", "xdotool")
 SCREENSHOT_TOOL = "import"  # ImageMagick
 WAIT_S = 30.0  # an X server, a tray host and a first Qt start on a loaded machine
-ARTIFACTS = Path(
-    os.environ.get("MCP_TRAY_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
-)
 
 missing = [tool for tool in (*TOOLS, SCREENSHOT_TOOL) if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(

@@ -1,0 +1,106 @@
+""" "Connect an app…" in the tray: the apps found, then Connect and Disconnect, one click each.
+
+A Claude Desktop config and a Cursor config sit at their usual places under
+a temporary home; the tray's dialog lists both, Connect imports Claude
+Desktop's two servers (its token to the real Secret Service) and starts
+them in the hub, and Disconnect gives the app its file back byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keyring.backends import SecretService
+
+from app.gui.connect import CONNECT, DISCONNECT
+from app.gui.tray import TrayApp
+from tests.gui.conftest import RunningTray, TrayLoop
+from tests.helpers import ARTIFACTS, FLAKY, PYTHON, SERVERS
+
+TOKEN = "ghp_" + "Lm3Nb4Vc5X" * 4  # shaped like a real token, valid nowhere
+
+
+async def settled(tray: TrayApp) -> None:
+    """Until every task the tray started (and those they started) has finished."""
+    while tray.tasks:
+        await asyncio.gather(*list(tray.tasks))
+
+
+def test_connect_and_disconnect_an_app_from_the_tray(
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tmp_path: Path,
+    secret_service: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service["DBUS_SESSION_BUS_ADDRESS"])
+    home = tmp_path / "user"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    claude = home / ".config" / "Claude" / "claude_desktop_config.json"
+    claude.parent.mkdir(parents=True)
+    claude.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "notes": {"command": PYTHON, "args": [str(FLAKY)]},
+                    "github": {
+                        "command": PYTHON,
+                        "args": [str(SERVERS / "secretive.py"), "GITHUB_TOKEN"],
+                        "env": {"GITHUB_TOKEN": TOKEN},
+                    },
+                }
+            },
+            indent=2,
+        )
+    )
+    original = claude.read_bytes()
+    cursor = home / ".cursor" / "mcp.json"
+    cursor.parent.mkdir(parents=True)
+    cursor.write_text('{"mcpServers": {"docs": {"url": "https://docs.example.com/mcp"}}}')
+    running: RunningTray = start_tray({})
+    tray = running.tray
+
+    async def scenario() -> dict[str, Any]:
+        running.menu_action("Connect an app…").trigger()
+        await settled(tray)
+        dialog = tray.connect_dialog
+        assert dialog is not None
+        seen: dict[str, Any] = {"buttons": set(dialog.buttons), "listed": dialog.status.text()}
+        dialog.buttons[("claude-desktop", CONNECT)].click()
+        await settled(tray)
+        seen["connected"] = dialog.status.text()
+        seen["app config"] = json.loads(claude.read_text())
+        for server in ("notes", "github"):
+            await running.events.wait_for(
+                lambda e, s=server: (
+                    getattr(e, "server", None) == s and getattr(e, "state", None) == "running"
+                )
+            )
+        seen["buttons after"] = set(dialog.buttons)
+        ARTIFACTS.mkdir(exist_ok=True)
+        dialog.grab().save(str(ARTIFACTS / "connect-an-app.png"))
+        dialog.buttons[("claude-desktop", DISCONNECT)].click()
+        await settled(tray)
+        seen["disconnected"] = dialog.status.text()
+        return seen
+
+    seen = tray_loop.run(scenario)
+
+    assert seen["buttons"] == {("claude-desktop", CONNECT)}  # Cursor's only server is remote
+    assert seen["listed"] == "Found 2 app(s) with MCP servers."
+    assert seen["connected"].startswith("Connected notes, github. Quit and reopen Claude")
+    for name, entry in seen["app config"]["mcpServers"].items():
+        assert entry["args"][-2:] == ["attach", name] and "env" not in entry
+    assert seen["buttons after"] == {("claude-desktop", DISCONNECT)}
+    assert seen["disconnected"].startswith("Restored ")
+    assert claude.read_bytes() == original
+    assert sorted(running.hub.config.servers) == ["github", "notes"]
+    keyring = SecretService.Keyring()
+    assert keyring.get_password("mcp-tray/github", "GITHUB_TOKEN") == TOKEN
+    assert TOKEN not in running.hub.paths.config_file.read_text()
+    keyring.delete_password("mcp-tray/github", "GITHUB_TOKEN")
