@@ -20,6 +20,8 @@ EXIT_OK, EXIT_FIXABLE = 0, 1
 # start/restart wait for the handshake (a first npx download, a long start
 # timeout in the config); the hub itself gives up first and says why.
 CONTROL_WAIT_S = 3600.0
+# quit waits while every server stops (each gets its grace period, all at once).
+QUIT_WAIT_S = 60.0
 
 
 class UserFacingError(Exception):
@@ -53,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the hub without a tray icon")
     serve.set_defaults(run=_serve)
+
+    quit_ = commands.add_parser("quit", help="stop MCP Tray (tray or serve) and every server")
+    quit_.set_defaults(run=_quit)
+
+    demo = commands.add_parser("demo", help="serve the bundled demo MCP server on stdio")
+    demo.set_defaults(run=_demo)
 
     status = commands.add_parser("status", help="one line per server")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -140,6 +148,53 @@ def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:
         raise UserFacingError("MCP Tray did not answer in time; see its log (hub.log)") from None
     except (OSError, ProtocolError) as error:
         raise UserFacingError(f"could not talk to MCP Tray: {error}") from None
+
+
+def _quit(args: argparse.Namespace) -> int:
+    """Ask the running MCP Tray to stop, and wait until it has (servers stopped too)."""
+    from app.core.endpoint import client
+
+    try:
+        pid = client.call(_paths(args).socket_path, "hello")["pid"]
+    except client.HubNotRunning:
+        print("MCP Tray is not running.")
+        return EXIT_OK
+    _call(args, "quit")
+    if not _ended(pid, QUIT_WAIT_S):
+        raise UserFacingError(
+            f"MCP Tray (pid {pid}) is still stopping its servers after {QUIT_WAIT_S:.0f} s; "
+            "see its log (hub.log)"
+        )
+    print("MCP Tray has stopped, and every server with it.")
+    return EXIT_OK
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` ends within ``timeout`` (exited and not yet reaped counts)."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    try:
+        process = psutil.Process(pid)
+        while process.status() != psutil.STATUS_ZOMBIE:
+            if time.monotonic() > deadline:
+                return False
+            try:
+                process.wait(timeout=0.1)
+                return True
+            except psutil.TimeoutExpired:
+                continue
+    except psutil.NoSuchProcess:
+        pass
+    return True
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo.__main__ import main as serve_demo
+
+    return serve_demo()
 
 
 def _status(args: argparse.Namespace) -> int:

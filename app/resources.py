@@ -1,7 +1,8 @@
-"""Where the bundled files (icons, desktop entry template) are, however MCP Tray was installed.
+"""Where the bundled files (icons, the desktop entry template) are, however MCP Tray was installed.
 
-From a source checkout they sit in ``resources/`` beside the package; a
-PyInstaller bundle unpacks them under ``sys._MEIPASS``.
+- a PyInstaller bundle unpacks them under ``sys._MEIPASS/resources``;
+- an installed wheel carries them inside the package, as ``app/_resources``;
+- a source checkout has them in ``resources/`` beside the package.
 """
 
 from __future__ import annotations
@@ -9,8 +10,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def resource_folder() -> Path:
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "resources"
+    if (_PACKAGE / "_resources").is_dir():
+        return _PACKAGE / "_resources"
+    return _PACKAGE.parent / "resources"
+
 
 def resource_path(*parts: str) -> Path:
-    bundle = getattr(sys, "_MEIPASS", None)
-    base = Path(bundle) if bundle else Path(__file__).resolve().parents[1]
-    return base.joinpath("resources", *parts)
+    return resource_folder().joinpath(*parts)

@@ -17,6 +17,7 @@ import sys
 from app.core.config import ConfigError, ensure_config
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.hub import Hub
+from app.core.installation import demo_command
 from app.core.paths import Paths, UnsafeRuntimeDir
 from app.core.secrets import RedactingFilter, Redactor, Secrets, SecretStore
 
@@ -65,7 +66,7 @@ def prepare(paths: Paths, *, write_default: bool) -> bool:
         print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
         return False
     try:
-        if write_default and ensure_config(paths.config_file, python=sys.executable):
+        if write_default and ensure_config(paths.config_file, demo=demo_command()):
             print(
                 f"Wrote a default config with the demo server to {paths.config_file}",
                 file=sys.stderr,
@@ -96,6 +97,7 @@ async def _serve(hub: Hub) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    hub.quitter = stop.set  # `mcp-tray quit`
     loop.add_signal_handler(signal.SIGINT, lambda: _interrupt(hub, stop))
     reloads: set[asyncio.Task[None]] = set()  # kept, so none is collected half-way
 

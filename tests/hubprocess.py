@@ -25,11 +25,15 @@ def mcp_tray(
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
     input: str | None = None,
+    program: tuple[str, ...] = (sys.executable, "-m", "app"),
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one ``mcp-tray`` command to completion (``env``: instead of this process's)."""
+    """Run one ``mcp-tray`` command to completion (``env``: instead of this process's;
+    ``program``: an installed ``mcp-tray`` instead of this checkout's)."""
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [*program, *args],
         env=_env(home, env),
+        cwd=cwd,
         input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
@@ -54,12 +58,15 @@ class HubProcess:
         python_flags: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         command: tuple[str, ...] = ("serve",),
+        program: tuple[str, ...] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.home = home
         self.env = env
         self.process = subprocess.Popen(
-            [sys.executable, *python_flags, "-m", "app", *command],
+            [*(program or (sys.executable, *python_flags, "-m", "app")), *command],
             env=_env(home, env),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

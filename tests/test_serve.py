@@ -224,3 +224,19 @@ def test_serve_never_imports_qt(tray_home: Path) -> None:
     imported = [line for line in hub.lines if line.startswith("import time:")]
     assert len(imported) > 100  # the flag worked: every import is listed
     assert not [line for line in imported if "PySide6" in line or "qasync" in line]
+
+
+def test_quit_stops_the_hub_and_its_servers_and_then_says_nothing_runs(hub: HubProcess) -> None:
+    hub.wait_for_line(r"demo is running")
+    (row,) = hub.status()
+    servers = hub.descendants()
+
+    quit_ = mcp_tray(hub.home, "quit")
+    again = mcp_tray(hub.home, "quit")
+
+    assert quit_.returncode == 0, quit_.stderr
+    assert "MCP Tray has stopped" in quit_.stdout
+    assert hub.process.poll() == 0  # quit returns once the hub has exited, and cleanly
+    assert any(p.pid == row["pid"] for p in servers)
+    assert survivors(servers, within=5.0) == []
+    assert again.returncode == 0 and "MCP Tray is not running." in again.stdout

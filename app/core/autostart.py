@@ -4,9 +4,9 @@
 - **macOS**: a LaunchAgent, ``~/Library/LaunchAgents/dev.mcp-tray.plist``, run at load.
 - **Windows**: the ``MCP Tray`` value under ``HKCU\\...\\CurrentVersion\\Run``.
 
-The command recorded is the one that started this process (a bundle's
-executable, or ``python -m app``), so it still works after an install moves
-nothing. Only the Linux path is exercised by the tests here.
+The command recorded is this installation's own (app.core.installation):
+a bundle's executable, or this Python with ``-m app``. Only the Linux path
+is exercised by the tests here.
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ import sys
 from pathlib import Path
 
 from app.core.atomic import write_atomically
+from app.core.installation import tray_command
+from app.resources import resource_path
 
 APP_ID = "mcp-tray"
 LAUNCH_AGENT_LABEL = "dev.mcp-tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "MCP Tray"
-
-
-def tray_command() -> list[str]:
-    """How to start the tray: the bundled executable, or this Python with ``-m app``."""
-    if getattr(sys, "frozen", False):  # a PyInstaller bundle
-        return [sys.executable]
-    return [sys.executable, "-m", "app"]
 
 
 class Autostart:
@@ -72,16 +67,10 @@ class Autostart:
         return Path(config) / "autostart" / f"{APP_ID}.desktop"
 
     def _desktop_entry(self) -> str:
-        return (
-            "[Desktop Entry]\n"
-            "Type=Application\n"
-            "Name=MCP Tray\n"
-            "Comment=Keeps your local MCP servers running\n"
-            f"Exec={_desktop_exec(self.command)}\n"
-            f"Icon={APP_ID}\n"
-            "Terminal=false\n"
-            "X-GNOME-Autostart-enabled=true\n"
-        )
+        """The bundled desktop entry (the one the Linux installer puts in the menu too)."""
+        template = resource_path(f"{APP_ID}.desktop").read_text(encoding="utf-8")
+        entry = template.replace("@EXEC@", _desktop_exec(self.command))
+        return entry.rstrip("\n") + "\nX-GNOME-Autostart-enabled=true\n"
 
     def _launch_agent(self) -> bytes:
         agent = {

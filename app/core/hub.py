@@ -69,6 +69,8 @@ class Hub:
         self._control = ControlServer(self, paths.socket_path)
         # Set by the tray: brings its window forward when MCP Tray is started again.
         self.presenter: Callable[[], None] | None = None
+        # Set by whoever runs the hub (serve, the tray): ends it as SIGTERM or Quit would.
+        self.quitter: Callable[[], None] | None = None
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
@@ -163,6 +165,15 @@ class Hub:
         if self.presenter is None:
             raise ControlError("this MCP Tray runs without a window (`mcp-tray serve`)")
         self.presenter()
+
+    async def quit(self) -> None:
+        """Stop every server and end MCP Tray (``mcp-tray quit``: uninstallers, upgrades).
+
+        The reply goes out first: the quitter only starts the ending, on a later turn.
+        """
+        if self.quitter is None:
+            raise ControlError("this hub is run by a program that does not let it be quit")
+        asyncio.get_running_loop().call_soon(self.quitter)
 
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
         """Store a secret (for the tray), then act on it as secrets_changed() does."""

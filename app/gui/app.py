@@ -77,6 +77,8 @@ def _run(hub: Hub | RemoteHub) -> int:
     stop_on_signals(app)
     tray = TrayApp(hub)
     hub.presenter = tray.window.bring_forward
+    if isinstance(hub, Hub):  # a remote hub is quit itself, and this tray follows it
+        hub.quitter = quit_app  # `mcp-tray quit` ends the tray as its Quit does
     try:
         with loop:
             code: int = loop.run_until_complete(_start(hub, tray))

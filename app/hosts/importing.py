@@ -23,7 +23,6 @@ both call :func:`import_servers`.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from app.core.config import (
     parse_config,
     write_config_text,
 )
+from app.core.installation import demo_command
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.core.secrets.migrate import Move, plan_migration
@@ -95,7 +95,7 @@ def import_servers(
     ``store`` is where moved values go: the system keyring unless given.
     """
     document = read_host_config(source)
-    ensure_config(paths.config_file, python=sys.executable)
+    ensure_config(paths.config_file, demo=demo_command())
     ours = paths.config_file.read_text(encoding="utf-8")
     try:
         current = parse_config(ours, path=paths.config_file)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from app.core.atomic import write_atomically
 from app.core.config import ConfigError, load_config, write_config_text
+from app.core.installation import cli_command
 from app.core.paths import Paths
 from app.hosts.host import Host, HostError
 from app.hosts.importing import host_entries, read_host_config
@@ -38,19 +38,9 @@ class Outcome:
 
 
 def attach_command(name: str) -> tuple[str, list[str]]:
-    """The command line an app runs to reach server ``name``: absolute, and lasting.
-
-    A bundle's own executable; else the ``mcp-tray`` script installed next to
-    this Python; else this Python running the package.
-    """
-    if getattr(sys, "frozen", False):
-        return sys.executable, ["attach", name]
-    script = Path(sys.executable).parent / (
-        "mcp-tray.exe" if sys.platform == "win32" else "mcp-tray"
-    )
-    if script.exists():
-        return str(script), ["attach", name]
-    return sys.executable, ["-m", "app", "attach", name]
+    """The command line an app runs to reach server ``name``: absolute, and lasting."""
+    command, *args = cli_command("attach", name)
+    return command, args
 
 
 def connect(host: Host, path: Path, paths: Paths) -> Outcome:

@@ -18,6 +18,7 @@ from app.core.config import (
     write_config_text,
 )
 from app.core.config.write import BACKUPS_KEPT
+from app.core.installation import demo_command
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 
@@ -177,8 +178,8 @@ def test_text_is_written_as_utf8_bytes_unchanged(tmp_path: Path) -> None:
 # --- the default config ----------------------------------------------------------
 
 
-def test_the_default_config_runs_the_demo_with_the_given_python(tmp_path: Path) -> None:
-    text = default_config_text("/opt/py/bin/python3")
+def test_the_default_config_runs_the_demo_with_the_given_command(tmp_path: Path) -> None:
+    text = default_config_text(["/opt/py/bin/python3", "-m", "app.demo"])
 
     config = parse_config(text, path=tmp_path / "config.json")
 
@@ -189,7 +190,7 @@ def test_the_default_config_runs_the_demo_with_the_given_python(tmp_path: Path) 
 
 
 def test_the_default_config_is_pretty_printed_with_a_trailing_newline() -> None:
-    text = default_config_text("python")
+    text = default_config_text(["python", "-m", "app.demo"])
 
     assert text.startswith('{\n  "mcpServers": {\n    "demo": {\n')
     assert text.endswith("}\n")
@@ -199,7 +200,9 @@ def test_the_default_config_is_pretty_printed_with_a_trailing_newline() -> None:
 def test_a_windows_interpreter_path_survives_the_round_trip(tmp_path: Path) -> None:
     python = r"C:\Users\Jörg\AppData\Local\Programs\Python\python.exe"
 
-    config = parse_config(default_config_text(python), path=tmp_path / "config.json")
+    config = parse_config(
+        default_config_text([python, "-m", "app.demo"]), path=tmp_path / "config.json"
+    )
 
     assert config.servers[DEMO_SERVER_NAME].command == python
 
@@ -208,7 +211,7 @@ def test_a_windows_interpreter_path_survives_the_round_trip(tmp_path: Path) -> N
 def test_ensure_config_writes_a_private_default_on_first_run(tmp_path: Path) -> None:
     path = tmp_path / "home" / "config.json"
 
-    assert ensure_config(path, python=sys.executable) is True
+    assert ensure_config(path, demo=demo_command()) is True
 
     assert load_config(path).servers[DEMO_SERVER_NAME].command == sys.executable
     assert mode_of(path) == 0o600
@@ -218,7 +221,7 @@ def test_ensure_config_never_overwrites_an_existing_file(tmp_path: Path) -> None
     path = tmp_path / "config.json"
     path.write_text("{ this is the user's, even if broken")
 
-    assert ensure_config(path, python=sys.executable) is False
+    assert ensure_config(path, demo=demo_command()) is False
 
     assert path.read_text() == "{ this is the user's, even if broken"
     assert backups_of(path) == []

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    ensure_config(paths.config_file, python=sys.executable)  # first run only
+    ensure_config(paths.config_file, demo=demo_command())  # first run only
     try:
         config = load_config(paths.config_file)
     except ConfigError as error:

@@ -11,23 +11,21 @@ from app.core.config.write import write_config_text
 DEMO_SERVER_NAME = "demo"
 
 
-def default_config_text(python: str) -> str:
-    """The default config as pretty JSON; ``python`` is the interpreter that runs the demo."""
-    config = {
-        "mcpServers": {
-            DEMO_SERVER_NAME: {"command": python, "args": ["-m", "app.demo"]},
-        }
-    }
+def default_config_text(demo: list[str]) -> str:
+    """The default config as pretty JSON; ``demo`` is the command line serving the demo
+    (app.core.installation.demo_command)."""
+    command, *args = demo
+    config = {"mcpServers": {DEMO_SERVER_NAME: {"command": command, "args": args}}}
     # ensure_ascii=False: an interpreter under C:\Users\Jörg should read as written.
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
-def ensure_config(path: Path, *, python: str) -> bool:
+def ensure_config(path: Path, *, demo: list[str]) -> bool:
     """Write the default config unless ``path`` exists; True when it wrote.
 
     An existing file is never touched, even an invalid one: it is the user's.
     """
     if path.exists() or path.is_symlink():
         return False
-    write_config_text(path, default_config_text(python))
+    write_config_text(path, default_config_text(demo))
     return True

@@ -24,6 +24,9 @@ import sys
 import time
 
 TERM_GRACE_S = 1.5  # after SIGTERM before SIGKILL; keeps hub-death cleanup under 3 s
+# A bundle has no Python of its own to run this file with: its executable,
+# given this as the first argument, runs main() instead (installers/entry.py).
+BUNDLED_LAUNCHER_ARG = "--mcp-tray-launcher"
 EXIT_CANNOT_RUN = 126
 EXIT_NOT_FOUND = 127
 

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.installation import bundled
+from app.core.supervise.launcher import BUNDLED_LAUNCHER_ARG
+
 if sys.platform != "win32":
     import fcntl
     import termios
@@ -273,6 +276,8 @@ def _duplicate_write_end(process: asyncio.subprocess.Process) -> int | None:
 
 
 def launcher_argv(lifeline_fd: int) -> list[str]:
+    if bundled():  # no separate Python to run launcher.py with: the bundle runs it
+        return [sys.executable, BUNDLED_LAUNCHER_ARG, str(lifeline_fd)]
     # -I: ignore the user's PYTHON* variables (they are meant for the server);
     # -S: skip site, the launcher needs nothing beyond the standard library.
     return [sys.executable, "-I", "-S", str(LAUNCHER), str(lifeline_fd)]
