@@ -57,8 +57,11 @@ def test_mypy_strict_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+LINTED = ("app", "tests", "installers", "bench")
+
+
 def test_ruff_lint_and_format_are_clean() -> None:
-    for command in (["check", "app", "tests"], ["format", "--check", "app", "tests"]):
+    for command in (["check", *LINTED], ["format", "--check", *LINTED]):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *command],
             capture_output=True,
