@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -37,6 +38,21 @@ def flaky(*options: str, **restart: int) -> ServerConfig:
     return ServerConfig.model_validate(
         {"command": PYTHON, "args": [str(FLAKY), *options], "restart": limits}
     )
+
+
+def claude_desktop_config(path: Path, token: str) -> None:
+    """A Claude-Desktop-shaped config at ``path``: two servers, one holding ``token`` in plain
+    text (tests/servers/secretive.py, whose ``token`` tool answers it)."""
+    servers = {
+        "notes": {"command": PYTHON, "args": [str(FLAKY)]},
+        "github": {
+            "command": PYTHON,
+            "args": [str(SERVERS / "secretive.py"), "GITHUB_TOKEN"],
+            "env": {"GITHUB_TOKEN": token},
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2))
 
 
 def _camel(values: dict[str, int]) -> dict[str, int]:

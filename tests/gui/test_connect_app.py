@@ -19,7 +19,7 @@ from keyring.backends import SecretService
 from app.gui.connect import CONNECT, DISCONNECT
 from app.gui.tray import TrayApp
 from tests.gui.conftest import RunningTray, TrayLoop
-from tests.helpers import ARTIFACTS, FLAKY, PYTHON, SERVERS
+from tests.helpers import ARTIFACTS, claude_desktop_config
 
 TOKEN = "ghp_" + "Lm3Nb4Vc5X" * 4  # shaped like a real token, valid nowhere
 
@@ -42,22 +42,7 @@ def test_connect_and_disconnect_an_app_from_the_tray(
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     claude = home / ".config" / "Claude" / "claude_desktop_config.json"
-    claude.parent.mkdir(parents=True)
-    claude.write_text(
-        json.dumps(
-            {
-                "mcpServers": {
-                    "notes": {"command": PYTHON, "args": [str(FLAKY)]},
-                    "github": {
-                        "command": PYTHON,
-                        "args": [str(SERVERS / "secretive.py"), "GITHUB_TOKEN"],
-                        "env": {"GITHUB_TOKEN": TOKEN},
-                    },
-                }
-            },
-            indent=2,
-        )
-    )
+    claude_desktop_config(claude, TOKEN)
     original = claude.read_bytes()
     cursor = home / ".cursor" / "mcp.json"
     cursor.parent.mkdir(parents=True)

@@ -17,7 +17,7 @@ import pytest
 from keyring.backends import SecretService
 from mcp import Client, StdioServerParameters
 
-from tests.helpers import FLAKY, PYTHON, SERVERS
+from tests.helpers import claude_desktop_config
 from tests.hubprocess import HubProcess, mcp_tray
 
 TOKEN = "ghp_" + "Qr7St6Uv5W" * 4  # shaped like a real token, valid nowhere
@@ -31,22 +31,7 @@ def test_import_then_connect_gives_the_app_its_servers_through_the_tray(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app_config = tmp_path / "Claude" / "claude_desktop_config.json"
-    app_config.parent.mkdir()
-    app_config.write_text(
-        json.dumps(
-            {
-                "mcpServers": {
-                    "notes": {"command": PYTHON, "args": [str(FLAKY)]},
-                    "github": {
-                        "command": PYTHON,
-                        "args": [str(SERVERS / "secretive.py"), "GITHUB_TOKEN"],
-                        "env": {"GITHUB_TOKEN": TOKEN},
-                    },
-                }
-            },
-            indent=2,
-        )
-    )
+    claude_desktop_config(app_config, TOKEN)
     (tray_home / "config.json").write_text('{"mcpServers": {}}\n')
     where = ("claude-desktop", "--path", str(app_config))
 
