@@ -272,14 +272,19 @@ def rich_entry(*args: str, **extra: Any) -> Message:
 
 
 async def start_tray(
-    home: Path, servers: dict[str, Message] | None = None, *, secrets: Secrets | None = None
+    home: Path,
+    servers: dict[str, Message] | None = None,
+    *,
+    secrets: Secrets | None = None,
+    settings: Message | None = None,
 ) -> Tray:
     """A Hub on a config of ``servers`` (default: one rich server), every shared one running.
 
-    ``MCP_TRAY_HOME`` must point at ``home`` (the hub finds its paths there).
+    ``settings``: the config's other top-level keys (``http``). ``MCP_TRAY_HOME``
+    must point at ``home`` (the hub finds its paths there).
     """
     servers = servers if servers is not None else {"rich": rich_entry()}
-    (home / "config.json").write_text(json.dumps({"mcpServers": servers}))
+    (home / "config.json").write_text(json.dumps({"mcpServers": servers, **(settings or {})}))
     paths = default_paths()
     paths.ensure()
     hub = Hub(paths, secrets=secrets)

@@ -20,9 +20,9 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.config import Config, ConfigError, ServerConfig, load_config
+from app.core.config import Config, ConfigError, HttpConfig, ServerConfig, load_config
 from app.core.config.placeholders import names_used
 from app.core.endpoint.control import ControlError, ControlServer
 from app.core.events import (
@@ -42,6 +42,9 @@ from app.core.supervise.states import State
 from app.core.supervise.stderr import ServerLog
 from app.core.supervise.supervisor import Supervisor
 from app.core.supervise.watches import Watches
+
+if TYPE_CHECKING:
+    from app.core.endpoint.http import HttpEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Hub:
         self.presenter: Callable[[], None] | None = None
         # Set by whoever runs the hub (serve, the tray): ends it as SIGTERM or Quit would.
         self.quitter: Callable[[], None] | None = None
+        self.http: HttpEndpoint | None = None  # when the config enables it
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
@@ -95,6 +99,7 @@ class Hub:
         await self._watches.follow(self.config.servers)
         await self._watches.watch_config(self.paths.config_file)
         await self._control.start()
+        await self._serve_http(config.http)
         logger.info(
             "hub ready with %d server(s); control socket %s",
             len(self.supervisors),
@@ -102,6 +107,7 @@ class Hub:
         )
 
     async def shutdown(self) -> None:
+        await self._serve_http(None)
         await self._control.close()
         await self._watches.close()
         supervisors = list(self.supervisors.values())
@@ -228,8 +234,11 @@ class Hub:
             self._report_config_error(error)
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
+        http_changed = config.http != self.config.http
         changed = await self._apply_changes(config)
         await self._watches.follow(config.servers)
+        if http_changed:
+            await self._serve_http(config.http)
         self.bus.publish(ConfigApplied(changed=tuple(changed)))
         return changed
 
@@ -267,6 +276,39 @@ class Hub:
                 else:
                     self.relays[name].release()  # nothing restarts behind an unshared name
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
+
+    # ----- the HTTP endpoint
+
+    async def _serve_http(self, settings: HttpConfig | None) -> None:
+        """Serve HTTP as ``settings`` say (None or disabled: not at all).
+
+        A port in use or a keyring that cannot keep the token is logged and
+        leaves the endpoint off; the servers and the socket go on regardless.
+        """
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+        if settings is None or not settings.enabled:
+            return
+        from app.core.endpoint.http import HttpEndpoint, install_token  # its web stack: on demand
+
+        try:
+            token = await asyncio.to_thread(install_token, self.secrets.store)
+            endpoint = HttpEndpoint(
+                self, settings, token=token, socket_path=self.paths.http_socket_path
+            )
+            await endpoint.start()
+        except KeyringUnavailable as error:
+            logger.error("HTTP endpoint not started: its token needs the keyring: %s", error)
+        except OSError as error:
+            logger.error(
+                "HTTP endpoint not started: cannot listen on 127.0.0.1:%d (%s); "
+                'choose another "port" under "http" in the config',
+                settings.port,
+                error.strerror or error,
+            )
+        else:
+            self.http = endpoint
 
     # ----- watching sources and the config
 

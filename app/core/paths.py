@@ -35,6 +35,11 @@ class Paths:
         return self.runtime_dir / "hub.sock"
 
     @property
+    def http_socket_path(self) -> Path:
+        """The HTTP endpoint over a Unix socket (app.core.endpoint.http), when enabled."""
+        return self.runtime_dir / "http.sock"
+
+    @property
     def lock_path(self) -> Path:
         return self.runtime_dir / "hub.lock"
 

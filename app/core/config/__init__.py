@@ -14,6 +14,7 @@ from app.core.config.load import ConfigError, ConfigIssue, load_config, parse_co
 from app.core.config.schema import (
     SERVER_NAME_PATTERN,
     Config,
+    HttpConfig,
     RestartPolicy,
     ServerConfig,
     WatchConfig,
@@ -26,6 +27,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigIssue",
+    "HttpConfig",
     "RestartPolicy",
     "ServerConfig",
     "WatchConfig",

@@ -225,11 +225,27 @@ def _check_server_name(name: str) -> str:
 ServerName = Annotated[str, AfterValidator(_check_server_name)]
 
 
+DEFAULT_HTTP_PORT = 47821
+
+
+class HttpConfig(_Model):
+    """The Streamable HTTP endpoint: each server at http://127.0.0.1:PORT/servers/NAME/mcp."""
+
+    enabled: bool = Field(default=False, description="Serve the HTTP endpoint (off by default).")
+    port: int = Field(default=DEFAULT_HTTP_PORT, ge=1, le=65535, description="Loopback TCP port.")
+    max_body_bytes: int = Field(
+        default=4 << 20, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+
+
 class Config(_Model):
     """The whole file."""
 
     servers: dict[ServerName, ServerConfig] = Field(
         default={}, alias="mcpServers", description="The servers to run, by name."
+    )
+    http: HttpConfig = Field(
+        default=HttpConfig(), description="Each server over Streamable HTTP as well."
     )
     schema_url: str | None = Field(
         default=None, alias="$schema", description="Ignored; lets editors offer completion."

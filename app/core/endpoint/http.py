@@ -1,0 +1,303 @@
+"""Each server at a Streamable HTTP endpoint, for hosts that prefer a URL to a command.
+
+``http://127.0.0.1:PORT/servers/NAME/mcp`` (MCP 2025-11-25: POST and GET on
+one path, ``Mcp-Session-Id``, SSE responses, ``MCP-Protocol-Version``), and
+the same paths over a per-user Unix socket (``run/http.sock``) for hosts that
+speak HTTP over ``unix://``. Off unless the config's ``http.enabled`` is true.
+
+Each HTTP session is one more client of the server's relay, exactly as an
+``mcp-tray attach`` is: a socket pair joins the SDK's session transport to
+``Relay.serve_client``, so the shared server, transparent restarts, the cached
+tool list and the readable errors hold over HTTP too.
+
+Security, checked before anything else, each refusal logged:
+
+- TCP listens on 127.0.0.1 only;
+- ``Host`` must name that address or ``localhost`` with the port (else 421),
+  and a browser's ``Origin`` must be the endpoint's own (else 403), against
+  DNS rebinding;
+- ``Authorization: Bearer TOKEN`` with the per-install token kept in the
+  keyring (else 401). The Unix socket is private to the user (0600), like
+  the control socket, so it asks for no token;
+- only configured servers are reachable: a URL never names a command;
+- request bodies above ``http.maxBodyBytes`` get 413; results are streamed
+  back as SSE however large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from mcp.server.transport_security import RequestBodyLimitMiddleware
+from mcp.shared.message import SessionMessage
+from mcp_types import jsonrpc_message_adapter
+from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from app.core.config import HttpConfig
+from app.core.endpoint.control import Attachable, ControlError
+from app.core.rpc.framing import LineSplitter, MalformedLine
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SCOPE = "_http"  # keyring scope of the token; no server name starts with "_"
+TOKEN_NAME = "token"
+MAX_SESSIONS = 256  # sessions end with DELETE or the hub; this bounds a client that never says
+CHUNK_BYTES = 1 << 16
+_PATH = re.compile(r"^/servers/([^/]+)/mcp/?$")
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Relays(Protocol):
+    def relay(self, name: str) -> Attachable: ...
+
+
+class TokenStore(Protocol):
+    def get(self, server: str, name: str) -> str | None: ...
+    def set(self, server: str, name: str, value: str) -> None: ...
+
+
+def install_token(store: TokenStore) -> str:
+    """The per-install bearer token, made on first use (blocking: keyring I/O)."""
+    token = store.get(TOKEN_SCOPE, TOKEN_NAME)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        store.set(TOKEN_SCOPE, TOKEN_NAME, token)
+    return token
+
+
+def server_url(port: int, name: str) -> str:
+    return f"http://127.0.0.1:{port}/servers/{name}/mcp"
+
+
+@dataclass
+class _Session:
+    transport: StreamableHTTPServerTransport
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class HttpEndpoint:
+    """The HTTP listeners (TCP and the Unix socket) and the sessions they carry."""
+
+    def __init__(
+        self, relays: Relays, settings: HttpConfig, *, token: str, socket_path: Path
+    ) -> None:
+        self._relays = relays
+        self.settings = settings
+        self._token = token
+        self._socket_path = socket_path
+        self._sessions: dict[str, _Session] = {}
+        self._listeners: list[tuple[uvicorn.Server, socket.socket]] = []
+        port = settings.port
+        self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        self._origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
+
+    async def start(self) -> None:
+        """Listen; an address in use is an OSError for the caller to report."""
+        tcp = socket.create_server(("127.0.0.1", self.settings.port))
+        self._socket_path.unlink(missing_ok=True)
+        local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # born 0600, as the control socket
+        try:
+            local.bind(str(self._socket_path))
+        finally:
+            os.umask(old_umask)
+        local.listen()
+        for sock, remote in ((tcp, True), (local, False)):
+            sock.setblocking(False)
+            config = _uvicorn_config(self._app(remote=remote))
+            server = uvicorn.Server(config)
+            # Server.serve() would also take over SIGINT and SIGTERM, and tick a
+            # loop ten times a second; the hub has its own signals and polls nothing.
+            server.lifespan = config.lifespan_class(config)
+            await server.startup(sockets=[sock])
+            self._listeners.append((server, sock))
+        logger.info(
+            "HTTP endpoint: %s (and %s)", server_url(self.settings.port, "NAME"), self._socket_path
+        )
+
+    async def close(self) -> None:
+        for session in list(self._sessions.values()):
+            if session.task is not None:
+                session.task.cancel()
+        for server, sock in self._listeners:
+            await server.shutdown(sockets=[sock])
+        self._listeners.clear()
+        self._socket_path.unlink(missing_ok=True)
+
+    # ----- requests
+
+    def _app(self, *, remote: bool) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return
+            refusal = self._refusal(scope) if remote else None
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self._route(scope, receive, send)
+
+        return RequestBodyLimitMiddleware(app, self.settings.max_body_bytes)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        """Why a request over TCP is refused (None: it is not), logged."""
+        headers = Headers(scope=scope)
+        host, origin = headers.get("host", ""), headers.get("origin")
+        if host not in self._hosts:
+            return _refuse(scope, 421, f"Host {host!r} is not this endpoint (DNS rebinding?)")
+        if origin is not None and origin not in self._origins:
+            return _refuse(scope, 403, f"Origin {origin!r} may not use this endpoint")
+        given = headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+            why = "no bearer token" if not given else "a wrong bearer token"
+            response = _refuse(scope, 401, f"{why}; `mcp-tray connect --http` writes the right one")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return None
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PATH.match(scope["path"])
+        if match is None:
+            text = "Not found: servers are at /servers/NAME/mcp"
+            await Response(text, status_code=404)(scope, receive, send)
+            return
+        session_id = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
+        if session_id is not None:
+            session = self._sessions.get(session_id)
+            if session is None:
+                await Response("Session not found", status_code=404)(scope, receive, send)
+                return
+            await session.transport.handle_request(scope, receive, send)
+            if session.transport.is_terminated and session.task is not None:
+                session.task.cancel()  # the client ended it (DELETE)
+            return
+        try:
+            relay = self._relays.relay(match.group(1))
+        except ControlError as error:
+            await Response(str(error), status_code=404)(scope, receive, send)
+            return
+        if len(self._sessions) >= MAX_SESSIONS:
+            await Response("Too many open sessions", status_code=503)(scope, receive, send)
+            return
+        await self._open_session(relay, scope, receive, send)
+
+    async def _open_session(
+        self, relay: Attachable, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A request without a session: only an initialize succeeds, and then the
+        session lives on; anything else is answered and the session dropped."""
+        session_id = secrets.token_hex(16)
+        session = _Session(StreamableHTTPServerTransport(session_id))
+        self._sessions[session_id] = session
+        session.task = asyncio.create_task(self._run_session(session_id, session, relay))
+        await session.ready.wait()
+        status = 0
+
+        async def noting_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await session.transport.handle_request(scope, receive, noting_status)
+        finally:
+            if status != 200:  # not an initialize, or a refused one: no session
+                session.task.cancel()
+
+    async def _run_session(self, session_id: str, session: _Session, relay: Attachable) -> None:
+        """Carry one session's messages to and from the relay, until either side ends."""
+        try:
+            async with session.transport.connect() as (from_client, to_client):
+                ours, theirs = socket.socketpair()
+                relay_reader, relay_writer = await asyncio.open_connection(sock=ours)
+                reader, writer = await asyncio.open_connection(sock=theirs)
+                session.ready.set()
+                relayed = asyncio.create_task(relay.serve_client(relay_reader, relay_writer))
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        group.create_task(_client_to_relay(from_client, writer))
+                        group.create_task(_relay_to_client(reader, to_client))
+                finally:
+                    writer.close()
+                    relayed.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                        await relayed
+        except asyncio.CancelledError:
+            pass
+        finally:
+            session.ready.set()  # a failed start must not leave the opening request waiting
+            self._sessions.pop(session_id, None)
+
+
+async def _client_to_relay(from_client: Any, writer: asyncio.StreamWriter) -> None:
+    async for item in from_client:
+        if isinstance(item, Exception):
+            logger.debug("HTTP session: %s", item)
+            continue
+        line = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+        writer.write(line.encode() + b"\n")
+        await writer.drain()
+    writer.write_eof()
+
+
+async def _relay_to_client(reader: asyncio.StreamReader, to_client: Any) -> None:
+    splitter = LineSplitter()
+    while chunk := await reader.read(CHUNK_BYTES):
+        for line in splitter.feed(chunk):
+            if isinstance(line, MalformedLine):
+                logger.warning("HTTP session: the relay sent %s", line)
+                continue
+            try:
+                message = jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except ValidationError as error:
+                logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
+                continue
+            await to_client.send(SessionMessage(message))
+
+
+def _refuse(scope: Scope, status: int, why: str) -> Response:
+    client = scope.get("client") or ("?", 0)
+    logger.warning(
+        "HTTP endpoint refused %s %s from %s: %s (%d)",
+        scope.get("method"),
+        scope.get("path"),
+        client[0],
+        why,
+        status,
+    )
+    return Response(why, status_code=status)
+
+
+def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # No Date header: keeping it current takes uvicorn's once-a-tick loop,
+        # and the hub polls nothing.
+        date_header=False,
+        server_header=False,
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+    config.load()
+    return config
