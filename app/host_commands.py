@@ -32,6 +32,12 @@ def add_parsers(commands: Any) -> None:
         command.add_argument("--path", type=Path, help="the app's config file, if not the usual")
         if verb == "import":
             command.add_argument("--dry-run", action="store_true", help="only show the plan")
+        if verb == "connect":
+            command.add_argument(
+                "--http",
+                action="store_true",
+                help="give the app each server's URL and token instead of a command",
+            )
         command.set_defaults(host_verb=verb)
 
 
@@ -53,8 +59,10 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
                 "use them through MCP Tray."
             )
         return EXIT_OK
-    verb = linking.connect if args.host_verb == "connect" else linking.disconnect
-    outcome = verb(host, path, paths)
+    if args.host_verb == "connect":
+        outcome = linking.connect(host, path, paths, http=args.http)
+    else:
+        outcome = linking.disconnect(host, path, paths)
     for line in outcome.untouched:
         print(f"  {line}")
     print(outcome.message)

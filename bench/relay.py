@@ -16,7 +16,12 @@ hub's relay and the one shared server process):
 3. calls per second with one and with ``CLIENTS`` raw clients attached at
    once (a fixed total of calls, split among them);
 4. a ``BIG_MIB`` MiB tool result, from writing the request until the whole
-   answer line has been read.
+   answer line has been read;
+5. the round trip of a ``tools/call`` over Streamable HTTP with the SDK's
+   client: MCP Tray's endpoint against the same server behind ``mcp-proxy``
+   (PyPI) and behind ``supergateway`` (npm), all three in the same run with
+   the same client. Those two are installed under bench/.tools on first use;
+   without the package registries the row says so and is left out.
 
 Direct and attach samples are taken in the same run, one after the other, so
 that each run gives a ratio free of the machine's drift. Every run is
@@ -32,19 +37,22 @@ import itertools
 import json
 import os
 import select
+import signal
 import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
 
 import anyio
-from benchkit import EXIT_TIMEOUT_S, ROOT, Hub
+import httpx2
+from benchkit import EXIT_TIMEOUT_S, ROOT, Hub, free_port, npm_tool, python_tool, wait_for_port
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 SERVER_NAME = "echo"
 SERVER_SCRIPT = ROOT / "bench" / "servers" / "echo.py"
@@ -81,14 +89,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="measured runs after a warm-up")
     runs = parser.parse_args().runs
     started = time.perf_counter()
-    with Hub({SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}) as hub:
+    http = {"http": {"enabled": True, "port": free_port()}}
+    with Hub({SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}, http) as hub:
         hub.wait_for(f"{SERVER_NAME} is running", HUB_READY_TIMEOUT_S)
+        hub.wait_for("HTTP endpoint:", HUB_READY_TIMEOUT_S)
         rows = [
             *raw_latency_rows(hub.env, runs),
             *sdk_latency_rows(hub.env, runs),
             *attach_time_rows(hub.env, runs),
             *throughput_rows(hub.env, runs),
             *big_result_rows(hub.env, runs),
+            *http_latency_rows(hub, http["http"]["port"], runs),
         ]
     print_table(rows, runs)
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())  # others' work skews the numbers
@@ -256,6 +267,82 @@ def big_result_seconds(client: RawClient) -> float:
     if len(text) != BIG_MIB * MIB:
         raise RuntimeError(f"big answered {len(text)} characters instead of {BIG_MIB * MIB}")
     return elapsed
+
+
+def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
+    tray = (f"http://127.0.0.1:{port}/servers/{SERVER_NAME}/mcp", hub.secret("_http", "token"))
+    try:
+        proxy_port, gateway_port = free_port(), free_port()
+        proxy = [
+            str(python_tool("mcp-proxy", "mcp-proxy")),
+            *("--host", "127.0.0.1", "--port", str(proxy_port), "--pass-environment"),
+            *DIRECT,
+        ]
+        gateway = [
+            str(npm_tool("supergateway@4", "supergateway")),
+            *("--stdio", " ".join(DIRECT), "--outputTransport", "streamableHttp"),
+            *("--stateful", "--port", str(gateway_port)),
+        ]
+    except (subprocess.CalledProcessError, OSError) as error:
+        print(f"HTTP comparison left out: mcp-proxy or supergateway not installed ({error})")
+        return []
+    with running(proxy) as _, running(gateway) as _:
+        wait_for_port(proxy_port, HUB_READY_TIMEOUT_S)
+        wait_for_port(gateway_port, HUB_READY_TIMEOUT_S)
+        endpoints = {
+            "MCP Tray": tray,
+            "mcp-proxy": (f"http://127.0.0.1:{proxy_port}/mcp", None),
+            "supergateway": (f"http://127.0.0.1:{gateway_port}/mcp", None),
+        }
+        samples = anyio.run(http_latency_samples, endpoints, runs)
+    return [
+        *(
+            Row(f"SDK client over HTTP: tools/call, {name}", samples[name], "ms")
+            for name in endpoints
+        ),
+        Row("HTTP: MCP Tray / mcp-proxy", ratio(samples, "MCP Tray", "mcp-proxy"), "x"),
+        Row("HTTP: MCP Tray / supergateway", ratio(samples, "MCP Tray", "supergateway"), "x"),
+    ]
+
+
+@contextlib.contextmanager
+def running(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(EXIT_TIMEOUT_S)
+
+
+async def http_latency_samples(endpoints: dict[str, tuple[str, str | None]], runs: int) -> Samples:
+    with anyio.fail_after(PHASE_TIMEOUT_S):
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                name: await stack.enter_async_context(http_client(url, token))
+                for name, (url, token) in endpoints.items()
+            }
+
+            async def once() -> Sample:
+                return {
+                    name: 1000 * statistics.median(await sdk_latencies(client))
+                    for name, client in clients.items()
+                }
+
+            return await collect_async(runs, once)
+
+
+@contextlib.asynccontextmanager
+async def http_client(url: str, token: str | None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=CALL_TIMEOUT_S) as http:
+        transport = streamable_http_client(url, http_client=http)
+        async with Client(transport, mode="legacy", read_timeout_seconds=CALL_TIMEOUT_S) as client:
+            yield client
 
 
 # ----- runs and the table

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.config import ServerConfig
 from app.core.events import (
+    ConfigApplied,
     ConfigProblem,
     Event,
     EventBus,
@@ -75,6 +76,7 @@ class EventRecorder:
             ServerLogLine,
             SourcesChanged,
             ConfigProblem,
+            ConfigApplied,
             SecretsMissing,
         ):
             bus.subscribe(kind, self._record)

@@ -5,6 +5,7 @@ each answered with its status and logged."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -14,13 +15,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from app.core.endpoint.http import TOKEN_NAME, TOKEN_SCOPE, server_url
+from app.core.events import ConfigApplied
 from app.core.secrets import Secrets, SecretStore
+from app.hosts.linking import connect
+from app.hosts.registry import HOSTS
 from tests.keyrings import MemoryKeyring
 from tests.relaykit import WAIT_S, Tray, rich_entry, start_tray
 
@@ -140,3 +145,30 @@ async def test_the_unix_socket_serves_the_same_endpoint_without_a_token(tray_hom
     assert response.headers.get("mcp-session-id")
     assert '"serverInfo"' in response.text
     assert oct(os.stat(tray.hub.paths.runtime_dir).st_mode & 0o777)  # the folder exists
+
+
+async def test_connect_http_turns_the_endpoint_on_and_the_app_s_entry_works(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    keyring = MemoryKeyring()
+    store = SecretStore(tray_home / "secret-names.json", backend=keyring)
+    settings = {"http": {"port": free_port()}}  # off, as by default
+    tray = await start_tray(tray_home, secrets=Secrets(store), settings=settings)
+    try:
+        app_config = tmp_path / "mcp.json"
+        app_config.write_text(json.dumps({"mcpServers": {"rich": rich_entry()}}))
+        mark = len(tray.events.events)
+
+        await anyio.to_thread.run_sync(
+            lambda: connect(HOSTS["cursor"], app_config, tray.hub.paths, http=True, store=store)
+        )
+        await tray.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
+        entry = json.loads(app_config.read_text())["mcpServers"]["rich"]
+        token = entry["headers"]["Authorization"].removeprefix("Bearer ")
+        async with sdk_client(entry["url"], token) as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+    finally:
+        await tray.close()
+
+    assert tray.hub.config.http.enabled
+    assert "big" in tools

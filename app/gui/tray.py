@@ -4,9 +4,10 @@ The icon shows the overall state (all running / something starting or
 restarting / something needs you / nothing running); the tooltip sums it
 up. The menu has one submenu per server (state, uptime, restarts; Restart,
 Stop or Start, Show logs, Set secret… when the server uses secrets), then
-Open config, Reload config, Connect an app… (app.gui.connect), Start at login, Mute crash
-notices and Quit. It is rebuilt from the hub's status whenever a state
-changes and each time it opens, so uptimes are current.
+Open config, Reload config, Connect an app… (app.gui.connect), Serve over
+HTTP, Start at login, Mute crash notices and Quit. It is rebuilt from the
+hub's status whenever a state changes and each time it opens, so uptimes
+are current.
 
 Without a system tray (GNOME without the AppIndicator extension) the main
 window stands in for the icon, with a line saying why.
@@ -25,7 +26,8 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from app.core.autostart import Autostart
-from app.core.config import Config
+from app.core.config import Config, ConfigError
+from app.core.config.switches import set_http_enabled
 from app.core.endpoint.control import ControlError
 from app.core.events import EventBus
 from app.core.notices import Notice, NoticeKind
@@ -168,6 +170,10 @@ class TrayApp(QObject):
         self._add(self.menu, "Open config", lambda: self.act("open-config", ""))
         self._add(self.menu, "Reload config", lambda: self.act("reload", ""))
         self._add(self.menu, "Connect an app…", self.open_connect)
+        http = self.hub.config.http
+        serving = self._add(self.menu, f"Serve over HTTP (port {http.port})", self._toggle_http)
+        serving.setCheckable(True)
+        serving.setChecked(http.enabled)
         self.menu.addSeparator()
         login = self._add(self.menu, "Start at login", self._toggle_autostart)
         login.setCheckable(True)
@@ -273,6 +279,18 @@ class TrayApp(QObject):
             self.refresh()
 
         task.add_done_callback(finished)
+
+    def _toggle_http(self) -> None:
+        self._run(self._serve_http(not self.hub.config.http.enabled))
+
+    async def _serve_http(self, enabled: bool) -> None:
+        """Turn the HTTP endpoint on or off in the config, and apply it."""
+        try:
+            await asyncio.to_thread(set_http_enabled, self.hub.paths.config_file, enabled)
+        except (ConfigError, OSError) as error:
+            self._balloon("MCP Tray", f"Could not change the config: {error}")
+            return
+        await self.hub.reload()
 
     def _toggle_autostart(self) -> None:
         # A small file, but file I/O all the same: off the loop thread.

@@ -5,9 +5,17 @@ imports and connects a project's servers the same way. Entries written by
 ``claude mcp add`` carry ``"type": "stdio"``, which reads like the common shape.
 """
 
+from typing import Any
+
 from app.hosts.host import Host
 
-HOST = Host(
+
+class ClaudeCode(Host):
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {"type": "http", **super().remote_entry(url, headers)}
+
+
+HOST = ClaudeCode(
     "claude-code",
     "Claude Code",
     "mcpServers",

@@ -1,8 +1,22 @@
-"""Claude Desktop: ``claude_desktop_config.json``, servers under ``mcpServers``."""
+"""Claude Desktop: ``claude_desktop_config.json``, servers under ``mcpServers``.
 
-from app.hosts.host import Host
+Its config file takes commands only, so ``connect --http`` does not apply.
+"""
 
-HOST = Host(
+from typing import Any
+
+from app.hosts.host import Host, HostError
+
+
+class ClaudeDesktop(Host):
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        raise HostError(
+            "Claude Desktop starts its servers by command only (remote servers are added "
+            "in its Connectors settings); connect it without --http"
+        )
+
+
+HOST = ClaudeDesktop(
     "claude-desktop",
     "Claude Desktop",
     "mcpServers",

@@ -13,6 +13,9 @@ from app.hosts.host import Host
 class Gemini(Host):
     bare_variables: ClassVar[bool] = True
 
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {"httpUrl": url, "headers": headers}
+
     def is_remote(self, raw: dict[str, Any]) -> bool:
         return "httpUrl" in raw or super().is_remote(raw)
 

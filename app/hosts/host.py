@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 REMOTE_TYPES = frozenset({"http", "sse", "streamable-http", "streamableHttp"})
-# How an entry starts its server. Connect replaces these (the tray starts the
+# How an entry reaches its server. Connect replaces these (the tray starts the
 # server now, with its env); every other key is the host's own setting and stays.
-LAUNCH_KEYS = frozenset({"type", "source", "command", "args", "env", "cwd", "envFile"})
+LAUNCH_KEYS = frozenset(
+    {"type", "source", "command", "args", "env", "cwd", "envFile"}
+    | {"url", "serverUrl", "httpUrl", "headers"}
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,23 @@ class Host:
 
     def launch_entry(self, command: str, args: list[str]) -> dict[str, Any]:
         return {"command": command, "args": args}
+
+    def url_entry(
+        self, url: str, headers: dict[str, str], previous: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The entry ``connect --http`` writes: the host reaches ``url`` with ``headers``."""
+        kept = {k: v for k, v in (previous or {}).items() if k not in LAUNCH_KEYS}
+        return {**self.remote_entry(url, headers), **kept}
+
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {"url": url, "headers": headers}
+
+    def url_of(self, raw: dict[str, Any]) -> str | None:
+        """Where a remote entry points (None: it starts a command)."""
+        for key in ("url", "serverUrl", "httpUrl"):
+            if isinstance(raw.get(key), str):
+                return str(raw[key])
+        return None
 
     def workspace_of(self, path: Path) -> Path | None:
         """The folder ``${workspaceFolder}`` means for a config at ``path`` (None: none)."""

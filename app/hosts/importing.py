@@ -38,11 +38,11 @@ from app.core.config import (
     write_config_text,
 )
 from app.core.installation import demo_command
+from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.core.secrets.migrate import Move, plan_migration
 from app.hosts.host import Host, HostError
-from app.hosts.jsonc import Document, JsoncError
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _VARIABLE_OR_BARE = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")

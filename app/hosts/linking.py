@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,15 @@ from typing import Any
 
 from app.core.atomic import write_atomically
 from app.core.config import ConfigError, load_config, write_config_text
+from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
+from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
+from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError
 from app.hosts.importing import host_entries, read_host_config
-from app.hosts.jsonc import Document, JsoncError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,21 @@ def attach_command(name: str) -> tuple[str, list[str]]:
     return command, args
 
 
-def connect(host: Host, path: Path, paths: Paths) -> Outcome:
+def connect(
+    host: Host,
+    path: Path,
+    paths: Paths,
+    *,
+    http: bool = False,
+    store: SecretStore | None = None,
+) -> Outcome:
     """Point each server the host shares with MCP Tray's config at MCP Tray.
 
     A server counts as shared when MCP Tray's entry of that name runs the same
-    command; one that merely has the same name is left alone, and said.
+    command; one that merely has the same name is left alone, and said. With
+    ``http`` the host gets the server's URL and the bearer token (turning the
+    HTTP endpoint on if it was off) instead of the ``attach`` command; ``store``
+    is where the token is kept (the system keyring unless given).
     """
     document = read_host_config(path)  # a readable, valid file, or a clear error
     try:
@@ -57,22 +72,51 @@ def connect(host: Host, path: Path, paths: Paths) -> Outcome:
     ours, clashes = set(), []
     for entry in host_entries(host, path, document):
         mine = config.servers.get(entry.name)
-        if mine is None or entry.config is None:
-            continue
         raw = host.servers(document.data)[entry.name]
-        if mine.command == entry.config["command"] or attaches(host, entry.name, raw):
+        if mine is None or not isinstance(raw, dict):
+            continue
+        if attaches(host, entry.name, raw) or (
+            entry.config is not None and mine.command == entry.config["command"]
+        ):
             ours.add(entry.name)
-        else:
+        elif entry.config is not None:
             clashes.append(
                 f"{entry.name}: MCP Tray has a different server of that name; left as it is"
             )
+    entry_for = _url_entries(host, paths, store) if http else _attach_entries(host)
     with _reported(path):
-        outcome = Connections(paths.connections_dir).connect(host, path, ours)
+        outcome = Connections(paths.connections_dir).connect(host, path, ours, entry_for)
     return Outcome(outcome.changed, clashes + outcome.untouched, outcome.message)
 
 
+EntryFor = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _attach_entries(host: Host) -> EntryFor:
+    return lambda name, previous: host.attach_entry(*attach_command(name), previous=previous)
+
+
+def _url_entries(host: Host, paths: Paths, store: SecretStore | None) -> EntryFor:
+    from app.core.endpoint.http import install_token, server_url  # the web stack: on demand
+
+    host.remote_entry("", {})  # a host that takes no URLs says so before anything changes
+    try:
+        turned_on = set_http_enabled(paths.config_file, True)
+        token = install_token(store or SecretStore(paths.secret_index))
+    except KeyringUnavailable as error:
+        raise HostError(f"{error}; the HTTP endpoint's token lives there") from None
+    if turned_on:
+        logger.info("turned the HTTP endpoint on in %s", paths.config_file)
+    port = load_config(paths.config_file).http.port
+    headers = {"Authorization": f"Bearer {token}"}
+    return lambda name, previous: host.url_entry(server_url(port, name), headers, previous)
+
+
 def attaches(host: Host, name: str, raw: dict[str, Any]) -> bool:
-    """The host's entry ``raw`` for ``name`` already runs ``mcp-tray attach name``."""
+    """The host's entry ``raw`` for ``name`` already goes through MCP Tray."""
+    url = host.url_of(raw)
+    if url is not None:
+        return url.startswith("http://127.0.0.1:") and url.endswith(f"/servers/{name}/mcp")
     return list(host.launch(raw).args[-2:]) == ["attach", name]
 
 
@@ -96,7 +140,12 @@ class Connections:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def connect(self, host: Host, path: Path, ours: set[str]) -> Outcome:
+    def connect(
+        self, host: Host, path: Path, ours: set[str], entry_for: EntryFor | None = None
+    ) -> Outcome:
+        """Rewrite the entries named in ``ours`` to what ``entry_for(name, previous)``
+        gives (default: the ``attach`` command)."""
+        entry_for = entry_for or _attach_entries(host)
         text = path.read_bytes().decode("utf-8")  # not read_text(): keep \r\n as it is
         document = Document.parse(text)
         servers = host.servers(document.data)
@@ -112,7 +161,7 @@ class Connections:
             record["byte_restore"] = False
         changed = []
         for name in shared:
-            wanted = host.attach_entry(*attach_command(name), previous=servers[name])
+            wanted = entry_for(name, servers[name])
             if servers[name] == wanted:
                 continue
             record["entries"].setdefault(name, {"original": servers[name]})["written"] = wanted

@@ -16,6 +16,9 @@ class VSCode(Host):
     def launch_entry(self, command: str, args: list[str]) -> dict[str, Any]:
         return {"type": "stdio", **super().launch_entry(command, args)}
 
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {"type": "http", **super().remote_entry(url, headers)}
+
     def workspace_of(self, path: Path) -> Path | None:
         return path.parent.parent if path.parent.name == ".vscode" else None
 

@@ -1,8 +1,16 @@
 """Windsurf: ``~/.codeium/windsurf/mcp_config.json``; remote entries say ``serverUrl``."""
 
+from typing import Any
+
 from app.hosts.host import Host
 
-HOST = Host(
+
+class Windsurf(Host):
+    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {"serverUrl": url, "headers": headers}
+
+
+HOST = Windsurf(
     "windsurf",
     "Windsurf",
     "mcpServers",

@@ -85,6 +85,11 @@ class RunningTray:
         self._changed.clear()
         await self._changed.wait()
 
+    async def settled(self) -> None:
+        """Until every task the tray started (and those they started) has finished."""
+        while self.tray.tasks:
+            await asyncio.gather(*list(self.tray.tasks))
+
     def menu_action(self, *path: str) -> Any:
         """The menu entry at ``path`` ("demo — running", "Restart"), matched by prefix."""
         self.tray.refresh()

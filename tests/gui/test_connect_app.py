@@ -8,7 +8,6 @@ them in the hub, and Disconnect gives the app its file back byte for byte.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,10 @@ import pytest
 from keyring.backends import SecretService
 
 from app.gui.connect import CONNECT, DISCONNECT
-from app.gui.tray import TrayApp
 from tests.gui.conftest import RunningTray, TrayLoop
 from tests.helpers import ARTIFACTS, claude_desktop_config
 
 TOKEN = "ghp_" + "Lm3Nb4Vc5X" * 4  # shaped like a real token, valid nowhere
-
-
-async def settled(tray: TrayApp) -> None:
-    """Until every task the tray started (and those they started) has finished."""
-    while tray.tasks:
-        await asyncio.gather(*list(tray.tasks))
 
 
 def test_connect_and_disconnect_an_app_from_the_tray(
@@ -52,12 +44,12 @@ def test_connect_and_disconnect_an_app_from_the_tray(
 
     async def scenario() -> dict[str, Any]:
         running.menu_action("Connect an app…").trigger()
-        await settled(tray)
+        await running.settled()
         dialog = tray.connect_dialog
         assert dialog is not None
         seen: dict[str, Any] = {"buttons": set(dialog.buttons), "listed": dialog.status.text()}
         dialog.buttons[("claude-desktop", CONNECT)].click()
-        await settled(tray)
+        await running.settled()
         seen["connected"] = dialog.status.text()
         seen["app config"] = json.loads(claude.read_text())
         for server in ("notes", "github"):
@@ -70,7 +62,7 @@ def test_connect_and_disconnect_an_app_from_the_tray(
         ARTIFACTS.mkdir(exist_ok=True)
         dialog.grab().save(str(ARTIFACTS / "connect-an-app.png"))
         dialog.buttons[("claude-desktop", DISCONNECT)].click()
-        await settled(tray)
+        await running.settled()
         seen["disconnected"] = dialog.status.text()
         return seen
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,14 @@ from keyring.backends import SecretService
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from app.core.events import ServerLogLine, ServerStateChanged
+from app.core.events import ConfigApplied, ServerLogLine, ServerStateChanged
 from app.core.notices import NoticeKind
 from app.core.overview import Overall
 from app.core.secrets import Secrets, SecretStore
 from app.gui.windows import SecretDialog
 from tests.gui.conftest import RunningTray, TrayLoop
 from tests.helpers import FLAKY, PYTHON, SERVERS
+from tests.keyrings import MemoryKeyring
 
 FAST = {"initialDelayMs": 10, "maxDelayMs": 50}
 
@@ -196,3 +199,32 @@ def test_state_changes_reach_the_window_table(start_tray: Any, tray_loop: TrayLo
 
     assert running.tray.state is Overall.IDLE
     assert running.menu_action("demo — stopped", "Start").isEnabled()
+
+
+def test_serve_over_http_is_switched_from_the_menu(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path
+) -> None:
+    store = SecretStore(tray_home / "names.json", backend=MemoryKeyring())
+    running: RunningTray = start_tray({"demo": flaky()}, secrets=Secrets(store))
+    config_file = tray_home / "config.json"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario() -> list[tuple[bool, bool]]:
+        mark = len(running.events.events)
+        config = json.loads(config_file.read_text())
+        config_file.write_text(json.dumps({**config, "http": {"port": port}}))
+        await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
+        seen = []
+        for _ in range(2):
+            running.menu_action(f"Serve over HTTP (port {port})").trigger()
+            await running.settled()
+            item = running.menu_action("Serve over HTTP")
+            seen.append((running.hub.http is not None, item.isChecked()))
+        return seen
+
+    seen = tray_loop.run(scenario)
+
+    assert seen == [(True, True), (False, False)]
+    assert json.loads(config_file.read_text())["http"] == {"port": port, "enabled": False}

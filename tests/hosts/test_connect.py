@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.hosts.jsonc import Document
+from app.core.jsonc import Document
 from app.hosts.linking import Connections
 from app.hosts.registry import HOSTS
 from tests.hubprocess import mcp_tray

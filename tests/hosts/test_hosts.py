@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.core.jsonc import Document
 from app.core.paths import Paths, default_paths
 from app.core.secrets import SecretStore
 from app.hosts.host import Host, HostError
 from app.hosts.importing import import_servers
-from app.hosts.jsonc import Document
 from app.hosts.linking import attach_command, connect, disconnect
 from app.hosts.registry import HOSTS
 from tests.keyrings import MemoryKeyring
@@ -190,3 +190,40 @@ def test_the_host_s_own_settings_on_an_entry_survive_connect(paths: Paths, tmp_p
     github = json.loads(path.read_text())["mcpServers"]["github"]
     assert github["disabledTools"] == ["delete_repository"] and github["disabled"] is False
     assert github["args"][-2:] == ["attach", "github"]
+
+
+URL_KEY = {"windsurf": "serverUrl", "gemini": "httpUrl"}
+
+
+def test_connect_http_gives_each_app_urls_and_the_token(
+    host: Host, host_file: Path, paths: Paths
+) -> None:
+    keyring = MemoryKeyring()
+    store = SecretStore(paths.secret_index, backend=keyring)
+    import_servers(host, host_file, paths, store=store)
+    original = host_file.read_bytes()
+
+    if host.name == "claude-desktop":
+        with pytest.raises(HostError, match="by command only"):
+            connect(host, host_file, paths, http=True, store=store)
+        assert host_file.read_bytes() == original
+        assert '"http"' not in paths.config_file.read_text()  # nothing changed first
+        return
+    connected = connect(host, host_file, paths, http=True, store=store)
+    after = Document.parse(host_file.read_text()).data
+    again = connect(host, host_file, paths, http=True, store=store)
+    disconnect(host, host_file, paths)
+
+    token = keyring.entries[("mcp-tray/_http", "token")]
+    http_settings = json.loads(paths.config_file.read_text())["http"]
+    assert http_settings == {"enabled": True}  # turned on, at the default port
+    imported, _remote = EXPECTED[host.name]
+    assert set(connected.changed) == imported
+    for name in imported:
+        entry = host.servers(after)[name]
+        url = entry[URL_KEY.get(host.name, "url")]
+        assert url == f"http://127.0.0.1:47821/servers/{name}/mcp"
+        assert entry["headers"] == {"Authorization": f"Bearer {token}"}
+        assert "command" not in entry and "env" not in entry
+    assert again.changed == [] and "already" in again.message
+    assert host_file.read_bytes() == original

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.jsonc import Document, JsoncError
 from app.hosts.importing import host_entries
-from app.hosts.jsonc import Document, JsoncError
 from app.hosts.names import HOST_NAMES
 from app.hosts.registry import HOSTS, UnknownHost, host_named
 

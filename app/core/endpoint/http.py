@@ -88,6 +88,7 @@ def server_url(port: int, name: str) -> str:
 
 @dataclass
 class _Session:
+    server: str
     transport: StreamableHTTPServerTransport
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -181,7 +182,7 @@ class HttpEndpoint:
         session_id = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
         if session_id is not None:
             session = self._sessions.get(session_id)
-            if session is None:
+            if session is None or session.server != match.group(1):
                 await Response("Session not found", status_code=404)(scope, receive, send)
                 return
             await session.transport.handle_request(scope, receive, send)
@@ -196,15 +197,15 @@ class HttpEndpoint:
         if len(self._sessions) >= MAX_SESSIONS:
             await Response("Too many open sessions", status_code=503)(scope, receive, send)
             return
-        await self._open_session(relay, scope, receive, send)
+        await self._open_session(match.group(1), relay, scope, receive, send)
 
     async def _open_session(
-        self, relay: Attachable, scope: Scope, receive: Receive, send: Send
+        self, server: str, relay: Attachable, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """A request without a session: only an initialize succeeds, and then the
         session lives on; anything else is answered and the session dropped."""
         session_id = secrets.token_hex(16)
-        session = _Session(StreamableHTTPServerTransport(session_id))
+        session = _Session(server, StreamableHTTPServerTransport(session_id))
         self._sessions[session_id] = session
         session.task = asyncio.create_task(self._run_session(session_id, session, relay))
         await session.ready.wait()
