@@ -152,7 +152,7 @@ def python_tool(package: str, program: str) -> Path:
     if not executable.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", package]
-        subprocess.run(pip, check=True)
+        _quietly(pip)
     return executable
 
 
@@ -161,9 +161,16 @@ def npm_tool(package: str, program: str) -> Path:
     prefix = TOOLS / "npm"
     executable = prefix / "node_modules" / ".bin" / program
     if not executable.exists():
-        npm = ["npm", "install", "--silent", "--prefix", str(prefix), package]
-        subprocess.run(npm, check=True, stdout=subprocess.DEVNULL)
+        _quietly(["npm", "install", "--silent", "--prefix", str(prefix), package])
     return executable
+
+
+def _quietly(command: list[str]) -> None:
+    """Run an installer; its output is shown only when it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stdout, result.stderr, sep="\n", file=sys.stderr)
+        raise subprocess.CalledProcessError(result.returncode, command)
 
 
 def free_port() -> int:

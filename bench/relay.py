@@ -506,3 +506,7 @@ class RawClient:
             self.process.kill()
             self.process.wait(EXIT_TIMEOUT_S)
         self.process.stdout.close()
+
+
+if __name__ == "__main__":
+    main()

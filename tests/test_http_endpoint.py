@@ -66,11 +66,11 @@ async def http_tray(home: Path, **http: Any) -> AsyncIterator[tuple[Tray, str]]:
 
 
 @asynccontextmanager
-async def sdk_client(url: str, token: str) -> AsyncIterator[Client]:
+async def sdk_client(url: str, token: str, **options: Any) -> AsyncIterator[Client]:
     """The SDK's Streamable HTTP client, with the header `connect --http` writes."""
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers) as http:
-        transport = streamable_http_client(url, http_client=http)
+        transport = streamable_http_client(url, http_client=http, **options)
         async with Client(transport, mode="legacy", read_timeout_seconds=WAIT_S) as client:
             yield client
 
@@ -118,6 +118,10 @@ async def test_refusals_have_the_right_status_and_are_logged(
                     "own origin": await status({**good, "Origin": f"http://127.0.0.1:{port}"}),
                 }
                 unknown = await http.post(server_url(port, "nosuch"), headers=good, json=INITIALIZE)
+        # The limit is on requests, not results. (The SDK's client refuses SSE events
+        # over 1 MiB unless told otherwise; that limit is the client's own.)
+        async with sdk_client(url, token, max_sse_event_size=None) as client:
+            big = await client.call_tool("big", {"megabytes": 2})
 
     assert statuses == {
         "foreign origin": 403,
@@ -128,6 +132,8 @@ async def test_refusals_have_the_right_status_and_are_logged(
         "own origin": 200,
     }
     assert unknown.status_code == 404 and "nosuch" in unknown.text
+    text = big.content[0].text  # type: ignore[union-attr]
+    assert not big.is_error and len(text.encode()) == 2 * 1024 * 1024  # whole, 1000x the limit
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for why in ("Origin 'https://evil.example'", "Host 'evil.example:", "no bearer token"):
         assert why in logged
