@@ -178,3 +178,23 @@ async def test_connect_http_turns_the_endpoint_on_and_the_app_s_entry_works(
 
     assert tray.hub.config.http.enabled
     assert "big" in tools
+
+
+async def test_a_port_in_use_leaves_the_endpoint_off_with_a_reason_and_the_servers_running(
+    tray_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyring = MemoryKeyring()
+    secrets = Secrets(SecretStore(tray_home / "secret-names.json", backend=keyring))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = {"http": {"enabled": True, "port": port}}
+        tray = await start_tray(tray_home, secrets=secrets, settings=settings)
+        try:
+            row = await tray.status()
+        finally:
+            await tray.close()
+
+    assert tray.hub.http is None and row["state"] == "running"
+    assert f"HTTP endpoint not started: cannot listen on 127.0.0.1:{port}" in caplog.text
+    assert 'choose another "port" under "http"' in caplog.text
+    assert not tray.hub.paths.http_socket_path.exists()

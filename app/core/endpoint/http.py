@@ -112,32 +112,32 @@ class HttpEndpoint:
 
     async def start(self) -> None:
         """Listen; an address in use is an OSError for the caller to report."""
-        tcp = socket.create_server(("127.0.0.1", self.settings.port))
-        self._socket_path.unlink(missing_ok=True)
-        local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)  # born 0600, as the control socket
+        sockets = [socket.create_server(("127.0.0.1", self.settings.port))]
         try:
-            local.bind(str(self._socket_path))
-        finally:
-            os.umask(old_umask)
-        local.listen()
-        for sock, remote in ((tcp, True), (local, False)):
-            sock.setblocking(False)
-            config = _uvicorn_config(self._app(remote=remote))
-            server = uvicorn.Server(config)
-            # Server.serve() would also take over SIGINT and SIGTERM, and tick a
-            # loop ten times a second; the hub has its own signals and polls nothing.
-            server.lifespan = config.lifespan_class(config)
-            await server.startup(sockets=[sock])
-            self._listeners.append((server, sock))
+            sockets.append(_private_unix_socket(self._socket_path))
+            for sock, remote in zip(sockets, (True, False), strict=True):
+                sock.setblocking(False)
+                config = _uvicorn_config(self._app(remote=remote))
+                server = uvicorn.Server(config)
+                # Server.serve() would also take over SIGINT and SIGTERM, and tick a
+                # loop ten times a second; the hub has its own signals and polls nothing.
+                server.lifespan = config.lifespan_class(config)
+                await server.startup(sockets=[sock])
+                self._listeners.append((server, sock))
+        except BaseException:
+            await self.close()
+            for sock in sockets:
+                sock.close()
+            raise
         logger.info(
             "HTTP endpoint: %s (and %s)", server_url(self.settings.port, "NAME"), self._socket_path
         )
 
     async def close(self) -> None:
-        for session in list(self._sessions.values()):
-            if session.task is not None:
-                session.task.cancel()
+        sessions = [s.task for s in self._sessions.values() if s.task is not None]
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
         for server, sock in self._listeners:
             await server.shutdown(sockets=[sock])
         self._listeners.clear()
@@ -272,6 +272,21 @@ async def _relay_to_client(reader: asyncio.StreamReader, to_client: Any) -> None
                 logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
                 continue
             await to_client.send(SessionMessage(message))
+
+
+def _private_unix_socket(path: Path) -> socket.socket:
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)  # born 0600, as the control socket: no window for others
+    try:
+        sock.bind(str(path))
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.umask(old_umask)
+    sock.listen()
+    return sock
 
 
 def _refuse(scope: Scope, status: int, why: str) -> Response:
