@@ -3,17 +3,13 @@
 Its config file takes commands only, so ``connect --http`` does not apply.
 """
 
-from typing import Any
+from typing import ClassVar
 
-from app.hosts.host import Host, HostError
+from app.hosts.host import Host
 
 
 class ClaudeDesktop(Host):
-    def remote_entry(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
-        raise HostError(
-            "Claude Desktop starts its servers by command only (remote servers are added "
-            "in its Connectors settings); connect it without --http"
-        )
+    no_urls_because: ClassVar[str] = "remote servers are added in its Connectors settings"
 
 
 HOST = ClaudeDesktop(

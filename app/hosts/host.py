@@ -41,6 +41,7 @@ class Host:
     windows: str
     restart: str  # what the user does so that the host reads the change
     bare_variables: ClassVar[bool] = False  # the host expands $VAR as well as ${VAR}
+    no_urls_because: ClassVar[str] = ""  # why the host's file takes no URLs (connect --http)
 
     def default_path(self) -> Path:
         if sys.platform == "darwin":

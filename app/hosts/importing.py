@@ -82,6 +82,15 @@ def read_host_config(path: Path) -> Document:
         raise HostError(f"{path} is not valid JSON ({error}); it was left as it is") from None
 
 
+def our_config(paths: Paths) -> tuple[str, Config]:
+    """MCP Tray's config, as text and loaded, or a HostError when it has errors."""
+    text = paths.config_file.read_text(encoding="utf-8")
+    try:
+        return text, parse_config(text, path=paths.config_file)
+    except ConfigError as error:
+        raise HostError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+
+
 def import_servers(
     host: Host,
     source: Path,
@@ -96,11 +105,7 @@ def import_servers(
     """
     document = read_host_config(source)
     ensure_config(paths.config_file, demo=demo_command())
-    ours = paths.config_file.read_text(encoding="utf-8")
-    try:
-        current = parse_config(ours, path=paths.config_file)
-    except ConfigError as error:
-        raise HostError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+    ours, current = our_config(paths)
     plan = plan_import(host, source, document, current)
     if dry_run or not plan.added:
         return plan

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from app.core.atomic import write_atomically
-from app.core.config import ConfigError, load_config, write_config_text
+from app.core.config import write_config_text
 from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError
-from app.hosts.importing import host_entries, read_host_config
+from app.hosts.importing import host_entries, our_config, read_host_config
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,7 @@ def connect(
     is where the token is kept (the system keyring unless given).
     """
     document = read_host_config(path)  # a readable, valid file, or a clear error
-    try:
-        config = load_config(paths.config_file)
-    except ConfigError as error:
-        raise HostError(f"MCP Tray's config has errors; fix them first.\n{error}") from None
+    _text, config = our_config(paths)
     ours, clashes = set(), []
     for entry in host_entries(host, path, document):
         mine = config.servers.get(entry.name)
@@ -83,7 +80,9 @@ def connect(
             clashes.append(
                 f"{entry.name}: MCP Tray has a different server of that name; left as it is"
             )
-    entry_for = _url_entries(host, paths, store) if http else _attach_entries(host)
+    entry_for = (
+        _url_entries(host, paths, config.http.port, store) if http else _attach_entries(host)
+    )
     with _reported(path):
         outcome = Connections(paths.connections_dir).connect(host, path, ours, entry_for)
     return Outcome(outcome.changed, clashes + outcome.untouched, outcome.message)
@@ -96,10 +95,14 @@ def _attach_entries(host: Host) -> EntryFor:
     return lambda name, previous: host.attach_entry(*attach_command(name), previous=previous)
 
 
-def _url_entries(host: Host, paths: Paths, store: SecretStore | None) -> EntryFor:
+def _url_entries(host: Host, paths: Paths, port: int, store: SecretStore | None) -> EntryFor:
     from app.core.endpoint.http import install_token, server_url  # the web stack: on demand
 
-    host.remote_entry("", {})  # a host that takes no URLs says so before anything changes
+    if host.no_urls_because:  # said before anything changes
+        raise HostError(
+            f"{host.title} starts its servers by command only ({host.no_urls_because}); "
+            "connect it without --http"
+        )
     try:
         turned_on = set_http_enabled(paths.config_file, True)
         token = install_token(store or SecretStore(paths.secret_index))
@@ -107,7 +110,6 @@ def _url_entries(host: Host, paths: Paths, store: SecretStore | None) -> EntryFo
         raise HostError(f"{error}; the HTTP endpoint's token lives there") from None
     if turned_on:
         logger.info("turned the HTTP endpoint on in %s", paths.config_file)
-    port = load_config(paths.config_file).http.port
     headers = {"Authorization": f"Bearer {token}"}
     return lambda name, previous: host.url_entry(server_url(port, name), headers, previous)
 
