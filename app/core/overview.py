@@ -1,69 +1,196 @@
-"""All servers at a glance: the tray icon's state, its tooltip, and a line per server.
+"""All servers at a glance, in words a person knows: the tray icon, its tooltip,
+the status line, and each server's state, uptime and problem.
 
 Works on ``status`` rows (``Hub.status_rows()`` or the control API's
-``status``), so the tray shows the same whether it runs the hub itself or
-presents one already running. Qt-free.
+``status``), read once into :class:`ServerRow`, so the tray shows the same
+whether it runs the hub itself or presents one already running. The enum
+names (``crash-loop``, ``needs-secret``) stay in the CLI and the logs; here
+they become "Keeps crashing — paused" and "Needs a secret". Qt-free.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-Row = Mapping[str, Any]
+from app.core.supervise.states import State
 
-NEEDS_YOU = frozenset({"crash-loop", "needs-secret"})
-IN_MOTION = frozenset({"starting", "stopping", "backoff"})
+NEEDS_YOU = frozenset({State.CRASH_LOOP, State.NEEDS_SECRET})
+IN_MOTION = frozenset({State.STARTING, State.STOPPING, State.BACKOFF})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerRow:
+    """One server as ``status`` reports it."""
+
+    name: str
+    state: State
+    pid: int | None = None
+    restarts: int = 0
+    uptime_s: float | None = None
+    last_exit: int | None = None
+    last_error: str | None = None
+    stopped_by_user: bool = False
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> ServerRow:
+        """A row of ``status --json``; fields an older hub does not send take their default."""
+        return cls(
+            name=str(row["name"]),
+            state=State(row["state"]),
+            pid=row.get("pid"),
+            restarts=int(row.get("restarts") or 0),
+            uptime_s=row.get("uptime_s"),
+            last_exit=row.get("last_exit"),
+            last_error=row.get("last_error"),
+            stopped_by_user=bool(row.get("stopped_by_user")),
+        )
+
+    @property
+    def needs_you(self) -> bool:
+        return self.state in NEEDS_YOU
+
+    @property
+    def resting(self) -> bool:
+        """Not running and not on its way: Start, not Stop, is what fits."""
+        return self.state in (State.STOPPED, State.DISABLED)
+
+
+def rows_of(status: Sequence[Mapping[str, Any]]) -> list[ServerRow]:
+    return [ServerRow.from_json(row) for row in status]
+
+
+class Colour(enum.StrEnum):
+    """A state's colour, as the icons draw it."""
+
+    GREEN = "#2ea043"
+    AMBER = "#d29922"
+    RED = "#cf222e"
+    GREY = "#8c959f"
+
+
+class Shape(enum.StrEnum):
+    """A state's shape, so colour is never the only sign (colour-blind users)."""
+
+    DOT = "dot"  # running
+    HALF = "half"  # on its way: starting, restarting, stopping
+    RING = "ring"  # at rest: stopped, turned off
+    WARNING = "warning"  # needs you
+
+
+@dataclass(frozen=True)
+class Look:
+    words: str
+    colour: Colour
+    shape: Shape
+
+
+_LOOKS: dict[State, Look] = {
+    State.RUNNING: Look("Running", Colour.GREEN, Shape.DOT),
+    State.STARTING: Look("Starting…", Colour.AMBER, Shape.HALF),
+    State.BACKOFF: Look("Restarting…", Colour.AMBER, Shape.HALF),
+    State.STOPPING: Look("Stopping…", Colour.GREY, Shape.HALF),
+    State.STOPPED: Look("Stopped", Colour.GREY, Shape.RING),
+    State.DISABLED: Look("Turned off", Colour.GREY, Shape.RING),
+    State.CRASH_LOOP: Look("Keeps crashing — paused", Colour.RED, Shape.WARNING),
+    State.NEEDS_SECRET: Look("Needs a secret", Colour.RED, Shape.WARNING),
+}
+
+
+def look(row: ServerRow) -> Look:
+    """How a server's state reads and looks in the tray."""
+    if row.state is State.STOPPED and row.stopped_by_user:
+        return Look("Stopped by you", Colour.GREY, Shape.RING)
+    return _LOOKS[row.state]
 
 
 class Overall(enum.StrEnum):
     """What the tray icon shows, most urgent first."""
 
-    ATTENTION = "attention"  # something needs the user: crash-loop, needs-secret, config error
+    ATTENTION = "attention"  # something needs the user: a server, or a config error
     BUSY = "busy"  # something is starting or restarting
     RUNNING = "running"  # every server that should run, runs
     IDLE = "idle"  # nothing runs (no servers, or all stopped)
 
 
-def overall(rows: Sequence[Row], *, config_problem: bool = False) -> Overall:
-    states = {row["state"] for row in rows}
+def overall(rows: Sequence[ServerRow], *, config_problem: bool = False) -> Overall:
+    states = {row.state for row in rows}
     if config_problem or states & NEEDS_YOU:
         return Overall.ATTENTION
     if states & IN_MOTION:
         return Overall.BUSY
-    if "running" in states:
+    if State.RUNNING in states:
         return Overall.RUNNING
     return Overall.IDLE
 
 
-def tooltip(rows: Sequence[Row], *, config_problem: bool = False) -> str:
-    """A few lines for the icon's tooltip: counts, then who needs the user."""
+def headline(rows: Sequence[ServerRow], *, config_problem: bool = False) -> str:
+    """The one status line under the app's name: what needs the user, else what runs."""
+    needy = sum(row.needs_you for row in rows) + (1 if config_problem else 0)
+    if needy:
+        return f"{needy} need{'s' if needy == 1 else ''} you"
     if not rows:
-        lines = ["No servers configured"]
-    else:
-        running = sum(row["state"] == "running" for row in rows)
-        lines = [f"{running} of {len(rows)} server{'s' if len(rows) != 1 else ''} running"]
-    lines += [f"{row['name']}: {row['state']}" for row in rows if row["state"] in NEEDS_YOU]
+        return "No servers yet"
+    running = sum(row.state is State.RUNNING for row in rows)
+    if any(row.state in IN_MOTION for row in rows):
+        return f"{running} of {_servers(len(rows))} running, starting the rest…"
+    if running == len(rows):
+        return f"{_servers(running)} running" if running > 1 else "1 server running"
+    if running == 0:
+        return "No server running"
+    return f"{running} of {_servers(len(rows))} running"
+
+
+def tooltip(rows: Sequence[ServerRow], *, config_problem: bool = False) -> str:
+    """The icon's tooltip: the status line, then who needs the user and why."""
+    lines = [headline(rows, config_problem=config_problem)]
+    lines += [f"{row.name}: {look(row).words}" for row in rows if row.needs_you]
     if config_problem:
-        lines.append("The config has an error")
+        lines.append("The config file has a mistake")
     return "MCP Tray\n" + "\n".join(lines)
 
 
-def describe(row: Row) -> str:
-    """One server's line under its name: state, uptime, restarts."""
-    parts = [str(row["state"])]
-    if row.get("uptime_s") is not None:
-        parts.append(f"up {duration(row['uptime_s'])}")
-    restarts = row.get("restarts") or 0
-    if restarts:
-        parts.append(f"{restarts} restart{'s' if restarts != 1 else ''}")
-    return " · ".join(parts)
+def summary(row: ServerRow) -> str:
+    """One server's line under its name: state words, how long it has run, restarts."""
+    parts = [look(row).words]
+    if row.uptime_s is not None:
+        parts.append(f"for {human_duration(row.uptime_s)}")
+    text = " ".join(parts)
+    if row.restarts:
+        text += f" · restarted {_times(row.restarts)}"
+    return text
+
+
+def human_duration(seconds: float | None) -> str:
+    """A span as people say it: "less than a minute", "5 min", "2 h 5 min", "3 days"."""
+    if seconds is None:
+        return ""
+    minutes = int(seconds) // 60
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days = hours // 24
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def duration(seconds: float | None) -> str:
+    """A span for the command line's table, to the second: "0m16s", "2h05m"."""
     if seconds is None:
         return "-"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _servers(count: int) -> str:
+    return f"{count} server{'s' if count != 1 else ''}"
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")

@@ -1,0 +1,152 @@
+"""A server's last error as a person reads it: what happened, then what to do.
+
+The supervisor words its errors for the log and the command line ("the
+command npx does not exist; fix \"command\"", "exited with status 1. Last
+output: …", "set it … with `mcp-tray secret set …`"). The tray shows the
+same facts as one sentence about what happened and one about what to do,
+never a command line, an exit status or a process id. Those stay in the
+details view, the log and ``mcp-tray status``. Qt-free.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from app.core.overview import ServerRow
+from app.core.supervise.states import State
+
+LAST_OUTPUT = ". Last output: "
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str  # one sentence: what happened
+    todo: str  # one sentence: what the user can do about it
+    said: str = ""  # the last line the server itself wrote, when there is one
+
+    def sentences(self) -> str:
+        text = f"{self.what} {self.todo}".strip()
+        return f"{text}\nIt last said: {self.said}" if self.said else text
+
+
+def problem(row: ServerRow, *, secrets: Sequence[str] = ()) -> Problem | None:
+    """Why ``row`` is not running as it should, or None when nothing is wrong."""
+    if row.state is State.NEEDS_SECRET:
+        names = " and ".join(secrets) if secrets else "a secret"
+        return Problem(
+            f"It needs {names} before it can start.",
+            "Choose Set secret… and paste it; it is kept in your system's keyring.",
+        )
+    if row.state is State.DISABLED:
+        return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
+    if not row.last_error or row.state in (State.RUNNING, State.STOPPING):
+        return None
+    error, _, said = row.last_error.partition(LAST_OUTPUT)
+    what = _what_happened(error.rstrip(". "))
+    return Problem(what, _todo(row.state), said.strip())
+
+
+def _todo(state: State) -> str:
+    if state is State.CRASH_LOOP:
+        return "MCP Tray stopped restarting it. Fix the cause, then choose Try again."
+    if state is State.BACKOFF:
+        return "MCP Tray will restart it in a moment."
+    if state is State.STOPPED:
+        return "Choose Start to try again."
+    return ""
+
+
+# The supervisor's own phrasings (app/core/supervise), most specific first.
+_PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"the command (?P<cmd>.+) does not exist"),
+        lambda m: (
+            f"The program {_program(m['cmd'])} is not installed on this computer, "
+            "or MCP Tray cannot find it."
+        ),
+    ),
+    (
+        re.compile(r"the command (?P<cmd>.+) is not executable"),
+        lambda m: f"The file {_program(m['cmd'])} is not a program this computer can run.",
+    ),
+    (
+        re.compile(r"its working directory (?P<dir>.+) does not exist"),
+        lambda m: f"Its folder {m['dir']} does not exist.",
+    ),
+    (
+        re.compile(r"exited with status (?P<code>-?\d+)"),
+        lambda m: "It quit by itself." if m["code"] == "0" else "It stopped with an error.",
+    ),
+    (re.compile(r"was killed by"), lambda m: "It was ended by the system."),
+    (
+        re.compile(r"did not answer the MCP initialize request within (?P<s>[\d.]+)s"),
+        lambda m: f"It started but did not answer MCP Tray within {m['s']} seconds.",
+    ),
+    (
+        re.compile(r"refused the MCP initialize request"),
+        lambda m: "It started but refused to talk to MCP Tray.",
+    ),
+    (
+        re.compile(r"closed its input or output"),
+        lambda m: "It closed its connection to MCP Tray and quit.",
+    ),
+    (re.compile(r"stopped answering"), lambda m: "It stopped responding."),
+    (
+        re.compile(r"cannot read its secrets"),
+        lambda m: "MCP Tray could not read its secrets from your system's keyring.",
+    ),
+    (
+        re.compile(r"environment variable\(s\) (?P<names>.+?), not set for MCP Tray"),
+        lambda m: (
+            f"It uses the setting {m['names']} from your environment, which MCP Tray does not have."
+        ),
+    ),
+    (
+        re.compile(r"MCP Tray stopped supervising it after an internal error"),
+        lambda m: "MCP Tray ran into a problem of its own while looking after it.",
+    ),
+    (re.compile(r"could not be started"), lambda m: "It could not be started."),
+]
+
+
+def _what_happened(error: str) -> str:
+    for pattern, sentence in _PHRASES:
+        match = pattern.search(error)
+        if match:
+            return sentence(match)
+    return plain(error)
+
+
+def _program(command: str) -> str:
+    """A program's name, not its path: "npx", not "/usr/local/bin/npx"."""
+    return f"“{command.rstrip('/').rsplit('/', 1)[-1]}”"
+
+
+def plain(error: str) -> str:
+    """An error nobody worded for the tray: sentences, with any command line left out."""
+    text = re.sub(r"\s*(?:;|,)?\s*(?:or )?(?:with|run|see) `[^`]*`", "", error)
+    text = re.sub(r"`[^`]*`", "", text).strip(" ;,.")
+    return f"{text[:1].upper()}{text[1:]}." if text else "Something went wrong."
+
+
+def secret_progress(
+    row: ServerRow | None, server: str, *, still_needed: Sequence[str] = ()
+) -> tuple[str, bool]:
+    """What the secret dialog says after Save, as ``server`` moves on; True once the
+    story is over (running, or why not)."""
+    if row is None:
+        return f"Saved. {server} is no longer in the config.", True
+    if row.state is State.RUNNING:
+        return f"Saved. {server} is running.", True
+    if row.state is State.NEEDS_SECRET:
+        names = " and ".join(still_needed) or "another secret"
+        return f"Saved. {server} still needs {names}.", True
+    if row.state in (State.STARTING, State.BACKOFF):
+        return f"Saved. {server} is starting…", False
+    if row.state is State.STOPPED and row.stopped_by_user:
+        return f"Saved. {server} will use it when you start it.", True
+    found = problem(row)
+    reason = found.what if found else "it is not running."
+    return f"Saved, but {server} did not start: {reason[:1].lower()}{reason[1:]}", True

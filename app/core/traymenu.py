@@ -1,0 +1,205 @@
+"""What the tray menu holds, decided without Qt: entries with stable keys.
+
+The menu opens with who the app is and one status line; then whatever needs
+the user (a config mistake, a server that needs a secret or keeps crashing),
+each with its fix first; then one submenu per server, in config order; then
+the app's own actions, and Quit last. ``app.gui`` draws these entries and
+updates an open menu in place by key, so nothing closes or jumps under the
+pointer when a state changes.
+
+A server offers only the actions its state allows, the fix first: "Set
+secret…" for one that needs a secret, "Try again" for one that was paused,
+"Start" (not "Stop") for one at rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.overview import Look, ServerRow, headline, look, summary
+from app.core.problems import problem
+from app.core.supervise.states import State
+
+# Verbs: what an entry (or a window button, or a notice's button) asks the tray to do.
+START, STOP, RESTART, LOGS, SECRET = "start", "stop", "restart", "logs", "secret"
+OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES = (
+    "open-config",
+    "connect",
+    "window",
+    "http",
+    "http-addresses",
+)
+LOGIN, MUTE, QUIT = "login", "mute", "quit"
+
+_NEEDS = {State.NEEDS_SECRET: "needs a secret", State.CRASH_LOOP: "keeps crashing"}
+PROBLEM_LINE_CHARS = 60  # a menu line does not wrap; longer problems take several lines
+PROBLEM_LINES = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One line of the menu: an action (``verb``), a line to read, or a submenu."""
+
+    key: str  # stable across refreshes: the menu is updated in place by key
+    text: str = ""
+    verb: str = ""  # empty: a line to read, shown greyed
+    server: str = ""
+    checked: bool | None = None  # None: not a switch
+    look: Look | None = None  # a server's state, drawn as the entry's icon
+    children: tuple[Entry, ...] | None = None  # a submenu
+    separator: bool = False
+    bold: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The app's own switches, as they stand."""
+
+    http_enabled: bool = False
+    http_port: int = 0
+    start_at_login: bool = False
+    mute_restarts: bool = False
+    remote: bool = False  # the hub runs in another process (Quit leaves it running)
+
+
+def server_actions(row: ServerRow, *, uses_secrets: bool) -> list[tuple[str, str]]:
+    """(verb, label) for what ``row``'s state allows, the fix first."""
+    state = row.state
+    if state is State.NEEDS_SECRET:
+        actions = [(SECRET, "Set secret…"), (STOP, "Stop")]
+    elif state is State.CRASH_LOOP:
+        actions = [(RESTART, "Try again"), (STOP, "Stop")]
+    elif state is State.BACKOFF:
+        actions = [(RESTART, "Restart now"), (STOP, "Stop")]
+    elif state is State.STARTING:
+        actions = [(STOP, "Stop")]
+    elif state is State.RUNNING:
+        actions = [(RESTART, "Restart"), (STOP, "Stop")]
+    elif state is State.STOPPED:
+        actions = [(START, "Start")]
+    else:  # stopping, or turned off in the config: nothing to press but its log
+        actions = []
+    actions.append((LOGS, "Show logs"))
+    if uses_secrets and state is not State.NEEDS_SECRET:
+        actions.append((SECRET, "Set secret…"))
+    return actions
+
+
+def tray_menu(
+    rows: Sequence[ServerRow],
+    *,
+    secrets: Mapping[str, Sequence[str]],
+    settings: Settings,
+    config_error: str = "",
+) -> list[Entry]:
+    """The whole menu. ``secrets``: each server's secret names; ``config_error``: the
+    first problem with the config file, as the hub reported it, or empty."""
+    entries = [
+        Entry(key="title", text="MCP Tray", verb=WINDOW, bold=True),
+        Entry(key="headline", text=headline(rows, config_problem=bool(config_error))),
+    ]
+    entries += _needs_you(rows, config_error)
+    entries.append(Entry(key="sep-servers", separator=True))
+    entries += [_server_menu(row, secrets.get(row.name, ())) for row in rows]
+    if not rows:
+        entries.append(Entry(key="no-servers", text="No servers in the config yet"))
+    entries += _app_actions(settings)
+    return entries
+
+
+def _needs_you(rows: Sequence[ServerRow], config_error: str) -> list[Entry]:
+    entries = []
+    if config_error:
+        entries.append(Entry(key="config-error", text=config_error_line(config_error)))
+        entries.append(Entry(key="config-fix", text="Open config to fix it", verb=OPEN_CONFIG))
+    for row in rows:
+        if row.needs_you:
+            verb, label = server_actions(row, uses_secrets=True)[0]
+            text = f"{row.name} {_NEEDS[row.state]} — {label}"
+            entries.append(Entry(key=f"fix:{row.name}", text=text, verb=verb, server=row.name))
+    return entries
+
+
+def _server_menu(row: ServerRow, secrets: Sequence[str]) -> Entry:
+    lines = [Entry(key="summary", text=summary(row))]
+    found = problem(row, secrets=secrets)
+    if found is not None:
+        wrapped = wrap(found.sentences(), PROBLEM_LINE_CHARS)
+        lines += [Entry(key=f"problem{i}", text=text) for i, text in enumerate(wrapped)]
+    lines.append(Entry(key="sep", separator=True))
+    lines += [
+        Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
+        for verb, label in server_actions(row, uses_secrets=bool(secrets))
+    ]
+    return Entry(
+        key=f"server:{row.name}",
+        text=f"{row.name} — {look(row).words}",
+        look=look(row),
+        children=tuple(lines),
+    )
+
+
+def _app_actions(settings: Settings) -> list[Entry]:
+    entries = [
+        Entry(key="sep-app", separator=True),
+        Entry(key="window", text="Servers and logs…", verb=WINDOW),
+        Entry(key="connect", text="Connect an app…", verb=CONNECT),
+        Entry(key="open-config", text="Open config", verb=OPEN_CONFIG),
+        Entry(key="sep-settings", separator=True),
+        Entry(
+            key="http",
+            text="Serve over HTTP",
+            verb=HTTP,
+            checked=settings.http_enabled,
+        ),
+    ]
+    if settings.http_enabled:
+        text = f"HTTP addresses (port {settings.http_port})…"
+        entries.append(Entry(key="http-addresses", text=text, verb=HTTP_ADDRESSES))
+    entries += [
+        Entry(key="login", text="Start at login", verb=LOGIN, checked=settings.start_at_login),
+        Entry(key="mute", text="Mute crash notices", verb=MUTE, checked=settings.mute_restarts),
+        Entry(key="sep-quit", separator=True),
+        Entry(
+            key="quit",
+            text="Quit (servers keep running)" if settings.remote else "Quit",
+            verb=QUIT,
+        ),
+    ]
+    return entries
+
+
+_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<rest>.*)$", re.S)
+
+
+def config_error_line(first_error: str) -> str:
+    """ "/home/me/.config/mcp-tray/config.json:3:5: mcpServers.x: …" as a person reads it:
+    "config.json, line 3, column 5: mcpServers.x: …"."""
+    match = _WHERE.match(first_error)
+    if match is None:
+        return f"The config file has a mistake: {first_error}"
+    where = f"{Path(match['file']).name}, line {match['line']}"
+    if match["column"]:
+        where += f", column {match['column']}"
+    return f"The config file has a mistake: {where}: {match['rest']}"
+
+
+def wrap(text: str, width: int, *, most: int = PROBLEM_LINES) -> list[str]:
+    """Menu lines of at most ``width`` characters, ``most`` of them, "…" when cut."""
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        line = ""
+        for word in paragraph.split():
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
+            lines.append(line)
+    if len(lines) > most:
+        lines = [*lines[: most - 1], lines[most - 1][: width - 1] + "…"]
+    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]

@@ -1,0 +1,277 @@
+"""What the tray says and offers, decided without Qt: state words, problems, the menu."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.core.overview import (
+    Colour,
+    Overall,
+    ServerRow,
+    Shape,
+    headline,
+    human_duration,
+    look,
+    overall,
+    summary,
+    tooltip,
+)
+from app.core.problems import plain, problem, secret_progress
+from app.core.supervise.states import State
+from app.core.traymenu import (
+    OPEN_CONFIG,
+    RESTART,
+    SECRET,
+    START,
+    STOP,
+    Entry,
+    Settings,
+    config_error_line,
+    server_actions,
+    tray_menu,
+    wrap,
+)
+
+JARGON = re.compile(r"crash-loop|needs-secret|backoff|status \d|pid|`|mcp-tray \w|\d+m\d\ds")
+
+
+def row(state: State, name: str = "files", **fields: object) -> ServerRow:
+    return ServerRow(name=name, state=state, **fields)  # type: ignore[arg-type]
+
+
+def every_text(entries: list[Entry] | tuple[Entry, ...]) -> list[str]:
+    texts = []
+    for entry in entries:
+        texts.append(entry.text)
+        texts += every_text(entry.children or ())
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("state", "words", "shape"),
+    [
+        (State.RUNNING, "Running", Shape.DOT),
+        (State.STARTING, "Starting…", Shape.HALF),
+        (State.BACKOFF, "Restarting…", Shape.HALF),
+        (State.CRASH_LOOP, "Keeps crashing — paused", Shape.WARNING),
+        (State.NEEDS_SECRET, "Needs a secret", Shape.WARNING),
+        (State.STOPPED, "Stopped", Shape.RING),
+        (State.DISABLED, "Turned off", Shape.RING),
+    ],
+)
+def test_each_state_reads_as_words_with_a_shape_of_its_own(
+    state: State, words: str, shape: Shape
+) -> None:
+    assert look(row(state)).words == words
+    assert look(row(state)).shape is shape
+
+
+def test_a_server_the_user_stopped_says_so() -> None:
+    assert look(row(State.STOPPED, stopped_by_user=True)).words == "Stopped by you"
+
+
+def test_servers_that_need_the_user_are_red_and_lead_the_status_line() -> None:
+    rows = [row(State.RUNNING, "a"), row(State.CRASH_LOOP, "b"), row(State.NEEDS_SECRET, "c")]
+
+    assert look(rows[1]).colour is Colour.RED
+    assert overall(rows) is Overall.ATTENTION
+    assert headline(rows) == "2 need you"
+    assert tooltip(rows).splitlines() == [
+        "MCP Tray",
+        "2 need you",
+        "b: Keeps crashing — paused",
+        "c: Needs a secret",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("states", "line"),
+    [
+        ([], "No servers yet"),
+        ([State.RUNNING], "1 server running"),
+        ([State.RUNNING] * 3, "3 servers running"),
+        ([State.RUNNING, State.STOPPED], "1 of 2 servers running"),
+        ([State.STOPPED], "No server running"),
+        ([State.RUNNING, State.STARTING], "1 of 2 servers running, starting the rest…"),
+    ],
+)
+def test_the_status_line_counts_what_runs(states: list[State], line: str) -> None:
+    assert headline([row(s, f"s{i}") for i, s in enumerate(states)]) == line
+
+
+def test_a_config_mistake_counts_as_needing_the_user() -> None:
+    assert headline([row(State.RUNNING)], config_problem=True) == "1 needs you"
+    assert overall([row(State.RUNNING)], config_problem=True) is Overall.ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(5, "less than a minute"), (16 * 60 + 3, "16 min"), (2 * 3600 + 300, "2 h 5 min"),
+     (3600, "1 h"), (26 * 3600, "1 day"), (80 * 3600, "3 days")],
+)  # fmt: skip
+def test_durations_read_as_people_say_them(seconds: float, words: str) -> None:
+    assert human_duration(seconds) == words
+
+
+def test_a_servers_summary_gives_its_uptime_and_restarts_in_words() -> None:
+    running = row(State.RUNNING, uptime_s=330, restarts=2)
+
+    assert summary(running) == "Running for 5 min · restarted twice"
+
+
+@pytest.mark.parametrize(
+    ("error", "what"),
+    [
+        ("exited with status 1. Last output: fatal: no db", "It stopped with an error."),
+        (
+            'the command /usr/bin/npx does not exist; fix "command"',
+            "The program “npx” is not installed on this computer, or MCP Tray cannot find it.",
+        ),
+        (
+            "did not answer the MCP initialize request within 30s",
+            "It started but did not answer MCP Tray within 30 seconds.",
+        ),
+        ("was killed by SIGKILL.", "It was ended by the system."),
+        ("something odd; see `mcp-tray logs files`", "Something odd."),
+    ],
+)
+def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
+    error: str, what: str
+) -> None:
+    found = problem(row(State.CRASH_LOOP, last_error=error))
+
+    assert found is not None
+    assert found.what == what
+    assert "Try again" in found.todo
+    assert not JARGON.search(found.sentences())
+
+
+def test_the_last_thing_a_server_said_is_kept_apart_from_the_sentence() -> None:
+    found = problem(row(State.BACKOFF, last_error="exited with status 3. Last output: boom"))
+
+    assert found is not None
+    assert found.said == "boom"
+    assert found.sentences().endswith("It last said: boom")
+
+
+def test_a_server_that_needs_a_secret_is_told_which_and_how() -> None:
+    found = problem(row(State.NEEDS_SECRET), secrets=["API_TOKEN"])
+
+    assert found is not None
+    assert found.what == "It needs API_TOKEN before it can start."
+    assert "Set secret…" in found.todo
+
+
+def test_a_running_server_has_no_problem_even_with_an_old_error() -> None:
+    assert problem(row(State.RUNNING, last_error="exited with status 1")) is None
+
+
+def test_plain_drops_command_lines_from_any_message() -> None:
+    message = "files did not finish starting within 40s; see `mcp-tray logs files`"
+
+    assert plain(message) == "Files did not finish starting within 40s."
+
+
+@pytest.mark.parametrize(
+    ("state", "first", "absent"),
+    [
+        (State.NEEDS_SECRET, SECRET, START),
+        (State.CRASH_LOOP, RESTART, START),
+        (State.STOPPED, START, STOP),
+        (State.RUNNING, RESTART, START),
+    ],
+)
+def test_a_server_offers_what_its_state_allows_with_the_fix_first(
+    state: State, first: str, absent: str
+) -> None:
+    verbs = [verb for verb, _ in server_actions(row(state), uses_secrets=True)]
+
+    assert verbs[0] == first
+    assert absent not in verbs
+    assert len(verbs) == len(set(verbs))
+
+
+def test_a_turned_off_server_offers_only_its_logs() -> None:
+    assert [v for v, _ in server_actions(row(State.DISABLED), uses_secrets=False)] == ["logs"]
+
+
+def test_the_menu_opens_with_the_name_the_status_and_what_needs_the_user() -> None:
+    rows = [row(State.RUNNING, "notes"), row(State.NEEDS_SECRET, "weather")]
+    menu = tray_menu(
+        rows,
+        secrets={"weather": ["API_KEY"]},
+        settings=Settings(),
+        config_error="/home/me/.config/mcp-tray/config.json:3:5: mcpServers.x: bad value",
+    )
+
+    assert [e.text for e in menu[:6]] == [
+        "MCP Tray",
+        "2 need you",
+        "The config file has a mistake: config.json, line 3, column 5: mcpServers.x: bad value",
+        "Open config to fix it",
+        "weather needs a secret — Set secret…",
+        "",  # the separator before the servers
+    ]
+    assert menu[3].verb == OPEN_CONFIG and menu[4].verb == SECRET and menu[4].server == "weather"
+    assert menu[-1].text == "Quit"
+    assert not JARGON.search("\n".join(every_text(menu)))
+
+
+def test_menu_keys_stay_the_same_when_a_state_changes() -> None:
+    def keys(state: State) -> list[str]:
+        menu = tray_menu([row(state, "notes")], secrets={}, settings=Settings())
+        return [e.key for e in menu if not e.key.startswith("fix:")]
+
+    assert keys(State.RUNNING) == keys(State.BACKOFF) == keys(State.STOPPED)
+
+
+def test_a_long_problem_takes_several_menu_lines_none_cut_mid_word() -> None:
+    error = "exited with status 1. Last output: " + "word " * 30
+    menu = tray_menu([row(State.CRASH_LOOP, last_error=error)], secrets={}, settings=Settings())
+    server = next(e for e in menu if e.key == "server:files")
+    lines = [e.text for e in server.children or () if e.key.startswith("problem")]
+
+    assert lines[0] == "It stopped with an error. MCP Tray stopped restarting it."
+    assert 2 <= len(lines) <= 4
+    assert all(len(line) <= 60 for line in lines)
+
+
+def test_wrap_ends_a_cut_text_with_an_ellipsis() -> None:
+    assert wrap("a b c d e f", 3, most=2) == ["a b", "c …"]
+
+
+def test_http_addresses_are_offered_only_while_serving() -> None:
+    off = tray_menu([], secrets={}, settings=Settings(http_enabled=False, http_port=47821))
+    on = tray_menu([], secrets={}, settings=Settings(http_enabled=True, http_port=47821))
+
+    assert "http-addresses" not in [e.key for e in off]
+    assert "HTTP addresses (port 47821)…" in [e.text for e in on]
+
+
+def test_a_config_error_without_a_position_still_reads_as_a_sentence() -> None:
+    assert config_error_line("cannot read it") == "The config file has a mistake: cannot read it"
+
+
+@pytest.mark.parametrize(
+    ("state", "text", "over"),
+    [
+        (State.STARTING, "Saved. weather is starting…", False),
+        (State.RUNNING, "Saved. weather is running.", True),
+        (State.NEEDS_SECRET, "Saved. weather still needs B.", True),
+    ],
+)
+def test_the_secret_dialog_follows_the_server_it_unblocked(
+    state: State, text: str, over: bool
+) -> None:
+    assert secret_progress(row(state, "weather"), "weather", still_needed=["B"]) == (text, over)
+
+
+def test_the_secret_dialog_says_why_a_server_did_not_start() -> None:
+    failed = row(State.CRASH_LOOP, "weather", last_error="exited with status 2")
+
+    text, over = secret_progress(failed, "weather")
+
+    assert text == "Saved, but weather did not start: it stopped with an error."
+    assert over
