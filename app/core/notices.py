@@ -1,31 +1,46 @@
-"""What the user is told about, and how often: hub events turned into desktop notices.
+"""What the user is told about, and for how long: hub events turned into desktop notices.
 
 The tray shows each :class:`Notice` as a desktop notification; this module
-decides which events deserve one and keeps a flapping server from flooding
-the desktop. It knows nothing of Qt.
+decides which events deserve one, what it says, how urgent it is, which
+buttons it has, and when it is over. It knows nothing of Qt.
 
-- **crash-loop**: once when a server parks, with its last stderr line; not
-  again for re-probes that park it again, until it has run once more.
-- **recovered**: a parked server reached running again.
-- **needs-secret**: once per wait, naming the secrets (the notification's
-  action opens the secret dialog).
+Each server has one *slot*, and the config one more (:data:`CONFIG_SLOT`):
+a newer notice about the same thing replaces the one on screen, and when
+the thing it is about is over with nothing new to say, ``withdraw(slot)``
+takes it off the screen. So "files keeps crashing" never stays up beside
+"files is running again".
+
+- **keeps crashing** (the server parked in crash-loop): once when it
+  parks, with its last stderr line; not again for re-probes that park it
+  again, until it has run once more. Stays until withdrawn.
+- **running again**: a parked server reached running; replaces the above.
+- **needs a secret**: once per wait, naming the secrets. Stays until the
+  server runs (withdrawn) or is stopped.
 - **config error**: the first problem with its file:line:column; the same
-  text twice in a row is not repeated.
-- **crashed and restarted**: an unexpected exit that the hub recovered by
-  itself, told once the server runs again, with the exit and the last
-  stderr line. At most one per server per ``window_s``: further ones in
-  that window are summed up at its end ("restarted 3 more times in the last
-  minute"). This kind can be muted; the others cannot.
+  text twice in a row is not repeated. Stays until the config applies,
+  when one short "The config is fixed" replaces it.
+- **crashed and was restarted**: an unexpected exit that the hub recovered
+  by itself, told once the server runs again. At most one per server per
+  ``window_s``: further ones in that window are summed up at its end
+  ("restarted 3 more times in the last minute"), unless the server parks,
+  recovers or stops first. This kind can be muted; the others cannot.
+
+Stopping a server (by the user, or by removing it from the config, which
+stops it too) withdraws whatever its slot shows. Notices that need the user
+to act are critical and stay; the rest are normal and expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.core.events import (
+    ConfigApplied,
     ConfigProblem,
     EventBus,
     SecretsMissing,
@@ -35,6 +50,25 @@ from app.core.events import (
 )
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
+INFO_TIMEOUT_MS = 8000  # long enough to read two lines, short enough not to pile up
+STAYS = 0  # the freedesktop expire_timeout that means "until closed"
+# Server names start with a letter or digit (app.core.config.schema), so this
+# slot can never be a server's.
+CONFIG_SLOT = "(config)"
+
+# The tray's verbs (app.gui.tray TrayApp.act), as the notices' buttons.
+LOGS = "logs"
+SECRET = "secret"
+OPEN_CONFIG = "open-config"
+RESTART = "restart"
+
+
+class Urgency(enum.IntEnum):
+    """The freedesktop notification spec's urgency levels."""
+
+    LOW = 0
+    NORMAL = 1
+    CRITICAL = 2
 
 
 class NoticeKind(enum.StrEnum):
@@ -42,7 +76,24 @@ class NoticeKind(enum.StrEnum):
     RECOVERED = "recovered"
     NEEDS_SECRET = "needs-secret"
     CONFIG_ERROR = "config-error"
+    CONFIG_FIXED = "config-fixed"
     RESTARTED = "restarted"
+
+
+# The kinds that wait for the user: critical, and on screen until withdrawn.
+_NEEDS_THE_USER = frozenset(
+    {NoticeKind.CRASH_LOOP, NoticeKind.NEEDS_SECRET, NoticeKind.CONFIG_ERROR}
+)
+
+# (verb, label) per kind; the first is what a click on the notice does.
+_ACTIONS: dict[NoticeKind, tuple[tuple[str, str], ...]] = {
+    NoticeKind.CRASH_LOOP: ((LOGS, "Show logs"), (RESTART, "Try again")),
+    NoticeKind.RECOVERED: ((LOGS, "Show logs"),),
+    NoticeKind.NEEDS_SECRET: ((SECRET, "Set secret…"),),
+    NoticeKind.CONFIG_ERROR: ((OPEN_CONFIG, "Open config"),),
+    NoticeKind.CONFIG_FIXED: (),
+    NoticeKind.RESTARTED: ((LOGS, "Show logs"),),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,76 +104,130 @@ class Notice:
     body: str
     secrets: tuple[str, ...] = ()  # for needs-secret: what the dialog should ask for
 
+    @property
+    def slot(self) -> str:
+        """What this notice is about; a newer notice in the same slot replaces it."""
+        return CONFIG_SLOT if self.server is None else self.server
+
+    @property
+    def urgency(self) -> Urgency:
+        return Urgency.CRITICAL if self.kind in _NEEDS_THE_USER else Urgency.NORMAL
+
+    @property
+    def timeout_ms(self) -> int:
+        """How long the desktop shows it; :data:`STAYS` (0): until withdrawn."""
+        return STAYS if self.kind in _NEEDS_THE_USER else INFO_TIMEOUT_MS
+
+    @property
+    def actions(self) -> tuple[tuple[str, str], ...]:
+        """(verb, label) pairs; the first is what a click on the notice does."""
+        return _ACTIONS[self.kind]
+
 
 @dataclass
 class _Server:
     parked: bool = False  # a crash-loop notice went out and it has not run since
     waiting_for_secret: bool = False
     crash: ServerExited | None = None  # an unplanned exit not yet followed by running
+    reason: str | None = None  # why its last run ended, as the supervisor put it
     window_ends: float = 0.0
     unreported: int = 0  # crashes inside the window, told at its end
     summary: asyncio.TimerHandle | None = field(default=None, repr=False)
 
+    def cancel_summary(self) -> None:
+        if self.summary is not None:
+            self.summary.cancel()
+            self.summary = None
+        self.unreported = 0
+
 
 class Notices:
-    """Subscribes to a hub's bus and hands each notice worth showing to ``show``."""
+    """Subscribes to a hub's bus; hands each notice worth showing to ``show``, and the
+    slot of each notice that is over to ``withdraw``."""
 
     def __init__(
-        self, bus: EventBus, show: Callable[[Notice], None], *, window_s: float = CRASH_WINDOW_S
+        self,
+        bus: EventBus,
+        show: Callable[[Notice], None],
+        withdraw: Callable[[str], None],
+        *,
+        window_s: float = CRASH_WINDOW_S,
     ) -> None:
-        self._show = show
+        self._show_now = show
+        self._withdraw_now = withdraw
         self._window_s = window_s
         self.mute_restarts = False
         self._servers: dict[str, _Server] = {}
-        self._last_config_error: str | None = None
+        self._shown: set[str] = set()  # slots with a notice that may still be on screen
+        self._config_error: str | None = None  # the one on screen, if any
         self._unsubscribe: list[Unsubscribe] = [
             bus.subscribe(ServerStateChanged, self._state_changed),
             bus.subscribe(ServerExited, self._exited),
             bus.subscribe(SecretsMissing, self._secrets_missing),
             bus.subscribe(ConfigProblem, self._config_problem),
+            bus.subscribe(ConfigApplied, self._config_applied),
         ]
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         for server in self._servers.values():
-            if server.summary is not None:
-                server.summary.cancel()
+            server.cancel_summary()
 
-    # ----- events
+    # ----- server events
 
     def _exited(self, event: ServerExited) -> None:
         if not event.planned:
             self._server(event.server).crash = event
 
     def _state_changed(self, event: ServerStateChanged) -> None:
-        server = self._server(event.server)
         if event.state == "crash-loop":
-            crash, server.crash = server.crash, None
-            if not server.parked:
-                server.parked = True
-                self._show(_crash_loop(event, crash))
+            self._parked(event)
         elif event.state == "running":
-            server.waiting_for_secret = False
-            if server.parked:
-                server.parked = False
-                server.crash = None
-                self._show(
-                    Notice(
-                        kind=NoticeKind.RECOVERED,
-                        server=event.server,
-                        title=f"{event.server} is running again",
-                        body="It had stopped after crashing repeatedly.",
-                    )
-                )
-            elif server.crash is not None:
-                crash, server.crash = server.crash, None
-                self._restarted(event.server, server, crash)
+            self._running(event.server)
+        elif event.state == "backoff":
+            self._server(event.server).reason = event.last_error
         elif event.state in ("stopped", "disabled"):
-            server.crash = None  # stopped on purpose: nothing to report
+            self._stopped(event.server)
+
+    def _parked(self, event: ServerStateChanged) -> None:
+        server = self._server(event.server)
+        server.cancel_summary()  # "keeps crashing" says more than "restarted 3 times"
+        crash, server.crash = server.crash, None
+        if not server.parked:
+            server.parked = True
+            self._show(_crash_loop(event, crash))
+
+    def _running(self, name: str) -> None:
+        server = self._server(name)
+        crash, server.crash = server.crash, None
+        if server.parked:  # parking dropped any pending summary
+            server.parked = False
+            self._show(
+                Notice(
+                    kind=NoticeKind.RECOVERED,
+                    server=name,
+                    title=f"{name} is running again",
+                    body="It had stopped after crashing repeatedly.",
+                )
+            )
+        elif crash is not None:
+            self._restarted(name, server, crash)
+        elif server.waiting_for_secret:
+            self._withdraw(name)  # the secret arrived; nothing more to say
+        server.waiting_for_secret = False
+
+    def _stopped(self, name: str) -> None:
+        """Stopped on purpose (by the user, or removed from the config): nothing is left
+        to report, and its next troubles are told afresh."""
+        server = self._servers.pop(name, None)
+        if server is not None:
+            server.cancel_summary()
+        self._withdraw(name)
 
     def _secrets_missing(self, event: SecretsMissing) -> None:
         server = self._server(event.server)
+        server.crash = None  # not a crash: it never started
         if server.waiting_for_secret:
             return
         server.waiting_for_secret = True
@@ -137,11 +242,13 @@ class Notices:
             )
         )
 
+    # ----- the config
+
     def _config_problem(self, event: ConfigProblem) -> None:
         first = event.errors[0] if event.errors else event.path
-        if first == self._last_config_error:
+        if first == self._config_error:
             return
-        self._last_config_error = first
+        self._config_error = first
         more = f" (and {len(event.errors) - 1} more)" if len(event.errors) > 1 else ""
         self._show(
             Notice(
@@ -149,6 +256,19 @@ class Notices:
                 server=None,
                 title="The config has an error",
                 body=f"{first}{more}\nThe servers keep running on the last good config.",
+            )
+        )
+
+    def _config_applied(self, event: ConfigApplied) -> None:
+        if self._config_error is None:
+            return
+        self._config_error = None
+        self._show(
+            Notice(
+                kind=NoticeKind.CONFIG_FIXED,
+                server=None,
+                title="The config is fixed",
+                body="MCP Tray is using it now.",
             )
         )
 
@@ -170,41 +290,94 @@ class Notices:
                 kind=NoticeKind.RESTARTED,
                 server=name,
                 title=f"{name} crashed and was restarted",
-                body=_sentence(crash.describe().removeprefix(f"{name} ")),
+                body=_with_last_line(_what_happened(server.reason, crash), crash),
             )
         )
 
     def _summarize(self, name: str) -> None:
         server = self._server(name)
-        server.summary = None
-        count, server.unreported = server.unreported, 0
+        count = server.unreported
+        server.summary, server.unreported = None, 0
         if count and not self.mute_restarts:
             times = "once more" if count == 1 else f"{count} more times"
             self._show(
                 Notice(
                     kind=NoticeKind.RESTARTED,
                     server=name,
-                    title=f"{name} keeps crashing",
+                    title=f"{name} crashed again",
                     body=f"It crashed and was restarted {times} in the last minute.",
                 )
             )
+
+    # ----- plumbing
+
+    def _show(self, notice: Notice) -> None:
+        self._shown.add(notice.slot)
+        self._show_now(notice)
+
+    def _withdraw(self, slot: str) -> None:
+        if slot in self._shown:
+            self._shown.discard(slot)
+            self._withdraw_now(slot)
 
     def _server(self, name: str) -> _Server:
         return self._servers.setdefault(name, _Server())
 
 
 def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice:
-    last = crash.last_stderr[-1] if crash is not None and crash.last_stderr else None
-    reason = (event.last_error or "it keeps failing").rstrip(".")
-    body = f"Stopped restarting it: {reason}."
-    if last and last not in reason:
-        body += f"\nLast output: {last}"
+    what = _what_happened(event.last_error, crash)
     return Notice(
         kind=NoticeKind.CRASH_LOOP,
         server=event.server,
         title=f"{event.server} keeps crashing",
-        body=body,
+        body=_with_last_line(f"{what} MCP Tray stopped restarting it.", crash),
     )
+
+
+# ----- the words: what happened, in a sentence a person reads
+
+# The supervisor's reasons (app.core.supervise.supervisor), by how they start.
+_PLAIN_REASONS = (
+    ("did not answer the MCP initialize request", "It did not get ready in time."),
+    ("refused the MCP initialize request", "It started but refused to connect."),
+    ("closed its input or output without answering", "It quit before it was ready."),
+    ("closed its input or output while running", "It stopped talking to MCP Tray."),
+    ("stopped answering", "It stopped responding."),
+)
+_EXIT_REASONS = ("exited with status", "was killed by")
+_COMMAND = re.compile(r"\s*(?:or with\s+)?`[^`]*`")  # "… from the tray or with `mcp-tray …`"
+
+
+def _what_happened(reason: str | None, crash: ServerExited | None) -> str:
+    text = (reason or "").strip()
+    for start, plain in _PLAIN_REASONS:
+        if text.startswith(start):
+            return plain
+    if not text or text.startswith(_EXIT_REASONS):
+        if crash is not None:
+            return _how_it_ended(crash)
+        return "It stopped with an error." if text else "It keeps failing to start."
+    return _sentence(_COMMAND.sub("", text).rstrip(". ")) + "."
+
+
+def _how_it_ended(crash: ServerExited) -> str:
+    if crash.signal is not None:
+        return f"It ended abruptly ({_signal_name(crash.signal)})."
+    if crash.exit_code == 0:
+        return "It quit unexpectedly."
+    return f"It stopped with an error (status {crash.exit_code})."
+
+
+def _with_last_line(text: str, crash: ServerExited | None) -> str:
+    last = crash.last_stderr[-1].strip() if crash is not None and crash.last_stderr else ""
+    return f"{text}\nLast output: {last}" if last else text
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _sentence(text: str) -> str:

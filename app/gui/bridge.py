@@ -24,12 +24,13 @@ class HubBridge(QObject):
     changed = Signal()  # some server's state changed (coalesced: once per loop turn)
     log_line = Signal(str, str)  # server, stamped line (already redacted)
     notice = Signal(object)  # a Notice worth a desktop notification
+    withdrawn = Signal(str)  # the slot of a notice that is over (Notice.slot)
     config_problem = Signal(str)  # the first error line; "" once a config applied cleanly
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
         self._pending = False
-        self.notices = Notices(bus, self._notice)
+        self.notices = Notices(bus, self._notice, self.withdrawn.emit)
         self._unsubscribe: list[Unsubscribe] = [
             bus.subscribe(ServerStateChanged, self._state_changed),
             bus.subscribe(ServerLogLine, self._logged),
