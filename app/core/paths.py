@@ -53,6 +53,11 @@ class Paths:
         return self.data_dir / "secret-names.json"
 
     @property
+    def choices_file(self) -> Path:
+        """What the user chose in MCP Tray itself (app.core.choices), never in their config."""
+        return self.data_dir / "choices.json"
+
+    @property
     def connections_dir(self) -> Path:
         """What ``connect`` changed in each app's config, to undo it (app.hosts.linking)."""
         return self.data_dir / "connections"
