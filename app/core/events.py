@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args
 
+from app.core.supervise.stderr import stamped
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,13 +43,15 @@ class ServerExited:
     planned: bool
     last_stderr: tuple[str, ...] = ()
 
+    def how(self) -> str:
+        """How it ended, e.g. "exited with status 1" or "was killed by SIGKILL"."""
+        if self.signal is not None:
+            return f"was killed by {_signal_name(self.signal)}"
+        return f"exited with status {self.exit_code}"
+
     def describe(self) -> str:
         """One sentence a person can read, e.g. in a notification."""
-        if self.signal is not None:
-            how = f"was killed by {_signal_name(self.signal)}"
-        else:
-            how = f"exited with status {self.exit_code}"
-        sentence = f"{self.server} {how}."
+        sentence = f"{self.server} {self.how()}."
         if self.last_stderr:
             sentence += f" Last output: {self.last_stderr[-1]}"
         return sentence
@@ -55,14 +59,17 @@ class ServerExited:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerLogLine:
-    """One line the server wrote to stderr, already redacted."""
+    """One line of a server's log: its own stderr (already redacted), or, with
+    ``lifecycle``, MCP Tray's line about it ("Exited with status 1.")."""
 
     server: str
     stamp: str  # local time, as in the log file
     line: str
+    lifecycle: bool = False  # hubs before lifecycle lines send no such field
 
     def stamped(self) -> str:
-        return f"{self.stamp} {self.line}"
+        """The line as it stands in the log file (app.core.supervise.stderr.parse_log_line)."""
+        return stamped(self.stamp, self.line, lifecycle=self.lifecycle)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,13 +137,18 @@ def to_wire(event: Event) -> dict[str, Any]:
 
 
 def from_wire(message: dict[str, Any]) -> Event | None:
-    """The event ``to_wire`` made; None for a kind this version does not know."""
+    """The event ``to_wire`` made; None for a kind this version does not know.
+
+    Fields this version does not know (sent by a newer hub) are left out.
+    """
     kind = _KINDS.get(str(message.get("event")))
     if kind is None:
         return None
+    known = {field.name for field in dataclasses.fields(kind)}
     fields: dict[str, Any] = {
         key: tuple(value) if isinstance(value, list) else value
         for key, value in dict(message.get("fields") or {}).items()
+        if key in known
     }
     return kind(**fields)
 

@@ -177,6 +177,21 @@ def test_a_log_line_renders_as_in_the_log_file() -> None:
     assert _line("a", "hello").stamped() == "2025-01-01 00:00:00 hello"
 
 
+def test_a_lifecycle_line_renders_marked_as_in_the_log_file() -> None:
+    event = ServerLogLine(
+        server="a", stamp="2025-01-01 00:00:00", line="Restarting in 2 s.", lifecycle=True
+    )
+
+    assert event.stamped() == "2025-01-01 00:00:00 » Restarting in 2 s."
+
+
+def test_an_exit_says_how_it_ended_in_words() -> None:
+    exited = ServerExited(server="db", exit_code=3, signal=None, planned=False)
+    killed = ServerExited(server="db", exit_code=None, signal=signal.SIGKILL, planned=False)
+
+    assert (exited.how(), killed.how()) == ("exited with status 3", "was killed by SIGKILL")
+
+
 # ----- paths
 
 
@@ -193,6 +208,7 @@ def test_mcp_tray_home_puts_every_path_under_it(tray_home: Path) -> None:
         paths.lock_path,
         paths.hub_log,
         paths.server_log("github"),
+        paths.choices_file,
     ):
         assert path.is_relative_to(tray_home), path
     assert paths.config_file == tray_home / "config.json"
@@ -325,6 +341,7 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
         ),
         ServerExited(server="a", exit_code=3, signal=None, planned=False, last_stderr=("x",)),
         ServerLogLine(server="a", stamp="12:00:00", line="hello"),
+        ServerLogLine(server="a", stamp="12:00:01", line="Exited with status 3.", lifecycle=True),
         ConfigProblem(path="/c.json", errors=("c.json:1:2: bad",)),
         ConfigApplied(changed=("a", "b")),
         SourcesChanged(server="a", paths=("/p/server.py",)),
@@ -333,3 +350,22 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
 
     assert [from_wire(json.loads(json.dumps(to_wire(event)))) for event in events] == events
     assert from_wire({"event": "FromALaterVersion", "fields": {}}) is None
+
+
+def test_a_log_line_from_a_hub_before_lifecycle_lines_is_the_servers_own() -> None:
+    from app.core.events import from_wire
+
+    old_hub = {"event": "ServerLogLine", "fields": {"server": "a", "stamp": "s", "line": "hi"}}
+
+    assert from_wire(old_hub) == ServerLogLine(server="a", stamp="s", line="hi", lifecycle=False)
+
+
+def test_a_field_from_a_later_hub_is_left_out_rather_than_refused() -> None:
+    from app.core.events import from_wire
+
+    later = {
+        "event": "ServerLogLine",
+        "fields": {"server": "a", "stamp": "s", "line": "hi", "x": 1},
+    }
+
+    assert from_wire(later) == ServerLogLine(server="a", stamp="s", line="hi")

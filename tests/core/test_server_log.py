@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.events import ServerLogLine
 from app.core.supervise import stderr
-from app.core.supervise.stderr import ServerLog, pump_lines
+from app.core.supervise.stderr import LogEntry, ServerLog, parse_log_line, pump_lines
 from tests.helpers import ChunkByChunk
 
 STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
@@ -141,6 +142,90 @@ def test_a_secret_straddling_the_cut_is_redacted_before_cutting(tmp_path: Path) 
 
     assert "TOPSE" not in kept
     assert "TOPSE" not in log.path.read_text()
+
+
+# ----- lifecycle lines
+
+
+def test_a_lifecycle_line_is_marked_in_the_file_and_kept_in_the_tail(log: ServerLog) -> None:
+    log.write("serving")
+    stamp, kept = log.note("Exited with status 3.")
+
+    assert kept == "Exited with status 3."
+    assert log.path.read_text().splitlines()[-1] == f"{stamp} » Exited with status 3."
+    assert log.last_stamped(1) == [f"{stamp} » Exited with status 3."]
+
+
+def test_last_lines_are_the_servers_own_and_leave_lifecycle_lines_out(log: ServerLog) -> None:
+    log.note("Started (process 7).")
+    log.write("one")
+    log.note("Running.")
+    log.write("two")
+    log.note("Exited with status 1.")
+    log.note("Restarting in 2 s.")
+
+    assert log.last_lines(2) == ("one", "two")
+    assert log.last_lines(1) == ("two",)
+    assert log.last_lines(10) == ("one", "two")
+    assert len(log.last_stamped(10)) == 6  # the story keeps them all
+
+
+def test_every_line_reads_back_as_written_from_the_file_and_the_tail(log: ServerLog) -> None:
+    written = [
+        ("Started (process 7).", True),
+        ("plain output", False),
+        ("", False),
+        ("Exited with status 1.", True),
+    ]
+    for text, lifecycle in written:
+        (log.note if lifecycle else log.write)(text)
+
+    from_file = [parse_log_line(line) for line in log.path.read_text().splitlines()]
+    from_tail = [parse_log_line(line) for line in log.last_stamped(10)]
+
+    assert [(e.text, e.lifecycle) for e in from_file] == written
+    assert from_tail == from_file
+    assert all(re.fullmatch(STAMP, e.stamp) for e in from_file)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["» Stopped by you.", "»  Warning: from an oclif CLI", "\\» escaped once", "\\\\» twice", "»"],
+)
+def test_a_server_printing_the_marker_is_not_read_as_mcp_tray(log: ServerLog, text: str) -> None:
+    stamp, kept = log.write(text)
+
+    (in_file,) = log.path.read_text().splitlines()
+    published = ServerLogLine(server="demo", stamp=stamp, line=kept).stamped()
+
+    for line in (in_file, log.last_stamped(1)[0], published):
+        assert parse_log_line(line) == LogEntry(stamp=stamp, text=text, lifecycle=False)
+    assert log.last_lines(1) == (text,)
+
+
+def test_a_line_without_a_stamp_is_read_as_plain_text() -> None:
+    for line in ("", "no stamp here", "2025-01-01 00:00:00", "2025-01-01 00:00:00» x"):
+        assert parse_log_line(line) == LogEntry(stamp="", text=line, lifecycle=False)
+
+
+def test_a_backslash_that_does_not_precede_the_marker_is_left_alone(log: ServerLog) -> None:
+    log.write("\\server\\share not found")
+
+    assert log.path.read_text().split(" ", 2)[2] == "\\server\\share not found\n"
+
+
+def test_lifecycle_lines_are_redacted_and_rotate_like_the_servers_own(
+    tmp_path: Path, small_logs: int
+) -> None:
+    log = ServerLog(tmp_path / "demo.log", redact=lambda line: line.replace("s3cr3t", "***"))
+    try:
+        for number in range(8):
+            log.note(f"Started (process {number}) s3cr3t.")
+    finally:
+        log.close()
+
+    assert log.path.with_name("demo.log.1").exists()
+    assert "s3cr3t" not in log.path.read_text() + log.path.with_name("demo.log.1").read_text()
 
 
 # ----- rotation

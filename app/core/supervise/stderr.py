@@ -4,57 +4,124 @@ The file is what ``mcp-tray logs NAME`` and the log window read after the
 fact; the tail feeds crash notifications and ``last_error`` without touching
 the disk. Lines pass through ``redact`` before they are kept anywhere, so a
 secret a server prints never reaches the file, the tail or an event.
+
+Between the server's own lines the supervisor writes lifecycle lines, so the
+log tells the story of a crash (started, exited with status 1, restarting in
+2 s …). Every line is ``STAMP TEXT``; a lifecycle line's text starts with
+:data:`LIFECYCLE_MARKER`::
+
+    2025-06-01 10:00:00 » Started (process 4242).
+    2025-06-01 10:00:01 Traceback (most recent call last):
+    2025-06-01 10:00:01 » Exited with status 1.
+
+A server line that itself starts with the marker, after any number of
+:data:`ESCAPE` characters, gets one more ``ESCAPE`` in front, which
+:func:`parse_log_line` removes again; so no server can write a line that
+reads as MCP Tray's, and every line reads back exactly as it was written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 MAX_LOG_BYTES = 1024 * 1024  # per file; a chatty server costs at most ~4 MiB on disk
 KEPT_ROTATIONS = 3  # NAME.log.1 … NAME.log.3
 TAIL_LINES = 500
 MAX_LINE_CHARS = 8192  # a runaway line (a base64 blob) is cut, not kept whole
+# Rarely the first thing on a line of program output, and in every console encoding.
+LIFECYCLE_MARKER = "» "
+ESCAPE = "\\"
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_ESCAPED = re.compile(f"{re.escape(ESCAPE)}*{re.escape(LIFECYCLE_MARKER)}")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of a server's log, as the log window and ``mcp-tray logs`` show it."""
+
+    stamp: str  # local time, "" for a line without one
+    text: str  # as the server wrote it (redacted), or MCP Tray's sentence
+    lifecycle: bool  # MCP Tray's line about the server, not the server's own
+
+
+def stamped(stamp: str, text: str, *, lifecycle: bool = False) -> str:
+    """A line as it stands in the log file (without its newline)."""
+    if lifecycle:
+        return f"{stamp} {LIFECYCLE_MARKER}{text}"
+    if _ESCAPED.match(text):
+        text = ESCAPE + text
+    return f"{stamp} {text}"
+
+
+def parse_log_line(line: str) -> LogEntry:
+    """The entry of a line from the log file, ``last_stamped()`` or ``ServerLogLine.stamped()``."""
+    line = line.rstrip("\r\n")
+    stamp, separator, text = line[:19], line[19:20], line[20:]
+    if not (_STAMP.fullmatch(stamp) and separator == " "):
+        return LogEntry(stamp="", text=line, lifecycle=False)
+    if text.startswith(LIFECYCLE_MARKER):
+        return LogEntry(stamp=stamp, text=text.removeprefix(LIFECYCLE_MARKER), lifecycle=True)
+    if _ESCAPED.match(text):
+        text = text.removeprefix(ESCAPE)
+    return LogEntry(stamp=stamp, text=text, lifecycle=False)
+
+
+class _Kept(NamedTuple):
+    stamp: str
+    text: str
+    lifecycle: bool
 
 
 class ServerLog:
     def __init__(self, path: Path, *, redact: Callable[[str], str] = lambda line: line) -> None:
         self.path = path
         self._redact = redact
-        self._tail: collections.deque[tuple[str, str]] = collections.deque(maxlen=TAIL_LINES)
+        self._tail: collections.deque[_Kept] = collections.deque(maxlen=TAIL_LINES)
         self._file: TextIO | None = None
         self._size = 0
 
     def write(self, text: str) -> tuple[str, str]:
-        """Record one line (without its newline); return its time stamp and the line as kept."""
+        """Record one line of the server's (without its newline); return its time stamp
+        and the line as kept."""
+        return self._keep(text, lifecycle=False)
+
+    def note(self, text: str) -> tuple[str, str]:
+        """Record one of MCP Tray's lifecycle lines about the server, marked as such."""
+        return self._keep(text, lifecycle=True)
+
+    def last_lines(self, count: int) -> tuple[str, ...]:
+        """The server's newest lines as it wrote them (redacted); lifecycle lines left out."""
+        if count <= 0:
+            return ()
+        own = [kept.text for kept in self._tail if not kept.lifecycle]
+        return tuple(own[-count:])
+
+    def last_stamped(self, count: int) -> list[str]:
+        """The newest lines, lifecycle lines included, as they stand in the log file."""
+        recent = list(self._tail)[-count:] if count > 0 else []
+        return [stamped(kept.stamp, kept.text, lifecycle=kept.lifecycle) for kept in recent]
+
+    def _keep(self, text: str, *, lifecycle: bool) -> tuple[str, str]:
         line = self._redact(text.rstrip("\r\n"))
         if len(line) > MAX_LINE_CHARS:
             line = line[:MAX_LINE_CHARS] + " …[cut]"
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self._tail.append((stamp, line))
-        stamped = f"{stamp} {line}\n"
+        self._tail.append(_Kept(stamp, line, lifecycle))
+        entry = stamped(stamp, line, lifecycle=lifecycle) + "\n"
         file = self._open()
-        file.write(stamped)
+        file.write(entry)
         file.flush()
-        self._size += len(stamped.encode())
+        self._size += len(entry.encode())
         if self._size >= MAX_LOG_BYTES:
             self._rotate()
         return stamp, line
-
-    def last_lines(self, count: int) -> tuple[str, ...]:
-        """The newest lines as the server wrote them (redacted)."""
-        return tuple(line for _, line in self._recent(count))
-
-    def last_stamped(self, count: int) -> list[str]:
-        """The newest lines as they stand in the log file, with their time."""
-        return [f"{stamp} {line}" for stamp, line in self._recent(count)]
-
-    def _recent(self, count: int) -> list[tuple[str, str]]:
-        return list(self._tail)[-count:] if count > 0 else []
 
     def close(self) -> None:
         if self._file is not None:
