@@ -18,7 +18,7 @@ import pytest
 
 from app.core.config import ServerConfig
 from app.core.events import EventBus, ServerExited, ServerLogLine
-from app.core.supervise.stderr import ServerLog
+from app.core.supervise.stderr import ServerLog, parse_log_line
 from app.core.supervise.supervisor import Supervisor
 from tests.helpers import FLAKY, PYTHON, EventRecorder, flaky
 
@@ -147,6 +147,12 @@ async def test_a_hung_server_is_restarted_when_it_stops_answering_pings(supervis
 
     assert "stopped answering" in (backoff.last_error or "")
     assert supervisor.status().restarts == 1
+    told = [e.line for e in events.events if isinstance(e, ServerLogLine) and e.lifecycle]
+    assert told[2] == "Stopped answering (2 pings in a row went unanswered)."
+    assert re.fullmatch(
+        r"MCP Tray ended it; it (was killed by SIG\w+|exited with status \d+)\.", told[3]
+    )
+    assert told[4].startswith("Restarting in ")
 
 
 async def test_a_busy_server_is_not_killed_for_missing_pings(supervise) -> None:
@@ -222,6 +228,12 @@ async def test_a_missing_command_parks_at_once_with_a_readable_error(supervise) 
 
     assert "'mcp-tray-no-such-command' was not found on PATH" in (parked.last_error or "")
     assert supervisor.status().restarts == 0
+    cannot, paused = map(parse_log_line, supervisor.log.last_stamped(10))
+    assert cannot.lifecycle and paused.lifecycle
+    assert cannot.text.startswith("Cannot start: the command 'mcp-tray-no-such-command' was not")
+    assert (
+        paused.text == "Paused until that is fixed; trying again in 5 min, or when you restart it."
+    )
 
 
 async def test_a_missing_working_directory_parks_at_once(supervise, tmp_path: Path) -> None:

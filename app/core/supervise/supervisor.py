@@ -11,6 +11,10 @@ pressed Stop" and "the server just crashed".
        └──cannot start─────┴──────────────────────────────> crash-loop
     crash-loop ──slow re-probe, Start or Restart──> starting
     starting ──a secret is missing──> needs-secret ──secret set──> starting
+
+At each turn it also writes a lifecycle line into the server's log
+(app.core.supervise.lifecycle), so the log tells what happened around the
+server's own output.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from app.core.events import (
 )
 from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
-from app.core.supervise import policy
+from app.core.supervise import lifecycle, policy
 from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
 from app.core.supervise.states import State, Trigger, transition
 from app.core.supervise.stderr import ServerLog, pump_lines
@@ -59,6 +63,7 @@ class ServerStatus:
     uptime_s: float | None
     last_exit: int | None  # exit status; negative: killed by that signal number
     last_error: str | None
+    stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,7 @@ class ServerStatus:
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "last_exit": self.last_exit,
             "last_error": self.last_error,
+            "stopped_by_user": self.stopped_by_user,
         }
 
 
@@ -154,6 +160,10 @@ class Supervisor:
         self._exit_planned = False
         self._stderr_pump: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        # The user stopped it: the hub keeps that choice (app.core.choices) and
+        # does not start it by itself. Cleared by any start.
+        self.stopped_by_user = False
+        self._stop_by_user = False  # who asked for the stop under way, for its log line
 
     # ----- what the hub and the user ask for
 
@@ -169,19 +179,25 @@ class Supervisor:
             uptime_s=uptime,
             last_exit=_returncode(self.last_exit),
             last_error=self.last_error,
+            stopped_by_user=self.stopped_by_user,
         )
 
-    def start(self) -> None:
-        """Bring the server up; one resting (backoff, crash-loop, needs-secret) tries at once."""
+    def start(self, *, why: str = "as you asked") -> None:
+        """Bring the server up; one resting (backoff, crash-loop, needs-secret) tries at once.
+
+        ``why`` completes its log line when it was resting ("Trying again now as you asked.").
+        """
+        self.stopped_by_user = False
         if self.config.disabled:
             return
         if self._driver is not None and not self._driver.done():
             if not self._wanted:  # a stop is still finishing: start once it is done
                 self._start_after_stop = True
-            elif self.state in (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET):
-                self.restart()
+            elif self.state in _RESTING:
+                self.restart(why=why)
             return
         self._wanted = True
+        self._stop_by_user = False
         self._failures = 0
         self._driver = asyncio.get_running_loop().create_task(
             self._drive(), name=f"supervise {self.name}"
@@ -192,27 +208,44 @@ class Supervisor:
         """Whether the server is meant to run (it may be resting between attempts)."""
         return self._wanted
 
-    def restart(self) -> None:
+    def restart(self, *, why: str = "as you asked") -> None:
         """A planned restart: stop the tree and start again at once, without backoff.
 
         A server parked in crash-loop gets one more try: if it still fails, it
-        parks again at once instead of going through its retries anew.
+        parks again at once instead of going through its retries anew. ``why``
+        completes its log line: "Restarting as you asked.", "… because its files changed.".
         """
         if not self._wanted or self._driver is None or self._driver.done():
-            self.start()
+            self.start(why=why)
             return
+        if self.state in _RESTING:
+            self._note(lifecycle.trying_again_now(why))
+        else:
+            self._note(lifecycle.restarting(why))
         if self.state is not State.CRASH_LOOP:
             self._failures = 0
         self._restart_requested = True
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop the server and its whole tree; returns once it is gone."""
+    async def stop(self, *, by_user: bool = False) -> None:
+        """Stop the server and its whole tree; returns once it is gone.
+
+        ``by_user``: the user asked (tray, ``mcp-tray stop``), so it stays stopped;
+        otherwise MCP Tray stops it (quitting, the server left the config).
+        """
+        if by_user:
+            self.stopped_by_user = True
+        self._stop_by_user = by_user
         self._wanted = False
         self._start_after_stop = False
         self._wake.set()
         if self._driver is not None:
             await self._driver
+
+    def keep_stopped(self) -> None:
+        """Not started when MCP Tray starts, because the user stopped it; says so in its log."""
+        self.stopped_by_user = True
+        self._note(lifecycle.KEPT_STOPPED)
 
     def unavailable_reason(self) -> str | None:
         """Why requests cannot wait for this server to come back; None while it may."""
@@ -252,8 +285,10 @@ class Supervisor:
             # A bug in the hub must not look like a healthy server: say so and stop.
             logger.exception("supervising %s failed", self.name)
             self.last_error = f"MCP Tray stopped supervising it after an internal error: {error}"
+            self._note(lifecycle.failed(self.last_error))
         finally:
-            self._settle_stopped()
+            if self._settle_stopped():
+                self._note(lifecycle.stopped(by_user=self._stop_by_user))
             if self._start_after_stop:
                 self._start_after_stop = False
                 self._driver = None
@@ -283,42 +318,60 @@ class Supervisor:
                 self._failures,
                 self.last_error,
             )
+            reprobe_s = limits.reprobe_ms / 1000
+            self._note(
+                lifecycle.paused(self._failures, reprobe_s, cannot_start=outcome.deterministic)
+            )
             # Once parked, any further failure (a re-probe, a re-arm after an
             # edit) parks again at once rather than starting the retries anew.
             self._failures = max(self._failures, limits.max_failures)
-            await self._rest(limits.reprobe_ms / 1000)
+            if await self._rest(reprobe_s):
+                self._note(lifecycle.TRYING_AGAIN)
             return
         delay = policy.backoff_delay_s(self._failures, limits, jitter=random.random())
         self._move(Trigger.FAILED)
         logger.info("%s restarting in %.2fs (failure %d)", self.name, delay, self._failures)
+        self._note(lifecycle.restarting_in(delay))
         await self._rest(delay)
 
     async def _wait_for_secrets(self, names: tuple[str, ...]) -> None:
         """No retries: nothing changes until the secret is set (or Stop, Start, Restart)."""
         self._move(Trigger.SECRET_MISSING)
+        self._note(lifecycle.waiting_for_secrets(names))
         logger.warning("%s %s", self.name, self.last_error)
         self._bus.publish(SecretsMissing(server=self.name, names=names))
         await self._until_interrupted()
         self._restart_requested = False
 
-    async def _rest(self, seconds: float) -> None:
-        """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._until_interrupted(), seconds)
-        self._restart_requested = False
+    async def _rest(self, seconds: float) -> bool:
+        """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short.
 
-    def _settle_stopped(self) -> None:
+        Returns whether it was waited out in full.
+        """
+        try:
+            await asyncio.wait_for(self._until_interrupted(), seconds)
+        except TimeoutError:
+            return True
+        finally:
+            self._restart_requested = False
+        return False
+
+    def _settle_stopped(self) -> bool:
+        """Come to rest in "stopped"; returns whether the state changed to get there."""
         if self.state in (State.STOPPED, State.DISABLED):
-            return
+            return False
         if self.state is not State.STOPPING:
             self._move(Trigger.STOP)
         self._move(Trigger.STOPPED)
+        return True
 
     async def _run_once(self) -> _Outcome:
         self._move(Trigger.START)
         try:
             spec = await self._spawn_spec()
         except MissingValues as missing:
+            if not missing.secrets:  # a missing secret has a line of its own: waiting for it
+                self._note(lifecycle.cannot_start(str(missing)))
             return _Outcome(
                 error=str(missing),
                 uptime_s=0,
@@ -326,18 +379,19 @@ class Supervisor:
                 missing_secrets=missing.secrets,
             )
         except StartFailure as failure:
-            return _Outcome(error=str(failure), uptime_s=0, deterministic=True)
+            return self._cannot_start(str(failure))
         if self._spawns > 0:
             self.restarts += 1
         self._spawns += 1
         try:
             process = await ServerProcess.spawn(spec)
         except StartFailure as failure:
-            return _Outcome(error=str(failure), uptime_s=0, deterministic=True)
+            return self._cannot_start(str(failure))
         except OSError as error:
-            return _Outcome(error=f"could not be started: {error}", uptime_s=0, deterministic=True)
+            return self._cannot_start(f"could not be started: {error}", reason=str(error))
         self._process = process
         self._exit_reported = False
+        self._note(lifecycle.started(process.pid))
         self._on_spawn(self.name, process)
         try:
             return await self._serve(process)
@@ -348,7 +402,7 @@ class Supervisor:
             status = await process.stop()
             if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
                 # Planned only when asked for; a hung server that was ended crashed.
-                self._exited(status, planned=self._interrupted())
+                self._exited(status, planned=self._interrupted(), by_hub=True)
             if self._listener is not None:
                 self._listener.session_ended(planned=self._exit_planned, delivered=delivered)
             self._process = None
@@ -377,6 +431,7 @@ class Supervisor:
                 return _Outcome(error=error, uptime_s=time.monotonic() - started)
             self._ready_at = time.monotonic()
             self._move(Trigger.READY)
+            self._note(lifecycle.RUNNING)
             logger.info("%s is running (pid %s)", self.name, process.pid)
             error = await self._first(process, self._health(session))
             return _Outcome(error=error, uptime_s=time.monotonic() - self._ready_at)
@@ -409,7 +464,10 @@ class Supervisor:
             return None
         (finished,) = done
         result = finished.result()
-        return result if isinstance(result, str) else None
+        if not isinstance(result, str):
+            return None
+        self._note(lifecycle.failed(result))
+        return result
 
     async def _handshake(self, session: BackendSession) -> str | None:
         timeout = self.config.restart.start_timeout_ms / 1000
@@ -467,7 +525,8 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._stderr_pump), STDERR_DRAIN_S)
 
-    def _exited(self, status: ExitStatus, *, planned: bool) -> str:
+    def _exited(self, status: ExitStatus, *, planned: bool, by_hub: bool = False) -> str:
+        """Tell of an exit; ``by_hub``: MCP Tray ended the process (planned, or it hung)."""
         self.last_exit = status
         self._exit_reported = True
         self._exit_planned = planned
@@ -478,6 +537,10 @@ class Supervisor:
             planned=planned,
             last_stderr=self.log.last_lines(LAST_LINES_IN_EVENTS),
         )
+        if not planned:
+            self._note(
+                lifecycle.ended_by_hub(event.how()) if by_hub else lifecycle.ended(event.how())
+            )
         self._bus.publish(event)
         return event.describe().removeprefix(f"{self.name} ")
 
@@ -492,14 +555,29 @@ class Supervisor:
             cwd=self.config.resolved_cwd(),
         )
 
+    def _cannot_start(self, error: str, *, reason: str | None = None) -> _Outcome:
+        """A start that cannot succeed as configured: say why, and park without retries."""
+        self._note(lifecycle.cannot_start(reason or error))
+        return _Outcome(error=error, uptime_s=0, deterministic=True)
+
     def _stderr_line(self, text: str) -> None:
+        self._log_line(text, ours=False)
+
+    def _note(self, text: str) -> None:
+        """A lifecycle line in the server's log, published like its own lines."""
+        self._log_line(text, ours=True)
+
+    def _log_line(self, text: str, *, ours: bool) -> None:
+        """One line into the log and onto the bus; ``ours``: MCP Tray's lifecycle line."""
+        keep = self.log.note if ours else self.log.write
         try:
-            stamp, line = self.log.write(self._redact(text))
+            stamp, line = keep(self._redact(text))
         except OSError as error:
             # Keep draining the pipe whatever the disk says, or the server blocks.
             logger.warning("cannot write %s: %s", self.log.path, error)
             return
-        self._bus.publish(ServerLogLine(server=self.name, stamp=stamp, line=line))
+        event = ServerLogLine(server=self.name, stamp=stamp, line=line, lifecycle=ours)
+        self._bus.publish(event)
 
     def _stdout_garbage(self, line: MalformedLine) -> None:
         self._stderr_line(f"[mcp-tray] ignored a stdout line that is not MCP: {line}")
@@ -518,6 +596,9 @@ class Supervisor:
                 last_error=self.last_error,
             )
         )
+
+
+_RESTING = (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET)
 
 
 def _returncode(status: ExitStatus | None) -> int | None:
