@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from app.core.supervise.stderr import parse_log_line
 from tests.helpers import FLAKY, PYTHON
 from tests.hubprocess import HubProcess, mcp_tray, survivors
 
@@ -136,9 +137,16 @@ def test_stop_start_restart_and_logs_from_the_command_line(tray_home: Path) -> N
         (row,) = hub.status()
         assert row["state"] == "running" and row["pid"] != first_pid and row["restarts"] == 2
 
-        logs = mcp_tray(tray_home, "logs", "flaky", "-n", "2")
+        logs = mcp_tray(tray_home, "logs", "flaky", "-n", "4")
         assert logs.returncode == 0
-        assert logs.stdout.count("flaky server") == 2, logs.stdout
+        # The restart's story, MCP Tray's lines marked, with the new process's own line.
+        shown = [parse_log_line(line) for line in logs.stdout.splitlines()]
+        assert [(e.lifecycle, e.text.split(" (")[0]) for e in shown if e.lifecycle] == [
+            (True, "Restarting as you asked."),
+            (True, "Started"),
+            (True, "Running."),
+        ], logs.stdout
+        assert [e.text for e in shown if not e.lifecycle] == [f"flaky server {row['pid']} serving"]
 
         unknown = mcp_tray(tray_home, "restart", "nope")
         assert unknown.returncode == 1 and "configured: flaky" in unknown.stderr
