@@ -215,7 +215,7 @@ def _status_table(rows: list[dict[str, Any]]) -> str:
     table = [header] + [
         (
             row["name"],
-            row["state"],
+            _state_cell(row),
             str(row["pid"] or "-"),
             str(row["restarts"]),
             duration(row["uptime_s"]),
@@ -230,6 +230,13 @@ def _status_table(rows: list[dict[str, Any]]) -> str:
         + line[-1]
         for line in table
     ).rstrip()
+
+
+def _state_cell(row: dict[str, Any]) -> str:
+    """The state, and for a server the user stopped, that it stays so until started."""
+    if row["state"] == "stopped" and row.get("stopped_by_user"):  # older hubs send no such field
+        return "stopped by you"
+    return str(row["state"])
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -9,6 +9,10 @@ Start-up order: sweep what an earlier hub left behind → start the servers →
 watch their sources and the config → open the control socket. Shutdown
 reverses it, stopping every server in parallel so that the whole hub is gone
 within the stop sequence's bound.
+
+What the user stopped stays stopped: the hub keeps that choice in MCP Tray's
+own state (app.core.choices), never in the user's config, and does not start
+such a server at start-up or on a config change until the user starts it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.choices import UserChoices
 from app.core.config import Config, ConfigError, HttpConfig, ServerConfig, load_config
 from app.core.config.placeholders import names_used
 from app.core.endpoint.control import ControlError, ControlServer
@@ -63,6 +68,8 @@ class Hub:
         self.bus = bus or EventBus()
         self.secrets = secrets or Secrets(SecretStore(paths.secret_index))
         self.config = Config()
+        self.choices = UserChoices(paths.choices_file)
+        self._choosing = asyncio.Lock()  # choices reach the file in the order they were made
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
         self._instance_numbers = itertools.count(1)
@@ -92,6 +99,8 @@ class Hub:
                 raise
             self._report_config_error(error)
             config = Config()
+        else:
+            await self._forget_choices_outside(config)  # not for a config that failed to load
         swept = self._groups.sweep()
         if swept:
             logger.warning("ended %d server process group(s) left over from an earlier run", swept)
@@ -125,24 +134,35 @@ class Hub:
         return [s.status().to_json() for s in self.supervisors.values()]
 
     async def start_server(self, name: str) -> None:
+        """The user starts it: it runs from now on, also after MCP Tray restarts."""
         supervisor = self._supervisor(name)
+        await self._remember_stopped(name, False)
         if supervisor.config.disabled:
+            supervisor.stopped_by_user = False
             raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
         if supervisor.state is not State.RUNNING:
             await self._settle(supervisor, supervisor.start)
 
     async def stop_server(self, name: str) -> None:
-        await self._supervisor(name).stop()
-
-    async def restart_server(self, name: str) -> None:
-        """A planned restart: attached clients wait, and lose no request."""
+        """The user stops it: it stays stopped, also after MCP Tray restarts, until started."""
         supervisor = self._supervisor(name)
+        await self._remember_stopped(name, True)
+        await supervisor.stop(by_user=True)
+
+    async def restart_server(self, name: str, *, why: str = "as you asked") -> None:
+        """A planned restart: attached clients wait, and lose no request.
+
+        ``why`` completes the line in the server's log ("Restarting as you asked.").
+        """
+        supervisor = self._supervisor(name)
+        await self._remember_stopped(name, False)
         if supervisor.config.disabled:
+            supervisor.stopped_by_user = False
             raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
         relay = self.relays[name]
         await relay.prepare_planned_restart()
         try:
-            await self._settle(supervisor, supervisor.restart)
+            await self._settle(supervisor, lambda: supervisor.restart(why=why))
         finally:
             if supervisor.state is not State.RUNNING:
                 relay.release()  # held requests now get the readable reason
@@ -198,10 +218,10 @@ class Hub:
         for supervisor in self._processes_of(server):
             uses = set(names) & set(secret_names(supervisor.config))
             if supervisor.state is State.NEEDS_SECRET:
-                supervisor.start()
+                supervisor.start(why="because its secret was set")
                 acted.append(supervisor.name)
             elif uses and supervisor.wanted:
-                await self.restart_server(supervisor.name)
+                await self.restart_server(supervisor.name, why="because its secret changed")
                 acted.append(supervisor.name)
         return acted
 
@@ -235,6 +255,7 @@ class Hub:
             message = f"the config has errors; still running the last good one.\n{error}"
             raise ControlError(message) from None
         http_changed = config.http != self.config.http
+        await self._forget_choices_outside(config)
         changed = await self._apply_changes(config)
         await self._watches.follow(config.servers)
         if http_changed:
@@ -253,9 +274,7 @@ class Hub:
         self.config = config
         self.secrets.learn_config(config)
         for name, server in config.servers.items():
-            supervisor = self._add(name, server)
-            if server.shared:  # unshared servers start one process per attached client
-                supervisor.start()
+            self._run(name, server)
 
     async def _apply_changes(self, config: Config) -> list[str]:
         """Start added servers, stop removed ones, restart changed ones; keep the rest as is."""
@@ -269,13 +288,45 @@ class Hub:
         for name in removed:
             self.relays.pop(name).notify()  # its waiting clients learn it is gone
         for name in new:
-            if name not in self.supervisors:
-                supervisor = self._add(name, new[name])
-                if new[name].shared:
-                    supervisor.start()
-                else:
-                    self.relays[name].release()  # nothing restarts behind an unshared name
+            if name not in self.supervisors and not self._run(name, new[name]):
+                self.relays[name].release()  # nothing restarts behind this name
         return sorted({*removed, *replaced, *(n for n in new if n not in old)})
+
+    def _run(self, name: str, server: ServerConfig) -> bool:
+        """Supervise a configured server, and start it unless the user stopped it.
+
+        Returns whether it was started: unshared servers start one process per
+        attached client, disabled ones not at all.
+        """
+        supervisor = self._add(name, server)
+        if not server.shared or server.disabled:
+            return False
+        if name in self.choices.stopped_servers():
+            supervisor.keep_stopped()
+            logger.info("%s stays stopped: the user stopped it", name)
+            return False
+        supervisor.start()
+        return True
+
+    # ----- the user's choices
+
+    async def _remember_stopped(self, name: str, stopped: bool) -> None:
+        """Keep (or drop) the choice that ``name`` stays stopped.
+
+        A worker thread writes the file, as it waits for the disk (fsync) and the
+        loop carries editors' traffic; the lock keeps the writes in the order
+        the choices were made, so a quick Stop then Start ends as started.
+        Unshared instances (NAME#N) end with their client: nothing to keep.
+        """
+        if "#" in name:
+            return
+        async with self._choosing:
+            await asyncio.to_thread(self.choices.set_stopped, name, stopped)
+
+    async def _forget_choices_outside(self, config: Config) -> None:
+        """A server that left the config is forgotten: one added later by that name starts."""
+        for name in self.choices.stopped_servers() - config.servers.keys():
+            await self._remember_stopped(name, False)
 
     # ----- the HTTP endpoint
 
@@ -320,8 +371,9 @@ class Hub:
             logger.info("%s: %s changed; it is not running, so nothing restarts", name, shown[0])
             return
         logger.info("%s: %s changed; restarting it", name, _some(shown))
+        why = "because its files changed"
         results = await asyncio.gather(
-            *(self.restart_server(supervisor.name) for supervisor in running),
+            *(self.restart_server(supervisor.name, why=why) for supervisor in running),
             return_exceptions=True,
         )
         for result in results:

@@ -32,7 +32,16 @@ pytestmark = pytest.mark.anyio
 
 CALL_TIMEOUT_S = 60.0  # a start or restart answers once the server is up: a few seconds
 RAW_TIMEOUT_S = 10.0
-STATUS_FIELDS = {"name", "state", "pid", "restarts", "uptime_s", "last_exit", "last_error"}
+STATUS_FIELDS = {
+    "name",
+    "state",
+    "pid",
+    "restarts",
+    "uptime_s",
+    "last_exit",
+    "last_error",
+    "stopped_by_user",
+}
 SERVING = re.compile(r"flaky server (\d+) serving")
 
 
@@ -121,6 +130,7 @@ async def test_status_rows_have_exactly_the_documented_fields(start_hub) -> None
         assert isinstance(row["uptime_s"], float) and row["uptime_s"] >= 0
         assert row["last_exit"] is None
         assert row["last_error"] is None
+        assert row["stopped_by_user"] is False
     assert rows[0]["pid"] != rows[1]["pid"]
 
 
