@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.core import notices
 from app.core.notices import Notice
 
 logger = logging.getLogger(__name__)
@@ -44,10 +43,6 @@ OBJECT_PATH = "/org/freedesktop/Notifications"
 DEFAULT = "default"  # the action key of a click on the notification itself
 REPLY_TIMEOUT_S = 5.0  # a daemon that does not answer must not hold up the notices behind it
 CLOSE_TIMEOUT_S = 3.0  # at quit: take our notices off the screen, but never hold the quit up
-
-# tray.py imports these until it dispatches on notice verbs; remove them then.
-OPEN_CONFIG = notices.OPEN_CONFIG
-SET_SECRET = notices.SECRET
 
 
 def action_keys(notice: Notice) -> list[str]:
