@@ -90,8 +90,9 @@ class DesktopNotifier:
         self._router: Any = None  # jeepney's DBusRouter, once connected
         self._connection = contextlib.AsyncExitStack()  # closes the router and its socket
         self._live: dict[str, _OnScreen] = {}  # slot -> what the daemon shows for it
-        self._calls: asyncio.Queue[Notice | _Withdraw] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self._last: asyncio.Future[None] | None = (
+            None  # the latest call; each awaits the one before
+        )
         self._listener: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[bool] | None = None
 
@@ -109,13 +110,14 @@ class DesktopNotifier:
         long on a daemon)."""
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await self._calls.join()
+                if self._last is not None:
+                    await self._last
                 for slot in list(self._live):
                     await self._withdraw(slot)
         except TimeoutError:
             logger.warning("the notification daemon is slow; quitting with notices on screen")
-        for task in (self._worker, self._listener):
-            if task is not None:
+        for task in (self._last, self._listener):
+            if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -126,20 +128,21 @@ class DesktopNotifier:
     # ----- one call at a time, in order
 
     def _enqueue(self, call: Notice | _Withdraw) -> None:
-        if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-        self._calls.put_nowait(call)
+        # A chain of tasks rather than a worker reading a queue: under qasync, Qt
+        # may run a task's step outside the loop's run (tests' processEvents),
+        # where a queue's get() finds no running loop.
+        self._last = asyncio.ensure_future(self._after(self._last, call))
 
-    async def _work(self) -> None:
-        while True:
-            call = await self._calls.get()
-            try:
-                if isinstance(call, Notice):
-                    await self._show(call)
-                else:
-                    await self._withdraw(call.slot)
-            finally:
-                self._calls.task_done()
+    async def _after(self, previous: asyncio.Future[None] | None, call: Notice | _Withdraw) -> None:
+        if previous is not None:
+            await previous  # raises only when cancelled (at close): the next line catches the rest
+        try:
+            if isinstance(call, Notice):
+                await self._show(call)
+            else:
+                await self._withdraw(call.slot)
+        except Exception:  # the top of this task: one failed call must not stop the next
+            logger.exception("a desktop notification call failed")
 
     async def _show(self, notice: Notice) -> None:
         if sys.platform.startswith("linux") and await self._connected():
