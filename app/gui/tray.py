@@ -1,16 +1,15 @@
-"""The tray icon and its menu, and the actions they share with the window.
+"""The tray icon and its menu, the window, and the actions they share.
 
 The icon shows the overall state (all running / something starting or
-restarting / something needs you / nothing running); the tooltip sums it
-up. The menu has one submenu per server (state, uptime, restarts; Restart,
-Stop or Start, Show logs, Set secret… when the server uses secrets), then
-Open config, Reload config, Connect an app… (app.gui.connect), Serve over
-HTTP, Start at login, Mute crash notices and Quit. It is rebuilt from the
-hub's status whenever a state changes and each time it opens, so uptimes
-are current.
+restarting / something needs you / nothing running); the tooltip sums it up.
+What the menu holds is decided in app.core.traymenu; :class:`LiveMenu` keeps
+an open menu current in place. The window (app.gui.windows) offers the same
+actions, so without a system tray it stands in for the icon, and the icon
+appears as soon as a tray does (a panel that starts after the app at login).
 
-Without a system tray (GNOME without the AppIndicator extension) the main
-window stands in for the icon, with a line saying why.
+Every action says how it went: a server's state changes in front of the
+user, a failure gets a notice in plain words, and the secret dialog follows
+the server it unblocked until it runs or says why not.
 """
 
 from __future__ import annotations
@@ -18,40 +17,46 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QIcon
+from PySide6.QtCore import QObject, QProcess, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+from app.core import traymenu
 from app.core.autostart import Autostart
+from app.core.choices import UserChoices
 from app.core.config import Config, ConfigError
 from app.core.config.switches import set_http_enabled
+from app.core.editors import text_editor_command
 from app.core.endpoint.control import ControlError
 from app.core.events import EventBus
-from app.core.notices import Notice, NoticeKind
-from app.core.overview import Overall, describe, overall, tooltip
+from app.core.notices import Notice
+from app.core.overview import Overall, ServerRow, headline, overall, rows_of, tooltip
 from app.core.paths import Paths
+from app.core.problems import plain, secret_progress
 from app.core.secrets import secret_names
 from app.gui.bridge import HubBridge
-from app.gui.connect import CONNECT, ConnectDialog
-from app.gui.notify import OPEN_CONFIG, SET_SECRET, DesktopNotifier
-from app.gui.windows import MainWindow, SecretDialog
-from app.hosts.host import HostError
+from app.gui.connect import ConnectDialog
+from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
+from app.gui.menus import LiveMenu
+from app.gui.notify import DesktopNotifier
+from app.gui.windows import SETTINGS, MainWindow
 from app.hosts.registry import HOSTS
-from app.hosts.survey import FoundApp, connect_app, disconnect_app, survey
 from app.resources import resource_path
 
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 500  # earlier lines a server's log view starts with
-WINDOW_REFRESH_MS = 5000  # how often the open window's uptimes are brought up to date
+REFRESH_MS = 5000  # how often an open window or menu brings uptimes up to date
+TRAY_POLL_MS = 2000  # without a tray: how often to look whether one has appeared
 
 NO_TRAY_MESSAGE = (
-    "Your desktop has no system tray, so MCP Tray shows itself in this window (on GNOME, "
-    "the AppIndicator extension adds a tray). Closing the window hides it and the servers "
-    "keep running; Quit stops them."
+    "Your desktop has no system tray right now, so MCP Tray shows itself in this window. "
+    "Its icon appears as soon as a tray does (on GNOME, the AppIndicator extension adds one). "
+    "Closing this window keeps your servers running; open MCP Tray again from your "
+    "applications menu to come back here."
 )
 
 
@@ -79,20 +84,33 @@ def icon_for(state: Overall) -> QIcon:
 
 
 class TrayApp(QObject):
-    """The icon, its menu, the window and the notifier, over one hub."""
+    """The icon, its menu, the window and the notifier, over one hub.
 
-    def __init__(self, hub: TrayHub, *, autostart: Autostart | None = None) -> None:
+    ``open_url`` opens a file with the desktop's program for it (Qt's, unless
+    a test stands in for the desktop).
+    """
+
+    def __init__(
+        self,
+        hub: TrayHub,
+        *,
+        autostart: Autostart | None = None,
+        open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
+    ) -> None:
         super().__init__()
         self.hub = hub
         self.autostart = autostart or Autostart()
+        self.choices = UserChoices(hub.paths.choices_file)
+        self.open_url = open_url
+        self.logo = QIcon(str(resource_path("icons", "mcp-tray.svg")))
         self.bridge = HubBridge(hub.bus)
-        self.window = MainWindow(self.act)
+        self.bridge.notices.mute_restarts = self.choices.mute_restarts()
+        self.window = MainWindow(self.act, logo=self.logo)
         self.window.logs.set_history(lambda server: self._run(self._fill_logs(server)))
         self.icon = QSystemTrayIcon(icon_for(Overall.IDLE))
         self.menu = QMenu()
-        self.menu.aboutToShow.connect(self.refresh)
+        self.live_menu = LiveMenu(self.menu, lambda entry: self.act(entry.verb, entry.server))
         self.icon.setContextMenu(self.menu)
-        self.icon.activated.connect(self._activated)
         self.notifier = DesktopNotifier(
             balloon=self._balloon,
             on_action=self._notice_action,
@@ -100,33 +118,49 @@ class TrayApp(QObject):
         )
         self.state = Overall.IDLE
         self.config_problem = ""
+        self.start_at_login = self.autostart.enabled()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.connect_dialog: ConnectDialog | None = None
-        self.bridge.changed.connect(self.refresh)
-        # Uptimes in the open window move on; the menu is rebuilt as it opens.
+        self.secret_dialogs: dict[str, SecretDialog] = {}
+        self.welcome: WelcomeWindow | None = None
+        self.config_location: ConfigLocationDialog | None = None
+        self._following: dict[str, SecretDialog] = {}  # saved: told how the server fares
         self.ticker = QTimer(self)
-        self.ticker.setInterval(WINDOW_REFRESH_MS)
+        self.ticker.setInterval(REFRESH_MS)
         self.ticker.timeout.connect(self._tick)
-        self.window.shown.connect(self._window_shown)
+        self.tray_watch = QTimer(self)
+        self.tray_watch.setInterval(TRAY_POLL_MS)
+        self.tray_watch.timeout.connect(self._look_for_tray)
+        self._wire()
+
+    def _wire(self) -> None:
+        self.menu.aboutToShow.connect(self._menu_opens)
+        self.icon.activated.connect(self._activated)
+        self.bridge.changed.connect(self.refresh)
         self.bridge.log_line.connect(self.window.logs.append)
         self.bridge.notice.connect(self.notifier.show)
+        self.bridge.withdrawn.connect(self.notifier.withdraw)
         self.bridge.config_problem.connect(self._config_problem)
+        self.window.shown.connect(self._window_shown)
+        self.window.closed.connect(self._window_closed)
 
     def show(self) -> None:
         self.refresh()
         if QSystemTrayIcon.isSystemTrayAvailable():
-            self.icon.show()
-            logger.info("tray icon shown")
+            self._show_icon()
         else:
-            logger.warning("no system tray on this desktop; showing the window instead")
+            logger.info("no system tray on this desktop yet; showing the window instead")
             self.window.say(NO_TRAY_MESSAGE)
             self.window.bring_forward()
+            self.tray_watch.start()
+        self._welcome_once()
 
     async def close(self) -> None:
         self.ticker.stop()
+        self.tray_watch.stop()
         self.icon.hide()
         self.bridge.close()
-        await self.notifier.close()
+        await self.notifier.close()  # withdraws every notice still on screen
         for task in list(self.tasks):
             task.cancel()
         if self.connect_dialog is not None:
@@ -134,81 +168,72 @@ class TrayApp(QObject):
 
     # ----- the picture
 
+    def rows(self) -> list[ServerRow]:
+        return rows_of(self.hub.status_rows())
+
     def refresh(self) -> None:
-        rows = self.hub.status_rows()
-        self.state = overall(rows, config_problem=bool(self.config_problem))
-        self.icon.setIcon(icon_for(self.state))
-        self.window.setWindowIcon(icon_for(self.state))
-        self.icon.setToolTip(tooltip(rows, config_problem=bool(self.config_problem)))
-        with_secrets = self._servers_with_secrets()
-        self.window.servers.update_rows(rows, with_secrets)
-        self.window.logs.set_servers([row["name"] for row in rows])
-        self._build_menu(rows, with_secrets)
+        rows = self.rows()
+        problem = self.config_problem
+        state = overall(rows, config_problem=bool(problem))
+        if state is not self.state:
+            self.state = state
+            self.icon.setIcon(icon_for(state))
+        self.icon.setToolTip(tooltip(rows, config_problem=bool(problem)))
+        secrets = self._secrets()
+        settings = self._settings()
+        self.live_menu.update(
+            traymenu.tray_menu(rows, secrets=secrets, settings=settings, config_error=problem)
+        )
+        self.window.update_view(
+            rows,
+            headline=headline(rows, config_problem=bool(problem)),
+            secrets=secrets,
+            settings=settings,
+            config_error=problem,
+            http_addresses=self._http_addresses(),
+        )
+        self._follow_saved_secrets(rows)
 
-    def _build_menu(self, rows: list[dict[str, Any]], with_secrets: set[str]) -> None:
-        self.menu.clear()
-        for row in rows:
-            name = row["name"]
-            submenu = self.menu.addMenu(f"{name} — {row['state']}")
-            submenu.setIcon(icon_for(overall([row])))
-            status = submenu.addAction(describe(row))
-            status.setEnabled(False)
-            if row["last_error"]:
-                error = submenu.addAction(_shorten(row["last_error"]))
-                error.setEnabled(False)
-            submenu.addSeparator()
-            self._add(submenu, "Restart", partial(self.act, "restart", name))
-            stopped = row["state"] in ("stopped", "disabled")
-            self._add(submenu, "Start" if stopped else "Stop", partial(self.act, "toggle", name))
-            self._add(submenu, "Show logs", partial(self.act, "logs", name))
-            if name in with_secrets:
-                self._add(submenu, "Set secret…", partial(self.act, "secret", name))
-        if not rows:
-            self.menu.addAction("No servers configured").setEnabled(False)
-        self.menu.addSeparator()
-        self._add(self.menu, "Servers and logs…", self.window.bring_forward)
-        self._add(self.menu, "Open config", lambda: self.act("open-config", ""))
-        self._add(self.menu, "Reload config", lambda: self.act("reload", ""))
-        self._add(self.menu, "Connect an app…", self.open_connect)
+    def _settings(self) -> traymenu.Settings:
         http = self.hub.config.http
-        serving = self._add(self.menu, f"Serve over HTTP (port {http.port})", self._toggle_http)
-        serving.setCheckable(True)
-        serving.setChecked(http.enabled)
-        self.menu.addSeparator()
-        login = self._add(self.menu, "Start at login", self._toggle_autostart)
-        login.setCheckable(True)
-        login.setChecked(self.autostart.enabled())
-        mute = self._add(self.menu, "Mute crash notices", self._toggle_mute)
-        mute.setCheckable(True)
-        mute.setChecked(self.bridge.notices.mute_restarts)
-        self.menu.addSeparator()
-        quit_text = "Quit (the hub keeps running)" if self.hub.remote else "Quit"
-        self._add(self.menu, quit_text, quit_app)
+        return traymenu.Settings(
+            http_enabled=http.enabled,
+            http_port=http.port,
+            start_at_login=self.start_at_login,
+            mute_restarts=self.bridge.notices.mute_restarts,
+            remote=self.hub.remote,
+        )
 
-    def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
-        action = menu.addAction(text)
-        action.triggered.connect(lambda checked=False: slot())
-        return action
+    def _secrets(self) -> dict[str, list[str]]:
+        return {name: secret_names(server) for name, server in self.hub.config.servers.items()}
+
+    def _http_addresses(self) -> list[tuple[str, str]]:
+        http = self.hub.config.http
+        if not http.enabled:
+            return []
+        from app.core.endpoint.http import server_url  # the web stack: only when serving
+
+        return [(name, server_url(http.port, name)) for name in self.hub.config.servers]
 
     # ----- actions (menu, window buttons, notification buttons)
 
     def act(self, verb: str, server: str) -> None:
-        if verb == "restart":
-            self._run(self.hub.restart_server(server))
-        elif verb == "toggle":
-            row = next((r for r in self.hub.status_rows() if r["name"] == server), None)
-            stopped = row is not None and row["state"] in ("stopped", "disabled")
-            self._run(self.hub.start_server(server) if stopped else self.hub.stop_server(server))
-        elif verb == "logs":
-            self._run(self._show_logs(server))
-        elif verb == "secret":
-            self.ask_secret(server)
-        elif verb == "open-config":
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.hub.paths.config_file)))
-        elif verb == "reload":
-            self._run(self.hub.reload())
-        elif verb == "quit":
-            quit_app()
+        simple: dict[str, Callable[[], object]] = {
+            traymenu.START: lambda: self._run(self.hub.start_server(server)),
+            traymenu.STOP: lambda: self._run(self.hub.stop_server(server)),
+            traymenu.RESTART: lambda: self._run(self.hub.restart_server(server)),
+            traymenu.LOGS: lambda: self._run(self._show_logs(server)),
+            traymenu.SECRET: lambda: self.ask_secret(server),
+            traymenu.OPEN_CONFIG: self.open_config,
+            traymenu.CONNECT: self.open_connect,
+            traymenu.WINDOW: self.window.bring_forward,
+            traymenu.HTTP: lambda: self._run(self._serve_http(not self.hub.config.http.enabled)),
+            traymenu.HTTP_ADDRESSES: lambda: self.window.bring_forward(SETTINGS),
+            traymenu.LOGIN: self._toggle_autostart,
+            traymenu.MUTE: self._toggle_mute,
+            traymenu.QUIT: quit_app,
+        }
+        simple[verb]()
 
     async def _show_logs(self, server: str) -> None:
         self.window.show_logs(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
@@ -217,51 +242,92 @@ class TrayApp(QObject):
         self.window.logs.show_server(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
 
     def ask_secret(self, server: str, names: tuple[str, ...] = ()) -> SecretDialog:
+        """The secret dialog for ``server`` (one at a time), asking for ``names`` or the
+        secrets its config uses."""
+        open_already = self.secret_dialogs.get(server)
+        if open_already is not None:
+            open_already.raise_()
+            open_already.activateWindow()
+            return open_already
         config = self.hub.config.servers.get(server)
         wanted = list(names) or (secret_names(config) if config else [])
-        dialog = SecretDialog(server, wanted, parent=self.window)
-        dialog.submitted.connect(
-            lambda s, n, v: self._run(self.hub.set_secret(s, n, v), done=f"{n} stored for {s}.")
-        )
-        dialog.open()  # not exec(): the loop keeps running
+        dialog = SecretDialog(server, wanted)
+        dialog.setWindowIcon(self.logo)
+        dialog.submitted.connect(lambda s, n, v: self._run(self._save_secret(dialog, s, n, v)))
+        dialog.finished.connect(lambda result: self._forget_dialog(server, dialog))
+        self.secret_dialogs[server] = dialog
+        dialog.show()  # not exec(): the loop keeps running
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
+
+    async def _save_secret(self, dialog: SecretDialog, server: str, name: str, value: str) -> None:
+        try:
+            started = await self.hub.set_secret(server, name, value)
+        except ControlError as error:
+            dialog.report(f"Not saved: {plain(str(error))}", finished=True)
+            return
+        logger.info("%s stored for %s", name, server)
+        self._following[server] = dialog
+        if server in started:  # its next states tell the rest of the story
+            dialog.report(f"Saved. {server} is starting…")
+        else:
+            self.refresh()
+
+    def _follow_saved_secrets(self, rows: list[ServerRow]) -> None:
+        by_name = {row.name: row for row in rows}
+        for server, dialog in list(self._following.items()):
+            row = by_name.get(server)
+            error = row.last_error if row is not None else None
+            still_needed = [n for n in self._secrets().get(server, []) if n in (error or "")]
+            text, finished = secret_progress(row, server, still_needed=still_needed)
+            dialog.report(text, finished=finished)
+            if finished:
+                del self._following[server]
+
+    def _forget_dialog(self, server: str, dialog: SecretDialog) -> None:
+        if self.secret_dialogs.get(server) is dialog:
+            del self.secret_dialogs[server]
+        if self._following.get(server) is dialog:
+            del self._following[server]
+
+    def open_config(self) -> None:
+        """In the desktop's program for JSON, else a text editor, else say where it is."""
+        path = self.hub.paths.config_file
+        if self.open_url(QUrl.fromLocalFile(str(path))):
+            return
+        command = text_editor_command(path)
+        if command is not None and QProcess.startDetached(command[0], command[1:])[0]:
+            logger.info("opened the config with %s", command[0])
+            return
+        logger.info("no program opens %s; showing where it is", path)
+        self._show_config_location(path)
+
+    def _show_config_location(self, path: Path) -> None:
+        if self.config_location is None:
+            self.config_location = ConfigLocationDialog(path)
+            self.config_location.setWindowIcon(self.logo)
+            self.config_location.finished.connect(self._forget_config_location)
+        self.config_location.show()
+        self.config_location.raise_()
+
+    def _forget_config_location(self) -> None:
+        self.config_location = None
 
     def open_connect(self) -> ConnectDialog:
         if self.connect_dialog is None:
-            self.connect_dialog = ConnectDialog(list(HOSTS.values()))
-            self.connect_dialog.requested.connect(
-                lambda verb, app: self._run(self._change_app(verb, app))
+            self.connect_dialog = ConnectDialog(
+                list(HOSTS.values()), paths=self.hub.paths, run=self._run, reload=self.hub.reload
             )
+            self.connect_dialog.setWindowIcon(self.logo)
         self.connect_dialog.show()
         self.connect_dialog.raise_()
         self.connect_dialog.activateWindow()
-        self._run(self._look_for_apps())
+        self.connect_dialog.look_again()
         return self.connect_dialog
 
-    async def _look_for_apps(self, *, count: bool = True) -> None:
-        apps = await asyncio.to_thread(survey, self.hub.paths)  # reads files
-        if self.connect_dialog is not None:
-            self.connect_dialog.show_apps(apps)
-            if count:
-                self.connect_dialog.say(f"Found {len(apps)} app(s) with MCP servers.")
-
-    async def _change_app(self, verb: str, app: FoundApp) -> None:
-        dialog = self.connect_dialog
-        assert dialog is not None
-        dialog.busy(f"{verb}ing {app.host.title}…")
-        try:
-            if verb == CONNECT:
-                message = await asyncio.to_thread(connect_app, app, self.hub.paths)
-                await self.hub.reload()  # start the servers just imported
-            else:
-                message = await asyncio.to_thread(disconnect_app, app, self.hub.paths)
-        except HostError as error:
-            message = str(error)
-        dialog.say(message)
-        logger.info("%s %s: %s", verb.lower(), app.host.name, message)
-        await self._look_for_apps(count=False)
-
-    def _run(self, work: Coroutine[Any, Any, object], *, done: str | None = None) -> None:
+    def _run(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run ``work`` on the loop; a failure the user can act on becomes a notice."""
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
 
@@ -271,51 +337,78 @@ class TrayApp(QObject):
                 return
             error = task.exception()
             if isinstance(error, ControlError):
-                self._balloon("MCP Tray", str(error))
+                self._balloon("That did not work", plain(str(error)))
             elif error is not None:
                 logger.error("a tray action failed", exc_info=error)
-            elif done:
-                logger.info("%s", done)
+                self._balloon("That did not work", "MCP Tray ran into a problem of its own.")
             self.refresh()
 
         task.add_done_callback(finished)
 
-    def _toggle_http(self) -> None:
-        self._run(self._serve_http(not self.hub.config.http.enabled))
-
     async def _serve_http(self, enabled: bool) -> None:
-        """Turn the HTTP endpoint on or off in the config, and apply it."""
+        """Turn the HTTP endpoint on or off in the config, apply it, and show the addresses."""
         try:
             await asyncio.to_thread(set_http_enabled, self.hub.paths.config_file, enabled)
         except (ConfigError, OSError) as error:
-            self._balloon("MCP Tray", f"Could not change the config: {error}")
+            self._balloon("Serve over HTTP was not changed", plain(str(error)))
             return
         await self.hub.reload()
+        if enabled:
+            self.window.bring_forward(SETTINGS)  # the addresses, with Copy buttons
 
     def _toggle_autostart(self) -> None:
-        # A small file, but file I/O all the same: off the loop thread.
-        change = self.autostart.disable if self.autostart.enabled() else self.autostart.enable
-        self._run(self._change_autostart(change))
+        self._run(self._change_autostart(not self.start_at_login))
 
-    async def _change_autostart(self, change: Callable[[], None]) -> None:
+    async def _change_autostart(self, enable: bool) -> None:
+        # A small file, but file I/O all the same: off the loop thread.
         try:
-            await asyncio.to_thread(change)
+            await asyncio.to_thread(self.autostart.enable if enable else self.autostart.disable)
         except OSError as error:
-            self._balloon("MCP Tray", f"Could not change start at login: {error}")
+            self._balloon("Start at login was not changed", plain(str(error)))
+        self.start_at_login = await asyncio.to_thread(self.autostart.enabled)
+
+    def _toggle_mute(self) -> None:
+        muted = not self.bridge.notices.mute_restarts
+        self.bridge.notices.mute_restarts = muted
+        self._run(asyncio.to_thread(self.choices.set_mute_restarts, muted))
+
+    # ----- the icon, the window, the menu opening
+
+    def _show_icon(self) -> None:
+        self.icon.show()
+        logger.info("tray icon shown")
+
+    def _look_for_tray(self) -> None:
+        """A tray appeared after the app started (a panel starting late at login)."""
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        self.tray_watch.stop()
+        self._show_icon()
+        self.window.say("")
+        self.window.hide()
+        self._balloon("MCP Tray is in your system tray now", "Click its icon to see your servers.")
+
+    def _window_closed(self) -> None:
+        if not self.icon.isVisible():
+            self._balloon(
+                "MCP Tray keeps running",
+                "Your servers keep running. Open MCP Tray from your applications menu to see "
+                "this window again.",
+            )
+
+    def _menu_opens(self) -> None:
+        self.refresh()
+        self.ticker.start()
 
     def _window_shown(self) -> None:
         self.refresh()
         self.ticker.start()
 
     def _tick(self) -> None:
-        if self.window.isVisible():
+        if self.window.isVisible() or self.menu.isVisible():
             self.refresh()
         else:
             self.ticker.stop()
-
-    def _toggle_mute(self) -> None:
-        self.bridge.notices.mute_restarts = not self.bridge.notices.mute_restarts
-        self.refresh()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (
@@ -328,24 +421,31 @@ class TrayApp(QObject):
         self.config_problem = first_error
         self.refresh()
 
-    def _notice_action(self, notice: Notice, key: str) -> None:
-        if notice.kind is NoticeKind.NEEDS_SECRET and notice.server:
+    def _welcome_once(self) -> None:
+        if self.hub.remote or self.choices.welcome_shown():
+            return
+        demo = next((row for row in self.rows() if row.name == "demo"), None)
+        welcome = WelcomeWindow(
+            self.logo,
+            demo_running=demo is not None,
+            steps=[(traymenu.CONNECT, "Connect an app…"), (traymenu.OPEN_CONFIG, "Open config")],
+        )
+        welcome.chosen.connect(lambda verb: self.act(verb, ""))
+        welcome.show()
+        self.welcome = welcome
+        self.choices.set_welcome_shown()
+
+    def _notice_action(self, notice: Notice, verb: str) -> None:
+        if verb == traymenu.SECRET and notice.server:
             self.ask_secret(notice.server, notice.secrets)
-        elif notice.kind is NoticeKind.CONFIG_ERROR or key == OPEN_CONFIG:
-            self.act("open-config", "")
-        elif key == SET_SECRET and notice.server:
-            self.ask_secret(notice.server)
-        elif notice.server:
-            self.act("logs", notice.server)
+        else:
+            self.act(verb, notice.server or "")
 
     def _balloon(self, title: str, body: str) -> None:
         if self.icon.isVisible():
-            self.icon.showMessage(title, body, icon_for(self.state))
+            self.icon.showMessage(title, body, self.logo)
         else:
-            self.window.say(f"{title}: {body}")
-
-    def _servers_with_secrets(self) -> set[str]:
-        return {name for name, s in self.hub.config.servers.items() if secret_names(s)}
+            self.window.say(f"{title}. {body}")
 
 
 def quit_app() -> None:
@@ -355,7 +455,3 @@ def quit_app() -> None:
     the main window only hides on close, which would cancel the quit.
     """
     QApplication.exit(0)
-
-
-def _shorten(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,32 +1,33 @@
-"""The windows: servers and their logs in one window, and the secret dialog.
+"""The main window: every server and everything the menu offers, in one place.
 
-:class:`MainWindow` has two tabs. "Servers" is a status table of every server
-with the actions of the tray menu; without a system tray it is what the
-user sees at start, with a line saying why. "Logs" shows one server's live
-stderr (already redacted by the hub) with search, copy and clear.
+Top to bottom: the app's name with the status line; a banner when the config
+file has a mistake (with Open config) and one for anything else worth a
+line (no system tray, say); three tabs ("Servers": a table in plain words,
+the selected server's details and the actions its state allows; "Logs":
+app.gui.logs; "Settings": the switches and the HTTP addresses); and a row
+with Connect an app…, Open config and, apart from them, Quit. Without a
+system tray this window stands in for the icon, so it holds every action
+the menu has.
 
-Nothing here blocks: dialogs open with ``open()``/``show()``, never
-``exec()``, and anything that touches the hub or the keyring is a task on
-the event loop.
+The window only draws and asks: ``action(verb, server)`` (the verbs of
+app.core.traymenu) does the work, in the tray.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent, QTextCursor, QTextDocument
+from PySide6.QtGui import QCloseEvent, QFont, QGuiApplication, QIcon, QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -35,33 +36,83 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.overview import duration
+from app.core.overview import ServerRow, human_duration, look
+from app.core.problems import problem
+from app.core.traymenu import (
+    CONNECT,
+    HTTP,
+    LOGIN,
+    MUTE,
+    OPEN_CONFIG,
+    QUIT,
+    Settings,
+    config_error_line,
+    server_actions,
+)
+from app.gui.logs import LogsTab
+from app.gui.menus import state_icon
 
-LOG_LINES_SHOWN = 5000  # the widget keeps this many; the file keeps more
-COLUMNS = ("Server", "State", "PID", "Restarts", "Uptime", "Last error")
+COLUMNS = ("Server", "State", "Running for", "Problem")
+SERVERS, LOGS, SETTINGS = "servers", "logs", "settings"
+
+Action = Callable[[str, str], None]
 
 
 class MainWindow(QWidget):
-    """Servers and logs. ``action(verb, server)`` runs what a button asks for."""
+    """Servers, logs and settings. ``closed`` fires when the user closes it (it hides)."""
 
     shown = Signal()
+    closed = Signal()
 
-    def __init__(self, action: Callable[[str, str], None]) -> None:
+    def __init__(self, action: Action, *, logo: QIcon) -> None:
         super().__init__()
         self.setWindowTitle("MCP Tray")
-        self.resize(900, 520)
+        self.setWindowIcon(logo)
+        self.resize(900, 560)
         self._action = action
+        self.headline = QLabel()
+        self.config_banner = ConfigBanner(action)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.hide()
         self.tabs = QTabWidget()
         self.servers = ServersTab(action)
         self.logs = LogsTab()
+        self.settings = SettingsTab(action)
         self.tabs.addTab(self.servers, "Servers")
         self.tabs.addTab(self.logs, "Logs")
+        self.tabs.addTab(self.settings, "Settings")
+        self._pages = {SERVERS: self.servers, LOGS: self.logs, SETTINGS: self.settings}
         layout = QVBoxLayout(self)
+        layout.addLayout(_header(logo, self.headline))
+        layout.addWidget(self.config_banner)
         layout.addWidget(self.banner)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.tabs, stretch=1)
+        layout.addLayout(self._bottom_row())
+
+    def _bottom_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        for verb, label in ((CONNECT, "Connect an app…"), (OPEN_CONFIG, "Open config")):
+            row.addWidget(_button(label, partial(self._action, verb, "")))
+        row.addStretch(1)
+        row.addWidget(_button("Quit", lambda: self._action(QUIT, "")))
+        return row
+
+    def update_view(
+        self,
+        rows: Sequence[ServerRow],
+        *,
+        headline: str,
+        secrets: Mapping[str, Sequence[str]],
+        settings: Settings,
+        config_error: str,
+        http_addresses: Sequence[tuple[str, str]],
+    ) -> None:
+        self.headline.setText(headline)
+        self.config_banner.show_error(config_error)
+        self.servers.update_rows(rows, secrets)
+        self.logs.set_servers([row.name for row in rows])
+        self.settings.update_settings(settings, http_addresses)
 
     def say(self, text: str) -> None:
         """A line above the tabs (no tray host, say); empty hides it."""
@@ -70,10 +121,10 @@ class MainWindow(QWidget):
 
     def show_logs(self, server: str, lines: Sequence[str]) -> None:
         self.logs.show_server(server, lines)
-        self.tabs.setCurrentWidget(self.logs)
-        self.bring_forward()
+        self.bring_forward(LOGS)
 
-    def bring_forward(self) -> None:
+    def bring_forward(self, page: str = SERVERS) -> None:
+        self.tabs.setCurrentWidget(self._pages[page])
         self.show()
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
         self.raise_()
@@ -87,200 +138,210 @@ class MainWindow(QWidget):
         # Closing the window hides it; the tray (or Quit) ends the app.
         event.ignore()
         self.hide()
+        self.closed.emit()
+
+
+def _header(logo: QIcon, headline: QLabel) -> QHBoxLayout:
+    picture = QLabel()
+    picture.setPixmap(logo.pixmap(40, 40))
+    name = QLabel("MCP Tray")
+    font = QFont(name.font())
+    font.setPointSizeF(font.pointSizeF() * 1.4)
+    font.setBold(True)
+    name.setFont(font)
+    words = QVBoxLayout()
+    words.setSpacing(0)
+    words.addWidget(name)
+    words.addWidget(headline)
+    row = QHBoxLayout()
+    row.addWidget(picture)
+    row.addLayout(words, stretch=1)
+    return row
+
+
+class ConfigBanner(QFrame):
+    """The config file's mistake, where it is, and Open config; hidden when there is none."""
+
+    def __init__(self, action: Action) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("ConfigBanner { background: #fff1f0; border: 1px solid #cf222e; }")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setStyleSheet("color: #3c1014;")
+        fix = _button("Open config", lambda: action(OPEN_CONFIG, ""))
+        row = QHBoxLayout(self)
+        row.addWidget(self.text, stretch=1)
+        row.addWidget(fix)
+        self.hide()
+
+    def show_error(self, first_error: str) -> None:
+        if first_error:
+            self.text.setText(
+                f"{config_error_line(first_error)}\n"
+                "Your servers keep running as they were until the file is fixed."
+            )
+        self.setVisible(bool(first_error))
 
 
 class ServersTab(QWidget):
-    def __init__(self, action: Callable[[str, str], None]) -> None:
+    """The table, the selected server's details, and the buttons its state allows."""
+
+    def __init__(self, action: Action) -> None:
         super().__init__()
         self._action = action
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch
-        )
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        buttons = QHBoxLayout()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(1, 200)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.buttons_row = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
-        for verb, label in (
-            ("restart", "Restart"),
-            ("toggle", "Stop"),
-            ("logs", "Show logs"),
-            ("secret", "Set secret…"),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(lambda checked=False, v=verb: self._selected(v))
-            buttons.addWidget(button)
-            self.buttons[verb] = button
-        buttons.addStretch()
-        for verb, label in (
-            ("open-config", "Open config"),
-            ("reload", "Reload config"),
-            ("quit", "Quit"),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(lambda checked=False, v=verb: self._action(v, ""))
-            buttons.addWidget(button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        self.table.itemSelectionChanged.connect(self._update_buttons)
-        self._rows: list[dict[str, Any]] = []
-        self._has_secrets: set[str] = set()
+        layout.addWidget(self.table, stretch=1)
+        layout.addWidget(self.details)
+        layout.addLayout(self.buttons_row)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self._rows: list[ServerRow] = []
+        self._secrets: Mapping[str, Sequence[str]] = {}
+        self._shown_actions: list[tuple[str, str]] = []
 
-    def update_rows(self, rows: Sequence[dict[str, Any]], has_secrets: set[str]) -> None:
+    def update_rows(self, rows: Sequence[ServerRow], secrets: Mapping[str, Sequence[str]]) -> None:
         selected = self.selected_server()
-        self._rows, self._has_secrets = list(rows), has_secrets
+        self._rows, self._secrets = list(rows), secrets
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
+            found = problem(row, secrets=secrets.get(row.name, ()))
             cells = (
-                row["name"],
-                row["state"],
-                str(row["pid"] or ""),
-                str(row["restarts"]),
-                duration(row["uptime_s"]) if row["uptime_s"] is not None else "",
-                row["last_error"] or "",
+                row.name,
+                look(row).words,
+                human_duration(row.uptime_s),
+                found.what if found else "",
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(found.sentences() if column == 3 and found else text)
+                if column == 1:
+                    item.setIcon(state_icon(look(row)))
                 self.table.setItem(index, column, item)
-            if row["name"] == selected:
-                self.table.selectRow(index)
-        if selected is None and rows:
+        names = [row.name for row in rows]
+        if selected in names:
+            self.table.selectRow(names.index(selected))
+        elif rows:
             self.table.selectRow(0)
-        self._update_buttons()
+        self._show_selected()
 
     def selected_server(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
+        chosen = self.table.selectionModel().selectedRows()
+        if not chosen:
             return None
-        item = self.table.item(rows[0].row(), 0)
+        item = self.table.item(chosen[0].row(), 0)
         return item.text() if item is not None else None
+
+    def _show_selected(self) -> None:
+        row = next((r for r in self._rows if r.name == self.selected_server()), None)
+        secrets = self._secrets.get(row.name, ()) if row else ()
+        self.details.setText(_details(row, secrets) if row else "")
+        actions = server_actions(row, uses_secrets=bool(secrets)) if row else []
+        if actions != self._shown_actions:
+            self._shown_actions = actions
+            self._draw_buttons(actions)
+
+    def _draw_buttons(self, actions: list[tuple[str, str]]) -> None:
+        while (item := self.buttons_row.takeAt(0)) is not None:
+            if (widget := item.widget()) is not None:
+                widget.deleteLater()
+        self.buttons.clear()
+        for verb, label in actions:
+            button = _button(label, partial(self._selected, verb))
+            self.buttons[verb] = button
+            self.buttons_row.addWidget(button)
+        self.buttons_row.addStretch(1)
 
     def _selected(self, verb: str) -> None:
         server = self.selected_server()
         if server is not None:
             self._action(verb, server)
 
-    def _update_buttons(self) -> None:
-        server = self.selected_server()
-        row = next((r for r in self._rows if r["name"] == server), None)
-        for button in self.buttons.values():
-            button.setEnabled(row is not None)
-        if row is not None:
-            stopped = row["state"] in ("stopped", "disabled")
-            self.buttons["toggle"].setText("Start" if stopped else "Stop")
-            self.buttons["secret"].setEnabled(row["name"] in self._has_secrets)
+
+def _details(row: ServerRow, secrets: Sequence[str]) -> str:
+    """The selected server in full: what is wrong, then the numbers for whoever helps."""
+    lines = [f"{row.name}: {look(row).words}"]
+    found = problem(row, secrets=secrets)
+    if found is not None:
+        lines.append(found.sentences())
+    facts = [f"state {row.state.value}"]
+    if row.pid is not None:
+        facts.append(f"process id {row.pid}")
+    if row.restarts:
+        facts.append(f"{row.restarts} restart{'s' if row.restarts != 1 else ''}")
+    if row.last_exit is not None:
+        facts.append(f"last exit status {row.last_exit}")
+    lines.append("Details: " + ", ".join(facts))
+    return "\n".join(lines)
 
 
-class LogsTab(QWidget):
-    def __init__(self) -> None:
+class SettingsTab(QWidget):
+    """The app's switches, and where apps reach the servers over HTTP."""
+
+    def __init__(self, action: Action) -> None:
         super().__init__()
-        self.server = QComboBox()
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search")
-        self.search.returnPressed.connect(self.find_next)
-        self.text = QPlainTextEdit()
-        self.text.setReadOnly(True)
-        self.text.setMaximumBlockCount(LOG_LINES_SHOWN)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        copy, clear = QPushButton("Copy"), QPushButton("Clear")
-        copy.clicked.connect(self.copy_all)
-        clear.clicked.connect(self.text.clear)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Server"))
-        top.addWidget(self.server, 1)
-        top.addWidget(self.search, 2)
-        top.addWidget(copy)
-        top.addWidget(clear)
+        self._action = action
+        self.login = QCheckBox("Start MCP Tray when I log in")
+        self.http = QCheckBox("Serve over HTTP, for apps that take an address instead of a command")
+        self.mute = QCheckBox("Mute notices about servers that crashed and restarted by themselves")
+        for box, verb in ((self.login, LOGIN), (self.http, HTTP), (self.mute, MUTE)):
+            box.clicked.connect(lambda checked=False, v=verb: self._action(v, ""))
+        self.addresses = QGridLayout()
+        self.addresses_note = QLabel()
+        self.addresses_note.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.text)
-        self.server.currentTextChanged.connect(self.switched)
-        self._ask_history: Callable[[str], None] = lambda server: None
+        for widget in (self.login, self.mute, self.http):
+            layout.addWidget(widget)
+        layout.addWidget(self.addresses_note)
+        layout.addLayout(self.addresses)
+        layout.addStretch(1)
+        self._shown: Sequence[tuple[str, str]] = ()
 
-    def set_history(self, ask: Callable[[str], None]) -> None:
-        """Who fetches a server's earlier lines; it answers with show_server()."""
-        self._ask_history = ask
-
-    def set_servers(self, names: Sequence[str]) -> None:
-        current = self.server.currentText()
-        if list(names) == [self.server.itemText(i) for i in range(self.server.count())]:
-            return
-        self.server.blockSignals(True)
-        self.server.clear()
-        self.server.addItems(list(names))
-        self.server.blockSignals(False)
-        if current in names:
-            self.server.setCurrentText(current)
-        elif names:
-            self.switched(self.server.currentText())
-
-    def show_server(self, server: str, lines: Sequence[str]) -> None:
-        self.server.blockSignals(True)
-        self.server.setCurrentText(server)
-        self.server.blockSignals(False)
-        self.text.setPlainText("\n".join(lines))
-        self.text.moveCursor(QTextCursor.MoveOperation.End)
-
-    def switched(self, server: str) -> None:
-        if server:
-            self.text.clear()
-            self._ask_history(server)
-
-    def append(self, server: str, line: str) -> None:
-        if server == self.server.currentText():
-            self.text.appendPlainText(line)
-
-    def find_next(self) -> bool:
-        """Select the next match of the search text (wrapping around)."""
-        needle = self.search.text()
-        if not needle:
-            return False
-        flags = QTextDocument.FindFlag(0)
-        if self.text.find(needle, flags):
-            return True
-        self.text.moveCursor(QTextCursor.MoveOperation.Start)
-        return self.text.find(needle, flags)
-
-    def copy_all(self) -> None:
-        QGuiApplication.clipboard().setText(self.text.toPlainText())
-
-
-class SecretDialog(QDialog):
-    """Asks for one secret of one server, masked; ``submitted(server, name, value)`` on OK."""
-
-    submitted = Signal(str, str, str)
-
-    def __init__(self, server: str, names: Sequence[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Set a secret for {server}")
-        self.server = server
-        self.name = QComboBox()
-        self.name.setEditable(True)
-        self.name.addItems(list(names))
-        self.value = QLineEdit()
-        self.value.setEchoMode(QLineEdit.EchoMode.Password)
-        self.value.setPlaceholderText("kept in the system keyring, never shown or logged")
-        form = QFormLayout(self)
-        form.addRow(QLabel(f"{server} reads it as ${{secret:NAME}} in its config."))
-        form.addRow("Name", self.name)
-        form.addRow("Value", self.value)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+    def update_settings(self, settings: Settings, addresses: Sequence[tuple[str, str]]) -> None:
+        self.login.setChecked(settings.start_at_login)
+        self.http.setChecked(settings.http_enabled)
+        self.mute.setChecked(settings.mute_restarts)
+        self.addresses_note.setText(
+            "Apps reach each server at its address below. They also need MCP Tray's access "
+            "key: Connect an app… writes both into the app's settings for you."
+            if addresses
+            else ""
         )
-        buttons.accepted.connect(self._save)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if list(addresses) != list(self._shown):
+            self._shown = list(addresses)
+            self._draw_addresses(addresses)
 
-    def _save(self) -> None:
-        name, value = self.name.currentText().strip(), self.value.text()
-        if not name or not value:
-            return
-        self.value.clear()  # the value does not linger in the widget
-        self.submitted.emit(self.server, name, value)
-        self.accept()
+    def _draw_addresses(self, addresses: Sequence[tuple[str, str]]) -> None:
+        while (item := self.addresses.takeAt(0)) is not None:
+            if (widget := item.widget()) is not None:
+                widget.deleteLater()
+        for index, (name, url) in enumerate(addresses):
+            address = QLabel(url)
+            address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            copy = _button("Copy", partial(QGuiApplication.clipboard().setText, url))
+            copy.setObjectName(f"copy:{name}")
+            self.addresses.addWidget(QLabel(name), index, 0)
+            self.addresses.addWidget(address, index, 1)
+            self.addresses.addWidget(copy, index, 2)
+        self.addresses.setColumnStretch(1, 1)
+
+
+def _button(label: str, slot: Callable[[], object]) -> QPushButton:
+    button = QPushButton(label)
+    button.clicked.connect(lambda checked=False: slot())
+    return button
