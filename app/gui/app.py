@@ -30,6 +30,7 @@ from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.endpoint.remote import RemoteHub
 from app.core.hub import Hub
 from app.core.paths import Paths
+from app.gui.qtloop import run_until_done
 from app.gui.tray import TrayApp, quit_app
 from app.serve import logged_hub, prepare
 
@@ -81,13 +82,13 @@ def _run(hub: Hub | RemoteHub) -> int:
         hub.quitter = quit_app  # `mcp-tray quit` ends the tray as its Quit does
     try:
         with loop:
-            code: int = loop.run_until_complete(_start(hub, tray))
+            code: int = run_until_done(loop, _start(hub, tray))
             if code == EXIT_OK:
                 loop.run_forever()  # Qt's event loop, until Quit (QApplication.exit)
             if not hub.remote:
                 logger.info("stopping every server")
-            loop.run_until_complete(tray.close())
-            loop.run_until_complete(hub.shutdown())
+            run_until_done(loop, tray.close())
+            run_until_done(loop, hub.shutdown())
             return code
     finally:
         hub.kill_everything_now()  # whatever happened above, leave nothing running
