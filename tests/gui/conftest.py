@@ -3,13 +3,20 @@
 The hub runs on qasync's loop, as in the app; each test is a coroutine run
 to completion on that loop (``tray_loop.run``), so hub events and Qt events
 are processed together, and waits are on events, bounded.
+
+Every GUI test fails on a Qt warning (pytest-qt's ``qt_log_level_fail`` in
+pyproject.toml) and on a WARNING log record nobody expected: a test claims
+the ones it provokes with ``expect_warnings(pattern)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,11 +32,46 @@ from app.core.hub import Hub
 from app.core.notices import Notice
 from app.core.paths import default_paths
 from app.core.secrets import Secrets
+from app.gui.qtloop import run_until_done
 from app.gui.tray import TrayApp
 from tests.helpers import EventRecorder
 
 T = TypeVar("T")
 TEST_TIMEOUT_S = 60.0
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.expected: list[re.Pattern[str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def unexpected(self) -> list[str]:
+        messages = [record.getMessage() for record in self.records]
+        return [m for m in messages if not any(p.search(m) for p in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_warnings() -> Iterator[_Warnings]:
+    """Fail the test on a WARNING (or worse) log record that it did not claim."""
+    handler = _Warnings()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+    unexpected = handler.unexpected()
+    assert not unexpected, f"unexpected warnings logged: {unexpected}"
+
+
+@pytest.fixture
+def expect_warnings(no_unexpected_warnings: _Warnings) -> Callable[[str], None]:
+    """``expect_warnings(pattern)``: a WARNING matching ``pattern`` is part of the test."""
+    return lambda pattern: no_unexpected_warnings.expected.append(re.compile(pattern))
 
 
 class TrayLoop:
@@ -41,8 +83,7 @@ class TrayLoop:
             async with asyncio.timeout(TEST_TIMEOUT_S):
                 return await work()
 
-        result: T = self.loop.run_until_complete(bounded())
-        return result
+        return run_until_done(self.loop, bounded())
 
 
 @pytest.fixture
@@ -55,6 +96,9 @@ def tray_loop(qapp: QApplication) -> Iterator[TrayLoop]:
         _finish(loop)
         loop.close()
         asyncio.set_event_loop(None)
+        # A closed qasync loop leaves Qt timers behind; freed later by the garbage
+        # collector on some other thread, Qt would warn about it in another test.
+        gc.collect()
 
 
 def _finish(loop: qasync.QEventLoop) -> None:
@@ -63,7 +107,9 @@ def _finish(loop: qasync.QEventLoop) -> None:
     leftovers = asyncio.all_tasks(loop)
     for task in leftovers:
         task.cancel()
-    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    if leftovers:
+        _, stuck = loop.run_until_complete(asyncio.wait(leftovers, timeout=TEST_TIMEOUT_S))
+        assert not stuck, f"tasks that ignore cancellation: {stuck}"
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(asyncio.sleep(0))
 
@@ -76,6 +122,7 @@ class RunningTray:
         self.hub = tray.hub
         self.events = events
         self.notices: list[Notice] = []
+        self.closed = False
         tray.bridge.notice.connect(self.notices.append)
         self._changed = asyncio.Event()
         tray.bridge.changed.connect(self._changed.set)
@@ -85,19 +132,67 @@ class RunningTray:
         self._changed.clear()
         await self._changed.wait()
 
+    async def quit(self) -> None:
+        """What Quit does: close the tray, then stop the hub and every server (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.tray.close()
+        finally:
+            await self.hub.shutdown()
+            self.tray.window.deleteLater()
+
     async def settled(self) -> None:
         """Until every task the tray started (and those they started) has finished."""
         while self.tray.tasks:
             await asyncio.gather(*list(self.tray.tasks))
 
     def menu_action(self, *path: str) -> Any:
-        """The menu entry at ``path`` ("demo — running", "Restart"), matched by prefix."""
+        """The menu entry at ``path`` ("demo — Running", "Restart"), matched by prefix."""
         self.tray.refresh()
-        menu = self.tray.menu
-        *submenus, leaf = path
-        for title in submenus:
-            menu = next(a.menu() for a in menu.actions() if a.text().startswith(title))
-        return next(a for a in menu.actions() if a.text().startswith(leaf))
+        return find_action(self.tray.menu, *path)
+
+
+def find_action(menu: Any, *path: str) -> Any:
+    """The entry of ``menu`` at ``path``, each step matched by the start of its text."""
+    *submenus, leaf = path
+    for title in submenus:
+        menu = next(a.menu() for a in menu.actions() if a.text().startswith(title))
+    return next(a for a in menu.actions() if a.text().replace("&&", "&").startswith(leaf))
+
+
+class OpenedFiles:
+    """Stands in for the desktop's "open this file" (the OS edge): records, and answers
+    whether a program opened it."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.answer = True
+
+    def __call__(self, url: Any) -> bool:
+        self.opened.append(url.toLocalFile())
+        return self.answer
+
+
+_LIVE: list[tuple[TrayLoop, RunningTray]] = []  # trays the current test started
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Quit the test's trays as the test ends, before pytest-qt processes Qt's events.
+
+    Outside ``tray_loop.run`` qasync's loop does not run, yet Qt's event
+    processing (pytest-qt's, after each test) would still step the hub's
+    tasks, with no running loop for them: asyncio then fails in odd places.
+    Quitting first leaves none. (In the app the loop always runs.)
+    """
+    try:
+        return (yield)
+    finally:
+        while _LIVE:
+            loop, running = _LIVE.pop()
+            loop.run(running.quit)
 
 
 @pytest.fixture
@@ -113,20 +208,18 @@ def start_tray(
         paths = default_paths()
         paths.ensure()
         hub = Hub(paths, secrets=secrets)
-        running = RunningTray(
-            TrayApp(hub, autostart=Autostart(["mcp-tray"])), EventRecorder(hub.bus)
-        )
-        tray_loop.run(hub.start)
-        running.tray.show()
+        tray = TrayApp(hub, autostart=Autostart(["mcp-tray"]), open_url=OpenedFiles())
+        running = RunningTray(tray, EventRecorder(hub.bus))
+
+        async def start_both() -> None:  # as app.gui.app starts them: on the running loop
+            await hub.start()
+            tray.show()
+
+        tray_loop.run(start_both)
         started.append(running)
+        _LIVE.append((tray_loop, running))
         return running
 
     yield start
-    for running in started:
-
-        async def close(running: RunningTray = running) -> None:
-            await running.tray.close()
-            await running.hub.shutdown()
-
-        tray_loop.run(close)
-        running.tray.window.deleteLater()
+    for running in started:  # when the hook above has not already
+        tray_loop.run(running.quit)

@@ -48,7 +48,7 @@ def test_connect_and_disconnect_an_app_from_the_tray(
         dialog = tray.connect_dialog
         assert dialog is not None
         seen: dict[str, Any] = {"buttons": set(dialog.buttons), "listed": dialog.status.text()}
-        dialog.buttons[("claude-desktop", CONNECT)].click()
+        dialog.buttons[(claude, CONNECT)].click()
         await running.settled()
         seen["connected"] = dialog.status.text()
         seen["app config"] = json.loads(claude.read_text())
@@ -61,20 +61,28 @@ def test_connect_and_disconnect_an_app_from_the_tray(
         seen["buttons after"] = set(dialog.buttons)
         ARTIFACTS.mkdir(exist_ok=True)
         dialog.grab().save(str(ARTIFACTS / "connect-an-app.png"))
-        dialog.buttons[("claude-desktop", DISCONNECT)].click()
+        dialog.buttons[(claude, DISCONNECT)].click()
         await running.settled()
         seen["disconnected"] = dialog.status.text()
         return seen
 
     seen = tray_loop.run(scenario)
 
-    assert seen["buttons"] == {("claude-desktop", CONNECT)}  # Cursor's only server is remote
-    assert seen["listed"] == "Found 2 app(s) with MCP servers."
-    assert seen["connected"].startswith("Connected notes, github. Quit and reopen Claude")
+    assert seen["buttons"] == {(claude, CONNECT)}  # Cursor's only server is remote
+    assert seen["listed"] == ""  # the list is above; the status line says what happened
+    assert seen["connected"] == (
+        "Claude Desktop now reaches 2 servers through MCP Tray: notes, github. "
+        "Quit and reopen Claude Desktop to load the change."
+    )
     for name, entry in seen["app config"]["mcpServers"].items():
         assert entry["args"][-2:] == ["attach", name] and "env" not in entry
-    assert seen["buttons after"] == {("claude-desktop", DISCONNECT)}
-    assert seen["disconnected"].startswith("Restored ")
+    assert seen["buttons after"] == {(claude, DISCONNECT)}
+    assert seen["disconnected"] == (
+        "Claude Desktop is back to starting its servers itself.\n"
+        "notes and github keep running in MCP Tray; "
+        "remove them there if you no longer need them.\n"
+        "Quit and reopen Claude Desktop to load the change."
+    )
     assert claude.read_bytes() == original
     assert sorted(running.hub.config.servers) == ["github", "notes"]
     keyring = SecretService.Keyring()

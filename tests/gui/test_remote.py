@@ -33,7 +33,7 @@ def test_the_tray_shows_and_drives_a_hub_running_in_another_process(
             await remote.start()
             tray.show()
             before = remote.status_rows()[0]["pid"]
-            running.menu_action("notes — running", "Restart").trigger()
+            running.menu_action("notes — Running", "Restart").trigger()
             await running.events.wait_for_state("starting")
             await running.events.wait_for_state("running")
             return before, remote.status_rows()[0]["pid"]
@@ -41,13 +41,17 @@ def test_the_tray_shows_and_drives_a_hub_running_in_another_process(
         before, after = tray_loop.run(scenario)
         quit_entry = running.menu_action("Quit").text()
         state = tray.state
-        headless.stop()  # the other process ends: the tray hears it
-        tray_loop.run(remote.ended.wait)
-        tray_loop.run(tray.close)
-        tray_loop.run(remote.shutdown)
+
+        async def other_hub_ends() -> None:
+            headless.stop()  # the other process ends: the tray hears it
+            await remote.ended.wait()
+            await tray.close()
+            await remote.shutdown()
+
+        tray_loop.run(other_hub_ends)
     finally:
         headless.stop()
 
     assert before != after  # Restart in the tray restarted the other hub's server
     assert state is Overall.RUNNING
-    assert quit_entry == "Quit (the hub keeps running)"
+    assert quit_entry == "Quit (servers keep running)"

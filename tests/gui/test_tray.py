@@ -1,52 +1,126 @@
-"""The tray's menu, icon, notices and windows, driven against a real hub and real servers."""
+"""The tray's menu, icon and windows, driven against a real hub and real servers."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from keyring.backends import SecretService
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
-from app.core.events import ConfigApplied, ServerLogLine, ServerStateChanged
+from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
 from app.core.notices import NoticeKind
 from app.core.overview import Overall
 from app.core.secrets import Secrets, SecretStore
-from app.gui.windows import SecretDialog
-from tests.gui.conftest import RunningTray, TrayLoop
+from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
+from app.gui.windows import COLUMNS
+from tests.gui.conftest import RunningTray, TrayLoop, find_action
 from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
 
 FAST = {"initialDelayMs": 10, "maxDelayMs": 50}
+JARGON = re.compile(r"crash-loop|needs-secret|backoff|status \d|pid\b|`|mcp-tray \w|\d+m\d\ds")
 
 
 def flaky(*options: str, **restart: int) -> dict[str, Any]:
     return {"command": PYTHON, "args": [str(FLAKY), *options], "restart": {**FAST, **restart}}
 
 
-def test_a_crash_loop_turns_the_icon_to_attention_with_exactly_one_notice(
-    start_tray: Any, tray_loop: TrayLoop
+def enabled(menu: Any) -> list[str]:
+    """The entries of ``menu`` the user can pick, in order."""
+    return [a.text() for a in menu.actions() if a.isEnabled() and not a.isSeparator()]
+
+
+def menu_texts(menu: Any) -> list[str]:
+    texts = []
+    for action in menu.actions():
+        texts.append(action.text())
+        if action.menu() is not None:
+            texts += menu_texts(action.menu())
+    return texts
+
+
+def table_texts(running: RunningTray) -> list[list[str]]:
+    table = running.tray.window.servers.table
+    return [
+        [table.item(r, c).text() for c in range(table.columnCount())]
+        for r in range(table.rowCount())
+    ]
+
+
+def test_a_crash_loop_turns_the_icon_to_attention_and_reads_in_plain_words(
+    start_tray: Any, tray_loop: TrayLoop, expect_warnings: Any
 ) -> None:
+    expect_warnings(r"bad entered crash-loop")
     running: RunningTray = start_tray(
         {"good": flaky(), "bad": flaky("--crash-at-start", maxFailures=3)}
     )
 
     async def scenario() -> None:
         await running.events.wait_for_state("crash-loop")
+        await running.events.wait_for_state("running")
         while running.tray.state is not Overall.ATTENTION:
             await running.repainted()
 
     tray_loop.run(scenario)
+    menu = running.tray.menu
+    bad = find_action(menu, "bad — Keeps crashing — paused").menu()
 
     assert [(n.kind, n.server) for n in running.notices] == [(NoticeKind.CRASH_LOOP, "bad")]
-    assert "fatal: cannot open the database" in running.notices[0].body
-    assert "bad: crash-loop" in running.tray.icon.toolTip()
-    assert running.menu_action("bad — crash-loop", "crash-loop").text() == "crash-loop · 2 restarts"
+    assert "bad: Keeps crashing — paused" in running.tray.icon.toolTip()
+    assert [a.text() for a in menu.actions()[:3]] == [
+        "MCP Tray",
+        "1 needs you",
+        "bad keeps crashing — Try again",
+    ]
+    assert enabled(bad) == ["Try again", "Stop", "Show logs"]
+    assert bad.actions()[0].text() == "Keeps crashing — paused · restarted twice"
+    assert bad.actions()[1].text().startswith("It stopped with an error.")
+    assert not JARGON.search("\n".join(menu_texts(menu)))
+    assert table_texts(running)[1][1:] == [
+        "Keeps crashing — paused",
+        "",
+        "It stopped with an error.",
+    ]
+    assert not JARGON.search(repr(table_texts(running)))
+    details = running.tray.window.servers
+    details.table.selectRow(1)
+    assert "fatal: cannot open the database" in details.details.text()  # the details keep it
+    assert "last exit status 3" in details.details.text()
+
+
+def test_an_open_menu_stays_open_and_updates_in_place_when_a_state_changes(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({"demo": flaky()})
+    menu = running.tray.menu
+
+    async def scenario() -> tuple[list[Any], Any, Any]:
+        await running.events.wait_for_state("running")
+        menu.popup(menu.pos())  # the user opened the menu, then the server's submenu
+        submenu_action = find_action(menu, "demo — Running")
+        submenu = submenu_action.menu()
+        submenu.popup(submenu.pos())
+        before = menu.actions()
+        mark = len(running.events.events)
+        await running.hub.stop_server("demo")  # as `mcp-tray stop demo` would
+        await running.events.wait_for_state("stopped", after=mark)
+        while find_action(menu, "demo").text() != "demo — Stopped by you":
+            await running.repainted()
+        return before, submenu_action, submenu
+
+    before, submenu_action, submenu = tray_loop.run(scenario)
+
+    assert menu.isVisible() and submenu.isVisible()
+    assert menu.actions() == before  # the same entries, not new ones
+    assert submenu_action.menu() is submenu
+    assert enabled(submenu) == ["Start", "Show logs"]
+    menu.hide()
 
 
 def test_restart_from_the_menu_starts_a_new_process(start_tray: Any, tray_loop: TrayLoop) -> None:
@@ -55,7 +129,7 @@ def test_restart_from_the_menu_starts_a_new_process(start_tray: Any, tray_loop: 
     async def scenario() -> tuple[int, int]:
         first = await running.events.wait_for_state("running")
         mark = len(running.events.events)
-        running.menu_action("demo — running", "Restart").trigger()
+        running.menu_action("demo — Running", "Restart").trigger()
         second = await running.events.wait_for_state("running", after=mark)
         assert first.pid is not None and second.pid is not None
         return first.pid, second.pid
@@ -65,30 +139,46 @@ def test_restart_from_the_menu_starts_a_new_process(start_tray: Any, tray_loop: 
     assert first != second
 
 
-def test_stop_and_start_from_the_menu(start_tray: Any, tray_loop: TrayLoop) -> None:
-    running: RunningTray = start_tray({"demo": flaky()})
+def test_a_server_stopped_from_the_menu_stays_stopped_when_mcp_tray_starts_again(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    first: RunningTray = start_tray({"demo": flaky()})
 
-    async def scenario() -> None:
-        await running.events.wait_for_state("running")
-        mark = len(running.events.events)
-        running.menu_action("demo — running", "Stop").trigger()
-        await running.events.wait_for_state("stopped", after=mark)
-        mark = len(running.events.events)
-        running.menu_action("demo — stopped", "Start").trigger()
-        await running.events.wait_for_state("running", after=mark)
+    async def stop() -> None:
+        await first.events.wait_for_state("running")
+        mark = len(first.events.events)
+        first.menu_action("demo — Running", "Stop").trigger()
+        await first.events.wait_for_state("stopped", after=mark)
+        await first.settled()
 
-    tray_loop.run(scenario)
+    tray_loop.run(stop)
+    tray_loop.run(first.quit)
+    again: RunningTray = start_tray({"demo": flaky()})  # the same home: the next login
 
-    assert running.tray.state is Overall.RUNNING
+    assert again.menu_action("demo — Stopped by you", "Start").isEnabled()
+    assert table_texts(again)[0][1] == "Stopped by you"
+
+    async def start() -> None:
+        mark = len(again.events.events)
+        again.menu_action("demo — Stopped by you", "Start").trigger()
+        await again.events.wait_for_state("running", after=mark)
+
+    tray_loop.run(start)
+    assert again.tray.state is Overall.RUNNING
 
 
-def test_set_secret_stores_it_in_the_real_keyring_and_starts_the_waiting_server(
+def test_set_secret_from_the_notice_masks_it_and_follows_the_server_until_it_runs(  # noqa: PLR0917 - fixtures
     start_tray: Any,
     tray_loop: TrayLoop,
     tray_home: Path,
     secret_service: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    expect_warnings: Any,
 ) -> None:
+    expect_warnings(r"gui-api needs the secret API_TOKEN")
+    # The keyring's private D-Bus has no notification daemon that can run without a
+    # display: the notice falls back to the balloon, and says so.
+    expect_warnings(r"desktop notification failed")
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service["DBUS_SESSION_BUS_ADDRESS"])
     backend = SecretService.Keyring()
     secrets = Secrets(SecretStore(tray_home / "names.json", backend=backend))
@@ -98,59 +188,92 @@ def test_set_secret_stores_it_in_the_real_keyring_and_starts_the_waiting_server(
         "env": {"API_TOKEN": "${secret:API_TOKEN}"},
     }
     running: RunningTray = start_tray({"gui-api": entry}, secrets=secrets)
+    seen: list[str] = []
 
-    async def scenario() -> str:
+    async def scenario() -> SecretDialog:
         await running.events.wait_for_state("needs-secret")
         while not running.notices:
             await running.repainted()
         (notice,) = running.notices
-        running.tray._notice_action(notice, "default")  # the notification was clicked
+        verb, label = notice.actions[0]
+        assert label == "Set secret…"
+        running.tray._notice_action(notice, verb)  # the notice was clicked
         dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, SecretDialog))
+        assert dialog.focusWidget() is dialog.value  # typing goes to the masked field
+        seen.append(dialog.status.text())
+        assert not dialog.save.isEnabled()
         dialog.value.setText("typed-into-the-dialog")
-        asked_for = dialog.name.currentText()
+        assert dialog.save.isEnabled()
         mark = len(running.events.events)
-        save = next(
-            b for b in dialog.findChildren(QPushButton) if b.text().replace("&", "") == "Save"
-        )
-        save.click()
+        dialog.save.click()
         await running.events.wait_for_state("running", after=mark)
-        return asked_for
+        await running.settled()
+        running.tray.refresh()
+        return dialog
 
-    asked_for = tray_loop.run(scenario)
+    dialog = tray_loop.run(scenario)
 
-    assert asked_for == "API_TOKEN"
+    assert dialog.name.text() == "API_TOKEN" and dialog.name.isReadOnly()
+    assert seen == ["Type the secret's value to save it."]
+    assert dialog.status.text() == "Saved. gui-api is running."
+    assert dialog.value.text() == ""  # the value does not linger in the widget
     assert backend.get_password("mcp-tray/gui-api", "API_TOKEN") == "typed-into-the-dialog"
-    lines = [e.line for e in running.events.events if isinstance(e, ServerLogLine)]
-    assert "using token ***" in lines
     backend.delete_password("mcp-tray/gui-api", "API_TOKEN")
+    dialog.close()
 
 
-def test_the_log_window_follows_a_server_and_can_search_copy_and_clear(
-    start_tray: Any, tray_loop: TrayLoop
+def test_the_secret_dialog_asks_for_a_name_only_when_none_is_known(qtbot: Any) -> None:
+    unknown = SecretDialog("weather", [])
+    qtbot.addWidget(unknown)
+    known = SecretDialog("weather", ["API_KEY"])
+    qtbot.addWidget(known)
+
+    assert not unknown.name.isReadOnly() and unknown.focusWidget() is unknown.name
+    assert unknown.status.text() == "Type the secret's name to save it."
+    width = known.value.fontMetrics().horizontalAdvance(known.value.placeholderText())
+    known.show()
+    qtbot.waitExposed(known)
+    assert width < known.value.width() - 10  # the placeholder is not cut off
+
+
+def test_the_log_view_tells_the_story_and_counts_matches(
+    start_tray: Any, tray_loop: TrayLoop, expect_warnings: Any
 ) -> None:
-    running: RunningTray = start_tray({"chatty": flaky("--garbage")})
+    expect_warnings(r"flappy entered crash-loop")
+    running: RunningTray = start_tray({"flappy": flaky("--crash-at-start", maxFailures=2)})
 
     async def scenario() -> None:
-        await running.events.wait_for_state("running")
-        running.menu_action("chatty — running", "Show logs").trigger()
-        await running.events.wait_for(
-            lambda e: isinstance(e, ServerLogLine) and "flaky server" in e.line
-        )
+        await running.events.wait_for_state("crash-loop")
+        running.tray.act("logs", "flappy")
+        await running.settled()
 
     tray_loop.run(scenario)
     logs = running.tray.window.logs
+    document = logs.text.document()
+    blocks = [document.findBlockByNumber(i) for i in range(document.blockCount())]
+    weights = {
+        block.text().split(" ", 2)[2]: block.begin().fragment().charFormat().fontWeight()
+        for block in blocks
+        if block.text().count(" ") >= 2
+    }
 
-    assert running.tray.window.isVisible()
-    assert "flaky server" in logs.text.toPlainText()
-    logs.search.setText("flaky server")
-    assert logs.find_next()
+    assert running.tray.window.tabs.currentWidget() is logs
+    output = [t for t in weights if t.startswith("fatal: cannot open the database")]
+    story = [t for t in weights if t.startswith("— ")]
+    assert output and story
+    assert any("Paused" in line or "paused" in line for line in story), story
+    assert all(weights[t] != QFont.Weight.Bold for t in output)
+    logs.search.setText("fatal")
+    assert re.fullmatch(r"1 of [2-9]", logs.matches.text()), logs.matches.text()
+    logs.find_next()
+    assert logs.matches.text().startswith("2 of ")
+    logs.search.setText("no such words")
+    assert logs.matches.text() == "No matches"
     logs.copy_all()
-    assert "flaky server" in QGuiApplication.clipboard().text()
-    logs.text.clear()
-    assert logs.text.toPlainText() == ""
+    assert "fatal: cannot open" in QGuiApplication.clipboard().text()
 
 
-def test_without_a_system_tray_the_window_shows_the_servers_and_says_why(
+def test_without_a_system_tray_the_window_holds_every_action_of_the_menu(
     start_tray: Any, tray_loop: TrayLoop
 ) -> None:
     running: RunningTray = start_tray({"demo": flaky()})  # offscreen: no system tray
@@ -158,11 +281,105 @@ def test_without_a_system_tray_the_window_shows_the_servers_and_says_why(
     tray_loop.run(lambda: running.events.wait_for_state("running"))
     running.tray.refresh()
     window = running.tray.window
+    buttons = {b.text() for b in window.findChildren(QPushButton) if b.isVisibleTo(window)}
+    settings = window.settings
 
     assert window.isVisible()
     assert "no system tray" in window.banner.text()
-    table = window.servers.table
-    assert [table.item(0, c).text() for c in (0, 1)] == ["demo", "running"]
+    assert "applications menu" in window.banner.text()  # how to come back after closing
+    assert {"Connect an app…", "Open config", "Quit", "Restart", "Stop", "Show logs"} <= buttons
+    assert "Reload config" not in buttons
+    assert {settings.login.text(), settings.http.text(), settings.mute.text()}
+    assert window.headline.text() == "1 server running"
+    assert table_texts(running)[0][:2] == ["demo", "Running"]
+    assert running.tray.tray_watch.isActive()  # it looks for a tray that starts later
+
+
+def test_the_window_opens_on_the_servers_tab_whatever_tab_was_last(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({"demo": flaky()})
+    window = running.tray.window
+
+    async def reopen() -> None:
+        window.tabs.setCurrentWidget(window.logs)
+        window.close()
+        running.menu_action("Servers and logs…").trigger()
+
+    tray_loop.run(reopen)
+
+    assert window.isVisible()
+    assert window.tabs.currentWidget() is window.servers
+    assert COLUMNS == ("Server", "State", "Running for", "Problem")
+
+
+def test_the_first_run_shows_a_welcome_once(start_tray: Any, tray_loop: TrayLoop) -> None:
+    running: RunningTray = start_tray({"demo": flaky()})
+    welcome = running.tray.welcome
+    texts = " ".join(label.text() for label in welcome.findChildren(QLabel))
+    buttons = [b.text() for b in welcome.findChildren(QPushButton)]
+
+    assert isinstance(welcome, WelcomeWindow) and welcome.isVisible()
+    assert "demo server is already running" in texts
+    assert buttons == ["Connect an app…", "Open config", "Close"]
+    welcome.close()
+    tray_loop.run(running.quit)
+    again: RunningTray = start_tray({"demo": flaky()})
+    assert getattr(again.tray, "welcome", None) is None
+
+
+def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fixed(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, expect_warnings: Any
+) -> None:
+    expect_warnings(r"config not applied")
+    running: RunningTray = start_tray({"demo": flaky()})
+    config = tray_home / "config.json"
+    good = config.read_text()
+
+    async def break_then_fix() -> tuple[list[str], str, bool]:
+        await running.events.wait_for_state("running")
+        mark = len(running.events.events)
+        config.write_text('{"mcpServers": {"demo": {"comand": "x"}}}')
+        await running.events.wait_for(lambda e: isinstance(e, ConfigProblem), after=mark)
+        top = [a.text() for a in running.tray.menu.actions()[:4]]
+        banner = running.tray.window.config_banner
+        shown = (banner.text.text(), banner.isVisibleTo(running.tray.window))
+        mark = len(running.events.events)
+        config.write_text(good)
+        await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
+        return top, shown[0], shown[1]
+
+    top, banner_text, banner_shown = tray_loop.run(break_then_fix)
+
+    assert top[1] == "1 needs you"
+    assert top[2].startswith("The config file has a mistake: config.json, line 1, column")
+    assert top[3] == "Open config to fix it"
+    assert banner_shown and "line 1, column" in banner_text and "keep running" in banner_text
+    assert not running.tray.window.config_banner.isVisibleTo(running.tray.window)
+    assert running.tray.menu.actions()[2].text() == ""  # the mistake's lines are gone
+    kinds = [n.kind for n in running.notices]
+    assert kinds == [NoticeKind.CONFIG_ERROR, NoticeKind.CONFIG_FIXED]
+
+
+def test_open_config_falls_back_to_showing_where_the_file_is(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tray_home))  # no text editor to be found either
+    running: RunningTray = start_tray({})
+    running.tray.open_url.answer = False  # the desktop has no program for .json
+
+    async def open_config() -> None:
+        running.menu_action("Open config").trigger()
+
+    tray_loop.run(open_config)
+
+    (shown,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, ConfigLocationDialog)]
+    assert running.tray.open_url.opened == [str(tray_home / "config.json")]
+    assert shown.isVisible() and shown.path.text() == str(tray_home / "config.json")
+    copy = next(b for b in shown.findChildren(QPushButton) if b.text() == "Copy")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == str(tray_home / "config.json")
+    shown.close()
 
 
 def test_start_at_login_is_toggled_from_the_menu(
@@ -173,11 +390,12 @@ def test_start_at_login_is_toggled_from_the_menu(
 
     async def toggle() -> None:
         running.menu_action("Start at login").trigger()
-        await asyncio.gather(*running.tray.tasks)
+        await running.settled()
 
     tray_loop.run(toggle)
     assert entry.exists()
     assert running.menu_action("Start at login").isChecked()
+    assert running.tray.window.settings.login.isChecked()
     tray_loop.run(toggle)
     assert not entry.exists()
 
@@ -192,16 +410,17 @@ def test_state_changes_reach_the_window_table(start_tray: Any, tray_loop: TrayLo
         await running.events.wait_for(
             lambda e: isinstance(e, ServerStateChanged) and e.state == "stopped", after=mark
         )
-        while running.tray.window.servers.table.item(0, 1).text() != "stopped":
+        while running.tray.window.servers.table.item(0, 1).text() != "Stopped by you":
             await running.repainted()
 
     tray_loop.run(scenario)
 
     assert running.tray.state is Overall.IDLE
-    assert running.menu_action("demo — stopped", "Start").isEnabled()
+    assert running.tray.window.headline.text() == "No server running"
+    assert list(running.tray.window.servers.buttons) == ["start", "logs"]
 
 
-def test_serve_over_http_is_switched_from_the_menu(
+def test_serve_over_http_shows_each_address_with_a_copy_button(
     start_tray: Any, tray_loop: TrayLoop, tray_home: Path
 ) -> None:
     store = SecretStore(tray_home / "names.json", backend=MemoryKeyring())
@@ -218,13 +437,20 @@ def test_serve_over_http_is_switched_from_the_menu(
         await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
         seen = []
         for _ in range(2):
-            running.menu_action(f"Serve over HTTP (port {port})").trigger()
+            running.menu_action("Serve over HTTP").trigger()
             await running.settled()
             item = running.menu_action("Serve over HTTP")
             seen.append((running.hub.http is not None, item.isChecked()))
+            if item.isChecked():
+                window = running.tray.window
+                assert window.isVisible() and window.tabs.currentWidget() is window.settings
+                copy = window.settings.findChild(QPushButton, "copy:demo")
+                copy.click()
+                seen.append((True, QGuiApplication.clipboard().text().endswith("/demo/mcp")))
         return seen
 
     seen = tray_loop.run(scenario)
 
-    assert seen == [(True, True), (False, False)]
+    assert seen == [(True, True), (True, True), (False, False)]
+    assert QGuiApplication.clipboard().text() == f"http://127.0.0.1:{port}/servers/demo/mcp"
     assert json.loads(config_file.read_text())["http"] == {"port": port, "enabled": False}
