@@ -55,6 +55,7 @@ STAYS = 0  # the freedesktop expire_timeout that means "until closed"
 # Server names start with a letter or digit (app.core.config.schema), so this
 # slot can never be a server's.
 CONFIG_SLOT = "(config)"
+APP_SLOT = "(app)"  # what the tray says of itself: an action that failed, where it went
 
 # The tray's verbs (app.gui.tray TrayApp.act), as the notices' buttons.
 LOGS = "logs"
@@ -78,6 +79,7 @@ class NoticeKind(enum.StrEnum):
     CONFIG_ERROR = "config-error"
     CONFIG_FIXED = "config-fixed"
     RESTARTED = "restarted"
+    APP = "app"  # about MCP Tray itself, not a server or the config
 
 
 # The kinds that wait for the user: critical, and on screen until withdrawn.
@@ -93,6 +95,7 @@ _ACTIONS: dict[NoticeKind, tuple[tuple[str, str], ...]] = {
     NoticeKind.CONFIG_ERROR: ((OPEN_CONFIG, "Open config"),),
     NoticeKind.CONFIG_FIXED: (),
     NoticeKind.RESTARTED: ((LOGS, "Show logs"),),
+    NoticeKind.APP: (),
 }
 
 
@@ -107,6 +110,8 @@ class Notice:
     @property
     def slot(self) -> str:
         """What this notice is about; a newer notice in the same slot replaces it."""
+        if self.kind is NoticeKind.APP:
+            return APP_SLOT
         return CONFIG_SLOT if self.server is None else self.server
 
     @property

@@ -32,7 +32,7 @@ from app.core.config.switches import set_http_enabled
 from app.core.editors import text_editor_command
 from app.core.endpoint.control import ControlError
 from app.core.events import EventBus
-from app.core.notices import Notice
+from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall, ServerRow, headline, overall, rows_of, tooltip
 from app.core.paths import Paths
 from app.core.problems import plain, secret_progress
@@ -337,10 +337,10 @@ class TrayApp(QObject):
                 return
             error = task.exception()
             if isinstance(error, ControlError):
-                self._balloon("That did not work", plain(str(error)))
+                self.tell("That did not work", plain(str(error)))
             elif error is not None:
                 logger.error("a tray action failed", exc_info=error)
-                self._balloon("That did not work", "MCP Tray ran into a problem of its own.")
+                self.tell("That did not work", "MCP Tray ran into a problem of its own.")
             self.refresh()
 
         task.add_done_callback(finished)
@@ -350,7 +350,7 @@ class TrayApp(QObject):
         try:
             await asyncio.to_thread(set_http_enabled, self.hub.paths.config_file, enabled)
         except (ConfigError, OSError) as error:
-            self._balloon("Serve over HTTP was not changed", plain(str(error)))
+            self.tell("Serve over HTTP was not changed", plain(str(error)))
             return
         await self.hub.reload()
         if enabled:
@@ -364,7 +364,7 @@ class TrayApp(QObject):
         try:
             await asyncio.to_thread(self.autostart.enable if enable else self.autostart.disable)
         except OSError as error:
-            self._balloon("Start at login was not changed", plain(str(error)))
+            self.tell("Start at login was not changed", plain(str(error)))
         self.start_at_login = await asyncio.to_thread(self.autostart.enabled)
 
     def _toggle_mute(self) -> None:
@@ -386,11 +386,11 @@ class TrayApp(QObject):
         self._show_icon()
         self.window.say("")
         self.window.hide()
-        self._balloon("MCP Tray is in your system tray now", "Click its icon to see your servers.")
+        self.tell("MCP Tray is in your system tray now", "Click its icon to see your servers.")
 
     def _window_closed(self) -> None:
         if not self.icon.isVisible():
-            self._balloon(
+            self.tell(
                 "MCP Tray keeps running",
                 "Your servers keep running. Open MCP Tray from your applications menu to see "
                 "this window again.",
@@ -440,6 +440,10 @@ class TrayApp(QObject):
             self.ask_secret(notice.server, notice.secrets)
         else:
             self.act(verb, notice.server or "")
+
+    def tell(self, title: str, body: str) -> None:
+        """A short notice about MCP Tray itself (an action that failed, where it went)."""
+        self.notifier.show(Notice(kind=NoticeKind.APP, server=None, title=title, body=body))
 
     def _balloon(self, title: str, body: str) -> None:
         if self.icon.isVisible():

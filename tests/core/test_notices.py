@@ -23,6 +23,7 @@ from app.core.events import (
     ServerStateChanged,
 )
 from app.core.notices import (
+    APP_SLOT,
     CONFIG_SLOT,
     INFO_TIMEOUT_MS,
     Notice,
@@ -474,3 +475,11 @@ async def test_no_notice_title_speaks_jargon_and_no_body_has_command_lines_or_pi
     assert "Needs the secret API_KEY: set it from the tray. MCP Tray stopped restarting it." in (
         bodies
     )
+
+
+def test_what_the_tray_says_of_itself_has_a_slot_of_its_own_and_expires() -> None:
+    said = Notice(kind=NoticeKind.APP, server=None, title="MCP Tray keeps running", body="…")
+
+    assert said.slot == APP_SLOT != CONFIG_SLOT
+    assert said.urgency is Urgency.NORMAL and said.timeout_ms > 0
+    assert said.actions == ()

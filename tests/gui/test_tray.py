@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
-from app.core.notices import NoticeKind
+from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall
 from app.core.secrets import Secrets, SecretStore
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
@@ -293,6 +293,13 @@ def test_without_a_system_tray_the_window_holds_every_action_of_the_menu(
     assert window.headline.text() == "1 server running"
     assert table_texts(running)[0][:2] == ["demo", "Running"]
     assert running.tray.tray_watch.isActive()  # it looks for a tray that starts later
+    told: list[Notice] = []
+    running.tray.notifier.show = told.append  # type: ignore[method-assign] - the desktop's edge
+    window.close()
+    (notice,) = told
+    assert not window.isVisible()
+    assert notice.title == "MCP Tray keeps running"
+    assert "applications menu" in notice.body
 
 
 def test_the_window_opens_on_the_servers_tab_whatever_tab_was_last(
