@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from app.core.endpoint.control import ControlError
 from app.core.paths import Paths
+from app.gui.widgets import empty
 from app.hosts.host import Host, HostError
 from app.hosts.survey import (
     FoundApp,
@@ -258,9 +259,7 @@ class ConnectDialog(QDialog):
 
     def _show(self, apps: list[FoundApp]) -> None:
         self.apps = apps
-        while (item := self.list_layout.takeAt(0)) is not None:
-            if (widget := item.widget()) is not None:
-                widget.deleteLater()
+        empty(self.list_layout)
         self.buttons.clear()
         for app in apps:
             self.list_layout.addWidget(self._box(app))

@@ -113,6 +113,7 @@ def _name_field(names: Sequence[str]) -> QLineEdit | QComboBox:
         return choice
     field = QLineEdit(names[0] if names else "")
     field.setReadOnly(bool(names))
+    field.setFrame(not names)  # a known name reads as text, not as a field to type in
     if not names:
         field.setPlaceholderText("The name the config uses, e.g. API_TOKEN")
     return field

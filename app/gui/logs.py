@@ -40,6 +40,7 @@ class LogsTab(QWidget):
         self.search.returnPressed.connect(self.find_next)
         self.search.textChanged.connect(lambda text: self.find_next(from_start=True))
         self.matches = QLabel()
+        self.matches.setMinimumWidth(self.matches.fontMetrics().horizontalAdvance("888 of 8888"))
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setMaximumBlockCount(LOG_LINES_SHOWN)

@@ -51,6 +51,7 @@ from app.core.traymenu import (
 )
 from app.gui.logs import LogsTab
 from app.gui.menus import state_icon
+from app.gui.widgets import button, empty
 
 COLUMNS = ("Server", "State", "Running for", "Problem")
 SERVERS, LOGS, SETTINGS = "servers", "logs", "settings"
@@ -93,9 +94,9 @@ class MainWindow(QWidget):
     def _bottom_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         for verb, label in ((CONNECT, "Connect an app…"), (OPEN_CONFIG, "Open config")):
-            row.addWidget(_button(label, partial(self._action, verb, "")))
+            row.addWidget(button(label, partial(self._action, verb, "")))
         row.addStretch(1)
-        row.addWidget(_button("Quit", lambda: self._action(QUIT, "")))
+        row.addWidget(button("Quit", lambda: self._action(QUIT, "")))
         return row
 
     def update_view(
@@ -170,7 +171,7 @@ class ConfigBanner(QFrame):
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setStyleSheet("color: #3c1014;")
-        fix = _button("Open config", lambda: action(OPEN_CONFIG, ""))
+        fix = button("Open config", lambda: action(OPEN_CONFIG, ""))
         row = QHBoxLayout(self)
         row.addWidget(self.text, stretch=1)
         row.addWidget(fix)
@@ -196,7 +197,8 @@ class ServersTab(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(1, 200)
+        header.resizeSection(1, 210)
+        header.resizeSection(2, 140)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -257,14 +259,12 @@ class ServersTab(QWidget):
             self._draw_buttons(actions)
 
     def _draw_buttons(self, actions: list[tuple[str, str]]) -> None:
-        while (item := self.buttons_row.takeAt(0)) is not None:
-            if (widget := item.widget()) is not None:
-                widget.deleteLater()
+        empty(self.buttons_row)
         self.buttons.clear()
         for verb, label in actions:
-            button = _button(label, partial(self._selected, verb))
-            self.buttons[verb] = button
-            self.buttons_row.addWidget(button)
+            pushed = button(label, partial(self._selected, verb))
+            self.buttons[verb] = pushed
+            self.buttons_row.addWidget(pushed)
         self.buttons_row.addStretch(1)
 
     def _selected(self, verb: str) -> None:
@@ -327,21 +327,13 @@ class SettingsTab(QWidget):
             self._draw_addresses(addresses)
 
     def _draw_addresses(self, addresses: Sequence[tuple[str, str]]) -> None:
-        while (item := self.addresses.takeAt(0)) is not None:
-            if (widget := item.widget()) is not None:
-                widget.deleteLater()
+        empty(self.addresses)
         for index, (name, url) in enumerate(addresses):
             address = QLabel(url)
             address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            copy = _button("Copy", partial(QGuiApplication.clipboard().setText, url))
+            copy = button("Copy", partial(QGuiApplication.clipboard().setText, url))
             copy.setObjectName(f"copy:{name}")
             self.addresses.addWidget(QLabel(name), index, 0)
             self.addresses.addWidget(address, index, 1)
             self.addresses.addWidget(copy, index, 2)
         self.addresses.setColumnStretch(1, 1)
-
-
-def _button(label: str, slot: Callable[[], object]) -> QPushButton:
-    button = QPushButton(label)
-    button.clicked.connect(lambda checked=False: slot())
-    return button
