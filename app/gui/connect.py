@@ -204,11 +204,17 @@ class ConnectDialog(QDialog):
         """Have the hub start the servers just imported; a sentence if it could not."""
         try:
             await self.reload()
-        except (ControlError, OSError) as error:
+        except ControlError as error:  # MCP Tray's own config has a mistake
             first = str(error).split("\n", 1)[0].rstrip(".")
             return (
                 f"\nMCP Tray could not start the new servers yet ({first}). "
-                "Choose Reload config in the tray menu to try again."
+                "They start as soon as its config file is fixed: Open config in the tray "
+                "menu shows where the mistake is."
+            )
+        except OSError as error:  # the hub of a tray that presents another process's
+            return (
+                f"\nMCP Tray could not start the new servers yet ({error}). "
+                "They start the next time MCP Tray starts."
             )
         return ""
 
