@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +46,7 @@ from app.core.events import (
     ServerStateChanged,
     Unsubscribe,
 )
+from app.core.problems import what_happened
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
 INFO_TIMEOUT_MS = 8000  # long enough to read two lines, short enough not to pile up
@@ -339,51 +338,14 @@ def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice
     )
 
 
-# ----- the words: what happened, in a sentence a person reads
-
-# The supervisor's reasons (app.core.supervise.supervisor), by how they start.
-_PLAIN_REASONS = (
-    ("did not answer the MCP initialize request", "It did not get ready in time."),
-    ("refused the MCP initialize request", "It started but refused to connect."),
-    ("closed its input or output without answering", "It quit before it was ready."),
-    ("closed its input or output while running", "It stopped talking to MCP Tray."),
-    ("stopped answering", "It stopped responding."),
-)
-_EXIT_REASONS = ("exited with status", "was killed by")
-_COMMAND = re.compile(r"\s*(?:or with\s+)?`[^`]*`")  # "… from the tray or with `mcp-tray …`"
+# ----- the words: what happened, in a sentence a person reads (app.core.problems)
 
 
 def _what_happened(reason: str | None, crash: ServerExited | None) -> str:
-    text = (reason or "").strip()
-    for start, plain in _PLAIN_REASONS:
-        if text.startswith(start):
-            return plain
-    if not text or text.startswith(_EXIT_REASONS):
-        if crash is not None:
-            return _how_it_ended(crash)
-        return "It stopped with an error." if text else "It keeps failing to start."
-    return _sentence(_COMMAND.sub("", text).rstrip(". ")) + "."
-
-
-def _how_it_ended(crash: ServerExited) -> str:
-    if crash.signal is not None:
-        return f"It ended abruptly ({_signal_name(crash.signal)})."
-    if crash.exit_code == 0:
-        return "It quit unexpectedly."
-    return f"It stopped with an error (status {crash.exit_code})."
+    text = reason or (crash.describe().removeprefix(f"{crash.server} ") if crash else "")
+    return what_happened(text) if text else "It keeps failing to start."
 
 
 def _with_last_line(text: str, crash: ServerExited | None) -> str:
     last = crash.last_stderr[-1].strip() if crash is not None and crash.last_stderr else ""
     return f"{text}\nLast output: {last}" if last else text
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]

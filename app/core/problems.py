@@ -44,8 +44,7 @@ def problem(row: ServerRow, *, secrets: Sequence[str] = ()) -> Problem | None:
     if not row.last_error or row.state in (State.RUNNING, State.STOPPING):
         return None
     error, _, said = row.last_error.partition(LAST_OUTPUT)
-    what = _what_happened(error.rstrip(". "))
-    return Problem(what, _todo(row.state), said.strip())
+    return Problem(what_happened(error), _todo(row.state), said.strip())
 
 
 def _todo(state: State) -> str:
@@ -111,7 +110,10 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
-def _what_happened(error: str) -> str:
+def what_happened(error: str) -> str:
+    """The supervisor's reason ("exited with status 3", "the command npx does not
+    exist; …") as one sentence a person reads ("It stopped with an error.")."""
+    error = error.partition(LAST_OUTPUT)[0].strip().rstrip(".")
     for pattern, sentence in _PHRASES:
         match = pattern.search(error)
         if match:

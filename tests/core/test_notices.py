@@ -132,7 +132,7 @@ async def test_a_crash_loop_is_one_critical_notice_that_stays_however_often_it_r
     assert (notice.kind, notice.slot) == (NoticeKind.CRASH_LOOP, "files")
     assert notice.title == "files keeps crashing"
     assert notice.body == (
-        "It stopped with an error (status 3). MCP Tray stopped restarting it.\n"
+        "It stopped with an error. MCP Tray stopped restarting it.\n"
         "Last output: fatal: database locked"
     )
     assert (notice.urgency, notice.timeout_ms) == (Urgency.CRITICAL, 0)
@@ -220,9 +220,7 @@ async def test_a_crash_the_hub_recovered_from_is_a_normal_notice_with_what_happe
     (notice,) = desktop.shown
     assert (notice.kind, notice.slot) == (NoticeKind.RESTARTED, "files")
     assert notice.title == "files crashed and was restarted"
-    assert (
-        notice.body == "It stopped with an error (status 3).\nLast output: fatal: database locked"
-    )
+    assert notice.body == "It stopped with an error.\nLast output: fatal: database locked"
     assert (notice.urgency, notice.timeout_ms) == (Urgency.NORMAL, INFO_TIMEOUT_MS)
     assert notice.actions == (("logs", "Show logs"),)
 
@@ -471,7 +469,10 @@ async def test_no_notice_title_speaks_jargon_and_no_body_has_command_lines_or_pi
         assert not JARGON.search(notice.title), notice.title
     bodies = [notice.body for notice in desktop.shown]
     assert not [body for body in bodies if re.search(r"`|mcp-tray |4242|crash-loop", body)]
-    assert "It did not get ready in time. MCP Tray stopped restarting it." in bodies
+    assert (
+        "It started but did not answer MCP Tray within 120 seconds. MCP Tray stopped restarting it."
+        in bodies
+    )
     assert "Needs the secret API_KEY: set it from the tray. MCP Tray stopped restarting it." in (
         bodies
     )
