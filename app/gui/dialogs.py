@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QIcon, QKeyEvent
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from app.gui.widgets import heading
 
 
 class SecretDialog(QDialog):
@@ -132,16 +134,6 @@ class WelcomeWindow(QDialog):
         self.setWindowTitle("Welcome to MCP Tray")
         self.setWindowIcon(logo)
         self.setMinimumWidth(520)
-        picture = QLabel()
-        picture.setPixmap(logo.pixmap(56, 56))
-        title = QLabel("Welcome to MCP Tray")
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        title.setFont(font)
-        heading = QHBoxLayout()
-        heading.addWidget(picture)
-        heading.addWidget(title, stretch=1)
         paragraphs = [
             "MCP Tray runs your MCP servers in the background, so that apps such as "
             "Claude, Cursor and VS Code can use their tools. When a server crashes or you "
@@ -155,7 +147,7 @@ class WelcomeWindow(QDialog):
                 "try. Connect an app to use it."
             )
         layout = QVBoxLayout(self)
-        layout.addLayout(heading)
+        layout.addLayout(heading(logo, "Welcome to MCP Tray", size=48))
         for text in paragraphs:
             paragraph = QLabel(text)
             paragraph.setWordWrap(True)

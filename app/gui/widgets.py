@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QLayout, QPushButton
+from PySide6.QtGui import QFont, QIcon
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLayout, QPushButton, QVBoxLayout
 
 
 def empty(layout: QLayout) -> None:
@@ -21,3 +22,23 @@ def button(label: str, slot: Callable[[], object]) -> QPushButton:
     pushed = QPushButton(label)
     pushed.clicked.connect(lambda checked=False: slot())
     return pushed
+
+
+def heading(logo: QIcon, title: str, *, size: int, under: QLabel | None = None) -> QHBoxLayout:
+    """The logo beside a large bold title, and ``under`` it an optional line."""
+    picture = QLabel()
+    picture.setPixmap(logo.pixmap(size, size))
+    name = QLabel(title)
+    font = QFont(name.font())
+    font.setPointSizeF(font.pointSizeF() * size / 30)
+    font.setBold(True)
+    name.setFont(font)
+    words = QVBoxLayout()
+    words.setSpacing(0)
+    words.addWidget(name)
+    if under is not None:
+        words.addWidget(under)
+    row = QHBoxLayout()
+    row.addWidget(picture)
+    row.addLayout(words, stretch=1)
+    return row

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QGuiApplication, QIcon, QShowEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -51,7 +51,7 @@ from app.core.traymenu import (
 )
 from app.gui.logs import LogsTab
 from app.gui.menus import state_icon
-from app.gui.widgets import button, empty
+from app.gui.widgets import button, empty, heading
 
 COLUMNS = ("Server", "State", "Running for", "Problem")
 SERVERS, LOGS, SETTINGS = "servers", "logs", "settings"
@@ -85,7 +85,7 @@ class MainWindow(QWidget):
         self.tabs.addTab(self.settings, "Settings")
         self._pages = {SERVERS: self.servers, LOGS: self.logs, SETTINGS: self.settings}
         layout = QVBoxLayout(self)
-        layout.addLayout(_header(logo, self.headline))
+        layout.addLayout(heading(logo, "MCP Tray", size=40, under=self.headline))
         layout.addWidget(self.config_banner)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, stretch=1)
@@ -140,24 +140,6 @@ class MainWindow(QWidget):
         event.ignore()
         self.hide()
         self.closed.emit()
-
-
-def _header(logo: QIcon, headline: QLabel) -> QHBoxLayout:
-    picture = QLabel()
-    picture.setPixmap(logo.pixmap(40, 40))
-    name = QLabel("MCP Tray")
-    font = QFont(name.font())
-    font.setPointSizeF(font.pointSizeF() * 1.4)
-    font.setBold(True)
-    name.setFont(font)
-    words = QVBoxLayout()
-    words.setSpacing(0)
-    words.addWidget(name)
-    words.addWidget(headline)
-    row = QHBoxLayout()
-    row.addWidget(picture)
-    row.addLayout(words, stretch=1)
-    return row
 
 
 class ConfigBanner(QFrame):

@@ -8,44 +8,21 @@ the published ServerLogLine events. Every wait is bounded.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from app.core.config import ServerConfig
 from app.core.config.placeholders import MissingValues
-from app.core.events import EventBus, ServerExited, ServerLogLine
+from app.core.events import ServerExited, ServerLogLine
 from app.core.supervise.lifecycle import in_words
-from app.core.supervise.stderr import LogEntry, ServerLog, parse_log_line
-from app.core.supervise.supervisor import Launch, Supervisor
+from app.core.supervise.stderr import LogEntry, parse_log_line
+from app.core.supervise.supervisor import Supervisor
 from tests.helpers import EventRecorder, flaky
 
 pytestmark = pytest.mark.anyio
 
 FATAL = "fatal: cannot open the database at /nonexistent/db.sqlite"  # flaky.py --crash-at-start
 STARTED = r"Started \(process \d+\)\."
-Start = Callable[..., tuple[Supervisor, EventRecorder]]
-
-
-@pytest.fixture
-async def supervise(tmp_path: Path) -> AsyncIterator[Start]:
-    """``start(config, launch=...) -> (supervisor, recorder)``; stops everything afterwards."""
-    started: list[Supervisor] = []
-
-    def start(config: ServerConfig, **options: Launch) -> tuple[Supervisor, EventRecorder]:
-        bus = EventBus()
-        recorder = EventRecorder(bus)
-        log = ServerLog(tmp_path / "flaky.log")
-        supervisor = Supervisor("flaky", config, bus=bus, log=log, **options)
-        started.append(supervisor)
-        supervisor.start()
-        return supervisor, recorder
-
-    yield start
-    for supervisor in started:
-        await supervisor.stop()
-        supervisor.log.close()
 
 
 def story(supervisor: Supervisor, events: EventRecorder) -> list[LogEntry]:

@@ -10,38 +10,17 @@ import asyncio
 import logging
 import re
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from app.core.config import ServerConfig
-from app.core.events import EventBus, ServerExited, ServerLogLine
-from app.core.supervise.stderr import ServerLog, parse_log_line
-from app.core.supervise.supervisor import Supervisor
-from tests.helpers import FLAKY, PYTHON, EventRecorder, flaky
+from app.core.events import ServerExited, ServerLogLine
+from app.core.supervise.stderr import parse_log_line
+from tests.helpers import FLAKY, PYTHON, flaky
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def supervise(tmp_path: Path) -> AsyncIterator[object]:
-    """Returns ``start(name, config) -> (supervisor, recorder)``; stops everything afterwards."""
-    started: list[Supervisor] = []
-
-    def start(config: ServerConfig, name: str = "flaky") -> tuple[Supervisor, EventRecorder]:
-        bus = EventBus()
-        recorder = EventRecorder(bus)
-        supervisor = Supervisor(name, config, bus=bus, log=ServerLog(tmp_path / f"{name}.log"))
-        started.append(supervisor)
-        supervisor.start()
-        return supervisor, recorder
-
-    yield start
-    for supervisor in started:
-        await supervisor.stop()
-        supervisor.log.close()
 
 
 def _gone_within(pids: list[int], seconds: float) -> list[int]:
