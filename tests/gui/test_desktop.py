@@ -1,33 +1,42 @@
-"""The real app on a real X display, with a real tray host and notification daemon.
+"""The real app on a real X display, driven as a person would: clicks and keys.
 
 Xvfb is the display, trayer the system tray (XEmbed), dunst the notification
-daemon on a private D-Bus session, and dbus-monitor records the Notify calls
-(a daemon lists a notification in its history only once it is closed). The
-app is ``python -m app`` itself. Screenshots land in ``test-artifacts/``
-(or ``$MCP_TRAY_TEST_ARTIFACTS``).
+daemon and, where a test needs one, gnome-keyring the Secret Service, all on
+one private D-Bus session (tests/gui/desktop.py). The app is ``python -m app``
+itself. xdotool presses the keys and the mouse; the tests wait on the app's
+log lines, on the notification calls on the bus, and on the windows coming
+and going (xev), never on time. What a menu or a window shows is read from
+screenshots by colour: a state's icon (a green dot runs, a grey ring was
+stopped), the config banner's pink. Screenshots land in ``test-artifacts/``
+(or ``$MCP_TRAY_TEST_ARTIFACTS``); the README's come from the last test.
 
-``scripts/setup --test`` installs these packages; the test skips, saying
+``scripts/setup --test`` installs these packages; the tests skip, saying
 which are missing, only where they could not be installed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.gui.desktop import Desktop
+from app.core.choices import UserChoices
+from app.core.overview import Colour
+from app.core.paths import default_paths
+from tests.gui.desktop import SCREEN, WAIT_S, Box, Desktop, Picture
 from tests.helpers import FLAKY, PYTHON
 from tests.hubprocess import HubProcess, mcp_tray, survivors
 
-TOOLS = ("Xvfb", "trayer", "dunst", "dunstctl", "dbus-run-session", "dbus-monitor", "xdotool")
-SCREENSHOT_TOOL = "import"  # ImageMagick
-WAIT_S = 30.0  # an X server, a tray host and a first Qt start on a loaded machine
-
-missing = [tool for tool in (*TOOLS, SCREENSHOT_TOOL) if shutil.which(tool) is None]
+TOOLS = (
+    "Xvfb", "trayer", "dunst", "dunstctl", "dbus-run-session", "dbus-monitor", "gdbus",
+    "xdotool", "xev", "xprop", "import", "convert",
+)  # fmt: skip
+missing = [tool for tool in TOOLS if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(
     bool(missing),
     reason=f"not installed: {', '.join(missing)} (scripts/setup --test installs them)",
@@ -35,12 +44,62 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def desktop() -> Iterator[Desktop]:
-    desktop = Desktop()
-    try:
-        yield desktop
-    finally:
+def open_desktop() -> Iterator[Callable[..., Desktop]]:
+    """Opens a Desktop (Desktop's options) with its notification daemon up; closes it after."""
+    opened: list[Desktop] = []
+
+    def open_(**options: Any) -> Desktop:
+        desktop = Desktop(**options)
+        opened.append(desktop)
+        desktop.wait_for_daemon()
+        return desktop
+
+    yield open_
+    for desktop in opened:
         desktop.close()
+
+
+@pytest.fixture
+def desktop(open_desktop: Callable[..., Desktop]) -> Desktop:
+    return open_desktop()
+
+
+def configure(home: Path, servers: dict[str, Any], *, welcomed: bool = True) -> Path:
+    """The config at ``home``; ``welcomed``: the first-run welcome was seen already."""
+    config = home / "config.json"
+    config.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    if welcomed:
+        UserChoices(default_paths().choices_file).set_welcome_shown()
+    return config
+
+
+@contextlib.contextmanager
+def tray_app(home: Path, desktop: Desktop) -> Iterator[HubProcess]:
+    """Plain ``mcp-tray`` (the tray) on ``desktop``; a failed wait shows the app's log."""
+    app = HubProcess(home, env=desktop.env, command=())
+    try:
+        yield app
+    except AssertionError as error:
+        app.stop()
+        raise AssertionError(f"{error}\nThe app's log:\n" + "\n".join(app.lines[-40:])) from None
+    finally:
+        app.stop()
+
+
+def open_tray_menu(desktop: Desktop) -> int:
+    """Right-click the icon in trayer's panel; the menu's window once it shows."""
+    spot = desktop.geometry(desktop.wait_for_window("--name", "^panel$", visible=False))
+    mark = desktop.windows.mark()
+    # No --sync: it waits for the pointer to move, forever if it is there already.
+    desktop.run(
+        "xdotool", "mousemove", str(spot.x + spot.width // 2), str(spot.y + spot.height // 2),
+        "click", "3",
+    )  # fmt: skip
+    return desktop.wait_for_menu(after=mark)
+
+
+def press(desktop: Desktop, *keys: str) -> None:
+    desktop.run("xdotool", "key", *keys)
 
 
 def test_the_tray_icon_appears_a_crash_loop_reaches_the_daemon_and_the_menu_opens(
@@ -54,45 +113,97 @@ def test_the_tray_icon_appears_a_crash_loop_reaches_the_daemon_and_the_menu_open
             "restart": {"maxFailures": 2, "initialDelayMs": 10},
         },
     }
-    (tray_home / "config.json").write_text(json.dumps({"mcpServers": servers}))
-    app = HubProcess(tray_home, env=desktop.env, command=())  # plain `mcp-tray`: the tray
-    try:
+    configure(tray_home, servers, welcomed=False)
+    with tray_app(tray_home, desktop) as app:
         app.wait_for_line(r"tray icon shown")
+        app.wait_for_line(r"notes is running")
         app.wait_for_line(r"weather entered crash-loop")
         desktop.notify_calls.wait_for('string "weather keeps crashing"')
         displayed = int(desktop.run("dunstctl", "count", "displayed"))
-        open_tray_menu(desktop)
-        shot = desktop.screenshot("tray-menu.png")
-        desktop.run("xdotool", "key", "Escape")
-        again = mcp_tray(tray_home, env=desktop.env)  # a second start shows the window
-        window = desktop.run("xdotool", "search", "--sync", "--onlyvisible", "--name", "^MCP Tray$")
-        desktop.screenshot("tray-window.png")
-        desktop.run("xdotool", "windowfocus", "--sync", window.split()[0], "key", "ctrl+Tab")
-        desktop.screenshot("tray-logs.png")
+        welcome = desktop.wait_for_window("--name", "^Welcome to MCP Tray$")
+        menu = open_tray_menu(desktop)
+        where = desktop.geometry(menu)
+        shot = desktop.wait_for_picture(
+            "crash-loop-menu.png",
+            "notes' green dot and weather's red warning in the menu",
+            lambda p: (
+                p.count(Colour.GREEN, within=where) > 0 and p.count(Colour.RED, within=where) > 0
+            ),
+        )
+        press(desktop, "Down", "Return")  # the first entry, "MCP Tray", opens the window
+        window = desktop.wait_for_window("--name", "^MCP Tray$")
+        desktop.screenshot("crash-loop-window.png")
+        desktop.run("xdotool", "windowfocus", "--sync", str(window), "key", "ctrl+Tab")
+        desktop.screenshot("crash-loop-logs.png")
         servers_running = app.descendants()
         open_tray_menu(desktop)
-        desktop.run("xdotool", "key", "Up", "Return")  # the last entry: Quit
+        press(desktop, "Up", "Return")  # the last entry: Quit
         exit_code = app.process.wait(WAIT_S)
-    finally:
-        app.stop()
 
     assert displayed >= 1  # dunst received the notice and shows it
     calls = "\n".join(desktop.notify_calls.seen)
     assert calls.count('string "weather keeps crashing"') == 1
-    assert shot.stat().st_size > 0
-    assert again.returncode == 0 and "already running" in again.stdout
+    assert welcome  # the first run says hello
+    assert shot.path.stat().st_size > 0
     assert exit_code == 0, "\n".join(app.lines[-20:])
     assert "hub stopped; every server has ended" in app.lines[-1], "\n".join(app.lines)
     assert servers_running and survivors(servers_running, within=WAIT_S) == []
 
 
-def open_tray_menu(desktop: Desktop) -> None:
-    """Right-click the icon in trayer's panel and wait for the menu to show."""
-    panel = desktop.run("xdotool", "search", "--sync", "--name", "^panel$").split()[0]
-    geometry = desktop.run("xdotool", "getwindowgeometry", "--shell", panel)
-    spot = dict(line.split("=") for line in geometry.splitlines())
-    x = int(spot["X"]) + int(spot["WIDTH"]) // 2
-    y = int(spot["Y"]) + int(spot["HEIGHT"]) // 2
-    # No --sync: it waits for the pointer to move, forever if it is there already.
-    desktop.run("xdotool", "mousemove", str(x), str(y), "click", "3")
-    desktop.run("xdotool", "search", "--sync", "--onlyvisible", "--class", "MCP Tray")
+def test_an_open_menu_stays_open_and_shows_a_state_changed_from_outside(
+    desktop: Desktop, tray_home: Path
+) -> None:
+    configure(tray_home, {"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+    with tray_app(tray_home, desktop) as app:
+        app.wait_for_line(r"tray icon shown")
+        app.wait_for_line(r"notes is running")
+        menu = open_tray_menu(desktop)
+        where = desktop.geometry(menu)
+        mark = desktop.windows.mark()
+        # "MCP Tray", then notes' submenu (the status line between is not an action).
+        press(desktop, "Down", "Down", "Right")
+        submenu = desktop.wait_for_menu(after=mark)
+        running = desktop.wait_for_picture(
+            "menu-notes-running.png",
+            "notes' green dot",
+            lambda p: p.count(Colour.GREEN, within=where) > 0,
+        )
+        _, dot = running.find(Colour.GREEN, within=where)
+        assert dot is not None
+
+        changed = desktop.windows.mark()
+        stopped = mcp_tray(tray_home, "stop", "notes", env=desktop.env)
+        after = desktop.wait_for_picture(
+            "menu-notes-stopped.png",
+            "a grey ring where notes' green dot was",
+            lambda p: stopped_ring(p, dot),
+        )
+        visible = desktop.visible("--maxdepth", "1", "--class", "MCP Tray")
+        grown = desktop.geometry(menu)
+        menu_events = desktop.windows.since(changed, menu)
+        submenu_events = desktop.windows.since(changed, submenu)
+        press(desktop, "Escape", "Escape")  # the submenu, then the menu
+        desktop.windows.wait_for_unmap(menu, after=changed)
+        (row,) = app.status()
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert row["state"] == "stopped"
+    assert {menu, submenu} <= set(visible)  # the same windows, still on screen
+    assert "UnmapNotify" not in menu_events + submenu_events
+    assert "ConfigureNotify" in submenu_events  # resized in place: "Stopped by you", "Start"
+    assert after.path.stat().st_size > 0
+    if grown.x + grown.width > SCREEN.width:
+        # Known: the menu widens for "notes — Stopped by you" from where it opened, so at a
+        # tray in the top-right corner its right edge (the new words) is off the screen.
+        pytest.xfail(f"the menu grew off the screen: {grown} (see menu-notes-stopped.png)")
+
+
+def stopped_ring(picture: Picture, dot: Box) -> bool:
+    """Where the dot was: grey, no green, and hollow (a ring, not the half of "Stopping…")."""
+    centre = Box(dot.x + dot.width // 2 - 1, dot.y + dot.height // 2 - 1, 2, 2)
+    around = dot.grown(2)
+    return (
+        picture.count(Colour.GREEN, within=around) == 0
+        and picture.count(Colour.GREY, within=around) > 0
+        and picture.count(Colour.GREY, within=centre) == 0
+    )
