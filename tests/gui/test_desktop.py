@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring.backends import SecretService
 
 from app.core.choices import UserChoices
 from app.core.overview import Colour
 from app.core.paths import default_paths
 from tests.gui.desktop import SCREEN, WAIT_S, Box, Desktop, Picture
-from tests.helpers import FLAKY, PYTHON
+from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.hubprocess import HubProcess, mcp_tray, survivors
 
 TOOLS = (
@@ -40,6 +41,10 @@ missing = [tool for tool in TOOLS if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(
     bool(missing),
     reason=f"not installed: {', '.join(missing)} (scripts/setup --test installs them)",
+)
+needs_keyring = pytest.mark.skipif(
+    shutil.which("gnome-keyring-daemon") is None,
+    reason="gnome-keyring-daemon not installed (scripts/setup --test installs it)",
 )
 
 
@@ -100,6 +105,14 @@ def open_tray_menu(desktop: Desktop) -> int:
 
 def press(desktop: Desktop, *keys: str) -> None:
     desktop.run("xdotool", "key", *keys)
+
+
+def keyring_value(desktop: Desktop, server: str, name: str) -> str | None:
+    """The secret as the keyring holds it, read as any other program of the user could."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+        value: str | None = SecretService.Keyring().get_password(f"mcp-tray/{server}", name)
+        return value
 
 
 def test_the_tray_icon_appears_a_crash_loop_reaches_the_daemon_and_the_menu_opens(
@@ -207,3 +220,38 @@ def stopped_ring(picture: Picture, dot: Box) -> bool:
         and picture.count(Colour.GREY, within=around) > 0
         and picture.count(Colour.GREY, within=centre) == 0
     )
+
+
+@needs_keyring
+def test_the_needs_a_secret_notice_opens_the_dialog_and_the_typed_secret_starts_the_server(
+    open_desktop: Callable[..., Desktop], tray_home: Path
+) -> None:
+    desktop = open_desktop(keyring=True)
+    entry = {
+        "command": PYTHON,
+        "args": [str(SERVERS / "secretive.py")],
+        "env": {"API_TOKEN": "${secret:API_TOKEN}"},
+    }
+    configure(tray_home, {"api": entry})
+    typed = "tok-typed-by-a-person-1234"
+    log = desktop.bus_log
+    with tray_app(tray_home, desktop) as app:
+        needs = log.wait_for_notified("api needs a secret")
+        desktop.wait_for_window("--class", "Dunst")  # drawn: its actions act on what is drawn
+        desktop.run("dunstctl", "action", "0")  # a click on the notice
+        dialog = desktop.wait_for_window("--name", "^Set a secret for api$")
+        focused = int(desktop.run("xdotool", "getwindowfocus"))
+        desktop.run("xdotool", "type", "--delay", "1", typed)
+        desktop.screenshot("secret-typed.png", box=desktop.geometry(dialog))
+        press(desktop, "Return")
+        app.wait_for_line(r"API_TOKEN stored for api")
+        app.wait_for_line(r"api is running")
+        log.wait_for_close(needs.id)
+        desktop.screenshot("secret-saved.png", box=desktop.geometry(dialog))
+        stored = keyring_value(desktop, "api", "API_TOKEN")
+
+    assert needs.actions[:2] == ["default", "Set secret…"]
+    assert log.signals("ActionInvoked") == [(needs.id, "default")]
+    assert focused == dialog  # the keys went to the dialog, to its masked field
+    assert stored == typed
+    assert not [line for line in app.lines if typed in line]
