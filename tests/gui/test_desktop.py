@@ -37,6 +37,9 @@ TOOLS = (
     "Xvfb", "trayer", "dunst", "dunstctl", "dbus-run-session", "dbus-monitor", "gdbus",
     "xdotool", "xev", "xprop", "import", "convert",
 )  # fmt: skip
+BANNER = "#fff1f0"  # the config banner's background (app.gui.windows.ConfigBanner)
+BANNER_FUZZ = "1%"  # a pale pink, a shade away from the window's white and grey
+
 missing = [tool for tool in TOOLS if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(
     bool(missing),
@@ -105,6 +108,13 @@ def open_tray_menu(desktop: Desktop) -> int:
 
 def press(desktop: Desktop, *keys: str) -> None:
     desktop.run("xdotool", "key", *keys)
+
+
+def open_window(desktop: Desktop, home: Path) -> int:
+    """Start ``mcp-tray`` again, as from the applications menu: the running one's window."""
+    again = mcp_tray(home, env=desktop.env)
+    assert again.returncode == 0 and "already running" in again.stdout, again
+    return desktop.wait_for_window("--name", "^MCP Tray$")
 
 
 def keyring_value(desktop: Desktop, server: str, name: str) -> str | None:
@@ -255,3 +265,56 @@ def test_the_needs_a_secret_notice_opens_the_dialog_and_the_typed_secret_starts_
     assert focused == dialog  # the keys went to the dialog, to its masked field
     assert stored == typed
     assert not [line for line in app.lines if typed in line]
+
+
+def test_a_mistake_in_the_config_shows_a_banner_and_the_menu_says_so_until_it_is_fixed(
+    desktop: Desktop, tray_home: Path
+) -> None:
+    notes = {"command": PYTHON, "args": [str(FLAKY)]}
+    config = configure(tray_home, {"notes": notes})
+    log = desktop.bus_log
+    with tray_app(tray_home, desktop) as app:
+        app.wait_for_line(r"tray icon shown")
+        app.wait_for_line(r"notes is running")
+        menu = open_tray_menu(desktop)
+        plain_menu = desktop.geometry(menu)
+        press(desktop, "Escape")
+        desktop.windows.wait_for_unmap(menu)
+        shown = open_window(desktop, tray_home)
+        window = desktop.geometry(shown)
+        top = Box(window.x, window.y, window.width // 2, window.height // 3)  # clear of notices
+
+        config.write_text(json.dumps({"mcpServers": {"notes": {**notes, "disabeld": True}}}))
+        mistake = log.wait_for_notified("The config has an error")
+        banner = desktop.wait_for_picture(
+            "config-mistake-window.png",
+            "the config banner",
+            lambda p: p.count(BANNER, within=top, fuzz=BANNER_FUZZ) > 0,
+        )
+        menu = open_tray_menu(desktop)
+        mistaken_menu = desktop.geometry(menu)
+        desktop.screenshot("config-mistake-menu.png")
+        press(desktop, "Escape")
+        desktop.windows.wait_for_unmap(menu)
+
+        config.write_text(json.dumps({"mcpServers": {"notes": notes}}))
+        fixed = log.wait_for_notified("The config is fixed")
+        desktop.wait_for_picture(
+            "config-fixed-window.png",
+            "the window without the banner",
+            lambda p: p.count(BANNER, within=top, fuzz=BANNER_FUZZ) == 0,
+        )
+        still_shown = desktop.visible("--name", "^MCP Tray$")
+        menu = open_tray_menu(desktop)
+        fixed_menu = desktop.geometry(menu)
+        press(desktop, "Escape")
+        (row,) = app.status()
+
+    assert "did you mean" in mistake.body and "disabled" in mistake.body
+    assert banner.path.stat().st_size > 0
+    # Two more lines at the top: the mistake, and "Open config to fix it".
+    assert mistaken_menu.height > plain_menu.height
+    assert fixed.replaces_id == mistake.id  # the same notice, now good news
+    assert shown in still_shown  # the banner went, not the window
+    assert fixed_menu.height == plain_menu.height
+    assert row["state"] == "running"  # the mistake never took the server down
