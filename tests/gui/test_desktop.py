@@ -37,6 +37,7 @@ TOOLS = (
     "Xvfb", "trayer", "dunst", "dunstctl", "dbus-run-session", "dbus-monitor", "gdbus",
     "xdotool", "xev", "xprop", "import", "convert",
 )  # fmt: skip
+CRITICAL = 2  # the freedesktop urgency
 BANNER = "#fff1f0"  # the config banner's background (app.gui.windows.ConfigBanner)
 BANNER_FUZZ = "1%"  # a pale pink, a shade away from the window's white and grey
 
@@ -318,3 +319,31 @@ def test_a_mistake_in_the_config_shows_a_banner_and_the_menu_says_so_until_it_is
     assert shown in still_shown  # the banner went, not the window
     assert fixed_menu.height == plain_menu.height
     assert row["state"] == "running"  # the mistake never took the server down
+
+
+def test_without_a_tray_the_window_shows_and_gives_way_to_the_icon_when_a_tray_starts(
+    open_desktop: Callable[..., Desktop], tray_home: Path
+) -> None:
+    desktop = open_desktop(tray=False)
+    configure(tray_home, {"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+    with tray_app(tray_home, desktop) as app:
+        app.wait_for_line(r"no system tray on this desktop yet; showing the window instead")
+        window = desktop.wait_for_window("--name", "^MCP Tray$")
+        app.wait_for_line(r"notes is running")
+        desktop.screenshot("no-tray-window.png")
+        mark = desktop.windows.mark()
+
+        desktop.start_tray()
+        app.wait_for_line(r"tray icon shown")
+        desktop.windows.wait_for_unmap(window, after=mark)
+        told = desktop.bus_log.wait_for_notified("MCP Tray is in your system tray now")
+        panel = desktop.geometry(desktop.wait_for_window("--name", "^panel$", visible=False))
+        desktop.wait_for_picture(
+            "tray-appeared.png",
+            "the running icon in trayer's panel",
+            lambda p: p.count(Colour.GREEN, within=panel) > 0,
+        )
+        still_visible = desktop.visible("--name", "^MCP Tray$")
+
+    assert window not in still_visible
+    assert told.urgency != CRITICAL  # good news, not an alarm
