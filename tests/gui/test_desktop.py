@@ -27,6 +27,7 @@ import pytest
 from keyring.backends import SecretService
 
 from app.core.choices import UserChoices
+from app.core.installation import demo_command
 from app.core.overview import Colour
 from app.core.paths import default_paths
 from tests.gui.desktop import SCREEN, WAIT_S, Box, Desktop, Picture
@@ -347,3 +348,159 @@ def test_without_a_tray_the_window_shows_and_gives_way_to_the_icon_when_a_tray_s
 
     assert window not in still_visible
     assert told.urgency != CRITICAL  # good news, not an alarm
+
+
+README_SHOTS = "screenshots"  # test-artifacts/screenshots/: copied by hand to docs/screenshots/
+LOGO_BLUE = "#3949ab"  # the MCP Tray logo's
+SELECTED_ROW = "#308cc6"  # Fusion's highlight behind a selected row
+LIFECYCLE_BLUE = "#0b5cad"  # app.gui.logs: MCP Tray's own lines in a server's log
+NOTICE_ICON_PX = 40
+NOTICES_DUNSTRC = f"""\
+[global]
+    origin = bottom-right
+    offset = 12x12
+    width = 360
+    font = DejaVu Sans 9
+    max_icon_size = {NOTICE_ICON_PX}
+    show_indicators = no
+    frame_width = 1
+    padding = 10
+    horizontal_padding = 10
+    gap_size = 6
+    corner_radius = 6
+[urgency_normal]
+    background = "#ffffff"
+    foreground = "#1f2328"
+    frame_color = "#8c959f"
+[urgency_critical]
+    background = "#ffffff"
+    foreground = "#1f2328"
+    frame_color = "#cf222e"
+"""
+
+
+@needs_keyring
+def test_the_readme_screenshots_show_a_running_a_secret_needing_and_a_crashing_server(
+    open_desktop: Callable[..., Desktop], tray_home: Path, tmp_path: Path
+) -> None:
+    """The README's pictures, from a first run of a config like a real one: the demo runs,
+    github waits for its token, notes keeps crashing. Notices sit at the bottom right
+    (a dunstrc of its own) so that the menu does not hide them."""
+    dunstrc = tmp_path / "dunstrc"
+    dunstrc.write_text(NOTICES_DUNSTRC)
+    desktop = open_desktop(keyring=True, dunst_config=dunstrc)
+    token = "GITHUB_PERSONAL_ACCESS_TOKEN"
+    servers = {
+        "demo": {"command": demo_command()[0], "args": demo_command()[1:]},
+        "github": {
+            "command": PYTHON,
+            "args": [str(SERVERS / "secretive.py"), token],
+            "env": {token: f"${{secret:{token}}}"},
+        },
+        "notes": {
+            "command": PYTHON,
+            "args": [str(FLAKY), "--crash-at-start"],
+            "restart": {"maxFailures": 3, "initialDelayMs": 10, "maxDelayMs": 100},
+        },
+    }
+    configure(tray_home, servers, welcomed=False)
+    log = desktop.bus_log
+    shots: dict[str, Path] = {}
+
+    def shot(name: str, box: Box | None = None) -> None:
+        shots[name] = desktop.screenshot(f"{README_SHOTS}/{name}", box=box)
+
+    with tray_app(tray_home, desktop) as app:
+        welcome = desktop.wait_for_window("--name", "^Welcome to MCP Tray$")
+        app.wait_for_line(r"demo is running")
+        welcome_box = desktop.geometry(welcome)
+        desktop.wait_for_picture(
+            f"{README_SHOTS}/welcome.png",
+            "the welcome window's logo",
+            lambda p: p.count(LOGO_BLUE) > 0,
+            box=welcome_box,
+        )
+        mark = desktop.windows.mark()
+        desktop.run("xdotool", "windowfocus", "--sync", str(welcome), "key", "Escape")
+        desktop.windows.wait_for_unmap(welcome, after=mark)
+
+        log.wait_for_notified("github needs a secret")
+        log.wait_for_notified("notes keeps crashing")
+        dunst = desktop.wait_for_window("--class", "Dunst")
+        desktop.wait_for_picture("notices.png", "both notices", two_logos)
+        shot("notice.png", desktop.geometry(dunst).grown(12).clipped())
+
+        # The menu, with notes' submenu: its problem in words and "Try again" first.
+        menu = open_tray_menu(desktop)
+        mark = desktop.windows.mark()
+        # MCP Tray, the two fixes, then demo, github and notes ▸
+        press(desktop, *["Down"] * 6, "Right")
+        submenu = desktop.wait_for_menu(after=mark)
+        panel = desktop.wait_for_window("--name", "^panel$", visible=False)
+        region = spanning(*map(desktop.geometry, (submenu, menu, dunst, panel)))
+        drawn = desktop.wait_for_picture(
+            "menu-and-notices.png",
+            "notes' entry and its submenu's Try again, highlighted",
+            lambda p: all(
+                p.count(SELECTED_ROW, within=desktop.geometry(m), fuzz="3%")
+                for m in (menu, submenu)
+            ),
+        )
+        shot("tray-menu.png", region.grown(12).clipped())
+        press(desktop, "Down", "Down", "Return")  # Try again, Stop, Show logs
+        shown = desktop.wait_for_window("--name", "^MCP Tray$")
+        window = desktop.geometry(shown)
+        logs = desktop.wait_for_picture(
+            f"{README_SHOTS}/log-window.png",
+            "notes' story, MCP Tray's lines in blue",
+            lambda p: p.count(LIFECYCLE_BLUE, within=window, fuzz="5%") > 0,
+            box=window,
+        )
+
+        # The Servers tab, with notes chosen: a click on its row, the lower of two warnings.
+        desktop.run("xdotool", "windowfocus", "--sync", str(shown), "key", "ctrl+shift+Tab")
+        table = desktop.wait_for_picture(
+            "servers-tab.png",
+            "the servers table",
+            lambda p: p.count(Colour.GREEN, within=window) > 0,
+        )
+        _, warnings = table.find(Colour.RED, within=window)  # github's, then notes'
+        assert warnings is not None
+        notes_row = Box(window.x, warnings.y + warnings.height - 5, window.width, 1)
+        desktop.run(
+            "xdotool", "mousemove", str(warnings.x + 60), str(notes_row.y), "click", "1"
+        )  # fmt: skip
+        desktop.wait_for_picture(
+            f"{README_SHOTS}/servers-window.png",
+            "notes' row chosen",
+            lambda p: p.count(SELECTED_ROW, within=notes_row, fuzz="3%") > 0,
+            box=window,
+        )
+
+        # Set secret… from the menu's fix for github; a few characters typed, masked.
+        open_tray_menu(desktop)
+        press(desktop, "Down", "Down", "Return")
+        dialog = desktop.wait_for_window("--name", "^Set a secret for github$")
+        desktop.run("xdotool", "type", "--delay", "1", "ghp_not-a-real-one")
+        shot("secret-dialog.png", desktop.geometry(dialog))
+        press(desktop, "Escape")
+        rows = {row["name"]: row["state"] for row in app.status()}
+
+    assert rows == {"demo": "running", "github": "needs-secret", "notes": "crash-loop"}
+    assert drawn.path.stat().st_size > 0
+    assert logs.count(LIFECYCLE_BLUE, fuzz="5%") > 0
+    assert all(path.stat().st_size > 0 for path in shots.values())
+
+
+def spanning(*boxes: Box) -> Box:
+    """The smallest box around all of ``boxes``."""
+    left, top = min(b.x for b in boxes), min(b.y for b in boxes)
+    right = max(b.x + b.width for b in boxes)
+    bottom = max(b.y + b.height for b in boxes)
+    return Box(left, top, right - left, bottom - top)
+
+
+def two_logos(picture: Picture) -> bool:
+    """Two notices on screen: the box around the logos on screen spans two of them."""
+    _, logos = picture.find(LOGO_BLUE)
+    return logos is not None and logos.height > 1.5 * NOTICE_ICON_PX
