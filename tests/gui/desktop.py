@@ -66,6 +66,11 @@ class Box:
         """This box, counted from ``outer``'s corner instead of the screen's."""
         return Box(self.x - outer.x, self.y - outer.y, self.width, self.height)
 
+    def moved(self, was: Box, now: Box) -> Box:
+        """This box, inside ``was``, where it is once ``was`` moved to ``now`` (a menu that
+        moved sideways to stay on the screen, say)."""
+        return Box(self.x + now.x - was.x, self.y + now.y - was.y, self.width, self.height)
+
     def grown(self, by: int) -> Box:
         return Box(self.x - by, self.y - by, self.width + 2 * by, self.height + 2 * by)
 

@@ -201,7 +201,7 @@ def test_an_open_menu_stays_open_and_shows_a_state_changed_from_outside(
         after = desktop.wait_for_picture(
             "menu-notes-stopped.png",
             "a grey ring where notes' green dot was",
-            lambda p: stopped_ring(p, dot),
+            lambda p: stopped_ring(p, dot.moved(where, desktop.geometry(menu))),
         )
         visible = desktop.visible("--maxdepth", "1", "--class", "MCP Tray")
         grown = desktop.geometry(menu)
@@ -224,7 +224,7 @@ def test_an_open_menu_stays_open_and_shows_a_state_changed_from_outside(
 
 
 def stopped_ring(picture: Picture, dot: Box) -> bool:
-    """Where the dot was: grey, no green, and hollow (a ring, not the half of "Stopping…")."""
+    """Where the dot is: grey, no green, and hollow (a ring, not the half of "Stopping…")."""
     centre = Box(dot.x + dot.width // 2 - 1, dot.y + dot.height // 2 - 1, 2, 2)
     around = dot.grown(2)
     return (
