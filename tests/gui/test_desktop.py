@@ -97,7 +97,8 @@ def tray_app(home: Path, desktop: Desktop) -> Iterator[HubProcess]:
 
 
 def open_tray_menu(desktop: Desktop) -> int:
-    """Right-click the icon in trayer's panel; the menu's window once it shows."""
+    """Right-click the icon in trayer's panel; the menu's window once it shows, with the
+    pointer moved off it, so that no entry is chosen until a key chooses one."""
     spot = desktop.geometry(desktop.wait_for_window("--name", "^panel$", visible=False))
     mark = desktop.windows.mark()
     # No --sync: it waits for the pointer to move, forever if it is there already.
@@ -105,7 +106,9 @@ def open_tray_menu(desktop: Desktop) -> int:
         "xdotool", "mousemove", str(spot.x + spot.width // 2), str(spot.y + spot.height // 2),
         "click", "3",
     )  # fmt: skip
-    return desktop.wait_for_menu(after=mark)
+    menu = desktop.wait_for_menu(after=mark)
+    desktop.run("xdotool", "mousemove", "0", str(SCREEN.height - 1))
+    return menu
 
 
 def press(desktop: Desktop, *keys: str) -> None:
