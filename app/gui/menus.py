@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cache
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QMenu
 
@@ -33,6 +33,8 @@ class LiveMenu:
         self._submenus: dict[str, LiveMenu] = {}
 
     def update(self, entries: Sequence[Entry]) -> None:
+        top = not isinstance(self.menu.parentWidget(), QMenu)
+        before = self._open_frames() if top and self.menu.isVisible() else {}
         wanted = {entry.key for entry in entries}
         for key in [key for key in self._actions if key not in wanted]:
             self._remove(key)
@@ -47,6 +49,38 @@ class LiveMenu:
                     self.menu.addAction(action)
             self._entries[entry.key] = entry
             self._draw(action, entry)
+        if before:  # once every open submenu has its new size too
+            self._keep_in_place(before)
+
+    def _open_frames(self) -> dict[int, QRect]:
+        """Where this menu and its open submenus are on the screen, by id."""
+        frames = {id(self): self.menu.geometry()}
+        for child in self._submenus.values():
+            if child.menu.isVisible():
+                frames |= child._open_frames()
+        return frames
+
+    def _keep_in_place(self, before: dict[int, QRect]) -> None:
+        """After new words changed their widths, keep an open menu on its side: one that
+        touched the screen's right edge (a tray in the top-right corner) still does, and
+        an open submenu still touches its parent. Qt resizes an open menu from its left
+        edge, which would push it off the screen or leave a gap. Only sideways: each row
+        stays at its height, under the pointer."""
+        frame = self.menu.geometry()
+        screen = self.menu.screen().availableGeometry()
+        parent = self.menu.parentWidget()
+        was = before.get(id(self))
+        x = frame.x()
+        if isinstance(parent, QMenu):
+            x = parent.x() - frame.width() if x < parent.x() else parent.geometry().right() + 1
+        elif was is not None and was.right() >= screen.right():
+            x = screen.right() + 1 - frame.width()
+        x = max(screen.left(), min(x, screen.right() + 1 - frame.width()))
+        if x != frame.x():
+            self.menu.move(x, frame.y())
+        for child in self._submenus.values():
+            if child.menu.isVisible():
+                child._keep_in_place(before)
 
     def action(self, key: str) -> QAction:
         return self._actions[key]
