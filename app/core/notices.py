@@ -46,7 +46,7 @@ from app.core.events import (
     ServerStateChanged,
     Unsubscribe,
 )
-from app.core.problems import what_happened
+from app.core.problems import MISTAKE, config_error_line, what_happened
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
 INFO_TIMEOUT_MS = 8000  # long enough to read two lines, short enough not to pile up
@@ -258,8 +258,9 @@ class Notices:
             Notice(
                 kind=NoticeKind.CONFIG_ERROR,
                 server=None,
-                title="The config has an error",
-                body=f"{first}{more}\nThe servers keep running on the last good config.",
+                title="The config file has a mistake",
+                body=f"{config_error_line(first).removeprefix(MISTAKE)}{more}\n"
+                "Your servers keep running as they were until it is fixed.",
             )
         )
 
@@ -348,4 +349,4 @@ def _what_happened(reason: str | None, crash: ServerExited | None) -> str:
 
 def _with_last_line(text: str, crash: ServerExited | None) -> str:
     last = crash.last_stderr[-1].strip() if crash is not None and crash.last_stderr else ""
-    return f"{text}\nLast output: {last}" if last else text
+    return f"{text}\nIt last said: {last}" if last else text

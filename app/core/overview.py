@@ -159,7 +159,7 @@ def summary(row: ServerRow) -> str:
         parts.append(f"for {human_duration(row.uptime_s)}")
     text = " ".join(parts)
     if row.restarts:
-        text += f" · restarted {_times(row.restarts)}"
+        text += f" · restarted {times(row.restarts)}"
     return text
 
 
@@ -192,5 +192,6 @@ def _servers(count: int) -> str:
     return f"{count} server{'s' if count != 1 else ''}"
 
 
-def _times(count: int) -> str:
+def times(count: int) -> str:
+    """ "once", "twice", "3 times"."""
     return {1: "once", 2: "twice"}.get(count, f"{count} times")

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.core.overview import ServerRow
 from app.core.supervise.states import State
 
 LAST_OUTPUT = ". Last output: "
+MISTAKE = "The config file has a mistake: "
 
 
 @dataclass(frozen=True)
@@ -152,3 +154,24 @@ def secret_progress(
     found = problem(row)
     reason = found.what if found else "it is not running."
     return f"Saved, but {server} did not start: {reason[:1].lower()}{reason[1:]}", True
+
+
+_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<rest>.*)$", re.S)
+
+
+def config_mistake(first_error: str) -> tuple[str, str]:
+    """ "/home/me/.config/mcp-tray/config.json:3:5: mcpServers.x: …" as a person reads it:
+    where ("config.json, line 3, column 5", or "" when the error names no place) and what."""
+    match = _WHERE.match(first_error)
+    if match is None:
+        return "", first_error
+    where = f"{Path(match['file']).name}, line {match['line']}"
+    if match["column"]:
+        where += f", column {match['column']}"
+    return where, match["rest"]
+
+
+def config_error_line(first_error: str) -> str:
+    """The config's first problem in one line: "The config file has a mistake: where: what"."""
+    where, what = config_mistake(first_error)
+    return f"{MISTAKE}{where}: {what}" if where else f"{MISTAKE}{what}"

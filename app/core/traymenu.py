@@ -14,13 +14,11 @@ secret…" for one that needs a secret, "Try again" for one that was paused,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from app.core.overview import Look, ServerRow, headline, look, summary
-from app.core.problems import problem
+from app.core.problems import config_mistake, problem
 from app.core.supervise.states import State
 
 # Verbs: what an entry (or a window button, or a notice's button) asks the tray to do.
@@ -113,7 +111,10 @@ def tray_menu(
 def _needs_you(rows: Sequence[ServerRow], config_error: str) -> list[Entry]:
     entries = []
     if config_error:
-        entries.append(Entry(key="config-error", text=config_error_line(config_error)))
+        where, what = config_mistake(config_error)
+        lines = [f"The config file has a mistake{f' in {where}' if where else ''}:"]
+        lines += wrap(what, PROBLEM_LINE_CHARS)
+        entries += [Entry(key=f"config-error{i}", text=line) for i, line in enumerate(lines)]
         entries.append(Entry(key="config-fix", text="Open config to fix it", verb=OPEN_CONFIG))
     for row in rows:
         if row.needs_you:
@@ -170,21 +171,6 @@ def _app_actions(settings: Settings) -> list[Entry]:
         ),
     ]
     return entries
-
-
-_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<rest>.*)$", re.S)
-
-
-def config_error_line(first_error: str) -> str:
-    """ "/home/me/.config/mcp-tray/config.json:3:5: mcpServers.x: …" as a person reads it:
-    "config.json, line 3, column 5: mcpServers.x: …"."""
-    match = _WHERE.match(first_error)
-    if match is None:
-        return f"The config file has a mistake: {first_error}"
-    where = f"{Path(match['file']).name}, line {match['line']}"
-    if match["column"]:
-        where += f", column {match['column']}"
-    return f"The config file has a mistake: {where}: {match['rest']}"
 
 
 def wrap(text: str, width: int, *, most: int = PROBLEM_LINES) -> list[str]:

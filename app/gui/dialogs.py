@@ -93,6 +93,7 @@ class SecretDialog(QDialog):
         if not name or not value:
             return
         self.value.clear()  # the value does not linger in the widget
+        self.value.setPlaceholderText("Saved in your keyring")
         for field in (self.name, self.value):
             field.setEnabled(False)
         self.save.setEnabled(False)
@@ -129,7 +130,14 @@ class WelcomeWindow(QDialog):
 
     chosen = Signal(str)
 
-    def __init__(self, logo: QIcon, *, demo_running: bool, steps: Sequence[tuple[str, str]]):
+    def __init__(
+        self,
+        logo: QIcon,
+        *,
+        demo_running: bool,
+        in_tray: bool,
+        steps: Sequence[tuple[str, str]],
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Welcome to MCP Tray")
         self.setWindowIcon(logo)
@@ -139,7 +147,10 @@ class WelcomeWindow(QDialog):
             "Claude, Cursor and VS Code can use their tools. When a server crashes or you "
             "change it, MCP Tray restarts it, and your apps keep their tools.",
             "It lives in your system tray. Click its icon to see your servers; it tells you "
-            "when one needs you.",
+            "when one needs you."
+            if in_tray
+            else "Your desktop has no system tray right now, so MCP Tray shows your servers in "
+            "its own window; it tells you when one needs you.",
         ]
         if demo_running:
             paragraphs.append(

@@ -428,6 +428,7 @@ class TrayApp(QObject):
         welcome = WelcomeWindow(
             self.logo,
             demo_running=demo is not None,
+            in_tray=self.icon.isVisible(),
             steps=[(traymenu.CONNECT, "Connect an app…"), (traymenu.OPEN_CONFIG, "Open config")],
         )
         welcome.chosen.connect(lambda verb: self.act(verb, ""))

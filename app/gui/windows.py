@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.overview import ServerRow, human_duration, look
-from app.core.problems import problem
+from app.core.overview import ServerRow, human_duration, look, times
+from app.core.problems import config_error_line, problem
 from app.core.traymenu import (
     CONNECT,
     HTTP,
@@ -46,7 +46,6 @@ from app.core.traymenu import (
     OPEN_CONFIG,
     QUIT,
     Settings,
-    config_error_line,
     server_actions,
 )
 from app.gui.logs import LogsTab
@@ -261,14 +260,15 @@ def _details(row: ServerRow, secrets: Sequence[str]) -> str:
     found = problem(row, secrets=secrets)
     if found is not None:
         lines.append(found.sentences())
-    facts = [f"state {row.state.value}"]
+    facts = []
     if row.pid is not None:
-        facts.append(f"process id {row.pid}")
+        facts.append(f"process {row.pid}")
     if row.restarts:
-        facts.append(f"{row.restarts} restart{'s' if row.restarts != 1 else ''}")
+        facts.append(f"restarted {times(row.restarts)}")
     if row.last_exit is not None:
         facts.append(f"last exit status {row.last_exit}")
-    lines.append("Details: " + ", ".join(facts))
+    facts.append(f"state {row.state.value}")  # the word `mcp-tray status` uses
+    lines.append("For whoever helps you: " + " · ".join(facts))
     return "\n".join(lines)
 
 

@@ -57,7 +57,7 @@ async def test_a_crash_loop_tells_its_story_between_the_servers_own_lines(superv
     await events.wait_for_state("crash-loop", after=mark)
     await supervisor.stop(by_user=True)
 
-    paused = r"Paused after {} failed starts; trying again in 5 min, or when you restart it\."
+    paused = r"Paused after {} failed starts; trying again in 5 min, or when you choose Try again\."
     crash = [(True, STARTED), (False, re.escape(FATAL)), (True, r"Exited with status 3\.")]
     assert_reads(
         story(supervisor, events),
@@ -92,7 +92,8 @@ async def test_a_paused_server_says_when_it_tries_again_and_then_does(supervise)
             (True, r"Exited with status 3\."),
             (
                 True,
-                r"Paused after 1 failed start; trying again in 0\.1 s, or when you restart it\.",
+                r"Paused after 1 failed start; trying again in 0\.1 s, "
+                r"or when you choose Try again\.",
             ),
             (True, r"Trying again\."),
             (True, STARTED),

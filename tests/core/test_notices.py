@@ -133,7 +133,7 @@ async def test_a_crash_loop_is_one_critical_notice_that_stays_however_often_it_r
     assert notice.title == "files keeps crashing"
     assert notice.body == (
         "It stopped with an error. MCP Tray stopped restarting it.\n"
-        "Last output: fatal: database locked"
+        "It last said: fatal: database locked"
     )
     assert (notice.urgency, notice.timeout_ms) == (Urgency.CRITICAL, 0)
     assert notice.actions == (("logs", "Show logs"), ("restart", "Try again"))
@@ -220,7 +220,7 @@ async def test_a_crash_the_hub_recovered_from_is_a_normal_notice_with_what_happe
     (notice,) = desktop.shown
     assert (notice.kind, notice.slot) == (NoticeKind.RESTARTED, "files")
     assert notice.title == "files crashed and was restarted"
-    assert notice.body == "It stopped with an error.\nLast output: fatal: database locked"
+    assert notice.body == "It stopped with an error.\nIt last said: fatal: database locked"
     assert (notice.urgency, notice.timeout_ms) == (Urgency.NORMAL, INFO_TIMEOUT_MS)
     assert notice.actions == (("logs", "Show logs"),)
 
@@ -392,7 +392,10 @@ async def test_a_config_error_is_critical_names_file_line_and_column_and_is_not_
     (notice,) = desktop.calls
     assert isinstance(notice, Notice)
     assert (notice.kind, notice.slot) == (NoticeKind.CONFIG_ERROR, CONFIG_SLOT)
-    assert notice.body.startswith(f"{CONFIG_ERROR} (and 1 more)\n")
+    assert notice.title == "The config file has a mistake"
+    assert notice.body.startswith(
+        'config.json, line 4, column 7: mcpServers.a.comand: unknown key "comand" (and 1 more)\n'
+    )
     assert (notice.urgency, notice.timeout_ms) == (Urgency.CRITICAL, 0)
     assert notice.actions == (("open-config", "Open config"),)
 

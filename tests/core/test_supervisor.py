@@ -211,7 +211,8 @@ async def test_a_missing_command_parks_at_once_with_a_readable_error(supervise) 
     assert cannot.lifecycle and paused.lifecycle
     assert cannot.text.startswith("Cannot start: the command 'mcp-tray-no-such-command' was not")
     assert (
-        paused.text == "Paused until that is fixed; trying again in 5 min, or when you restart it."
+        paused.text
+        == "Paused until that is fixed; trying again in 5 min, or when you choose Try again."
     )
 
 

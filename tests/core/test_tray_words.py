@@ -18,7 +18,7 @@ from app.core.overview import (
     summary,
     tooltip,
 )
-from app.core.problems import plain, problem, secret_progress
+from app.core.problems import config_error_line, plain, problem, secret_progress
 from app.core.supervise.states import State
 from app.core.traymenu import (
     OPEN_CONFIG,
@@ -28,7 +28,6 @@ from app.core.traymenu import (
     STOP,
     Entry,
     Settings,
-    config_error_line,
     server_actions,
     tray_menu,
     wrap,
@@ -206,15 +205,16 @@ def test_the_menu_opens_with_the_name_the_status_and_what_needs_the_user() -> No
         config_error="/home/me/.config/mcp-tray/config.json:3:5: mcpServers.x: bad value",
     )
 
-    assert [e.text for e in menu[:6]] == [
+    assert [e.text for e in menu[:7]] == [
         "MCP Tray",
         "2 need you",
-        "The config file has a mistake: config.json, line 3, column 5: mcpServers.x: bad value",
+        "The config file has a mistake in config.json, line 3, column 5:",
+        "mcpServers.x: bad value",
         "Open config to fix it",
         "weather needs a secret — Set secret…",
         "",  # the separator before the servers
     ]
-    assert menu[3].verb == OPEN_CONFIG and menu[4].verb == SECRET and menu[4].server == "weather"
+    assert menu[4].verb == OPEN_CONFIG and menu[5].verb == SECRET and menu[5].server == "weather"
     assert menu[-1].text == "Quit"
     assert not JARGON.search("\n".join(every_text(menu)))
 

@@ -289,7 +289,7 @@ def test_a_mistake_in_the_config_shows_a_banner_and_the_menu_says_so_until_it_is
         top = Box(window.x, window.y, window.width // 2, window.height // 3)  # clear of notices
 
         config.write_text(json.dumps({"mcpServers": {"notes": {**notes, "disabeld": True}}}))
-        mistake = log.wait_for_notified("The config has an error")
+        mistake = log.wait_for_notified("The config file has a mistake")
         banner = desktop.wait_for_picture(
             "config-mistake-window.png",
             "the config banner",

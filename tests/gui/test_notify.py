@@ -59,7 +59,7 @@ SECRET = Notice(
 CONFIG = Notice(
     kind=NoticeKind.CONFIG_ERROR,
     server=None,
-    title="The config has an error",
+    title="The config file has a mistake",
     body="config.json:4:7: unknown key",
 )
 

@@ -328,6 +328,7 @@ def test_the_first_run_shows_a_welcome_once(start_tray: Any, tray_loop: TrayLoop
 
     assert isinstance(welcome, WelcomeWindow) and welcome.isVisible()
     assert "demo server is already running" in texts
+    assert "no system tray right now" in texts  # offscreen: it does not point at a tray
     assert buttons == ["Connect an app…", "Open config", "Close"]
     welcome.close()
     tray_loop.run(running.quit)
@@ -348,7 +349,7 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
         mark = len(running.events.events)
         config.write_text('{"mcpServers": {"demo": {"comand": "x"}}}')
         await running.events.wait_for(lambda e: isinstance(e, ConfigProblem), after=mark)
-        top = [a.text() for a in running.tray.menu.actions()[:4]]
+        top = [a.text() for a in running.tray.menu.actions()[:5]]
         banner = running.tray.window.config_banner
         shown = (banner.text.text(), banner.isVisibleTo(running.tray.window))
         mark = len(running.events.events)
@@ -359,8 +360,9 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
     top, banner_text, banner_shown = tray_loop.run(break_then_fix)
 
     assert top[1] == "1 needs you"
-    assert top[2].startswith("The config file has a mistake: config.json, line 1, column")
-    assert top[3] == "Open config to fix it"
+    assert top[2].startswith("The config file has a mistake in config.json, line 1, column")
+    assert top[3] == 'mcpServers.demo: missing required key "command"'  # on a line of its own
+    assert top[4] == "Open config to fix it"
     assert banner_shown and "line 1, column" in banner_text and "keep running" in banner_text
     assert not running.tray.window.config_banner.isVisibleTo(running.tray.window)
     assert running.tray.menu.actions()[2].text() == ""  # the mistake's lines are gone

@@ -53,7 +53,7 @@ def restarting_in(seconds: float) -> str:
 
 def paused(failures: int, retry_in_s: float, *, cannot_start: bool) -> str:
     """Parked in crash-loop: why, and when the slow re-probe will try again."""
-    when = f"trying again in {in_words(retry_in_s)}, or when you restart it"
+    when = f"trying again in {in_words(retry_in_s)}, or when you choose Try again"
     if cannot_start:
         return f"Paused until that is fixed; {when}."
     starts = "failed start" if failures == 1 else "failed starts"
