@@ -9,5 +9,5 @@ HOST = Host(
     linux="~/.cursor/mcp.json",
     macos="~/.cursor/mcp.json",
     windows="~/.cursor/mcp.json",
-    restart="Cursor reloads it by itself; if not, restart Cursor.",
+    restart="Cursor picks up the change by itself; if not, restart Cursor.",
 )

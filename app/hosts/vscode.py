@@ -30,5 +30,5 @@ HOST = VSCode(
     linux="$XDG_CONFIG_HOME/Code/User/mcp.json",
     macos="~/Library/Application Support/Code/User/mcp.json",
     windows="%APPDATA%/Code/User/mcp.json",
-    restart="VS Code reloads it by itself; restart the servers from its MCP view.",
+    restart="VS Code picks up the change by itself; if not, restart the servers from its MCP view.",
 )
