@@ -6,6 +6,10 @@ showed its welcome and whether restart notices are muted. These are the
 user's choices about MCP Tray, not about their servers, so they live in MCP
 Tray's own data folder and never in the user's config file.
 
+The hub and the tray each hold the file (in one process, or in two when the
+tray presents ``mcp-tray serve``); each change re-reads the file before
+writing it, so that neither undoes the other's choices.
+
 The file is small JSON, replaced atomically on every change. One that cannot
 be read or understood is logged once and treated as empty: forgetting a
 choice is far better than a hub that cannot start.
@@ -44,6 +48,7 @@ class UserChoices:
 
     def set_stopped(self, name: str, stopped: bool) -> None:
         with self._lock:
+            self._load()  # another holder of the file (the tray, the hub) may have written
             if (name in self._stopped) == stopped:
                 return  # nothing changes, so nothing is written
             if stopped:
@@ -58,6 +63,7 @@ class UserChoices:
 
     def set_welcome_shown(self) -> None:
         with self._lock:
+            self._load()  # another holder of the file (the tray, the hub) may have written
             if not self._welcome_shown:
                 self._welcome_shown = True
                 self._save()
@@ -68,6 +74,7 @@ class UserChoices:
 
     def set_mute_restarts(self, muted: bool) -> None:
         with self._lock:
+            self._load()  # another holder of the file (the tray, the hub) may have written
             if self._mute_restarts != muted:
                 self._mute_restarts = muted
                 self._save()

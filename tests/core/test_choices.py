@@ -131,3 +131,19 @@ def test_the_choices_file_is_in_mcp_trays_data_folder(tray_home: Path) -> None:
 
     assert paths.choices_file == tray_home / "data" / "choices.json"
     assert paths.choices_file.parent == paths.data_dir
+
+
+def test_the_hub_and_the_tray_holding_the_file_do_not_undo_each_others_choices(
+    path: Path,
+) -> None:
+    hub, tray = UserChoices(path), UserChoices(path)  # loaded before either chose anything
+
+    tray.set_welcome_shown()
+    tray.set_mute_restarts(True)
+    hub.set_stopped("github", True)  # written after the tray's choices, by a holder
+    tray.set_mute_restarts(False)  # that had not read them, and the other way round
+
+    again = UserChoices(path)
+    assert again.welcome_shown()
+    assert again.stopped_servers() == {"github"}
+    assert not again.mute_restarts()
