@@ -352,6 +352,26 @@ def test_without_a_tray_the_window_shows_and_gives_way_to_the_icon_when_a_tray_s
     assert told.urgency != CRITICAL  # good news, not an alarm
 
 
+def test_a_server_that_fails_at_once_is_supervised_in_the_tray_as_under_serve(
+    open_desktop: Callable[..., Desktop], tray_home: Path
+) -> None:
+    """On a real display (Qt's xcb loop), a server that exits within milliseconds lost its
+    supervisor: asyncio had closed its stdin pipe before MCP Tray kept a copy of it."""
+    boom = {
+        "command": "sh",
+        "args": ["-c", "echo boom >&2; exit 4"],
+        "restart": {"initialDelayMs": 10, "maxFailures": 3},
+    }
+    desktop = open_desktop(tray=False)  # the window shows at start, with the welcome
+    configure(tray_home, {"boom": boom}, welcomed=False)
+    with tray_app(tray_home, desktop) as app:
+        parked = app.wait_for_line(r"boom entered crash-loop after (\d+) failed start")
+        desktop.bus_log.wait_for_notified("boom keeps crashing")
+
+    assert parked.group(1) == "3"
+    assert not [line for line in app.lines if "supervising boom failed" in line], app.lines
+
+
 README_SHOTS = "screenshots"  # test-artifacts/screenshots/: copied by hand to docs/screenshots/
 LOGO_BLUE = "#3949ab"  # the MCP Tray logo's
 SELECTED_ROW = "#308cc6"  # Fusion's highlight behind a selected row

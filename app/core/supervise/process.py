@@ -269,10 +269,18 @@ def _pipes(spec: SpawnSpec) -> dict[str, Any]:
 
 
 def _duplicate_write_end(process: asyncio.subprocess.Process) -> int | None:
+    """A copy of the server's stdin pipe, to tell later how much of it the server read.
+
+    None when that cannot be told: on Windows, or when the server exited so fast
+    that asyncio has already closed the pipe (a command that fails at once; on
+    Qt's loop this happens before the spawn returns).
+    """
     if sys.platform == "win32" or process.stdin is None:
         return None
     pipe = process.stdin.transport.get_extra_info("pipe")
-    return os.dup(pipe.fileno()) if pipe is not None else None
+    if pipe is None or pipe.closed:
+        return None
+    return os.dup(pipe.fileno())
 
 
 def launcher_argv(lifeline_fd: int) -> list[str]:
