@@ -218,7 +218,7 @@ class TrayApp(QObject):
     # ----- actions (menu, window buttons, notification buttons)
 
     def act(self, verb: str, server: str) -> None:
-        simple: dict[str, Callable[[], object]] = {
+        by_verb: dict[str, Callable[[], object]] = {
             traymenu.START: lambda: self._run(self.hub.start_server(server)),
             traymenu.STOP: lambda: self._run(self.hub.stop_server(server)),
             traymenu.RESTART: lambda: self._run(self.hub.restart_server(server)),
@@ -233,7 +233,7 @@ class TrayApp(QObject):
             traymenu.MUTE: self._toggle_mute,
             traymenu.QUIT: quit_app,
         }
-        simple[verb]()
+        by_verb[verb]()
 
     async def _show_logs(self, server: str) -> None:
         self.window.show_logs(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
