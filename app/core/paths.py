@@ -8,6 +8,7 @@ vendor folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -69,24 +70,46 @@ class Paths:
         """Create the directories; the runtime one is private to the user."""
         for directory in (self.config_file.parent, self.data_dir, self.state_dir, self.log_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if sys.platform != "win32":
-            _check_private(self.runtime_dir)
-            os.chmod(self.runtime_dir, 0o700)
+        if sys.platform == "win32":
+            self.runtime_dir.mkdir(parents=True, exist_ok=True)
+            return
+        if not self.runtime_dir.is_symlink():  # a planted link is refused below, not followed
+            self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(self.runtime_dir)
 
 
 class UnsafeRuntimeDir(Exception):
-    """The folder for the control socket belongs to someone else."""
+    """The folder for the control socket could have been planted by someone else."""
 
 
-def _check_private(directory: Path) -> None:
-    """Refuse a runtime folder another user could have planted to catch our socket."""
-    owner = directory.stat().st_uid
-    if owner != os.getuid():
+def _make_private(directory: Path) -> None:
+    """Make the runtime folder 0700, refusing one another user could have planted to
+    catch our socket or to have us change their target's mode: a symbolic link (even
+    to a folder of ours), anything but a folder, or a folder of another user.
+
+    The folder is opened without following a link and changed through that handle,
+    so a link swapped in after the checks changes nothing.
+    """
+    advice = "Remove it or set XDG_RUNTIME_DIR to a private folder."
+    try:
+        handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
         raise UnsafeRuntimeDir(
-            f"{directory} belongs to another user (uid {owner}); MCP Tray will not put its "
-            "control socket there. Remove it or set XDG_RUNTIME_DIR to a private folder."
-        )
+            f"{directory} is a symbolic link or not a folder; MCP Tray will not put its "
+            f"control socket there. {advice}"
+        ) from None
+    try:
+        owner = os.fstat(handle).st_uid
+        if owner != os.getuid():
+            raise UnsafeRuntimeDir(
+                f"{directory} belongs to another user (uid {owner}); MCP Tray will not put "
+                f"its control socket there. {advice}"
+            )
+        os.fchmod(handle, 0o700)
+    finally:
+        os.close(handle)
 
 
 def default_paths(*, config_file: Path | None = None) -> Paths:

@@ -306,6 +306,23 @@ def test_ensure_refuses_a_runtime_dir_that_belongs_to_another_user(tray_home: Pa
     assert stat.S_IMODE(paths.runtime_dir.stat().st_mode) != 0o700  # left as it was
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX symbolic links and modes")
+def test_ensure_refuses_a_runtime_dir_planted_as_a_link_and_leaves_its_target_alone(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    paths = default_paths()
+    victim = tmp_path / "victims-home"  # another user's link to a folder of ours
+    victim.mkdir(mode=0o755)
+    paths.runtime_dir.parent.mkdir(parents=True, exist_ok=True)
+    paths.runtime_dir.symlink_to(victim)
+
+    with pytest.raises(UnsafeRuntimeDir, match="is a symbolic link or not a folder"):
+        paths.ensure()
+
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o755  # not made 0700
+    assert list(victim.iterdir()) == []
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 def test_ensure_makes_a_shortened_runtime_dir_private_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
