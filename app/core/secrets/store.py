@@ -6,9 +6,11 @@ server's secret never reaches another. Keyrings cannot list their entries
 portably, so the names (never the values) are also kept in a small index
 file beside the hub's state.
 
-There is no plaintext fallback: when no secure keyring can be reached, every
-call raises :class:`KeyringUnavailable` with the cause and the fix. Calls may
-block (D-Bus, an unlock prompt), so the hub runs them on worker threads.
+There is no plaintext fallback: only keyrings known to encrypt at rest are
+used (:data:`ENCRYPTED_BACKENDS`, checked inside keyring's chainer too); when
+none can be reached, every call raises :class:`KeyringUnavailable` with the
+cause and the fix. Calls may block (D-Bus, an unlock prompt), so the hub
+runs them on worker threads.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import TypeVar
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
+from keyring.backends import fail, null
+from keyring.backends.chainer import ChainerBackend
 
 from app.core.atomic import write_atomically
 
@@ -106,18 +110,52 @@ class SecretStore:
         write_atomically(self._index_file, text.encode())
 
 
+# Backends known to encrypt what they keep, by where keyring defines them (a
+# subclass counts). Anything else, keyrings.alt's files included, is refused.
+ENCRYPTED_BACKENDS = frozenset(
+    {
+        "keyring.backends.SecretService.Keyring",  # GNOME Keyring, KWallet 5.97+, KeePassXC
+        "keyring.backends.libsecret.Keyring",  # the same Secret Service, through libsecret
+        "keyring.backends.kwallet.DBusKeyring",  # KWallet (and its KWallet4 subclass)
+        "keyring.backends.macOS.Keyring",  # Keychain
+        "keyring.backends.Windows.WinVaultKeyring",  # Credential Manager
+    }
+)
+
+
 def _usable_backend() -> KeyringBackend:
+    """The keyring picked from the environment, if it encrypts; a backend given to
+    SecretStore (the tests' in-memory one) is used as it is and never comes here."""
     backend = keyring.get_keyring()
-    kind = f"{type(backend).__module__}.{type(backend).__name__}"
-    if "fail" in kind or "null" in kind.lower():
+    # A chain reads from all its members and writes to the first one: using only
+    # its highest-priority encrypted member keeps both reads and writes encrypted,
+    # and keyrings.alt installed beside a working desktop keyring is no reason to refuse.
+    candidates = list(backend.backends) if isinstance(backend, ChainerBackend) else [backend]
+    encrypted = [member for member in candidates if _encrypts(member)]
+    if encrypted:
+        return encrypted[0]
+    found = [member for member in candidates if not isinstance(member, fail.Keyring | null.Keyring)]
+    if not found:
         raise KeyringUnavailable(_no_keyring())
-    if "plaintext" in kind.lower() or kind.startswith("keyrings.alt.file"):
-        raise KeyringUnavailable(
-            f"the configured keyring ({kind}) stores secrets as plain files, which MCP Tray "
-            "refuses; remove that setting (PYTHON_KEYRING_BACKEND or keyringrc.cfg) so the "
-            "system keyring is used"
-        )
-    return backend
+    raise KeyringUnavailable(_not_encrypted(found))
+
+
+def _encrypts(backend: KeyringBackend) -> bool:
+    return any(
+        f"{c.__module__}.{c.__qualname__}" in ENCRYPTED_BACKENDS for c in type(backend).__mro__
+    )
+
+
+def _not_encrypted(found: list[KeyringBackend]) -> str:
+    names = ", ".join(f"{type(b).__name__} from {type(b).__module__}" for b in found)
+    return (
+        "MCP Tray keeps secrets only in a keyring that encrypts them (the Secret Service "
+        "on Linux: GNOME Keyring or KWallet; Keychain on macOS; Credential Manager on "
+        f"Windows). The keyring found here ({names}) is not one of them and may keep "
+        "secrets unencrypted in a file, so MCP Tray does not use it. Install and unlock "
+        "your desktop's keyring (Debian/Ubuntu: gnome-keyring), or remove the setting "
+        "that chose this one (PYTHON_KEYRING_BACKEND or keyringrc.cfg), then try again"
+    )
 
 
 def _no_keyring() -> str:
