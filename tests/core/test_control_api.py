@@ -291,6 +291,31 @@ def _send_raw(socket_path: Path, data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(
+    ("request_", "refusal"),
+    [
+        ({"op": "logs", "name": "alpha", "lines": None}, '"lines" must be a whole number'),
+        ({"op": "logs", "name": "alpha", "lines": "ten"}, '"lines" must be a whole number'),
+        ({"op": "logs", "name": "alpha", "lines": True}, '"lines" must be a whole number'),
+        ({"op": "logs", "lines": 5}, "needs a server name"),
+        ({"op": "secrets_changed", "name": "alpha", "secrets": 5}, '"secrets" must be a list'),
+        ({"op": "secrets_changed", "name": "alpha", "secrets": [1]}, '"secrets" must be a list'),
+    ],
+    ids=["lines-null", "lines-text", "lines-bool", "logs-no-name", "secrets-int", "secrets-ints"],
+)
+async def test_a_request_with_arguments_of_the_wrong_type_gets_a_refusal(
+    start_hub, request_: dict[str, Any], refusal: str
+) -> None:
+    running = await start_hub({"alpha": server()})
+    data = protocol.encode({"v": protocol.PROTOCOL_VERSION, **request_})
+
+    answer = protocol.decode(await asyncio.to_thread(_send_raw, running.paths.socket_path, data))
+
+    assert answer["ok"] is False
+    assert refusal in answer["error"]
+    assert (await running.status())["alpha"]["state"] == "running"
+
+
+@pytest.mark.parametrize(
     ("data", "reason"),
     [
         (b"garbage\n", "not JSON"),

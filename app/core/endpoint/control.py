@@ -81,7 +81,7 @@ class ControlServer:
             "quit": lambda request: hub.quit(),
             # The CLI stored or removed secrets in the keyring itself; the hub acts on it.
             "secrets_changed": lambda request: hub.secrets_changed(
-                _name(request), [str(n) for n in request.get("secrets", [])]
+                _name(request), _names(request, "secrets")
             ),
         }
 
@@ -123,6 +123,8 @@ class ControlServer:
             else:
                 writer.write(protocol.encode(await self._answer(request)))
                 await writer.drain()
+        except ControlError as error:  # a streaming request whose arguments are wrong
+            writer.write(protocol.encode(_refusal(error)))
         except (protocol.ProtocolError, ValueError, TimeoutError) as error:
             logger.warning("dropped a control connection: %s", error)
         except ConnectionError:
@@ -176,7 +178,7 @@ class ControlServer:
         self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
     ) -> None:
         """Reply with the newest lines, then (with ``follow``) stream new ones until hang-up."""
-        name, count = _name(request), int(request.get("lines", 50))
+        name, count = _name(request), _count(request, "lines", 50)
         messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
         def forward(event: ServerLogLine) -> None:
@@ -247,3 +249,17 @@ def _name(request: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise ControlError("this operation needs a server name")
     return name
+
+
+def _count(request: dict[str, Any], key: str, default: int) -> int:
+    value = request.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ControlError(f'"{key}" must be a whole number, 0 or more')
+    return value
+
+
+def _names(request: dict[str, Any], key: str) -> list[str]:
+    value = request.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ControlError(f'"{key}" must be a list of names')
+    return value
