@@ -39,6 +39,10 @@ class Document:
             data = json.loads(blank) if blank.strip() else {}
         except json.JSONDecodeError as error:
             raise JsoncError(f"line {error.lineno}, column {error.colno}: {error.msg}") from None
+        except RecursionError:
+            raise JsoncError("it is nested too deeply") from None
+        except ValueError:  # Python refuses integers of more than 4300 digits
+            raise JsoncError("a number in it has too many digits") from None
         return cls(text, blank, data)
 
     def span(self, path: KeyPath) -> tuple[int, int]:

@@ -498,3 +498,12 @@ def test_locate_maps_values_and_keys_including_escaped_keys_and_list_items() -> 
     assert source.keys[("c",)] == (3, 2)
     assert source.values[("c",)] == (3, 8)
     assert source.duplicates == []
+
+
+def test_a_number_too_long_for_python_is_a_readable_config_error(tmp_path: Path) -> None:
+    digits = "9" * 5000  # Python refuses to read integers of more than 4300 digits
+    path = write(tmp_path, f'{{"mcpServers": {{"a": {{"command": "x", "x": {digits}}}}}}}')
+
+    (issue,) = issues_of(path)
+
+    assert issue.message == "a number in it has too many digits"

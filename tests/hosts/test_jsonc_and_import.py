@@ -125,3 +125,16 @@ def test_every_host_has_a_location_and_unknown_names_are_refused() -> None:
     assert all(host.default_path().is_absolute() for host in HOSTS.values())
     with pytest.raises(UnknownHost, match="known: claude-desktop"):
         host_named("notepad")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"mcpServers": {"a": {"command": "x", "n": ' + "9" * 5000 + "}}}", "too many digits"),
+    ],
+    ids=["deeply-nested", "huge-integer"],
+)
+def test_hostile_json_is_a_readable_error_not_a_crash(text: str, reason: str) -> None:
+    with pytest.raises(JsoncError, match=reason):
+        Document.parse(text)

@@ -78,6 +78,8 @@ def parse_config(text: str, *, path: Path) -> Config:
         source = locate(text)
     except RecursionError:
         raise _single(path, None, None, "the JSON is nested too deeply") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise _single(path, None, None, "a number in it has too many digits") from None
     if not isinstance(data, dict):
         line, column = source.values[()]
         message = f'expected an object like {{"mcpServers": {{...}}}}, found {_found(data)}'
@@ -153,6 +155,8 @@ def _parse_json(text: str, path: Path) -> Any:
         raise _single(path, exc.lineno, exc.colno, f"invalid JSON: {_json_hint(exc.msg)}") from None
     except RecursionError:
         raise _single(path, None, None, "the JSON is nested too deeply") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise _single(path, None, None, "a number in it has too many digits") from None
 
 
 def _json_hint(message: str) -> str:
