@@ -168,6 +168,13 @@ class Hub:
                 relay.release()  # held requests now get the readable reason
 
     def relay(self, name: str) -> Relay | PerClientServer:
+        server, mark, _ = name.partition("#")
+        if mark:  # NAME#N: the private process of another app's attachment
+            raise ControlError(
+                f"{name} is another app's own process of {server}; attach to {server} "
+                "to get one of your own",
+                code=UNKNOWN_SERVER,
+            )
         supervisor = self._supervisor(name)  # a readable refusal for names not configured
         if not supervisor.config.shared:
             return PerClientServer(self, name)

@@ -506,3 +506,25 @@ async def test_reloading_an_unchanged_config_touches_nothing(start_hub) -> None:
     assert await running.call("reload") == []
 
     assert (await running.status())["alpha"]["pid"] == pid
+
+
+async def test_attaching_to_another_apps_own_process_is_refused_readably(
+    tray_home: Path,
+) -> None:
+    write_config(tray_home, {"solo": {**server(), "shared": False}})
+    paths = default_paths()
+    paths.ensure()
+    hub = Hub(paths)
+    await hub.start()
+    try:
+        instance, _ = hub.start_instance("solo")  # one app attached: it has solo#1
+        request = {"v": protocol.PROTOCOL_VERSION, "op": "attach", "name": instance}
+        sent = await asyncio.to_thread(_send_raw, paths.socket_path, protocol.encode(request))
+        answer = protocol.decode(sent)
+    finally:
+        await hub.shutdown()
+
+    assert answer["ok"] is False
+    assert answer["error"] == (
+        f"{instance} is another app's own process of solo; attach to solo to get one of your own"
+    )
