@@ -67,9 +67,14 @@ class Paths:
         return self.log_dir / "servers" / f"{server}.log"
 
     def ensure(self) -> None:
-        """Create the directories; the runtime one is private to the user."""
-        for directory in (self.config_file.parent, self.data_dir, self.state_dir, self.log_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        """Create the directories. MCP Tray's own (data, state, logs, runtime) are private
+        to the user: logs can hold what servers print, data the names of secrets. The
+        config's folder may be one the user chose (``--config``), so it is left as it is."""
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (self.data_dir, self.state_dir, self.log_dir):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if sys.platform != "win32":
+                os.chmod(directory, 0o700)
         if sys.platform == "win32":
             self.runtime_dir.mkdir(parents=True, exist_ok=True)
             return

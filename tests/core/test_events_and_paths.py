@@ -276,19 +276,24 @@ def test_a_short_home_keeps_its_runtime_dir_inside_it(tray_home: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
-def test_ensure_creates_every_directory_and_makes_the_runtime_dir_private(
+def test_ensure_creates_every_directory_and_makes_mcp_trays_own_private(
     tray_home: Path,
 ) -> None:
     paths = default_paths()
     paths.runtime_dir.mkdir(mode=0o755)  # left behind, too open, by someone else
     os.chmod(paths.runtime_dir, 0o755)
+    paths.log_dir.mkdir(mode=0o755)  # made by an earlier MCP Tray
+    os.chmod(paths.log_dir, 0o755)
 
     paths.ensure()
     paths.ensure()  # idempotent
 
     for directory in (paths.config_file.parent, paths.data_dir, paths.state_dir, paths.log_dir):
         assert directory.is_dir()
-    assert stat.S_IMODE(paths.runtime_dir.stat().st_mode) == 0o700
+    private = (paths.runtime_dir, paths.data_dir, paths.state_dir, paths.log_dir)
+    if sys.platform != "win32":
+        assert [stat.S_IMODE(d.stat().st_mode) for d in private] == [0o700] * 4
+    assert stat.S_IMODE(tray_home.stat().st_mode) != 0o700  # the config's folder: the user's
 
 
 @pytest.mark.skipif(

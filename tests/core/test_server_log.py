@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -378,3 +380,12 @@ async def _pump_into(log: ServerLog, data: bytes) -> None:
     stream.feed_eof()
     async with asyncio.timeout(PUMP_TIMEOUT_S):
         await pump_lines(stream, log.write)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_a_server_log_file_is_private_to_the_user(tmp_path: Path) -> None:
+    log = ServerLog(tmp_path / "servers" / "github.log")
+    log.write("what a server prints can be private")
+    log.close()
+
+    assert stat.S_IMODE((tmp_path / "servers" / "github.log").stat().st_mode) == 0o600

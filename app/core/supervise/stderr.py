@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import re
 import time
 from collections.abc import Callable
@@ -131,7 +132,9 @@ class ServerLog:
     def _open(self) -> TextIO:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            # 0600: what a server prints can be private (redaction catches only known secrets).
+            handle = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = os.fdopen(handle, "a", encoding="utf-8")
             self._size = self._file.tell()
         return self._file
 
