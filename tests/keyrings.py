@@ -31,10 +31,8 @@ _INSIDE = (
 )
 
 
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend in a dict: for unit tests only."""
-
-    priority = 1  # type: ignore[assignment]  # a plain number is what keyring reads
+class InMemory:
+    """Entries kept in a dict, for a keyring backend class mixed in after this one."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,6 +43,12 @@ class MemoryKeyring(KeyringBackend):
 
     def set_password(self, service: str, username: str, password: str) -> None:
         self.entries[(service, username)] = password
+
+
+class MemoryKeyring(InMemory, KeyringBackend):
+    """A keyring backend in a dict: for unit tests only."""
+
+    priority = 1  # type: ignore[assignment]  # a plain number is what keyring reads
 
     def delete_password(self, service: str, username: str) -> None:
         if self.entries.pop((service, username), None) is None:

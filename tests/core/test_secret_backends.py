@@ -18,6 +18,7 @@ from keyring.backends import SecretService
 from keyring.backends.chainer import ChainerBackend
 
 from app.core.secrets import KeyringUnavailable, SecretStore
+from tests.keyrings import InMemory
 
 
 class FileKeyring(KeyringBackend):
@@ -43,21 +44,11 @@ class FileKeyring(KeyringBackend):
         raise NotImplementedError
 
 
-class SecretServiceInMemory(SecretService.Keyring):
+class SecretServiceInMemory(InMemory, SecretService.Keyring):
     """The Secret Service backend class, its D-Bus calls answered from a dict."""
 
     priority = 0.1  # below FileKeyring, so a chain would write there
     viable = False  # never picked by keyring itself outside these tests
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
 
 
 def plaintext_file(tmp_path: Path) -> FileKeyring:
