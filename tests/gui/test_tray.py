@@ -15,10 +15,11 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
 from app.core.notices import Notice, NoticeKind
-from app.core.overview import Overall
+from app.core.overview import Overall, ServerRow
 from app.core.secrets import Secrets, SecretStore
+from app.core.supervise.states import State
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
-from app.gui.windows import COLUMNS
+from app.gui.windows import COLUMNS, ServersTab
 from tests.gui.conftest import RunningTray, TrayLoop, find_action
 from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
@@ -463,3 +464,18 @@ def test_serve_over_http_shows_each_address_with_a_copy_button(
     assert seen == [(True, True), (True, True), (False, False)]
     assert QGuiApplication.clipboard().text() == f"http://127.0.0.1:{port}/servers/demo/mcp"
     assert json.loads(config_file.read_text())["http"] == {"port": port, "enabled": False}
+
+
+def test_buttons_for_another_state_are_gone_at_once_not_drawn_over(qtbot: Any) -> None:
+    tab = ServersTab(lambda verb, server: None)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitExposed(tab)
+    tab.update_rows([ServerRow(name="files", state=State.RUNNING)], {})
+    QApplication.processEvents()  # its buttons are on screen
+    assert "Restart" in [b.text() for b in tab.findChildren(QPushButton) if b.isVisibleTo(tab)]
+
+    tab.update_rows([ServerRow(name="files", state=State.CRASH_LOOP)], {})  # no event in between
+
+    shown = [b.text() for b in tab.findChildren(QPushButton) if b.isVisibleTo(tab)]
+    assert "Restart" not in shown  # the running state's button, waiting to be deleted
