@@ -46,7 +46,7 @@ from app.core.events import (
     ServerStateChanged,
     Unsubscribe,
 )
-from app.core.problems import MISTAKE, config_error_line, what_happened
+from app.core.problems import MISTAKE, config_error_line, what_happened, with_last_words
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
 INFO_TIMEOUT_MS = 8000  # long enough to read two lines, short enough not to pile up
@@ -349,4 +349,4 @@ def _what_happened(reason: str | None, crash: ServerExited | None) -> str:
 
 def _with_last_line(text: str, crash: ServerExited | None) -> str:
     last = crash.last_stderr[-1].strip() if crash is not None and crash.last_stderr else ""
-    return f"{text}\nIt last said: {last}" if last else text
+    return with_last_words(text, last)

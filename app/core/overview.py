@@ -52,11 +52,6 @@ class ServerRow:
     def needs_you(self) -> bool:
         return self.state in NEEDS_YOU
 
-    @property
-    def resting(self) -> bool:
-        """Not running and not on its way: Start, not Stop, is what fits."""
-        return self.state in (State.STOPPED, State.DISABLED)
-
 
 def rows_of(status: Sequence[Mapping[str, Any]]) -> list[ServerRow]:
     return [ServerRow.from_json(row) for row in status]

@@ -29,8 +29,12 @@ class Problem:
     said: str = ""  # the last line the server itself wrote, when there is one
 
     def sentences(self) -> str:
-        text = f"{self.what} {self.todo}".strip()
-        return f"{text}\nIt last said: {self.said}" if self.said else text
+        return with_last_words(f"{self.what} {self.todo}".strip(), self.said)
+
+
+def with_last_words(text: str, said: str) -> str:
+    """``text``, then the last line the server wrote, when there is one."""
+    return f"{text}\nIt last said: {said}" if said else text
 
 
 def problem(row: ServerRow, *, secrets: Sequence[str] = ()) -> Problem | None:

@@ -82,12 +82,6 @@ class LiveMenu:
             if child.menu.isVisible():
                 child._keep_in_place(before)
 
-    def action(self, key: str) -> QAction:
-        return self._actions[key]
-
-    def submenu(self, key: str) -> LiveMenu:
-        return self._submenus[key]
-
     def _create(self, entry: Entry) -> QAction:
         if entry.children is not None:
             child = LiveMenu(QMenu(self.menu), self._on_entry)
