@@ -124,6 +124,7 @@ class TrayApp(QObject):
         self.secret_dialogs: dict[str, SecretDialog] = {}
         self.welcome: WelcomeWindow | None = None
         self.config_location: ConfigLocationDialog | None = None
+        self._own_words: tuple[str, str] | None = None  # what tell() said last
         self._following: dict[str, SecretDialog] = {}  # saved: told how the server fares
         self.ticker = QTimer(self)
         self.ticker.setInterval(REFRESH_MS)
@@ -192,7 +193,7 @@ class TrayApp(QObject):
             config_error=problem,
             http_addresses=self._http_addresses(),
         )
-        self._follow_saved_secrets(rows)
+        self._follow_saved_secrets(rows, secrets)
 
     def _settings(self) -> traymenu.Settings:
         http = self.hub.config.http
@@ -274,12 +275,12 @@ class TrayApp(QObject):
         else:
             self.refresh()
 
-    def _follow_saved_secrets(self, rows: list[ServerRow]) -> None:
+    def _follow_saved_secrets(self, rows: list[ServerRow], secrets: dict[str, list[str]]) -> None:
         by_name = {row.name: row for row in rows}
         for server, dialog in list(self._following.items()):
             row = by_name.get(server)
             error = row.last_error if row is not None else None
-            still_needed = [n for n in self._secrets().get(server, []) if n in (error or "")]
+            still_needed = [n for n in secrets.get(server, []) if n in (error or "")]
             text, finished = secret_progress(row, server, still_needed=still_needed)
             dialog.report(text, finished=finished)
             if finished:
@@ -444,13 +445,18 @@ class TrayApp(QObject):
 
     def tell(self, title: str, body: str) -> None:
         """A short notice about MCP Tray itself (an action that failed, where it went)."""
+        self._own_words = (title, body)
         self.notifier.show(Notice(kind=NoticeKind.APP, server=None, title=title, body=body))
 
     def _balloon(self, title: str, body: str) -> None:
+        """A notice with no desktop service for it: the tray's balloon, or without a tray,
+        the window. The window already shows each server's state and the config's
+        mistake, so there it takes only what MCP Tray says of itself, below the line
+        that says why the window stands in for the tray."""
         if self.icon.isVisible():
             self.icon.showMessage(title, body, self.logo)
-        else:
-            self.window.say(f"{title}. {body}")
+        elif (title, body) == self._own_words:
+            self.window.say(f"{NO_TRAY_MESSAGE}\n{title}. {body}")
 
 
 def quit_app() -> None:

@@ -338,9 +338,14 @@ def test_the_first_run_shows_a_welcome_once(start_tray: Any, tray_loop: TrayLoop
 
 
 def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fixed(
-    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, expect_warnings: Any
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tray_home: Path,
+    expect_warnings: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     expect_warnings(r"config not applied")
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)  # no notification service
     running: RunningTray = start_tray({"demo": flaky()})
     config = tray_home / "config.json"
     good = config.read_text()
@@ -365,6 +370,9 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
     assert top[3] == 'mcpServers.demo: missing required key "command"'  # on a line of its own
     assert top[4] == "Open config to fix it"
     assert banner_shown and "line 1, column" in banner_text and "keep running" in banner_text
+    # Offscreen there is no tray either: the notice does not repeat the mistake in the window.
+    assert running.tray.window.banner.text().count("mistake") == 0
+    assert "no system tray" in running.tray.window.banner.text()
     assert not running.tray.window.config_banner.isVisibleTo(running.tray.window)
     assert running.tray.menu.actions()[2].text() == ""  # the mistake's lines are gone
     kinds = [n.kind for n in running.notices]
