@@ -129,8 +129,19 @@ class Desktop:
     ) -> None:
         self.processes: list[subprocess.Popen[str]] = []
         self._keyring_home: str | None = None
+        try:
+            self._set_up(tray=tray, dunst_config=dunst_config, keyring=keyring)
+        except BaseException:
+            self.close()  # a half-made desktop leaves no process behind for a later test
+            raise
+
+    def _set_up(self, *, tray: bool, dunst_config: Path | None, keyring: bool) -> None:
         screen = f"{SCREEN.width}x{SCREEN.height}x24"
-        xvfb = self._start(["Xvfb", "-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp"])
+        # -noreset: with its last client gone, Xvfb would reset, and drop a client
+        # connecting meanwhile (xev, say).
+        xvfb = self._start(
+            ["Xvfb", "-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp", "-noreset"]
+        )
         display = f":{Lines(xvfb).first_line().strip()}"
         bus = self._start(
             ["dbus-run-session", "--", "sh", "-c", 'echo "$DBUS_SESSION_BUS_ADDRESS"; exec cat'],
@@ -274,7 +285,8 @@ class Desktop:
         return [int(word) for word in result.stdout.split()]
 
     def close(self) -> None:
-        self.bus_log.close()
+        if hasattr(self, "bus_log"):  # not when the desktop failed to start before it
+            self.bus_log.close()
         for process in reversed(self.processes):
             if process.stdin is not None:
                 # dbus-run-session: ending its child lets it stop its bus daemon
@@ -513,6 +525,8 @@ class WindowLog:
         deadline = time.monotonic() + WAIT_S
         probe()  # again until xev, starting meanwhile, has seen one
         while not self._probed.wait(PROBE_AGAIN_S):
+            if xev.poll() is not None:
+                raise AssertionError(f"xev ended (exit status {xev.returncode}) before watching")
             if time.monotonic() > deadline:
                 raise AssertionError("xev did not start watching the windows")
             probe()
