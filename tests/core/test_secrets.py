@@ -39,10 +39,10 @@ def test_placeholders_expand_from_secrets_and_environment() -> None:
 @pytest.mark.parametrize(
     ("written", "hint"),
     [
-        ("${input:token}", "unknown placeholder"),
-        ("${GITHUB_TOKEN}", 'write "${env:GITHUB_TOKEN}"'),
+        ("${input:token}", "VS Code's ${input:…} prompts do not work here"),
+        ("${GITHUB_TOKEN}", "write ${env:NAME} for an environment variable"),
         ("${workspaceFolder}/src", "VS Code variable"),
-        ("${secret:}", "the name must start"),
+        ("${secret:}", "the name in ${secret:…} must start"),
         ("${secret:TOKEN", 'without a closing "}"'),
     ],
 )

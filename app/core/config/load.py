@@ -10,7 +10,8 @@ Every problem the user can fix is a :class:`ConfigError`, never a bare
 ``OSError``, ``JSONDecodeError`` or pydantic ``ValidationError``: the hub
 shows these messages verbatim and keeps the last good config meanwhile.
 Schema problems are reported all at once, sorted by position, each pointing
-at the value (or, for an unknown key, at the key) in the text.
+at the value (or, for an unknown key, at the key) in the text. A message never
+quotes a string value, which may be a token: it says "a string" and points at it.
 """
 
 from __future__ import annotations
@@ -242,15 +243,25 @@ _EXPECTED = {
 }
 
 
+# A number or true/false written in quotes: what to write instead.
+_UNQUOTE = {
+    "int_type": "; write the number without quotes",
+    "bool_type": "; write true or false without quotes",
+}
+
+
 def _message(error: ErrorDetails, key_path: KeyPath) -> str:
     kind, ctx, found = error["type"], error.get("ctx", {}), _found(error["input"])
+    quoted = isinstance(error["input"], str)
     if kind == "extra_forbidden":
         return _unknown_key_message(key_path, error["input"])
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, found {found}"
+        hint = _UNQUOTE.get(kind, "") if quoted else ""
+        return f"expected {_EXPECTED[kind]}, found {found}{hint}"
     if kind == "wrong_type":
         return f"expected {ctx['expected']}, found {found}"
     if kind == "literal_error":
+        found = "another string" if quoted else found
         return f"expected {_json_words(ctx['expected'])}, found {found}"
     if kind == "greater_than_equal":
         return f"must be at least {ctx['ge']}, found {found}"
@@ -274,7 +285,7 @@ def _json_words(expected: str) -> str:
 
 
 def _found(value: Any) -> str:
-    """A short description of what the user wrote."""
+    """A short description of what the user wrote; a string is never quoted."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -282,8 +293,7 @@ def _found(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {json.dumps(shown, ensure_ascii=False)}"
+        return "a string"
     if isinstance(value, list):
         return "a list"
     return "an object"

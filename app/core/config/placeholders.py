@@ -70,22 +70,27 @@ def placeholders_in(value: str) -> list[Placeholder]:
 
 
 def _parse(body: str) -> Placeholder:
+    # The messages never quote what the user wrote between the braces: it may be
+    # a token pasted where a name belongs. The error's line and column point at it.
     kind, colon, name = body.partition(":")
     if not colon:
         if body.startswith("workspaceFolder"):
-            raise PlaceholderError(f'"${{{body}}}" is a VS Code variable; write the path instead')
+            raise PlaceholderError(
+                "${workspaceFolder} is a VS Code variable; write the path instead"
+            )
         raise PlaceholderError(
-            f'"${{{body}}}": write "${{env:{body}}}" for an environment variable '
-            f'or "${{secret:{body}}}" for a secret from the keyring'
+            'a ${…} without "env:" or "secret:": write ${env:NAME} for an environment '
+            "variable or ${secret:NAME} for a secret from the keyring"
         )
     if kind not in KINDS:
+        vscode = "VS Code's ${input:…} prompts do not work here; " if kind == "input" else ""
         raise PlaceholderError(
-            f'unknown placeholder "${{{body}}}": MCP Tray understands ${{secret:NAME}} '
+            f"{vscode}unknown placeholder: MCP Tray understands ${{secret:NAME}} "
             "(from the keyring) and ${env:NAME} (from its environment)"
         )
     if not SECRET_NAME_PATTERN.fullmatch(name):
         raise PlaceholderError(
-            f'"${{{body}}}": the name must start with a letter or "_" and hold only '
+            f'the name in ${{{kind}:…}} must start with a letter or "_" and hold only '
             'letters, digits, "_", "." and "-"'
         )
     return Placeholder(kind, name)
