@@ -380,6 +380,26 @@ def test_a_server_name_that_cannot_be_a_file_name_is_reported_at_the_key(
     assert issue.message.startswith(f'invalid server name "{name}"')
 
 
+def test_a_server_name_longer_than_100_characters_is_reported_cut_short(tmp_path: Path) -> None:
+    longest, too_long = "a" * 100, "b" * 101
+    text = (
+        f'{{"mcpServers": {{"{longest}": {{"command": "x"}}, "{too_long}": {{"command": "x"}}}}}}'
+    )
+
+    (issue,) = issues_of(write(tmp_path, text))
+
+    assert issue.message.startswith(f'invalid server name "{"b" * 40}…": use letters, digits')
+    assert "at most 100 characters" in issue.message
+
+
+def test_a_server_name_with_control_characters_is_reported_with_them_escaped(
+    tmp_path: Path,
+) -> None:
+    (issue,) = issues_of(write(tmp_path, '{"mcpServers": {"a\\u001b[2Jb": {"command": "x"}}}'))
+
+    assert issue.message.startswith('invalid server name "a\\x1b[2Jb": use')
+
+
 @pytest.mark.parametrize(
     "server",
     [

@@ -13,17 +13,20 @@ from app.core.config.default import DEMO_SERVER_NAME, default_config_text, ensur
 from app.core.config.load import ConfigError, ConfigIssue, load_config, parse_config
 from app.core.config.schema import (
     SERVER_NAME_PATTERN,
+    SERVER_NAME_RULE,
     Config,
     HttpConfig,
     RestartPolicy,
     ServerConfig,
     WatchConfig,
+    shown_name,
 )
 from app.core.config.write import write_config_text
 
 __all__ = [
     "DEMO_SERVER_NAME",
     "SERVER_NAME_PATTERN",
+    "SERVER_NAME_RULE",
     "Config",
     "ConfigError",
     "ConfigIssue",
@@ -35,5 +38,6 @@ __all__ = [
     "ensure_config",
     "load_config",
     "parse_config",
+    "shown_name",
     "write_config_text",
 ]

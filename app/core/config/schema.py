@@ -34,8 +34,14 @@ from pydantic_core import PydanticCustomError
 
 from app.core.config.placeholders import PlaceholderError, placeholders_in
 
-# Server names become file names (logs, pid records) and CLI arguments.
-SERVER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Server names become file names (logs, pid records) and CLI arguments; 100
+# characters leave room for ".json" within any file system's 255 and a
+# Windows path's 260 characters.
+SERVER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+SERVER_NAME_RULE = (
+    'letters, digits, "_", "." and "-", starting with a letter or digit, '
+    "at most 100 characters (the name becomes a file name)"
+)
 
 # What VS Code, Claude Code and Cursor write for servers reached over the network.
 _REMOTE_TYPES = frozenset({"http", "sse", "streamable-http", "streamableHttp"})
@@ -211,13 +217,27 @@ class ServerConfig(_Model):
         return Path(self.cwd).expanduser() if self.cwd else None
 
 
+def shown_name(name: str) -> str:
+    """A server name from a file, safe to print: as it is when it follows the rule; else
+    in quotes, control characters escaped, and cut to 40 characters."""
+    if SERVER_NAME_PATTERN.fullmatch(name):
+        return name
+    escaped = "".join(_escaped(c) for c in name[:40])
+    return f'"{escaped}…"' if len(name) > 40 else f'"{escaped}"'
+
+
+def _escaped(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    return char if char.isprintable() else repr(char)[1:-1]
+
+
 def _check_server_name(name: str) -> str:
     if not SERVER_NAME_PATTERN.fullmatch(name):
         raise PydanticCustomError(
             "server_name",
-            'invalid server name "{name}": use letters, digits, "_", "." and "-", '
-            "starting with a letter or digit (the name becomes a file name)",
-            {"name": name},
+            "invalid server name {name}: use " + SERVER_NAME_RULE,
+            {"name": shown_name(name)},
         )
     return name
 
