@@ -20,10 +20,18 @@ from typing import Any
 from app.core.config.locate import KeyPath, value_offsets
 
 _DECODER = json.JSONDecoder()
+# Far deeper than any config, far shallower than Python's recursion limit: whatever
+# reads or writes the document later (json, pydantic, the key locator) has room.
+MAX_DEPTH = 100
 
 
 class JsoncError(ValueError):
-    """The text is not JSON (with comments); the message says where."""
+    """The text is not JSON (with comments), or not JSON MCP Tray can read; the message
+    starts with where ("line 3, column 7: …") when it is at one place (``at``)."""
+
+    def __init__(self, message: str, *, at: str = "") -> None:
+        super().__init__(f"{at}: {message}" if at else message)
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,8 @@ class Document:
         try:
             data = json.loads(blank) if blank.strip() else {}
         except json.JSONDecodeError as error:
-            raise JsoncError(f"line {error.lineno}, column {error.colno}: {error.msg}") from None
-        except RecursionError:
-            raise JsoncError("it is nested too deeply") from None
+            at = f"line {error.lineno}, column {error.colno}"
+            raise JsoncError(error.msg, at=at) from None
         except ValueError:  # Python refuses integers of more than 4300 digits
             raise JsoncError("a number in it has too many digits") from None
         return cls(text, blank, data)
@@ -81,6 +88,7 @@ def _blank_out(text: str) -> str:
     out = list(text)
     index, length = 0, len(text)
     last_significant = -1  # the offset of the last character that is not blank
+    depth = 0
     while index < length:
         char = text[index]
         if char == '"':
@@ -95,12 +103,19 @@ def _blank_out(text: str) -> str:
         elif text.startswith("/*", index):
             end = text.find("*/", index + 2)
             if end < 0:
-                raise JsoncError(f"{_where(text, index)}: a /* comment is not closed")
+                raise JsoncError("a /* comment is not closed", at=_where(text, index))
             _blank(out, index, end + 2)
             index = end + 2
         elif char in "}]":
             if last_significant >= 0 and out[last_significant] == ",":
                 out[last_significant] = " "  # a trailing comma
+            last_significant = index
+            depth -= 1
+            index += 1
+        elif char in "{[":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise JsoncError(f"it is nested more than {MAX_DEPTH} levels deep")
             last_significant = index
             index += 1
         else:
@@ -125,7 +140,7 @@ def _string_end(text: str, start: int) -> int:
             return index + 1
         else:
             index += 1
-    raise JsoncError(f"{_where(text, start)}: a string is not closed")
+    raise JsoncError("a string is not closed", at=_where(text, start))
 
 
 def _where(text: str, offset: int) -> str:

@@ -79,7 +79,8 @@ def read_host_config(path: Path) -> Document:
     try:
         return Document.parse(text)
     except JsoncError as error:
-        raise HostError(f"{path} is not valid JSON ({error}); it was left as it is") from None
+        what = f"is not valid JSON ({error})" if error.at else f"cannot be read: {error}"
+        raise HostError(f"{path} {what}; it was left as it is") from None
 
 
 def our_config(paths: Paths) -> tuple[str, Config]:

@@ -164,7 +164,7 @@ def read(path: Path, *, title: str = "the app") -> Document:
         return Document.parse(text)
     except JsoncError as error:
         raise Unreadable(
-            f"{where(path)} has a mistake at {error}",
+            f"{where(path)} has a mistake " + (f"at {error}" if error.at else f"({error})"),
             f"Fix it in {title}, or undo the last change to it, then press Look again.",
         ) from None
 

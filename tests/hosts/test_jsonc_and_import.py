@@ -130,11 +130,21 @@ def test_every_host_has_a_location_and_unknown_names_are_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than 100 levels deep"),
+        # Python reads this much nesting, but what then walks or writes it would not.
+        ('{"s": {"a": {"args": ' + "[" * 150 + "]" * 150 + "}}}", "nested more than 100"),
         ('{"mcpServers": {"a": {"command": "x", "n": ' + "9" * 5000 + "}}}", "too many digits"),
     ],
-    ids=["deeply-nested", "huge-integer"],
+    ids=["deeply-nested", "nested-within-python-s-reach", "huge-integer"],
 )
 def test_hostile_json_is_a_readable_error_not_a_crash(text: str, reason: str) -> None:
     with pytest.raises(JsoncError, match=reason):
         Document.parse(text)
+
+
+def test_nesting_as_deep_as_allowed_is_read_and_edited() -> None:
+    text = '{"a": ' + "[" * 99 + "]" * 99 + ', "b": 1}'  # 100 levels with the outer object
+
+    edited = Document.parse(text).replace(("b",), 2)
+
+    assert Document.parse(edited).data["b"] == 2
