@@ -4,7 +4,8 @@ These commands talk to the keyring themselves (the hub need not run) and
 then tell a running hub, which starts a server that waited in
 ``needs-secret`` and restarts one that runs with an old value. Values are
 read without echo from a terminal, or from standard input when piped; they
-are never printed.
+are never printed. A value too short or too common to be masked in logs is
+refused before it reaches the keyring.
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.config import ConfigError
-    from app.core.secrets import KeyringUnavailable
+    from app.core.secrets import KeyringUnavailable, UnsafeSecret
 
     try:
         result: int = args.secret_action(args, paths)
+    except UnsafeSecret as error:
+        what = getattr(args, "name", "A value")
+        raise SecretCommandError(f"{what} was not stored. {error}") from None
     except KeyringUnavailable as error:
         raise SecretCommandError(str(error)) from None
     except ConfigError as error:
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _set(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.secrets import MIN_REDACTED_LENGTH, secret_names
+    from app.core.secrets import secret_names
 
     config = _server_config(paths, args.server)
     _check_name(args.name)
@@ -71,12 +75,6 @@ def _set(args: argparse.Namespace, paths: Paths) -> int:
     store = _store(paths)
     store.set(args.server, args.name, value)
     print(f"Stored {args.name} for {args.server} in the keyring.")
-    if len(value) < MIN_REDACTED_LENGTH:
-        print(
-            f"Note: values shorter than {MIN_REDACTED_LENGTH} characters are too short to be "
-            "masked in logs.",
-            file=sys.stderr,
-        )
     if args.name not in secret_names(config.servers[args.server]):
         print(
             f'Note: {args.server} does not use it yet; add "{args.name}": '
@@ -116,10 +114,16 @@ def _list(args: argparse.Namespace, paths: Paths) -> int:
 
 def _migrate(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.config import parse_config, write_config_text
-    from app.core.secrets.migrate import plan_migration, rewrite
+    from app.core.secrets.migrate import plan_migration, rewrite, unmaskable
 
     text = paths.config_file.read_text(encoding="utf-8")
-    moves = plan_migration(parse_config(text, path=paths.config_file))
+    config = parse_config(text, path=paths.config_file)
+    moves = plan_migration(config)
+    for server, where in unmaskable(config):
+        print(
+            f"Left as it is: {server}: {where} is too short or too common to be a real "
+            "secret (it is not hidden in logs either)."
+        )
     if not moves:
         print(f"No plaintext secrets found in {paths.config_file}.")
         return EXIT_OK

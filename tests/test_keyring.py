@@ -11,17 +11,24 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from keyring.backends import SecretService
 
+from app.core.paths import Paths
+from tests.core.test_secrets import pem_key
 from tests.helpers import PYTHON, SERVERS
-from tests.hubprocess import HubProcess, mcp_tray
+from tests.hubprocess import LINE_TIMEOUT_S, HubProcess, mcp_tray
 from tests.relaykit import RawClient
+from tests.servers.leaky import DONE
 
 SECRETIVE = SERVERS / "secretive.py"
+LEAKY = SERVERS / "leaky.py"
 GITHUB_TOKEN = "ghp_" + "Z9y8X7w6V5" * 4  # shaped like a real token, valid nowhere
 
 
@@ -194,10 +201,118 @@ def test_without_a_reachable_keyring_the_command_says_why_and_stores_nothing(
         "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tray_home / 'no-bus'}",
     }
 
-    result = mcp_tray(tray_home, "secret", "set", "api", "API_TOKEN", env=nowhere, input="x1234")
+    result = mcp_tray(
+        tray_home, "secret", "set", "api", "API_TOKEN", env=nowhere, input="x1234-5678"
+    )
 
     assert result.returncode == 1
     assert "Secret Service" in result.stderr
     assert "gnome-keyring" in result.stderr
-    assert "x1234" not in result.stderr
+    assert "x1234-5678" not in result.stderr
     assert not (tray_home / "data" / "secret-names.json").exists()
+
+
+def paths_of(home: Path) -> Paths:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MCP_TRAY_HOME", str(home))
+        from app.core.paths import default_paths
+
+        return default_paths()
+
+
+def follow_log_until(home: Path, server: str, text: str, env: dict[str, str]) -> list[str]:
+    """``mcp-tray logs SERVER -f`` until a line holds ``text`` (bounded)."""
+    command = [sys.executable, "-m", "app", "logs", server, "-f", "-n", "500"]
+    environment = {**env, "MCP_TRAY_HOME": str(home)}
+    with subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True) as follow:
+        deadline = threading.Timer(LINE_TIMEOUT_S, follow.kill)
+        deadline.start()
+        lines = []
+        try:
+            assert follow.stdout is not None
+            for line in follow.stdout:
+                lines.append(line)
+                if text in line:
+                    return lines
+            raise AssertionError(f"{text!r} never reached the log:\n{''.join(lines)}")
+        finally:
+            deadline.cancel()
+            follow.kill()
+
+
+def test_a_key_of_several_lines_printed_every_which_way_reaches_no_log(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    key = pem_key(seed=16)
+    write_config(
+        tray_home,
+        {
+            "leaky": {
+                "command": PYTHON,
+                "args": [str(LEAKY)],
+                "env": {"PRIVATE_KEY": "${secret:KEY}"},
+            }
+        },
+    )
+    stored = mcp_tray(tray_home, "secret", "set", "leaky", "KEY", env=secret_service, input=key)
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"leaky is running")
+        followed = "".join(follow_log_until(tray_home, "leaky", DONE, secret_service))
+    finally:
+        hub.stop()
+    paths = paths_of(tray_home)
+    server_log = paths.server_log("leaky").read_text()
+    hub_log = paths.hub_log.read_text()
+
+    assert stored.returncode == 0, stored.stderr
+    assert keyring_value(secret_service, "leaky", "KEY") == key  # all of its lines
+    body = key.splitlines()[1:-1]
+    for text in (followed, server_log, hub_log, "\n".join(hub.lines)):
+        assert not [line for line in body if line in text]
+    alone = [line for line in server_log.splitlines() if line[20:] == "***"]
+    assert len(alone) == len(body)  # each line of the key, printed on its own
+    assert "-----BEGIN PRIVATE KEY-----" in server_log  # what was hidden stays readable
+    assert "the server is running and starting its work" in server_log
+    assert "leaky is running (pid" in hub_log  # no ordinary word is masked
+    assert files_containing(tray_home, body[3]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("abc", "It is too short"), ("running", "It is too short"), ("Password", "common word")],
+)
+def test_a_secret_too_short_or_too_common_to_mask_is_refused_and_nothing_is_stored(
+    tray_home: Path, secret_service: dict[str, str], value: str, why: str
+) -> None:
+    write_config(tray_home, {"refusing": secretive(API_TOKEN="${secret:API_TOKEN}")})
+
+    result = mcp_tray(
+        tray_home, "secret", "set", "refusing", "API_TOKEN", env=secret_service, input=value
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("mcp-tray: API_TOKEN was not stored. It is ")
+    assert why in result.stderr
+    assert "replacing it with ***" in result.stderr
+    assert keyring_value(secret_service, "refusing", "API_TOKEN") is None
+    assert not (tray_home / "data" / "secret-names.json").exists()
+
+
+def test_migrate_leaves_a_plaintext_value_too_common_to_mask_and_says_so(
+    tray_home: Path,
+) -> None:
+    write_config(
+        tray_home,
+        {"api": secretive(API_KEY="running", GITHUB_TOKEN=GITHUB_TOKEN, LOG_LEVEL="debug")},
+    )
+
+    planned = mcp_tray(tray_home, "secret", "migrate", "--dry-run")
+
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[:3] == [
+        "Left as it is: api: env API_KEY is too short or too common to be a real secret "
+        "(it is not hidden in logs either).",
+        f"Would move 1 value(s) from {tray_home / 'config.json'} into the keyring:",
+        "  api: env GITHUB_TOKEN → ${secret:GITHUB_TOKEN}",
+    ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.endpoint.control import ControlError
 from app.core.events import SecretsMissing, ServerLogLine, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from tests.helpers import PYTHON, SERVERS
@@ -101,3 +102,42 @@ async def test_a_secret_in_args_works_and_the_hub_warns_that_ps_shows_it(
 
     (warning,) = [r.getMessage() for r in caplog.records if "process list" in r.getMessage()]
     assert warning.startswith("api: a ${secret:…} in args is visible to every user")
+
+
+async def test_a_secret_too_short_to_mask_is_refused_by_the_hub_and_never_stored(
+    tray_home: Path,
+) -> None:
+    backend = MemoryKeyring()
+    tray = await start_tray(tray_home, {}, secrets=secrets_on(backend, tray_home))
+    try:
+        mark = await configure(tray, {"api": ENTRY})
+        await tray.events.wait_for_state("needs-secret", after=mark)
+        with pytest.raises(ControlError) as refused:
+            await tray.hub.set_secret("api", "API_TOKEN", "abc")
+        (row,) = tray.hub.status_rows()
+    finally:
+        await tray.close()
+
+    assert str(refused.value).startswith("It is too short: a secret needs at least 8 characters.")
+    assert backend.entries == {}
+    assert row["state"] == "needs-secret"
+
+
+async def test_a_stored_secret_too_common_to_mask_keeps_the_server_waiting_and_says_why(
+    tray_home: Path,
+) -> None:
+    backend = MemoryKeyring()
+    backend.set_password("mcp-tray/api", "API_TOKEN", "running")  # put there by another program
+    tray = await start_tray(tray_home, {}, secrets=secrets_on(backend, tray_home))
+    try:
+        mark = await configure(tray, {"api": ENTRY})
+        waiting = await tray.events.wait_for_state("needs-secret", after=mark)
+        missing = await tray.events.wait_for(lambda e: isinstance(e, SecretsMissing), after=mark)
+    finally:
+        await tray.close()
+
+    reason = waiting.last_error or ""
+    assert reason.startswith("cannot use its stored secret API_TOKEN: too short")
+    assert isinstance(missing, SecretsMissing) and missing.names == ("API_TOKEN",)
+    lines = [e.line for e in tray.events.events[mark:] if isinstance(e, ServerLogLine)]
+    assert not [line for line in lines if line.startswith("Started")]  # never handed over

@@ -40,7 +40,7 @@ from app.core.events import (
 from app.core.paths import Paths
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
-from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, secret_names
+from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSecret, secret_names
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess, StartFailure
 from app.core.supervise.states import State
@@ -213,6 +213,8 @@ class Hub:
         self._configured(server)
         try:
             await asyncio.to_thread(self.secrets.store.set, server, name, value)
+        except UnsafeSecret as error:
+            raise ControlError(str(error)) from None
         except KeyringUnavailable as error:
             raise ControlError(f"cannot store the secret: {error}") from None
         return await self.secrets_changed(server, [name])

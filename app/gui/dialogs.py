@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.secrets import refusal
 from app.gui.widgets import heading
 
 
@@ -32,7 +33,10 @@ class SecretDialog(QDialog):
 
     When the secret's name is known it is shown read-only and the typing goes
     to the masked Value field, so a secret can never land in a visible field.
-    After Save the dialog stays to tell how it went (:meth:`report`).
+    Save stays off, and the status line says why, while the name or value is
+    missing or the value cannot be kept as a secret (too short or too common
+    to be hidden in logs). After Save the dialog stays to tell how it went
+    (:meth:`report`).
     """
 
     submitted = Signal(str, str, str)
@@ -85,12 +89,14 @@ class SecretDialog(QDialog):
 
     def _check(self) -> None:
         missing = "name" if not self.secret_name() else "value" if not self.value.text() else ""
-        self.save.setEnabled(not missing)
-        self.status.setText(f"Type the secret's {missing} to save it." if missing else "")
+        reason = f"Type the secret's {missing} to save it." if missing else None
+        reason = reason or refusal(self.value.text())
+        self.save.setEnabled(reason is None)
+        self.status.setText(reason or "")
 
     def _save(self) -> None:
         name, value = self.secret_name(), self.value.text()
-        if not name or not value:
+        if not name or refusal(value) is not None:
             return
         self.value.clear()  # the value does not linger in the widget
         self.value.setPlaceholderText("Saved in your keyring")

@@ -8,10 +8,15 @@ one :class:`Host`; hosts whose entries differ from the common shape
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+# Claude Code's ~/.claude.json holds its history as well as its servers, and
+# files of 100 MB have been seen; anything larger is not an app's config.
+MAX_CONFIG_BYTES = 128 << 20
 
 REMOTE_TYPES = frozenset({"http", "sse", "streamable-http", "streamableHttp"})
 # How an entry reaches its server. Connect replaces these (the tray starts the
@@ -27,8 +32,24 @@ class Launch:
     """How a host entry starts its server."""
 
     command: Any  # a str when the entry is usable; anything else is reported
-    args: list[Any]
-    env: dict[str, Any]
+    args: list[str]
+    env: dict[str, str]
+    problem: str = ""  # args or env are not what a host takes; said instead of importing
+
+    @classmethod
+    def of(cls, command: Any, args: Any, env: Any) -> Launch:
+        """``args`` and ``env`` as written in a host's file: a list of words and an object
+        of texts (numbers are taken as text, missing means none), else a ``problem``."""
+        args, env = args or [], env or {}
+        if not isinstance(args, list) or not all(_is_text(arg) for arg in args):
+            return cls(command, [], {}, "its args are not a list of texts")
+        if not isinstance(env, dict) or not all(_is_text(value) for value in env.values()):
+            return cls(command, [], {}, "its env does not give each variable a text")
+        return cls(command, [str(arg) for arg in args], {k: str(v) for k, v in env.items()})
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,13 @@ class Host:
         return servers if isinstance(servers, dict) else {}
 
     def is_remote(self, raw: dict[str, Any]) -> bool:
-        return "url" in raw or "serverUrl" in raw or raw.get("type") in REMOTE_TYPES
+        kind = raw.get("type")
+        return (
+            "url" in raw or "serverUrl" in raw or (isinstance(kind, str) and kind in REMOTE_TYPES)
+        )
 
     def launch(self, raw: dict[str, Any]) -> Launch:
-        return Launch(raw.get("command"), raw.get("args") or [], raw.get("env") or {})
+        return Launch.of(raw.get("command"), raw.get("args"), raw.get("env"))
 
     def attach_entry(
         self, command: str, args: list[str], previous: dict[str, Any] | None = None
@@ -102,3 +126,46 @@ class Host:
 
 class HostError(Exception):
     """Something about a host's config, in one sentence for the user; nothing was changed."""
+
+
+class NotAConfigFile(Exception):
+    """What is at the path cannot be an app's config; the message says what it is, after
+    the path ("is a folder, not a file")."""
+
+    def __init__(self, what: str, *, too_large: bool = False) -> None:
+        super().__init__(what)
+        self.too_large = too_large
+
+
+def read_config_file(path: Path) -> str:
+    """The text of the app's config file at ``path``, read without trusting what is there.
+
+    Raises FileNotFoundError (or another OSError) when it cannot be opened,
+    NotAConfigFile for a folder, a pipe, a device or a file larger than
+    MAX_CONFIG_BYTES, and UnicodeDecodeError when it is not UTF-8 text. A pipe
+    does not block: it is opened without waiting for a writer, then refused.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise NotAConfigFile("is a folder, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise NotAConfigFile("is not an ordinary file")
+        if status.st_size > MAX_CONFIG_BYTES:
+            raise _too_large()
+        with open(descriptor, "rb", closefd=False) as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)  # it may have grown since
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _too_large()
+    return data.decode("utf-8")
+
+
+def _too_large() -> NotAConfigFile:
+    return NotAConfigFile(
+        f"is larger than {MAX_CONFIG_BYTES >> 20} MB, too large for an app's MCP config",
+        too_large=True,
+    )

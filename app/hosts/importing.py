@@ -30,11 +30,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.config import (
+    SERVER_NAME_PATTERN,
+    SERVER_NAME_RULE,
     Config,
     ConfigError,
     ServerConfig,
     ensure_config,
     parse_config,
+    shown_name,
     write_config_text,
 )
 from app.core.installation import demo_command
@@ -42,11 +45,13 @@ from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.core.secrets.migrate import Move, plan_migration
-from app.hosts.host import Host, HostError
+from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _VARIABLE_OR_BARE = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Why an entry whose name MCP Tray cannot take stays behind (its own config's rule).
+UNFIT_NAME = f"MCP Tray needs a name of {SERVER_NAME_RULE}"
 # VS Code's own variables: without the editor they mean nothing (workspaceFolder
 # is translated when the file belongs to a workspace).
 EDITOR_VARIABLES = frozenset(
@@ -71,11 +76,23 @@ class ImportPlan:
 def read_host_config(path: Path) -> Document:
     """The host's config, parsed (comments allowed), or a HostError saying what is wrong."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_config_file(path)
     except FileNotFoundError:
         raise HostError(f"no config at {path}; give its place with --path") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise HostError(f"cannot read {path}: {error}") from None
+    except NotAConfigFile as error:
+        todo = (
+            "it was left as it is" if error.too_large else "give the app's config file with --path"
+        )
+        raise HostError(f"{path} {error}; {todo}") from None
+    except UnicodeDecodeError:
+        raise HostError(
+            f"{path} is not a text file (MCP Tray reads UTF-8 text); it was left as it is"
+        ) from None
+    except OSError as error:
+        raise HostError(
+            f"cannot open {path} ({error.strerror or error}); make sure the file is yours "
+            "and can be read"
+        ) from None
     try:
         return Document.parse(text)
     except JsoncError as error:
@@ -131,20 +148,21 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
     plan = ImportPlan()
     for entry in host_entries(host, source, document):
         notes = "; ".join(entry.notes)
+        name = shown_name(entry.name)
         if entry.config is None:
-            plan.lines.append(f"{entry.name}: not imported: {notes}")
+            plan.lines.append(f"{name}: not imported: {notes}")
             continue
         if entry.name in current.servers:
             same = current.servers[entry.name].command == entry.config["command"]
             why = "already imported" if same else "MCP Tray has a server of that name; not imported"
-            plan.lines.append(f"{entry.name}: {why}")
+            plan.lines.append(f"{name}: {why}")
             continue
         config = dict(entry.config)
         try:
             server = ServerConfig.model_validate(config)
         except ValidationError as error:
             problems = "; ".join(str(e["msg"]) for e in error.errors())
-            plan.lines.append(f"{entry.name}: not imported: {problems}")
+            plan.lines.append(f"{name}: not imported: {problems}")
             continue
         moves = plan_migration(Config(mcpServers={entry.name: server}))
         for move in moves:
@@ -178,17 +196,19 @@ def _entry(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
         return Entry(name, None, ["its entry is not an object"])
     if host.is_remote(raw):
         return Entry(name, None, ["a remote (HTTP/SSE) server: MCP Tray runs local stdio servers"])
+    if not SERVER_NAME_PATTERN.fullmatch(name):
+        return Entry(name, None, [f"{UNFIT_NAME}; rename it in {host.title} to bring it over"])
     launch = host.launch(raw)
     if not isinstance(launch.command, str) or not launch.command:
         return Entry(name, None, ["no command to run (provided by an extension?)"])
+    if launch.problem:
+        return Entry(name, None, [launch.problem])
     entry = Entry(name, {})
     config: dict[str, Any] = {"command": _translate(launch.command, entry, host, workspace)}
     if launch.args:
-        config["args"] = [_translate(str(arg), entry, host, workspace) for arg in launch.args]
+        config["args"] = [_translate(arg, entry, host, workspace) for arg in launch.args]
     if launch.env:
-        config["env"] = {
-            str(k): _translate(str(v), entry, host, workspace) for k, v in launch.env.items()
-        }
+        config["env"] = {k: _translate(v, entry, host, workspace) for k, v in launch.env.items()}
     if isinstance(raw.get("cwd"), str):
         config["cwd"] = _translate(raw["cwd"], entry, host, workspace)
     if raw.get("envFile"):

@@ -23,12 +23,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from app.core.config import ConfigError
+from app.core.config import ConfigError, shown_name
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts import importing, linking
-from app.hosts.host import Host, HostError
+from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 from app.hosts.registry import HOSTS
 
 # Where a project or profile keeps an app's file, beyond its usual place: how
@@ -113,7 +113,7 @@ def survey(
     (those the user pointed at; listed even when gone, to say so). Reads files:
     call it off the loop."""
     places = [(host, host.default_path()) for host in hosts or list(HOSTS.values())]
-    places = [(host, path) for host, path in places if path.is_file()]
+    places = [(host, path) for host, path in places if _present(path)]
     seen = {same_file(path) for _, path in places}
     for host, path in chosen:
         if same_file(path) not in seen:
@@ -121,6 +121,14 @@ def survey(
             seen.add(same_file(path))
     connections = linking.Connections(paths.connections_dir)
     return [look_at(h, p, connected=connections.connected(h, p)) for h, p in places]
+
+
+def _present(path: Path) -> bool:
+    """A file is at ``path``, or something MCP Tray may not look into (said when read)."""
+    try:
+        return path.is_file()
+    except OSError:  # a folder on the way that is not the user's
+        return True
 
 
 def same_file(path: Path) -> Path:
@@ -135,7 +143,7 @@ def look_at(host: Host, path: Path, *, connected: bool = False) -> FoundApp:
         return FoundApp(host, path, [], connected, problem=str(error))
     raw = host.servers(document.data)
     servers = [
-        AppServer(entry.name, *_route(host, entry, raw[entry.name]))
+        AppServer(shown_name(entry.name), *_route(host, entry, raw[entry.name]))
         for entry in importing.host_entries(host, path, document)
     ]
     return FoundApp(host, path, servers, connected)
@@ -144,11 +152,15 @@ def look_at(host: Host, path: Path, *, connected: bool = False) -> FoundApp:
 def read(path: Path, *, title: str = "the app") -> Document:
     """The file of the app called ``title``, parsed; or :class:`Unreadable`, in words."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_config_file(path)
     except FileNotFoundError:
         raise Unreadable(
             f"{where(path)} is no longer there",
             "Press Look again, or Choose a file… if the app keeps its servers elsewhere now.",
+        ) from None
+    except NotAConfigFile as error:
+        raise Unreadable(
+            f"{where(path)} {error}", f"Choose the file {title} keeps its MCP servers in."
         ) from None
     except OSError as error:
         raise Unreadable(

@@ -14,7 +14,7 @@ class Zed(Host):
     def launch(self, raw: dict[str, Any]) -> Launch:
         command = raw.get("command")
         if isinstance(command, dict):  # the older shape
-            return Launch(command.get("path"), command.get("args") or [], command.get("env") or {})
+            return Launch.of(command.get("path"), command.get("args"), command.get("env"))
         return super().launch(raw)
 
     def launch_entry(self, command: str, args: list[str]) -> dict[str, Any]:

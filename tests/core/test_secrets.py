@@ -6,18 +6,24 @@ runs the same paths against a real Secret Service.
 
 from __future__ import annotations
 
+import ast
+import base64
 import json
 import logging
+import random
+import re
 import stat
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from app.core.config import ConfigError, ServerConfig, parse_config
 from app.core.config.placeholders import MissingValues, expand, placeholders_in
-from app.core.secrets import KeyringUnavailable, Redactor, Secrets, SecretStore
+from app.core.secrets import KeyringUnavailable, Redactor, Secrets, SecretStore, UnsafeSecret
 from app.core.secrets.migrate import looks_secret, plan_migration, rewrite
-from app.core.secrets.redact import RedactingFilter
+from app.core.secrets.redact import LOG_WORDS, MIN_SECRET_LENGTH, RedactingFilter, refusal
 from tests.keyrings import BrokenKeyring, MemoryKeyring
 
 pytestmark = pytest.mark.anyio
@@ -65,11 +71,142 @@ def test_placeholders_are_found_in_order() -> None:
 # ----- redaction
 
 
+def pem_key(seed: int = 15) -> str:
+    """A private key's shape: armour around lines of base64 (random bytes, no real key)."""
+    body = base64.b64encode(random.Random(seed).randbytes(1190)).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join(["-----BEGIN PRIVATE KEY-----", *lines, "-----END PRIVATE KEY-----"])
+
+
+JS_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t"})
+# Every character that JSON, repr or URL-encoding writes differently.
+AWKWARD = 'k3y/with+"quotes" & it\'s \\back\tünï=\n2nd-line-of-it'
+
+
 def test_the_redactor_masks_every_learned_value_and_the_longest_first() -> None:
     redact = Redactor()
-    redact.learn(["abcd", "abcdefgh", "xyz"])  # "xyz" is too short to mask safely
+    redact.learn(["abcd-efgh", "abcd-efgh-ijkl"])
 
-    assert redact("token abcdefgh, key abcd, word xyz") == "token ***, key ***, word xyz"
+    assert redact("token abcd-efgh-ijkl, key abcd-efgh") == "token ***, key ***"
+
+
+def test_each_line_of_a_secret_of_several_lines_is_masked_where_it_is_printed_alone() -> None:
+    key = pem_key()
+    redact = Redactor()
+    redact.learn([key])
+
+    printed = [redact(line) for line in ["key:", *key.splitlines()]]
+
+    assert printed[0] == "key:"
+    assert printed[1] == "-----BEGIN PRIVATE KEY-----"  # armour gives nothing away
+    assert set(printed[2:-1]) == {"***"}
+    assert printed[-1] == "-----END PRIVATE KEY-----"
+    assert redact(f"whole: {key}") == "whole: ***"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        lambda v: json.dumps({"key": v}),
+        lambda v: json.dumps({"key": v}, ensure_ascii=False),
+        lambda v: json.dumps(v).replace("/", "\\/"),  # PHP's and Java's encoders
+        lambda v: repr({"key": v}),
+        repr,
+        ascii,
+        lambda v: "'" + v.translate(JS_ESCAPES) + "'",  # Node's console.log of an object
+        lambda v: "https://x.invalid/?key=" + urllib.parse.quote(v, safe=""),
+        lambda v: "https://x.invalid/" + urllib.parse.quote(v),
+        lambda v: "key=" + urllib.parse.quote_plus(v),
+    ],
+    ids=[
+        "json",
+        "json-unicode",
+        "json-slashes",
+        "repr-dict",
+        "repr",
+        "ascii",
+        "javascript",
+        "query",
+        "path",
+        "form",
+    ],
+)
+@pytest.mark.parametrize("secret", [AWKWARD, pem_key()], ids=["awkward", "pem"])
+def test_a_secret_printed_escaped_is_masked(written: Callable[[str], str], secret: str) -> None:
+    redact = Redactor()
+    redact.learn([secret])
+
+    text = redact(written(secret))
+
+    leaked = [line for line in secret.splitlines() if len(line) >= 8 and line in text]
+    assert "***" in text
+    assert not [line for line in leaked if not line.startswith("-----")], text
+    assert "k3y/with" not in text and "2nd-line" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("", "too short"),
+        ("abc", "too short"),
+        ("1234567", "too short"),
+        ("running", "too short"),
+        ("Password", "common word"),
+        ("12345678", "common word"),
+        ("restarting", "common word"),  # MCP Tray's own log word
+        ("supervis", "common word"),  # a piece of one: "supervising" would read "***ing"
+        ("xxxxxxxx", "common word"),
+        ("********", "common word"),
+    ],
+)
+def test_a_value_that_cannot_be_masked_safely_is_refused_with_the_reason(
+    value: str, why: str
+) -> None:
+    reason = refusal(value)
+
+    assert reason is not None and why in reason
+    assert "replacing it with ***" in reason  # says why that matters
+
+
+@pytest.mark.parametrize("value", ["tok-1234", "hunter22", "correcthorsebatterystaple", AWKWARD])
+def test_a_value_long_and_uncommon_enough_is_accepted(value: str) -> None:
+    assert refusal(value) is None
+
+
+def test_masking_never_hides_a_word_of_the_hub_log() -> None:
+    redact = Redactor()
+    redact.learn(["running", "abc", "restarting", "password"])
+
+    line = "api is running (pid 42); restarting abc with its password"
+    assert redact(line) == line
+
+
+def test_log_words_hold_every_long_word_mcp_tray_writes_in_its_logs() -> None:
+    app = Path(__file__).parents[2] / "app"
+    written: set[str] = set()
+    for path in app.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        whole_file = path.name in ("lifecycle.py", "states.py")  # server log lines, states
+        for node in ast.walk(tree):
+            texts = [node] if whole_file else _log_formats(node)
+            for text in texts:
+                for sub in ast.walk(text):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                        written |= set(re.findall(r"[A-Za-z]+", sub.value))
+    long_words = {w.lower() for w in written if len(w) >= MIN_SECRET_LENGTH}
+
+    assert long_words - LOG_WORDS == set(), "add them to LOG_WORDS in app/core/secrets/redact.py"
+
+
+def _log_formats(node: ast.AST) -> list[ast.AST]:
+    """The format string of a ``logger.info("…", …)`` call, if ``node`` is one."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return []
+    target = node.func.value
+    levels = {"debug", "info", "warning", "error", "exception", "critical"}
+    if node.func.attr in levels and isinstance(target, ast.Name) and target.id == "logger":
+        return node.args[:1]
+    return []
 
 
 def test_the_logging_filter_masks_messages_and_their_arguments(
@@ -109,6 +246,9 @@ def test_the_logging_filter_masks_messages_and_their_arguments(
         ("GITHUB_TOKEN", "${secret:GITHUB_TOKEN}", False),
         ("API_KEY", "", False),
         ("API_KEY", "true", False),
+        ("API_KEY", "running", False),  # masking it would give it away in every log
+        ("DB_PASSWORD", "password", False),
+        ("API_KEY", "abc1", False),
     ],
 )
 def test_looks_secret(name: str, value: str, secret: bool) -> None:
@@ -194,8 +334,22 @@ def test_a_locked_keyring_is_an_error_that_says_what_to_do(tmp_path: Path) -> No
     store = SecretStore(tmp_path / "names.json", backend=BrokenKeyring())
 
     with pytest.raises(KeyringUnavailable, match="the keyring is locked; unlock it"):
-        store.set("github", "TOKEN", "value")
+        store.set("github", "TOKEN", "value-of-the-token")
     assert not (tmp_path / "names.json").exists()  # nothing recorded for a failed store
+
+
+@pytest.mark.parametrize("value", ["abc", "running", "password"])
+def test_a_value_too_short_or_too_common_is_refused_before_the_keyring(
+    tmp_path: Path, value: str
+) -> None:
+    backend = MemoryKeyring()
+    store = SecretStore(tmp_path / "names.json", backend=backend)
+
+    with pytest.raises(UnsafeSecret, match=r"replacing it with \*\*\*"):
+        store.set("weather", "API_KEY", value)
+
+    assert backend.entries == {}
+    assert not (tmp_path / "names.json").exists()
 
 
 def test_no_keyring_at_all_names_the_missing_d_bus(
@@ -231,6 +385,63 @@ async def test_filling_in_names_every_missing_secret_and_variable(tmp_path: Path
     assert missing.value.secrets == ("ALPHA", "BETA")
     assert missing.value.variables == ("MCP_TRAY_TEST_UNSET",)
     assert "mcp-tray secret set s ALPHA" in str(missing.value)
+
+
+async def test_a_stored_value_too_short_to_mask_is_not_used_and_the_server_waits(
+    tmp_path: Path,
+) -> None:
+    backend = MemoryKeyring()
+    backend.set_password("mcp-tray/s", "ALPHA", "abc")  # stored by another program
+    backend.set_password("mcp-tray/s", "BETA", "beta-value")
+    secrets = Secrets(SecretStore(tmp_path / "names.json", backend=backend))
+    server = ServerConfig.model_validate(
+        {"command": "x", "env": {"A": "${secret:ALPHA}", "B": "${secret:BETA}"}}
+    )
+
+    with pytest.raises(MissingValues) as missing:
+        await secrets.fill_in("s", server, {})
+
+    assert missing.value.secrets == ("ALPHA",)
+    assert str(missing.value) == (
+        "cannot use its stored secret ALPHA: too short or too common to be kept out of the "
+        "logs; set it again, with the value the service gave you, from the tray or with "
+        "`mcp-tray secret set s ALPHA`"
+    )
+    assert await secrets.still_missing("s", server) == ["ALPHA"]
+    assert secrets.redact("x abc y") == "x abc y"
+
+
+def test_a_plaintext_value_too_common_to_mask_is_not_learned_and_the_log_says_where(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    secrets = Secrets(SecretStore(tmp_path / "names.json", backend=MemoryKeyring()))
+    config = parse_config(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "api": {
+                        "command": "x",
+                        "args": ["--api-key", "abc", "--token", GITHUB_TOKEN],
+                        "env": {"API_KEY": "running"},
+                    }
+                }
+            }
+        ),
+        path=Path("config.json"),
+    )
+
+    with caplog.at_level(logging.INFO, logger="app.core.secrets"):
+        secrets.learn_config(config)
+
+    assert secrets.redact(f"api is running with abc and {GITHUB_TOKEN}") == (
+        "api is running with abc and ***"
+    )
+    assert [r.getMessage() for r in caplog.records] == [
+        "api: the value of env API_KEY is not hidden in logs: too short or too common to be "
+        "a real secret",
+        "api: the value of args[1] is not hidden in logs: too short or too common to be "
+        "a real secret",
+    ]
 
 
 async def test_filled_in_values_reach_the_env_and_are_masked_from_then_on(tmp_path: Path) -> None:

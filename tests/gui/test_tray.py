@@ -237,6 +237,29 @@ def test_the_secret_dialog_asks_for_a_name_only_when_none_is_known(qtbot: Any) -
     assert width < known.value.width() - 10  # the placeholder is not cut off
 
 
+@pytest.mark.parametrize(
+    ("value", "why"), [("abc", "too short"), ("running", "too short"), ("password", "common word")]
+)
+def test_the_secret_dialog_refuses_a_value_too_short_or_too_common_and_says_why(
+    qtbot: Any, value: str, why: str
+) -> None:
+    dialog = SecretDialog("weather", ["API_KEY"])
+    qtbot.addWidget(dialog)
+    sent: list[tuple[str, str, str]] = []
+    dialog.submitted.connect(lambda *args: sent.append(args))
+
+    dialog.value.setText(value)
+    refused = (dialog.save.isEnabled(), dialog.status.text())
+    dialog.buttons.accepted.emit()  # Return, or a Save that slipped through
+    dialog.value.setText("tok-" + "q" * 24)
+
+    assert not refused[0]
+    assert why in refused[1] and "replacing it with ***" in refused[1]
+    assert not JARGON.search(refused[1])  # no command line in a dialog
+    assert sent == []
+    assert dialog.save.isEnabled() and dialog.status.text() == ""
+
+
 def test_the_log_view_tells_the_story_and_counts_matches(
     start_tray: Any, tray_loop: TrayLoop, expect_warnings: Any
 ) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from app.core.config import shown_name
 from app.core.jsonc import Document, JsoncError
-from app.hosts.importing import host_entries
+from app.hosts.importing import UNFIT_NAME, host_entries
 from app.hosts.names import HOST_NAMES
 from app.hosts.registry import HOSTS, UnknownHost, host_named
 
@@ -148,3 +150,81 @@ def test_nesting_as_deep_as_allowed_is_read_and_edited() -> None:
     edited = Document.parse(text).replace(("b",), 2)
 
     assert Document.parse(edited).data["b"] == 2
+
+
+NOT_TEXTS = "its args are not a list of texts"
+NO_TEXT_FOR_EACH = "its env does not give each variable a text"
+
+
+@pytest.mark.parametrize(
+    ("entry", "note"),
+    [
+        ({"command": "x", "args": 5}, NOT_TEXTS),
+        ({"command": "x", "args": {"a": "b"}}, NOT_TEXTS),
+        ({"command": "x", "args": ["a", ["b"]]}, NOT_TEXTS),
+        ({"command": "x", "args": [None]}, NOT_TEXTS),
+        ({"command": "x", "env": "A=1"}, NO_TEXT_FOR_EACH),
+        ({"command": "x", "env": ["A=1"]}, NO_TEXT_FOR_EACH),
+        ({"command": "x", "env": {"A": {"nested": 1}}}, NO_TEXT_FOR_EACH),
+    ],
+    ids=[
+        "args-number",
+        "args-object",
+        "args-list-in-list",
+        "args-null",
+        "env-text",
+        "env-list",
+        "env-object-value",
+    ],
+)
+def test_an_entry_whose_args_or_env_are_not_texts_is_refused_with_the_reason(
+    entry: dict[str, object], note: str
+) -> None:
+    text = json.dumps({"mcpServers": {"a": entry, "b": {"command": "y", "args": ["-v", 2]}}})
+
+    a, b = host_entries(HOSTS["cursor"], Path("mcp.json"), Document.parse(text))
+
+    assert a.config is None and a.notes == [note]
+    assert b.config == {"command": "y", "args": ["-v", "2"]}  # a number is taken as its text
+
+
+def test_an_entry_whose_type_is_not_text_is_read_as_a_local_server() -> None:
+    text = '{"mcpServers": {"a": {"command": "x", "type": ["http"]}}}'
+
+    (a,) = host_entries(HOSTS["cursor"], Path("mcp.json"), Document.parse(text))
+
+    assert a.config == {"command": "x"}
+
+
+def test_zed_s_older_shape_is_checked_the_same_way() -> None:
+    text = '{"context_servers": {"old": {"command": {"path": "srv", "args": 3}}}}'
+
+    (old,) = host_entries(HOSTS["zed"], Path("settings.json"), Document.parse(text))
+
+    assert old.config is None and old.notes == [NOT_TEXTS]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("../../x", '"../../x"'),
+        ("", '""'),
+        ("a/b", '"a/b"'),
+        ("my server", '"my server"'),
+        ("bell\x07", '"bell\\x07"'),
+        ("\x1b]0;title\x07", '"\\x1b]0;title\\x07"'),
+        ("x" * 101, '"' + "x" * 40 + '…"'),
+    ],
+    ids=["parent-folders", "empty", "slash", "space", "control", "terminal-escape", "too-long"],
+)
+def test_a_name_mcp_tray_cannot_take_is_not_imported_and_shown_safely(
+    name: str, shown: str
+) -> None:
+    text = json.dumps({"mcpServers": {name: {"command": "x"}, "x" * 100: {"command": "y"}}})
+
+    unfit, longest = host_entries(HOSTS["cursor"], Path("mcp.json"), Document.parse(text))
+
+    assert unfit.config is None
+    assert unfit.notes == [f"{UNFIT_NAME}; rename it in Cursor to bring it over"]
+    assert shown_name(unfit.name) == shown
+    assert longest.config == {"command": "y"}  # 100 characters are still a name

@@ -26,28 +26,54 @@ class PlaceholderError(ValueError):
 
 
 class MissingValues(Exception):
-    """Placeholders whose values are not there (yet); ``secrets`` and ``variables`` name them."""
+    """Placeholders whose values are not there (yet); ``secrets`` and ``variables`` name them.
 
-    def __init__(self, server: str, *, secrets: Sequence[str], variables: Sequence[str]) -> None:
+    ``refused`` names the secrets among ``secrets`` that are in the keyring but
+    cannot be used: too short or too common to be masked in logs.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        secrets: Sequence[str],
+        variables: Sequence[str],
+        refused: Sequence[str] = (),
+    ) -> None:
         self.server = server
         self.secrets = tuple(secrets)
         self.variables = tuple(variables)
+        self.refused = tuple(name for name in refused if name in self.secrets)
         super().__init__(self._sentence())
 
     def _sentence(self) -> str:
         parts = []
-        if self.secrets:
-            names = ", ".join(self.secrets)
-            first = self.secrets[0]
+        absent = [name for name in self.secrets if name not in self.refused]
+        if self.refused:
             parts.append(
-                f"needs the secret{'s' if len(self.secrets) > 1 else ''} {names}: set "
-                f"{'them' if len(self.secrets) > 1 else 'it'} from the tray or with "
-                f"`mcp-tray secret set {self.server} {first}`"
+                f"cannot use its stored {_secrets_named(self.refused)}: too short or too common "
+                f"to be kept out of the logs; set {_them(self.refused)} again, with the value the "
+                f"service gave you, {self._how(self.refused[0])}"
+            )
+        if absent:
+            parts.append(
+                f"needs the {_secrets_named(absent)}: set {_them(absent)} {self._how(absent[0])}"
             )
         if self.variables:
             names = ", ".join(self.variables)
             parts.append(f"uses the environment variable(s) {names}, not set for MCP Tray")
         return "; ".join(parts)
+
+    def _how(self, name: str) -> str:
+        return f"from the tray or with `mcp-tray secret set {self.server} {name}`"
+
+
+def _secrets_named(names: Sequence[str]) -> str:
+    return f"secret{'s' if len(names) > 1 else ''} {', '.join(names)}"
+
+
+def _them(names: Sequence[str]) -> str:
+    return "them" if len(names) > 1 else "it"
 
 
 @dataclass(frozen=True)

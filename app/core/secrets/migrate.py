@@ -4,7 +4,10 @@ A value is taken for a secret when its variable's name says so (``*TOKEN*``,
 ``*KEY*``, ``*SECRET*``, ``*PASSWORD*``, ``*PAT*``, as whole words of the
 name, so ``PATH`` is not one) or when it is shaped like a known token format
 (``ghp_…``, ``sk-…``, ``xoxb-…``, ``AKIA…``). Arguments count only when
-their shape, or the option naming them (``--api-key VALUE``), says so.
+their shape, or the option naming them (``--api-key VALUE``), says so. A
+value too short or too common to be masked in logs (see
+app.core.secrets.redact) is not taken for one: it stays where it is, and
+:func:`unmaskable` lists it.
 
 :func:`plan_migration` lists the moves; :func:`rewrite` replaces exactly the
 moved JSON strings in the original text, so every other byte (formatting,
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 from app.core.config import Config
 from app.core.config.locate import KeyPath, string_end, value_offsets
+from app.core.secrets.redact import refusal
 
 _SECRET_WORDS = frozenset(
     {"TOKEN", "KEY", "APIKEY", "SECRET", "PASSWORD", "PASSWD", "PASS", "PAT", "CREDENTIAL"}
@@ -47,7 +51,6 @@ TOKEN_SHAPES = re.compile(
     )$""",
     re.VERBOSE,
 )
-MIN_SECRET_LENGTH = 4
 
 
 def name_looks_secret(name: str) -> bool:
@@ -64,7 +67,11 @@ def value_looks_secret(value: str) -> bool:
 
 def looks_secret(name: str | None, value: str) -> bool:
     """Whether a plaintext ``value`` (of variable or option ``name``) should be a secret."""
-    if len(value) < MIN_SECRET_LENGTH or "${" in value or value.lower() in ("true", "false"):
+    return _named_secret(name, value) and refusal(value) is None
+
+
+def _named_secret(name: str | None, value: str) -> bool:
+    if not value or "${" in value or value.lower() in ("true", "false"):
         return False
     return value_looks_secret(value) or (name is not None and name_looks_secret(name))
 
@@ -101,6 +108,21 @@ def plan_migration(config: Config) -> list[Move]:
                 replacement = prefix + _placeholder(name)
                 moves.append(Move(server, name, value, (*base, "args", index), replacement))
     return moves
+
+
+def unmaskable(config: Config) -> list[tuple[str, str]]:
+    """(server, where) of each plaintext value that its name says is a secret, but that
+    is too short or too common to be masked in logs; the value itself is never named."""
+    found = []
+    for server, entry in config.servers.items():
+        for variable, value in entry.env.items():
+            if _named_secret(variable, value) and refusal(value) is not None:
+                found.append((server, f"env {variable}"))
+        for index, option, value, _prefix in _argument_values(entry.args):
+            named = bool(option) or value_looks_secret(value)
+            if named and _named_secret(option, value) and refusal(value) is not None:
+                found.append((server, f"args[{index}]"))
+    return found
 
 
 def rewrite(text: str, moves: Sequence[Move]) -> str:

@@ -30,6 +30,7 @@ from keyring.backends import fail, null
 from keyring.backends.chainer import ChainerBackend
 
 from app.core.atomic import write_atomically
+from app.core.secrets.redact import check
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class SecretStore:
         return self._call(lambda backend: backend.get_password(service_for(server), name))
 
     def set(self, server: str, name: str, value: str) -> None:
+        """Keep ``value``; raises UnsafeSecret, before the keyring is touched, for a value
+        too short or too common to be masked in logs."""
+        check(value)
         self._call(lambda backend: backend.set_password(service_for(server), name, value))
         self._remember(server, name, keep=True)
 
