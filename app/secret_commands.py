@@ -6,6 +6,10 @@ then tell a running hub, which starts a server that waited in
 read without echo from a terminal, or from standard input when piped; they
 are never printed. A value too short or too common to be masked in logs is
 refused before it reaches the keyring.
+
+``rm`` and ``list`` also work for a server that is no longer in the config
+(renamed or removed): its secrets stay in the keyring until removed, and
+``list`` shows them apart, with the command that removes them.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ def add_parser(commands: Any) -> None:
     remove.add_argument("server", metavar="SERVER")
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(secret_action=_rm)
-    listing = actions.add_parser("list", help="a server's secret names (never the values)")
-    listing.add_argument("server", metavar="SERVER")
+    listing = actions.add_parser(
+        "list", help="secret names (never the values), of one server or of all"
+    )
+    listing.add_argument("server", metavar="SERVER", nargs="?")
     listing.set_defaults(secret_action=_list)
     migrate = actions.add_parser(
         "migrate", help="move plaintext tokens from the config into the keyring"
@@ -86,30 +92,77 @@ def _set(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _rm(args: argparse.Namespace, paths: Paths) -> int:
-    _server_config(paths, args.server)
+    configured = _configured_servers(paths)
     if not _store(paths).delete(args.server, args.name):
         raise SecretCommandError(f"no secret {args.name} is stored for {args.server}")
     print(f"Deleted {args.name} of {args.server} from the keyring.")
-    _tell_hub(paths, args.server, args.name)
+    if configured is None or args.server in configured:  # else no hub runs it
+        _tell_hub(paths, args.server, args.name)
     return EXIT_OK
 
 
 def _list(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.config import load_config
     from app.core.secrets import secret_names
 
-    config = _server_config(paths, args.server)
+    config = load_config(paths.config_file)
     store = _store(paths)
-    used = secret_names(config.servers[args.server])
-    names = sorted({*used, *store.names(args.server)})
-    if not names:
-        print(f"{args.server} has no secrets.")
-        return EXIT_OK
-    width = max(len(name) for name in names)
-    for name in names:
-        stored = "stored" if store.get(args.server, name) is not None else "missing"
-        note = "" if name in used else "  (the config does not use it)"
-        print(f"{name:<{width}}  {stored}{note}")
+    if args.server in config.servers:
+        _list_server(store, args.server, secret_names(config.servers[args.server]))
+    elif args.server is not None:
+        if not store.names(args.server):
+            known = ", ".join(sorted(config.servers)) or "none"
+            raise SecretCommandError(
+                f"no server named {args.server!r} in the config, and no secrets kept for it "
+                f"(configured: {known})"
+            )
+        print(
+            f"{args.server} is no longer in the config (renamed or removed); "
+            "its secrets are still in the keyring:"
+        )
+        _list_names(store, args.server, store.names(args.server), None, indent="  ")
+        print(f"Remove them with `mcp-tray secret rm {args.server} NAME`.")
+    else:
+        _list_all(store, config)
     return EXIT_OK
+
+
+def _list_all(store: SecretStore, config: Config) -> None:
+    from app.core.secrets import secret_names
+
+    for server, entry in sorted(config.servers.items()):
+        used = secret_names(entry)
+        names = sorted({*used, *store.names(server)})
+        print(f"{server}:" if names else f"{server}: no secrets")
+        _list_names(store, server, names, used, indent="  ")
+    gone = [server for server in store.servers() if server not in config.servers]
+    if not gone:
+        return
+    print("No longer in the config (renamed or removed), still in the keyring:")
+    for server in gone:
+        print(f"{server}:")
+        _list_names(store, server, store.names(server), None, indent="  ")
+    example = f"mcp-tray secret rm {gone[0]} {store.names(gone[0])[0]}"
+    print(f"Remove them with `mcp-tray secret rm SERVER NAME`, for example `{example}`.")
+
+
+def _list_server(store: SecretStore, server: str, used: list[str]) -> None:
+    names = sorted({*used, *store.names(server)})
+    if not names:
+        print(f"{server} has no secrets.")
+    _list_names(store, server, names, used, indent="")
+
+
+def _list_names(
+    store: SecretStore, server: str, names: list[str], used: list[str] | None, *, indent: str
+) -> None:
+    """One line per name: whether the keyring holds it, and (``used`` given) whether
+    the config uses it."""
+    width = max((len(name) for name in names), default=0)
+    for name in names:
+        stored = "stored" if store.get(server, name) is not None else "missing"
+        note = "  (the config does not use it)" if used is not None and name not in used else ""
+        print(f"{indent}{name:<{width}}  {stored}{note}")
 
 
 def _migrate(args: argparse.Namespace, paths: Paths) -> int:
@@ -167,6 +220,17 @@ def _store(paths: Paths) -> SecretStore:
     from app.core.secrets import SecretStore
 
     return SecretStore(paths.secret_index)
+
+
+def _configured_servers(paths: Paths) -> set[str] | None:
+    """The servers in the config; None when it cannot be read (the hub keeps its last
+    good one)."""
+    from app.core.config import ConfigError, load_config
+
+    try:
+        return set(load_config(paths.config_file).servers)
+    except ConfigError:
+        return None
 
 
 def _server_config(paths: Paths, server: str) -> Config:

@@ -316,3 +316,40 @@ def test_migrate_leaves_a_plaintext_value_too_common_to_mask_and_says_so(
         f"Would move 1 value(s) from {tray_home / 'config.json'} into the keyring:",
         "  api: env GITHUB_TOKEN → ${secret:GITHUB_TOKEN}",
     ]
+
+
+def test_secrets_of_a_renamed_server_are_listed_apart_and_can_be_removed(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    write_config(tray_home, {"weather": secretive(API_KEY="${secret:API_KEY}")})
+    set_it = ("secret", "set", "weather", "API_KEY")
+    assert mcp_tray(tray_home, *set_it, env=secret_service, input="kkkk-1234").returncode == 0
+    write_config(tray_home, {"forecast": secretive(API_KEY="${secret:API_KEY}")})  # renamed
+
+    everything = mcp_tray(tray_home, "secret", "list", env=secret_service)
+    one = mcp_tray(tray_home, "secret", "list", "weather", env=secret_service)
+    removed = mcp_tray(tray_home, "secret", "rm", "weather", "API_KEY", env=secret_service)
+    after = mcp_tray(tray_home, "secret", "list", env=secret_service)
+
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stdout.splitlines() == [
+        "forecast:",
+        "  API_KEY  missing",
+        "No longer in the config (renamed or removed), still in the keyring:",
+        "weather:",
+        "  API_KEY  stored",
+        "Remove them with `mcp-tray secret rm SERVER NAME`, for example "
+        "`mcp-tray secret rm weather API_KEY`.",
+    ]
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.splitlines() == [
+        "weather is no longer in the config (renamed or removed); its secrets are still in "
+        "the keyring:",
+        "  API_KEY  stored",
+        "Remove them with `mcp-tray secret rm weather NAME`.",
+    ]
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout == "Deleted API_KEY of weather from the keyring.\n"
+    assert removed.stderr == ""
+    assert keyring_value(secret_service, "weather", "API_KEY") is None
+    assert after.stdout.splitlines() == ["forecast:", "  API_KEY  missing"]

@@ -79,6 +79,10 @@ class SecretStore:
         """The names stored for ``server`` through MCP Tray (values stay in the keyring)."""
         return sorted(self._index().get(server, []))
 
+    def servers(self) -> list[str]:
+        """Every server with secrets stored through MCP Tray, configured or not (any more)."""
+        return sorted(self._index())
+
     # ----- the keyring
 
     def _call(self, action: Callable[[KeyringBackend], T]) -> T:
