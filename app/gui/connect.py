@@ -110,7 +110,7 @@ class ConnectDialog(QDialog):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.list)
         self.question = Question(self)
-        self.status = QLabel()
+        self.status = plain(QLabel())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.hide()
@@ -278,7 +278,7 @@ class ConnectDialog(QDialog):
         """Where the file is and its servers on the left; the buttons on the right."""
         box = QGroupBox(app.host.title)
         lines = [f"• {server.name} — {app.describe(server)}" for server in app.servers]
-        details = QLabel(app.problem or "\n".join(lines) or "No servers in this file yet.")
+        details = plain(QLabel(app.problem or "\n".join(lines) or "No servers in this file yet."))
         details.setWordWrap(True)
         details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         text = QVBoxLayout()
@@ -315,11 +315,19 @@ class ConnectDialog(QDialog):
         return empty
 
 
+def plain(label: QLabel) -> QLabel:
+    """``label`` shows its text as written: names and paths come from the apps' files, and
+    Qt would take one that looks like HTML as HTML."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
 class PathLabel(QLabel):
     """A file's place, cut in the middle to fit; the whole path in the tooltip."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(where(path))
+        plain(self)
         self.full = where(path)
         self.setToolTip(str(path))
         # As wide as there is room for, never wider: a long path does not widen the dialog.
@@ -340,7 +348,7 @@ class Question(QFrame):
         self.path: Path | None = None
         self.hosts: list[Host] = []
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.text = QLabel()
+        self.text = plain(QLabel())
         self.text.setWordWrap(True)
         self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.which = QComboBox()

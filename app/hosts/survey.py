@@ -15,6 +15,7 @@ command line; the command line keeps linking's and importing's own messages.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,8 @@ from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts import importing, linking
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 from app.hosts.registry import HOSTS
+
+logger = logging.getLogger(__name__)
 
 # Where a project or profile keeps an app's file, beyond its usual place: how
 # "Choose a file…" tells the app from the path alone.
@@ -120,7 +123,7 @@ def survey(
             places.append((host, path))
             seen.add(same_file(path))
     connections = linking.Connections(paths.connections_dir)
-    return [look_at(h, p, connected=connections.connected(h, p)) for h, p in places]
+    return [_look_on_its_own(h, p, connected=connections.connected(h, p)) for h, p in places]
 
 
 def _present(path: Path) -> bool:
@@ -129,6 +132,20 @@ def _present(path: Path) -> bool:
         return path.is_file()
     except OSError:  # a folder on the way that is not the user's
         return True
+
+
+def _look_on_its_own(host: Host, path: Path, *, connected: bool) -> FoundApp:
+    """:func:`look_at`, but an error no one foresaw is this file's problem, not the list's:
+    the file is the app's and may hold anything, and the other apps still show."""
+    try:
+        return look_at(host, path, connected=connected)
+    except Exception:
+        logger.exception("could not make sense of %s's %s", host.name, path)
+        problem = (
+            f"MCP Tray could not make sense of {where(path)}; its log has the details. "
+            f"Fix the file in {host.title}, or undo the last change to it, then press Look again."
+        )
+        return FoundApp(host, path, [], connected, problem=problem)
 
 
 def same_file(path: Path) -> Path:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QSize
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -338,3 +339,41 @@ def test_a_long_path_is_cut_in_the_middle_and_whole_in_its_tooltip(
     assert dialog.width() == (dialog.minimumWidth() if size == "minimum" else 640)
     for button in (dialog.look_button, dialog.choose_button):
         assert dialog.rect().contains(button.geometry())
+
+
+def test_a_hostile_file_is_its_app_s_problem_and_every_other_app_is_listed(
+    dialog: ConnectDialog, tray: Tray, tray_loop: TrayLoop, home: Path
+) -> None:
+    path = cursor_config(home)
+    nested = home / ".config" / "Claude" / "claude_desktop_config.json"
+    nested.parent.mkdir(parents=True)
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    odd = {"<b>bold</b>": {"command": "uvx"}, "typed": {"command": "uvx", "type": ["stdio"]}}
+    gemini = write(home / ".gemini" / "settings.json", odd)
+    pipe = home / "project" / "mcp.json"
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)  # read, it would wait for a writer for ever
+    look(dialog, tray, tray_loop)
+
+    dialog.add_file(pipe)  # the slot the file chooser calls
+    tray_loop.run(tray.settled)
+    said = dialog.status.text()
+    shown = words(dialog)
+    screenshot(dialog, "hostile-files")
+    press(dialog.buttons[(path, CONNECT)], tray, tray_loop)
+
+    assert listed(dialog) == [("claude-desktop", nested), ("cursor", path), ("gemini", gemini)]
+    assert said == (
+        "~/project/mcp.json is not an ordinary file, so it was not added. "
+        "Fix it, then choose it again."
+    )
+    assert (
+        "~/.config/Claude/claude_desktop_config.json has a mistake (it is nested more than 100 "
+        "levels deep). Fix it in Claude Desktop, or undo the last change to it, then press "
+        "Look again."
+    ) in shown
+    assert '• "<b>bold</b>" — stays with Gemini CLI: MCP Tray needs a name of letters' in shown
+    assert "• typed — Gemini CLI starts it itself" in shown
+    html = next(label for label in dialog.findChildren(QLabel) if "<b>" in label.text())
+    assert html.textFormat() == Qt.TextFormat.PlainText  # shown as written, not as HTML
+    assert dialog.status.text().startswith("Cursor now reaches 2 servers through MCP Tray")

@@ -12,6 +12,7 @@ cannot read, and server names that cannot be file names.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from app.core.paths import default_paths
-from app.hosts.host import MAX_CONFIG_BYTES
+from app.hosts.host import MAX_CONFIG_BYTES, Host
 from app.hosts.importing import UNFIT_NAME
 from app.hosts.registry import HOSTS
 from app.hosts.survey import Route, survey
@@ -268,3 +269,32 @@ def test_an_app_folder_mcp_tray_may_not_look_into_is_listed_with_the_reason(
     assert apps[good].can_connect
     problem = apps[HOSTS["windsurf"].default_path()].problem
     assert problem.startswith("MCP Tray cannot open ~/.codeium/windsurf/mcp_config.json (Permis")
+
+
+class Faulty(Host):
+    """A host whose module fails on this file in a way nobody foresaw."""
+
+    def servers(self, data: Any) -> dict[str, Any]:
+        raise RuntimeError("a mistake in the host's module")
+
+
+def test_a_file_that_trips_an_unforeseen_error_is_that_app_s_problem_only(
+    tray_home: Path, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = at_usual_place("cursor", good_file)
+    faulty = Faulty("faulty", "Faulty", "mcpServers", *(str(home / "faulty.json"),) * 3, "")
+    good_file(home / "faulty.json")
+
+    with caplog.at_level(logging.ERROR):
+        apps = survey(default_paths(), [HOSTS["cursor"], faulty])
+
+    assert [(app.path, bool(app.problem)) for app in apps] == [
+        (good, False),
+        (home / "faulty.json", True),
+    ]
+    assert apps[1].problem == (
+        "MCP Tray could not make sense of ~/faulty.json; its log has the details. Fix the "
+        "file in Faulty, or undo the last change to it, then press Look again."
+    )
+    (record,) = caplog.records
+    assert record.exc_info and "a mistake in the host's module" in str(record.exc_info[1])
