@@ -2,7 +2,8 @@
 
 These commands talk to the keyring themselves (the hub need not run) and
 then tell a running hub, which starts a server that waited in
-``needs-secret`` and restarts one that runs with an old value. Values are
+``needs-secret`` and restarts one that runs with an old value; what the hub
+then reports is printed (running, or which secret it still needs). Values are
 read without echo from a terminal, or from standard input when piped; they
 are never printed. A value too short or too common to be masked in logs is
 refused before it reaches the keyring.
@@ -87,7 +88,7 @@ def _set(args: argparse.Namespace, paths: Paths) -> int:
             f'"${{secret:{args.name}}}" to its "env" in the config.',
             file=sys.stderr,
         )
-    _tell_hub(paths, args.server, args.name)
+    _tell_hub(paths, args.server, args.name, waiting="still")
     return EXIT_OK
 
 
@@ -97,7 +98,7 @@ def _rm(args: argparse.Namespace, paths: Paths) -> int:
         raise SecretCommandError(f"no secret {args.name} is stored for {args.server}")
     print(f"Deleted {args.name} of {args.server} from the keyring.")
     if configured is None or args.server in configured:  # else no hub runs it
-        _tell_hub(paths, args.server, args.name)
+        _tell_hub(paths, args.server, args.name, waiting="now")
     return EXIT_OK
 
 
@@ -267,18 +268,30 @@ def _read_value(server: str, name: str) -> str:
     return value
 
 
-def _tell_hub(paths: Paths, server: str, name: str) -> None:
-    """A running hub starts or restarts what uses the secret; none running is fine."""
+def _tell_hub(paths: Paths, server: str, name: str, *, waiting: str) -> None:
+    """A running hub starts or restarts what uses the secret; none running is fine.
+
+    Then say how each of the server's processes fares, from the hub's status:
+    ``waiting`` ("still", "now") introduces what one that waits for a secret needs.
+    """
     from app.core.endpoint import client
 
     try:
         acted = client.call(
             paths.socket_path, "secrets_changed", name=server, secrets=[name], timeout=3600
         )
+        rows = client.call(paths.socket_path, "status")
     except client.HubNotRunning:
         return
     except (client.HubRefused, OSError, TimeoutError) as error:
         print(f"Note: MCP Tray could not act on it now: {error}", file=sys.stderr)
         return
-    for instance in acted:
-        print(f"{instance} (re)started with its secrets.")
+    for row in rows:
+        instance = str(row.get("name"))
+        if instance.partition("#")[0] != server:
+            continue
+        if instance in acted:
+            state = "is running" if row.get("state") == "running" else "is starting"
+            print(f"{instance} {state} with its secrets.")
+        elif row.get("state") == "needs-secret":
+            print(f"{instance} {waiting} {row.get('last_error')}.")

@@ -101,7 +101,7 @@ def test_a_server_waits_for_its_secret_then_runs_and_never_shows_it(
 
     assert waiting["state"] == "needs-secret"
     assert "mcp-tray secret set api API_TOKEN" in waiting["last_error"]
-    assert "api (re)started with its secrets." in stored.stdout
+    assert "api is starting with its secrets." in stored.stdout
     assert running["state"] == "running"
     assert "using token ***" in logs.stdout
     assert token.encode() not in command_line  # secrets travel in env, never argv
@@ -353,3 +353,35 @@ def test_secrets_of_a_renamed_server_are_listed_apart_and_can_be_removed(
     assert removed.stderr == ""
     assert keyring_value(secret_service, "weather", "API_KEY") is None
     assert after.stdout.splitlines() == ["forecast:", "  API_KEY  missing"]
+
+
+def test_setting_one_of_two_secrets_says_what_the_server_still_needs(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    write_config(
+        tray_home,
+        {"pair": secretive(API_TOKEN="${secret:API_TOKEN}", OTHER_KEY="${secret:OTHER_KEY}")},
+    )
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"pair needs the secrets API_TOKEN, OTHER_KEY")
+        first = mcp_tray(
+            tray_home, "secret", "set", "pair", "API_TOKEN", env=secret_service, input="tok-12345"
+        )
+        second = mcp_tray(
+            tray_home, "secret", "set", "pair", "OTHER_KEY", env=secret_service, input="key-12345"
+        )
+        hub.wait_for_line(r"pair is running")
+    finally:
+        hub.stop()
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "Stored API_TOKEN for pair in the keyring.",
+        "pair still needs the secret OTHER_KEY: set it from the tray or with "
+        "`mcp-tray secret set pair OTHER_KEY`.",
+    ]
+    assert second.stdout.splitlines()[1] in (
+        "pair is starting with its secrets.",
+        "pair is running with its secrets.",
+    )

@@ -104,6 +104,34 @@ async def test_a_secret_in_args_works_and_the_hub_warns_that_ps_shows_it(
     assert warning.startswith("api: a ${secret:…} in args is visible to every user")
 
 
+TWO_SECRETS = {
+    **ENTRY,
+    "env": {"API_TOKEN": "${secret:API_TOKEN}", "OTHER_KEY": "${secret:OTHER_KEY}"},
+}
+
+
+async def test_setting_one_of_two_secrets_leaves_the_server_waiting_for_the_other(
+    tray_home: Path,
+) -> None:
+    tray = await start_tray(tray_home, {}, secrets=secrets_on(MemoryKeyring(), tray_home))
+    try:
+        mark = await configure(tray, {"api": TWO_SECRETS})
+        await tray.events.wait_for_state("needs-secret", after=mark)
+
+        started = await tray.hub.set_secret("api", "API_TOKEN", "the-token-value")
+        (row,) = tray.hub.status_rows()
+        then_started = await tray.hub.set_secret("api", "OTHER_KEY", "the-other-value")
+        await tray.events.wait_for_state("running", after=mark)
+    finally:
+        await tray.close()
+
+    assert started == []  # not told "(re)started": it still waits
+    assert row["state"] == "needs-secret"
+    assert row["last_error"].startswith("needs the secret OTHER_KEY: set it")
+    assert "API_TOKEN" not in row["last_error"]
+    assert then_started == ["api"]
+
+
 async def test_a_secret_too_short_to_mask_is_refused_by_the_hub_and_never_stored(
     tray_home: Path,
 ) -> None:

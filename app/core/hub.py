@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -221,18 +222,36 @@ class Hub:
 
     async def secrets_changed(self, server: str, names: list[str]) -> list[str]:
         """Secrets of ``server`` were set or removed: start it if it waited for them,
-        restart it if it runs with an old value. Returns what was (re)started."""
+        restart it if it runs with an old value. Returns what was (re)started.
+
+        One that still lacks another secret is not among them: it tries once, so
+        that its state names only what it still needs, and goes on waiting.
+        """
         self._configured(server)
         acted = []
         for supervisor in self._processes_of(server):
-            uses = set(names) & set(secret_names(supervisor.config))
-            if supervisor.state is State.NEEDS_SECRET:
-                supervisor.start(why="because its secret was set")
-                acted.append(supervisor.name)
-            elif uses and supervisor.wanted:
-                await self.restart_server(supervisor.name, why="because its secret changed")
+            if await self._use_secrets(server, supervisor, names):
                 acted.append(supervisor.name)
         return acted
+
+    async def _use_secrets(self, server: str, supervisor: Supervisor, names: list[str]) -> bool:
+        """(Re)start one process of ``server`` on its secrets as they are now; whether it
+        now starts with them, rather than waits for another."""
+        if supervisor.state is State.NEEDS_SECRET:
+            start = functools.partial(supervisor.start, why="because its secret was set")
+            try:
+                waits = bool(await self.secrets.still_missing(server, supervisor.config))
+            except KeyringUnavailable:
+                waits = False  # its start finds out, and its state says so
+            if waits:
+                await self._settle(supervisor, start)  # its reason then names what it lacks
+                return False
+            start()
+            return True
+        if set(names) & set(secret_names(supervisor.config)) and supervisor.wanted:
+            await self.restart_server(supervisor.name, why="because its secret changed")
+            return supervisor.status().state != State.NEEDS_SECRET
+        return False
 
     async def log_tail(self, name: str, lines: int) -> list[str]:
         """recent_log() for the tray, which may also present a hub in another process."""
