@@ -40,6 +40,7 @@ from app.core.config import (
     shown_name,
     write_config_text,
 )
+from app.core.config.placeholders import SECRET_NAME_PATTERN
 from app.core.installation import demo_command
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
@@ -165,6 +166,10 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
             plan.lines.append(f"{name}: not imported: {problems}")
             continue
         moves = plan_migration(Config(mcpServers={entry.name: server}))
+        unnamable = [move.name for move in moves if not SECRET_NAME_PATTERN.fullmatch(move.name)]
+        if unnamable:
+            plan.lines.append(f"{name}: not imported: {_unnamable(unnamable, host)}")
+            continue
         for move in moves:
             _put_placeholder(config, move)
         plan.added[entry.name] = config
@@ -174,7 +179,23 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
         plan.lines.append(
             f"{entry.name}: imported" + "".join(f"; {n}" for n in [*told, notes] if n)
         )
+    plan.lines = [_printable(line) for line in plan.lines]
     return plan
+
+
+def _unnamable(names: list[str], host: Host) -> str:
+    one = len(names) == 1
+    return (
+        f"{', '.join(names)} {'holds a secret' if one else 'hold secrets'}, which MCP Tray keeps "
+        "in the keyring under the variable's name, and such a name must start with a letter "
+        f'or "_" and hold only letters, digits, "_", "." and "-"; rename '
+        f"{'it' if one else 'them'} in {host.title}"
+    )
+
+
+def _printable(text: str) -> str:
+    """Words quoting an app's file, safe for a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _put_placeholder(config: dict[str, Any], move: Move) -> None:

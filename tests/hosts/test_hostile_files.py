@@ -181,6 +181,54 @@ def test_import_leaves_entries_it_cannot_take_behind_and_takes_the_rest(
     assert original != path.read_bytes()
 
 
+def test_what_import_quotes_from_an_app_s_file_reaches_the_terminal_escaped(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    (tray_home / "config.json").write_text(OURS)
+    servers = {
+        "env-file": {"command": "uvx", "envFile": "\x1b]0;owned\x07.env"},
+        "variable": {"command": "uvx", "args": ["${config:\x1b[2J}"]},
+        "secret": {"command": "uvx", "env": {"API_\x1b[2J_TOKEN": "ghp_" + "Hb5Gc4Fd3E" * 4}},
+    }
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}))
+
+    imported = mcp_tray(tray_home, "import", "cursor", "--path", str(path), "--dry-run")
+
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.splitlines()[1:3] == [
+        "  env-file: imported; envFile \\x1b]0;owned\\x07.env is not read; copy what it sets "
+        "into env",
+        "  variable: not imported: cannot translate ${config:\\x1b[2J}: MCP Tray has no equivalent",
+    ]
+    secret = imported.stdout.splitlines()[3]
+    assert secret.startswith("  secret: not imported: API_\\x1b[2J_TOKEN holds a secret")
+    assert "\x1b" not in imported.stdout
+
+
+def test_a_secret_whose_variable_cannot_name_it_in_the_keyring_stays_behind(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    ours = tray_home / "config.json"
+    ours.write_text(OURS)
+    token = "ghp_" + "Hb5Gc4Fd3E" * 4  # shaped like a real token, valid nowhere
+    servers = {"otp": {"command": "uvx", "env": {"2FA_TOKEN": token}}} | GOOD["mcpServers"]
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}))
+
+    imported = mcp_tray(tray_home, "import", "cursor", "--path", str(path))
+
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.splitlines()[1:3] == [
+        "  otp: not imported: 2FA_TOKEN holds a secret, which MCP Tray keeps in the keyring "
+        'under the variable\'s name, and such a name must start with a letter or "_" and hold '
+        'only letters, digits, "_", "." and "-"; rename it in Cursor',
+        "  notes: imported",
+    ]
+    assert sorted(json.loads(ours.read_text())["mcpServers"]) == ["github", "notes"]
+    assert token not in ours.read_text()
+
+
 # ----- what "Connect an app…" lists
 
 
