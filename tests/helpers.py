@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from app.core.config import ServerConfig
 from app.core.events import (
@@ -31,6 +35,23 @@ ARTIFACTS = Path(
     os.environ.get("MCP_TRAY_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
 )
 EVENT_TIMEOUT_S = 30.0  # generous: a first MCPServer start on a cold machine takes seconds
+FREEZE_WITHIN_S = 10.0
+FREEZE_POLL_S = 0.005  # no event tells of another process stopping: its state is looked at
+
+
+async def freeze(pid: int) -> None:
+    """SIGSTOP a process, and wait until every thread of it has stopped: a thread woken
+    in read() by the signal could otherwise still take what is in its stdin pipe."""
+    os.kill(pid, signal.SIGSTOP)
+    with anyio.fail_after(FREEZE_WITHIN_S):
+        while not all(_thread_state(task) == "T" for task in Path(f"/proc/{pid}/task").iterdir()):
+            await anyio.sleep(FREEZE_POLL_S)
+
+
+def _thread_state(task: Path) -> str:
+    with contextlib.suppress(OSError):
+        return (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    return "T"  # a thread that ended reads nothing either
 
 
 def flaky(*options: str, **restart: int) -> ServerConfig:

@@ -1,11 +1,14 @@
-"""Chaos: four editors keep calling while their shared server is SIGKILLed again and again.
+"""Chaos: four editors keep calling while their shared server is killed again and again.
 
 A real hub (``mcp-tray serve``) supervises tests/servers/flaky.py with restart
 limits so fast and lenient that it never parks. Four SDK clients, each through
 its own ``mcp-tray attach`` process, call a seeded mix of ``tools/list``,
-``work`` and ``slow`` without pause, while the test kills the server after a
+``work`` and ``slow`` without pause, while the test ends the server after a
 random number of answered requests, waiting each time until the hub reports a
-fresh process so that every kill hits a live server.
+fresh process so that every fault hits a live server. The faults take turns:
+a SIGKILL; a SIGSTOP until every client waits on the frozen server, then a
+SIGKILL; a SIGSTOP alone, which the hub must find out itself (the stall
+timeout) and end.
 
 The promise under test (DESIGN.md, "Relay semantics"): no client loses its
 session, every request gets exactly one answer, lists never fail, a call the
@@ -38,7 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse
 
-from tests.helpers import FLAKY, PYTHON
+from tests.helpers import FLAKY, PYTHON, freeze
 from tests.hubprocess import HubProcess, survivors
 
 pytestmark = pytest.mark.anyio
@@ -48,10 +51,17 @@ SEED = int(os.environ.get("CHAOS_SEED", "20251121"))
 CLIENTS = 4
 KILLS = 8
 KILL_AFTER_ANSWERS = (2, 12)  # each kill waits for this many more answers (random, inclusive)
-FAST_RESTARTS = {"initialDelayMs": 20, "maxDelayMs": 200, "maxFailures": 1000}  # never parks
+FAST_RESTARTS = {
+    "initialDelayMs": 20,
+    "maxDelayMs": 200,
+    "maxFailures": 1000,  # never parks
+    "pingIntervalMs": 100,
+    "stallTimeoutMs": 2000,  # a frozen server is found out within seconds
+}
+FAULTS = ("kill", "freeze, then kill", "freeze")
 CALL_TIMEOUT_S = 20.0  # one request, including a restart it may wait for on a busy machine
 RESTART_TIMEOUT_S = 20.0  # from a kill to the hub's "is running" line for the next process
-CHAOS_LIMIT_S = 40.0  # the whole storm: attach, every kill, the final calls
+CHAOS_LIMIT_S = 80.0  # the whole storm: attach, every fault, the final calls
 ORPHAN_DEADLINE_S = 3.0  # DESIGN.md: nothing outlives the hub by more than this
 TOOLS = "block,slow,work"
 SPEC_CODES = range(-32768, -31999)  # JSON-RPC reserves these; DESIGN.md: the hub uses none
@@ -114,6 +124,16 @@ class Wire:
 
     requests: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
+    moved: anyio.Event = field(default_factory=anyio.Event)  # replaced at each count
+
+    def count(self, counter: Counter[str], key: str) -> None:
+        counter[key] += 1
+        self.moved.set()
+        self.moved = anyio.Event()
+
+    def waiting(self) -> int:
+        """How many of its requests wait for an answer."""
+        return self.requests.total() - self.answers.total()
 
     def not_answered_once(self) -> dict[str, tuple[int, int]]:
         """Each id not sent exactly once and answered exactly once: (sent, answered)."""
@@ -141,7 +161,7 @@ class _CountedReads:
         if isinstance(item, SessionMessage) and isinstance(
             item.message, JSONRPCResponse | JSONRPCError
         ):
-            self._wire.answers[repr(item.message.id)] += 1
+            self._wire.count(self._wire.answers, repr(item.message.id))
         return item
 
     def __aiter__(self) -> _CountedReads:
@@ -172,7 +192,7 @@ class _CountedWrites:
 
     async def send(self, item: SessionMessage) -> None:
         if isinstance(item.message, JSONRPCRequest):
-            self._wire.requests[repr(item.message.id)] += 1
+            self._wire.count(self._wire.requests, repr(item.message.id))
         await self._inner.send(item)
 
     async def aclose(self) -> None:
@@ -263,21 +283,41 @@ async def live_server(hub: HubProcess, killed: list[psutil.Process]) -> psutil.P
     return psutil.Process(row["pid"])
 
 
-async def kill_repeatedly(hub: HubProcess, tally: Tally) -> list[psutil.Process]:
-    """SIGKILL the live server KILLS times, each after a random number of answers.
+async def kill_repeatedly(hub: HubProcess, tally: Tally, wires: list[Wire]) -> list[psutil.Process]:
+    """End the live server KILLS times, each after a random number of answers, with
+    each of FAULTS in turn.
 
-    Counting answers instead of sleeping puts the kills at random points of
+    Counting answers instead of sleeping puts the faults at random points of
     the traffic, while every wait stays tied to something that happens.
     """
     rng = random.Random(SEED)
     killed: list[psutil.Process] = []
-    for _ in range(KILLS):
+    for number in range(KILLS):
         server = await live_server(hub, killed)
         await tally.reach(len(tally.answers) + rng.randint(*KILL_AFTER_ANSWERS))
-        server.send_signal(signal.SIGKILL)
+        fault = FAULTS[number % len(FAULTS)]
+        if fault != "kill":
+            await freeze(server.pid)
+            await every_client_waiting(wires)  # on the frozen server, or on its cached list
+        if fault != "freeze":
+            server.send_signal(signal.SIGKILL)
         killed.append(server)
     await live_server(hub, killed)  # up again, so the final calls meet a live server
     return killed
+
+
+async def every_client_waiting(wires: list[Wire]) -> None:
+    with anyio.fail_after(CALL_TIMEOUT_S):
+        while not all(wire.waiting() > 0 for wire in wires):
+            moved = [wire.moved for wire in wires]
+            async with anyio.create_task_group() as group:
+
+                async def first_move(event: anyio.Event) -> None:
+                    await event.wait()
+                    group.cancel_scope.cancel()
+
+                for event in moved:
+                    group.start_soon(first_move, event)
 
 
 def attach_processes() -> list[psutil.Process]:
@@ -294,7 +334,7 @@ def _text(result: object) -> str:
     return result.content[0].text  # type: ignore[attr-defined, no-any-return]
 
 
-async def test_four_clients_keep_their_sessions_and_get_one_answer_each_through_eight_kills(
+async def test_four_clients_keep_their_sessions_and_get_one_answer_each_through_eight_faults(
     hub: HubProcess,
 ) -> None:
     tally, stop = Tally(), anyio.Event()
@@ -307,7 +347,7 @@ async def test_four_clients_keep_their_sessions_and_get_one_answer_each_through_
             async with anyio.create_task_group() as group:
                 for number, client in enumerate(clients):
                     group.start_soon(keep_calling, client, number, tally, stop)
-                killed = await kill_repeatedly(hub, tally)
+                killed = await kill_repeatedly(hub, tally, wires)
                 stop.set()
             final = [_text(await client.call_tool("work", {})) for client in clients]
         (row,) = await anyio.to_thread.run_sync(hub.status)

@@ -85,8 +85,23 @@ def errors_received(client: RawClient) -> list[tuple[Any, int]]:
 MALFORMED = {
     "a line that is not JSON": (b"this is not json\n", [(None, -32700)]),
     "a line that is not UTF-8": (b'\xff\xfe{"id": 1}\n', [(None, -32700)]),
-    "a JSON array": (b"[1, 2, 3]\n", [(None, -32700)]),
-    "a JSON string": (b'"ping"\n', [(None, -32700)]),
+    # Valid JSON that is not a request object is an invalid request, not a parse error.
+    "a JSON array": (b"[1, 2, 3]\n", [(None, -32600)]),
+    "an empty array": (b"[]\n", [(None, -32600)]),
+    "a batch": (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]\n', [(None, -32600)]),
+    "a JSON string": (b'"ping"\n', [(None, -32600)]),
+    "a number": (b"42\n", [(None, -32600)]),
+    "arrays nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000 + b"\n", [(None, -32700)]),
+    "a request without jsonrpc": (b'{"id":8,"method":"ping"}\n', [(8, -32600)]),
+    "a request with jsonrpc 1.0": (
+        b'{"jsonrpc":"1.0","id":"v1","method":"ping"}\n',
+        [("v1", -32600)],
+    ),
+    # The id is read from the line's start, as `mcp-tray attach` reads it.
+    "a request cut after its id": (
+        b'{"jsonrpc":"2.0","id":9,"method":"tools/list",\n',
+        [(9, -32700)],
+    ),
     "a method that is not a string": (b'{"jsonrpc":"2.0","id":7,"method":5}\n', [(7, -32600)]),
     "a response with an unknown id": (b'{"jsonrpc":"2.0","id":"nobody-asked","result":{}}\n', []),
     "an error response with an unknown id": (

@@ -99,6 +99,10 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (re.compile(r"stopped answering"), lambda m: "It stopped responding."),
     (
+        re.compile(r"stopped responding \(requests waited (?P<s>\d+)s"),
+        lambda m: f"It stopped responding: apps waited {m['s']} seconds without a word from it.",
+    ),
+    (
         re.compile(r"cannot read its secrets"),
         lambda m: "MCP Tray could not read its secrets from your system's keyring.",
     ),

@@ -20,6 +20,7 @@ from app.core.rpc.backend import (
     RpcError,
 )
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
+from app.core.supervise.stdin import StreamInput
 from tests.helpers import PYTHON, SERVERS
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +41,7 @@ class Peer:
         self._arrived = asyncio.Event()
         self.session = BackendSession(
             MessageReader(process.stdout),
-            process.stdin,
+            StreamInput(process.stdin),
             name="raw",
             on_message=self._on_message if with_handler else None,
             on_malformed=self.malformed.append,
@@ -125,7 +126,7 @@ async def test_requests_waiting_when_the_server_exits_fail_with_backend_closed(c
     await peer.session.request("echo", timeout=TIMEOUT_S)
     assert peer.session.in_flight == 2
 
-    await peer.session.notify("exit")
+    peer.session.notify("exit")
 
     for task in waiting:
         with pytest.raises(BackendClosed, match="raw closed its output"):

@@ -125,7 +125,7 @@ async def test_invalid_utf8_comes_back_as_a_malformed_line() -> None:
 async def test_json_that_is_not_an_object_comes_back_as_a_malformed_line(line: bytes) -> None:
     bad, good = await _read_all(MessageReader(_stream(line + b'\n{"b":2}\n')))
 
-    assert bad == MalformedLine("not a JSON-RPC message object", line.decode())
+    assert bad == MalformedLine("not a JSON-RPC message object", line.decode(), parsed=True)
     assert good == {"b": 2}
 
 

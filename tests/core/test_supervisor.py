@@ -273,3 +273,21 @@ async def test_start_during_a_stop_runs_the_server_again_once_the_stop_is_done(s
     assert supervisor.status().pid != first
     assert _gone_within([first], 3) == []
     assert events.states()[2:] == ["stopping", "stopped", "starting", "running"]
+
+
+async def test_a_launcher_killed_on_its_own_counts_as_the_servers_death_and_ends_its_tree(
+    supervise,
+) -> None:
+    supervisor, events = supervise(flaky())
+    await events.wait_for_state("running")
+    server = supervisor.status().pid
+    launcher = psutil.Process(server).ppid()
+    mark = len(events.events)
+
+    psutil.Process(launcher).kill()  # the orphaned server would go on serving
+
+    exited = await events.wait_for(lambda e: isinstance(e, ServerExited), after=mark)
+    assert not exited.planned
+    await events.wait_for_state("running", after=mark)
+    assert _gone_within([server], 3) == []
+    assert supervisor.status().pid != server

@@ -22,6 +22,8 @@ Tools:
   big(megabytes)    ``big_text(megabytes)``: that many MiB of UTF-8
   emit(lines)       writes those raw lines to stdout (the wire), then answers "emitted"
   events()          the record, as JSON
+  mark(label, padding)  appends LABEL as a line to the file named by $RICH_MARKS, which
+                    outlives the process: how often a call really ran, across restarts
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ def build() -> MCPServer:
     @server.tool()
     def events() -> str:
         return json.dumps(EVENTS)
+
+    @server.tool()
+    def mark(label: str, padding: str = "") -> str:
+        with open(os.environ["RICH_MARKS"], "a", encoding="utf-8") as marks:
+            marks.write(label + "\n")
+        return f"marked {label}"
 
     _add_subscriptions_and_logging(server)
     return server

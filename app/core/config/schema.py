@@ -98,6 +98,13 @@ class RestartPolicy(_Model):
         ge=1,
         description="Consecutive failed pings, while no work is in flight, before a restart.",
     )
+    stall_timeout_ms: int = Field(
+        default=120_000,
+        ge=100,
+        description="While requests wait on it, how long a server may say nothing at all "
+        "(no answer, no progress, no answer to a ping) before it counts as hung and is "
+        "restarted.",
+    )
 
     @model_validator(mode="after")
     def _cap_not_below_first_delay(self) -> Self:

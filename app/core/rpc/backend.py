@@ -28,11 +28,13 @@ PROTOCOL_VERSION = "2025-11-25"
 _OWN_ID_PREFIX = "tray-"  # ids of the hub's own requests; never forwarded to clients
 
 
-class ByteSink(Protocol):
+class ServerInput(Protocol):
+    """The server's stdin (app.core.supervise.stdin): writes never wait."""
+
     @property
-    def transport(self) -> asyncio.WriteTransport: ...
-    def write(self, data: bytes) -> None: ...
-    async def drain(self) -> None: ...
+    def writable(self) -> bool: ...
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` after what was written before; ConnectionError when closed."""
 
 
 class BackendClosed(Exception):
@@ -53,7 +55,7 @@ class BackendSession:
     def __init__(
         self,
         reader: MessageReader,
-        writer: ByteSink,
+        writer: ServerInput,
         *,
         name: str,
         on_message: Callable[[Message, bytes], None] | None = None,
@@ -66,12 +68,10 @@ class BackendSession:
         self._on_malformed = on_malformed
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Message]] = {}
-        self._write_lock = asyncio.Lock()
         self.initialize_result: dict[str, Any] | None = None
         self.last_message_at = time.monotonic()
         self.closed = False  # the server's stdout ended: nothing sent now can be answered
-        self._answers: set[asyncio.Future[None]] = set()  # answers waiting to be written
-        self.bytes_sent = 0  # position in the server's stdin; see ServerProcess.undelivered
+        self.bytes_sent = 0  # where the next message starts in the server's stdin
 
     @property
     def in_flight(self) -> int:
@@ -86,7 +86,7 @@ class BackendSession:
                 if isinstance(message, MalformedLine):
                     self._malformed(message)
                 else:
-                    await self._dispatch(message)
+                    self._dispatch(message)
         finally:
             self.closed = True
             for future in self._pending.values():
@@ -94,24 +94,17 @@ class BackendSession:
                     future.set_exception(BackendClosed(f"{self.name} closed its output"))
             self._pending.clear()
 
-    async def send(self, message: Message) -> None:
-        data = encode(message)
-        async with self._write_lock:
-            self.bytes_sent += len(data)
-            self._writer.write(data)
-            await self._writer.drain()
+    @property
+    def open(self) -> bool:
+        """Whether a request sent now can reach the server and be answered."""
+        return not self.closed and self._writer.writable
 
-    def send_now(self, message: Message) -> bool:
-        """Write without waiting when nothing is queued ahead; False: use send() instead."""
-        transport = self._writer.transport
-        if self._write_lock.locked() or self.closed or transport.is_closing():
-            return False
-        if transport.get_write_buffer_size() > 0:
-            return False  # let send() wait for the server to catch up
+    def send(self, message: Message) -> None:
+        """Queue one message for the server, in order; ConnectionError when its input is
+        closed. Never waits: a server that stops reading is the health check's to notice."""
         data = encode(message)
-        self.bytes_sent += len(data)
         self._writer.write(data)
-        return True
+        self.bytes_sent += len(data)
 
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float
@@ -123,7 +116,7 @@ class BackendSession:
         if params is not None:
             message["params"] = params
         try:
-            await self.send(message)
+            self.send(message)
             async with asyncio.timeout(timeout):
                 response = await future
         finally:
@@ -133,11 +126,11 @@ class BackendSession:
         result = response.get("result")
         return result if isinstance(result, dict) else {}
 
-    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: Message = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
-        await self.send(message)
+        self.send(message)
 
     async def initialize(self, *, timeout: float, capabilities: dict[str, Any]) -> dict[str, Any]:
         """The MCP handshake; its result is cached for clients that attach later."""
@@ -147,14 +140,14 @@ class BackendSession:
             "clientInfo": {"name": "mcp-tray", "version": __version__},
         }
         result = await self.request("initialize", params, timeout=timeout)
-        await self.notify("notifications/initialized")
+        self.notify("notifications/initialized")
         self.initialize_result = result
         return result
 
     async def ping(self, *, timeout: float) -> None:
         await self.request("ping", timeout=timeout)
 
-    async def _dispatch(self, message: Message) -> None:
+    def _dispatch(self, message: Message) -> None:
         message_id = message.get("id")
         is_response = "method" not in message and ("result" in message or "error" in message)
         if is_response and isinstance(message_id, str) and message_id.startswith(_OWN_ID_PREFIX):
@@ -164,7 +157,7 @@ class BackendSession:
             elif not future.done():
                 future.set_result(message)
         elif message.get("method") == "ping" and message_id is not None:
-            self._answer_soon({"jsonrpc": "2.0", "id": message_id, "result": {}})
+            self._answer({"jsonrpc": "2.0", "id": message_id, "result": {}})
         elif self._on_message is not None:
             try:
                 self._on_message(message, self._reader.last_line)
@@ -174,21 +167,13 @@ class BackendSession:
         elif message_id is not None and "method" in message:
             method = message["method"]
             error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
-            self._answer_soon({"jsonrpc": "2.0", "id": message_id, "error": error})
+            self._answer({"jsonrpc": "2.0", "id": message_id, "error": error})
 
-    def _answer_soon(self, message: Message) -> None:
-        """Answer without holding up the reading of stdout: waiting for the
-        server's stdin to drain from here could deadlock with a server that is
-        itself blocked writing to a full stdout."""
-        if not self.send_now(message):
-            task = asyncio.ensure_future(self.send(message))
-            self._answers.add(task)
-            task.add_done_callback(self._answered)
-
-    def _answered(self, task: asyncio.Future[None]) -> None:
-        self._answers.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.debug("%s: could not answer it: %s", self.name, task.exception())
+    def _answer(self, message: Message) -> None:
+        try:
+            self.send(message)
+        except ConnectionError as error:
+            logger.debug("%s: could not answer it: %s", self.name, error)
 
     def _malformed(self, line: MalformedLine) -> None:
         logger.warning("%s wrote something that is not MCP to stdout: %s", self.name, line)

@@ -30,10 +30,15 @@ class ByteSource(Protocol):
 
 @dataclass(frozen=True)
 class MalformedLine:
-    """A line that was skipped, with enough of it to show in a log."""
+    """A line that was skipped, with enough of it to show in a log.
+
+    ``parsed``: it is JSON, just not a message object (a batch, ``[]``, ``42``):
+    an invalid request (-32600) rather than a parse error (-32700).
+    """
 
     reason: str
     preview: str
+    parsed: bool = False
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.preview!r}"
@@ -48,8 +53,10 @@ def decode(line: bytes) -> Message | MalformedLine:
         value = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return MalformedLine(f"not JSON ({error})", _preview(line))
+    except RecursionError:
+        return MalformedLine("JSON nested too deeply to read", _preview(line))
     if not isinstance(value, dict):
-        return MalformedLine("not a JSON-RPC message object", _preview(line))
+        return MalformedLine("not a JSON-RPC message object", _preview(line), parsed=True)
     return value
 
 

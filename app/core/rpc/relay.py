@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.rpc import errors
@@ -46,6 +46,7 @@ from app.core.rpc.framing import (
     decode,
     encode,
 )
+from app.core.rpc.heads import early_id, valid_id
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ LIST_CHANGED = {
     "resources": "notifications/resources/list_changed",
 }
 HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
+# A list the server does not answer this fast is answered from the last one it
+# gave (its answer, when it comes, still refreshes that copy).
+LIST_PATIENCE_S = 2.0
 DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this long
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
 DIRECT_WRITE_LIMIT = 256 * 1024  # below this much unsent data, write to a client at once
@@ -163,6 +167,9 @@ class _Pending:
     message: Message  # as sent upstream, for a repeat after a crash
     progress_token: int | None
     offset: int  # where it starts in the server's stdin (BackendSession.bytes_sent)
+    sent_at: float = field(default_factory=time.monotonic)
+    answered: bool = False  # from the cached list: the server's answer only refreshes it
+    patience: asyncio.TimerHandle | None = None  # until a list is answered from the cache
 
 
 def _id_key(value: Any) -> Any:
@@ -193,9 +200,10 @@ class Relay:
 
     # ----- the supervisor's side
 
-    def busy(self) -> bool:
-        """Whether clients wait on the server: a slow answer then is work, not a hang."""
-        return bool(self._pending)
+    def waiting_since(self) -> float | None:
+        """When the oldest request now waiting on the server was sent to it (monotonic);
+        None when none waits. The supervisor's measure of a stall."""
+        return min((pending.sent_at for pending in self._pending.values()), default=None)
 
     async def session_ready(self, session: BackendSession) -> None:
         """A new process finished its handshake: replay state, release waiting requests."""
@@ -215,9 +223,10 @@ class Relay:
         read of its stdin) never reached it, so even a ``tools/call`` is sent again.
         """
         self._session = None
-        for upstream_id, pending in list(self._pending.items()):
-            del self._pending[upstream_id]
-            pending.client.in_flight.pop(_id_key(pending.client_id), None)
+        for upstream_id in list(self._pending):
+            pending = self._drop_pending(upstream_id)
+            if pending is None or pending.answered:
+                continue
             unread = delivered is not None and pending.offset >= delivered
             if unread or pending.message.get("method") in IDEMPOTENT:
                 self._hold(pending.client, self._original(pending))
@@ -307,7 +316,13 @@ class Relay:
         message = line if isinstance(line, MalformedLine) else decode(line)
         if isinstance(message, MalformedLine):
             logger.warning("%s: client %d sent %s", self.name, client.number, message)
-            client.send(_invalid(None, -32700, f"Parse error: {message.reason}"))
+            # The id read as `mcp-tray attach` reads it, so it can tell the request answered.
+            head = line if isinstance(line, bytes) else message.preview.encode()
+            answer_id = None if message.parsed else early_id(head)
+            if message.parsed:
+                client.send(_invalid(None, -32600, f"Invalid request: {message.reason}"))
+            else:
+                client.send(_invalid(answer_id, -32700, f"Parse error: {message.reason}"))
             return
         try:
             self._from_client(client, message)
@@ -320,12 +335,14 @@ class Relay:
     def _from_client(self, client: ClientLink, message: Message) -> None:
         method, request_id = message.get("method"), message.get("id")
         problem = _envelope_problem(message)
+        if problem is None and message.get("jsonrpc") != "2.0":
+            problem = 'jsonrpc must be "2.0"'
         if problem is not None:
             logger.warning(
                 "%s: client %d sent an invalid message: %s", self.name, client.number, problem
             )
             if request_id is not None or method is not None:
-                answer_id = request_id if _valid_id(request_id) else None
+                answer_id = request_id if valid_id(request_id) else None
                 client.send(_invalid(answer_id, -32600, f"Invalid request: {problem}"))
         elif method is None:
             self._client_answer(client, message)
@@ -347,7 +364,7 @@ class Relay:
                     "server/discover is not supported; use initialize",
                 )
             )
-        elif method in _HANDLED or not self._usable() or not self._send_now(client, message):
+        elif method in _HANDLED or not self._usable() or not self._send(client, message):
             self._hold(client, message)
 
     def _hold(self, client: ClientLink, message: Message) -> None:
@@ -403,31 +420,20 @@ class Relay:
                     return
                 if client.number not in self._clients:
                     return  # it hung up while waiting
-            if await self._send_request(client, message):
+            if self._send(client, message):
                 return
 
-    async def _send_request(self, client: ClientLink, message: Message) -> bool:
-        """False when the server was found dead before it could read the request."""
+    def _send(self, client: ClientLink, message: Message) -> bool:
+        """Forward a request upstream now; False when the server cannot take it (then
+        nothing was sent, and it waits for the next process)."""
         session = self._session
-        assert session is not None  # checked by the caller, with no await in between
+        if session is None or not session.open:
+            return False
         pending = self._register(client, message, session)
         try:
-            await session.send(pending.message)
+            session.send(pending.message)
         except ConnectionError:
-            session.closed = True  # its stdin is gone: wait for the next process
-            # The pipe was already closed, so the server never saw it: safe to send
-            # again to the next process, even a tools/call.
-            self._drop_pending(pending.message["id"])
-            return False
-        return True
-
-    def _send_now(self, client: ClientLink, message: Message) -> bool:
-        """The fast path: forward at once when nothing waits ahead; False when it cannot."""
-        session = self._session
-        assert session is not None  # the caller checked _usable()
-        pending = self._register(client, message, session)
-        if not session.send_now(pending.message):
-            self._drop_pending(pending.message["id"])
+            self._drop_pending(pending.message["id"])  # never written: the next process gets it
             return False
         return True
 
@@ -436,14 +442,29 @@ class Relay:
         upstream_id = next(self._upstream_ids)
         outgoing = {**message, "id": upstream_id}
         token = self._rewrite_progress(client, outgoing)
-        # The offset is taken before the write; an error in it errs towards "delivered".
         pending = _Pending(client, message["id"], outgoing, token, session.bytes_sent)
         self._pending[upstream_id] = pending
         client.in_flight[_id_key(message["id"])] = upstream_id
+        if self._cached_list(message["method"], message) is not None:
+            pending.patience = asyncio.get_running_loop().call_later(
+                LIST_PATIENCE_S, self._answer_from_cache, upstream_id
+            )
         return pending
 
+    def _answer_from_cache(self, upstream_id: int) -> None:
+        """The server is slow to list (busy, or hung): the client gets the last list now."""
+        pending = self._pending.get(upstream_id)
+        if pending is None or pending.answered:
+            return
+        cached = self._cached_list(pending.message["method"], pending.message)
+        if cached is None:
+            return
+        pending.answered = True
+        pending.client.in_flight.pop(_id_key(pending.client_id), None)
+        pending.client.send({"jsonrpc": "2.0", "id": pending.client_id, "result": cached})
+
     def _usable(self) -> bool:
-        return self._session is not None and not self._session.closed and not self._holding
+        return self._session is not None and self._session.open and not self._holding
 
     async def _wait_for_server(self) -> tuple[int, str] | None:
         """Wait until the server can take requests; or give the error code and why not."""
@@ -492,12 +513,11 @@ class Relay:
         if method == "notifications/cancelled":
             self._cancel(client, message)
             return
-        if self._session is not None:
-            self._spawn(self._session.send(message))
+        self._send_upstream(message)
 
     def _cancel(self, client: ClientLink, message: Message) -> None:
         params = _params(message)
-        if not _valid_id(params.get("requestId")):
+        if not valid_id(params.get("requestId")):
             return  # names no request this client could have made
         key = _id_key(params["requestId"])
         held = client.held.get(key)
@@ -508,18 +528,16 @@ class Relay:
         if upstream_id is None:
             return
         self._drop_pending(upstream_id)
-        if self._session is not None:
-            cancelled = {**message, "params": {**params, "requestId": upstream_id}}
-            self._spawn(self._session.send(cancelled))
+        self._send_upstream({**message, "params": {**params, "requestId": upstream_id}})
 
     def _client_answer(self, client: ClientLink, message: Message) -> None:
         """A client answers a request the server made (sampling, elicitation, roots)."""
         key = str(message.get("id"))
         routed = self._server_requests.get(key)
-        if routed is None or routed[0] is not client or self._session is None:
+        if routed is None or routed[0] is not client:
             return  # not a request this client was asked: nobody else may answer for it
         del self._server_requests[key]
-        self._spawn(self._session.send({**message, "id": routed[1]}))
+        self._send_upstream({**message, "id": routed[1]})
 
     def _first_subscriber(self, client: ClientLink, message: Message) -> bool:
         uri = str(_params(message).get("uri"))
@@ -589,20 +607,25 @@ class Relay:
             self._last_subscriber(pending.client, pending.message)  # refused: not subscribed
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, _cursor(pending.message))] = message["result"]
-        if (rewritten := _with_id(raw, pending.client_id)) is not None:
-            pending.client.send_bytes(rewritten)  # a large answer is not encoded again
-        else:
-            message["id"] = pending.client_id
-            pending.client.send(message)
+        if not pending.answered:  # else it had the cached list already
+            if (rewritten := _with_id(raw, pending.client_id)) is not None:
+                pending.client.send_bytes(rewritten)  # a large answer is not encoded again
+            else:
+                # The id first, where `mcp-tray attach` looks for it in a long answer.
+                rest = {k: v for k, v in message.items() if k not in ("jsonrpc", "id")}
+                pending.client.send({"jsonrpc": "2.0", "id": pending.client_id, **rest})
         if not self._pending:
             self.notify()  # a draining planned restart may go on
 
     def _drop_pending(self, upstream_id: int) -> _Pending | None:
         pending = self._pending.pop(upstream_id, None)
         if pending is not None:
-            pending.client.in_flight.pop(_id_key(pending.client_id), None)
+            if not pending.answered:
+                pending.client.in_flight.pop(_id_key(pending.client_id), None)
             if pending.progress_token is not None:
                 self._progress.pop(pending.progress_token, None)
+            if pending.patience is not None:
+                pending.patience.cancel()
         return pending
 
     def _server_notification(self, message: Message) -> None:
@@ -699,8 +722,10 @@ class Relay:
         )
 
     def _send_upstream(self, message: Message) -> None:
+        """A notification or an answer: lost with a process that is going away anyway."""
         if self._session is not None:
-            self._spawn(self._session.send(message))
+            with contextlib.suppress(ConnectionError):
+                self._session.send(message)
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
@@ -735,13 +760,9 @@ def _with_id(raw: bytes, client_id: Any) -> bytes | None:
     return b"".join((view[:start], json.dumps(client_id).encode(), view[end:], b"\n"))
 
 
-def _valid_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
-
-
 def _envelope_problem(message: Message) -> str | None:
     """What makes a message impossible to route, or None (JSON-RPC 2.0 with MCP's object params)."""
-    if "id" in message and not _valid_id(message["id"]):
+    if "id" in message and not valid_id(message["id"]):
         return "id must be a string or an integer"
     if "method" in message and not isinstance(message["method"], str):
         return "method must be a string"

@@ -7,14 +7,14 @@ put in a Job Object that kills the tree when its last handle closes, which
 happens when the hub exits however it exits.
 
 Stopping follows the MCP stdio convention, escalating in bounded steps:
-close stdin → grace → SIGTERM to the group → grace → SIGKILL to the group.
+close stdin → grace → SIGTERM to the group → grace → SIGKILL to the group
+(a hung server skips the first step: it would not read the end-of-file).
 The group is signalled even when the server itself has already exited, so a
 grandchild it left behind does not survive it.
 """
 
 from __future__ import annotations
 
-import array
 import asyncio
 import contextlib
 import os
@@ -28,13 +28,11 @@ from typing import Any
 
 from app.core.installation import bundled
 from app.core.supervise.launcher import BUNDLED_LAUNCHER_ARG
-
-if sys.platform != "win32":
-    import fcntl
-    import termios
+from app.core.supervise.stdin import StdinPipe, StreamInput
 
 STDIN_CLOSE_GRACE_S = 1.0  # MCP stdio shutdown: servers exit on EOF; most do at once
 TERM_GRACE_S = 1.5  # after SIGTERM; together with the above, a stop is under 3 s
+LAUNCHER_GONE_WAIT_S = 1.0  # for the pipes to close once an orphaned tree is killed
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
 
@@ -88,8 +86,14 @@ def resolve_command(spec: SpawnSpec) -> str:
 class ServerProcess:
     """One running server: its pipes, its pid and process group, and its end."""
 
-    def __init__(self, process: asyncio.subprocess.Process, lifeline: socket.socket | None) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        lifeline: socket.socket | None,
+        stdin: StdinPipe | StreamInput,
+    ) -> None:
         self._process = process
+        self.stdin = stdin
         self._lifeline = lifeline
         self.pid: int | None = None if lifeline is not None else process.pid
         self.group = process.pid  # the launcher leads the session (POSIX)
@@ -97,12 +101,6 @@ class ServerProcess:
         self._lifeline_writer: asyncio.StreamWriter | None = None
         self._exit: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
         self._stopping: asyncio.Future[ExitStatus] | None = None
-        self._stdin_copy = _duplicate_write_end(process)
-
-    @property
-    def stdin(self) -> asyncio.StreamWriter:
-        assert self._process.stdin is not None  # spawned with PIPE
-        return self._process.stdin
 
     @property
     def stdout(self) -> asyncio.StreamReader:
@@ -124,21 +122,25 @@ class ServerProcess:
     @classmethod
     async def _spawn_posix(cls, spec: SpawnSpec, executable: str) -> ServerProcess:
         ours, theirs = socket.socketpair()
+        # The hub writes the server's stdin itself (app.core.supervise.stdin).
+        stdin_read, stdin_write = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
                 *launcher_argv(theirs.fileno()),
                 executable,
                 *spec.args,
-                **_pipes(spec),
+                **{**_pipes(spec), "stdin": stdin_read},
                 start_new_session=True,
                 pass_fds=(theirs.fileno(),),
             )
         except BaseException:
             ours.close()
+            os.close(stdin_write)
             raise
         finally:
             theirs.close()
-        server = cls(process, ours)
+            os.close(stdin_read)
+        server = cls(process, ours, StdinPipe(stdin_write))
         await server._read_lifeline_start()
         return server
 
@@ -152,7 +154,8 @@ class ServerProcess:
             **_pipes(spec),
             creationflags=winjob.CREATE_NEW_PROCESS_GROUP,
         )
-        server = cls(process, None)
+        assert process.stdin is not None  # spawned with PIPE
+        server = cls(process, None, StreamInput(process.stdin))
         server._job = winjob.contain(process.pid)
         asyncio.get_running_loop().create_task(server._watch_windows())
         return server
@@ -169,11 +172,32 @@ class ServerProcess:
         asyncio.get_running_loop().create_task(self._watch_posix(reader))
 
     async def _watch_posix(self, lifeline: asyncio.StreamReader) -> None:
-        line = (await lifeline.readline()).decode().split()
-        if line[:1] == ["exit"]:
-            self._set_exit(ExitStatus.from_returncode(int(line[1])))
+        with contextlib.suppress(ConnectionError):
+            line = (await lifeline.readline()).decode().split()
+            if line[:1] == ["exit"]:
+                self._set_exit(ExitStatus.from_returncode(int(line[1])))
+        if not self.exited:
+            await self._launcher_gone()
         returncode = await self._process.wait()
         self._set_exit(ExitStatus.from_returncode(returncode))
+
+    async def _launcher_gone(self) -> None:
+        """The launcher died without reporting an exit (killed on its own): its server
+        is an orphan nobody would end. End the tree; it counts as the server's death.
+
+        ``wait()`` returns only once every holder of the pipes has closed them,
+        which the kill brings about at once (bounded, for a descendant that left
+        the group).
+        """
+        self._signal_tree(signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._process.wait()), LAUNCHER_GONE_WAIT_S)
+        returncode = self._process.returncode
+        self._set_exit(
+            ExitStatus.from_returncode(returncode)
+            if returncode is not None
+            else ExitStatus(None, signal.SIGKILL)
+        )
 
     async def _watch_windows(self) -> None:
         self._set_exit(ExitStatus.from_returncode(await self._process.wait()))
@@ -190,49 +214,39 @@ class ServerProcess:
         return await asyncio.shield(self._exit)
 
     async def stop(
-        self, *, stdin_grace: float = STDIN_CLOSE_GRACE_S, term_grace: float = TERM_GRACE_S
+        self,
+        *,
+        ask_first: bool = True,
+        stdin_grace: float = STDIN_CLOSE_GRACE_S,
+        term_grace: float = TERM_GRACE_S,
     ) -> ExitStatus:
-        """The bounded escalation; returns how the server ended. Safe to call twice."""
+        """The bounded escalation; returns how the server ended. Safe to call twice.
+
+        ``ask_first``: close its stdin and give it a grace to exit, as MCP's stdio
+        convention asks. Not for a hung server: it would not read the end-of-file,
+        and, its input left open until it is gone, the hub can tell exactly which
+        requests it never read.
+        """
         if self._stopping is None:
-            self._stopping = asyncio.ensure_future(self._escalate(stdin_grace, term_grace))
+            self._stopping = asyncio.ensure_future(
+                self._escalate(ask_first, stdin_grace, term_grace)
+            )
         return await asyncio.shield(self._stopping)
 
-    async def _escalate(self, stdin_grace: float, term_grace: float) -> ExitStatus:
-        self._close_stdin_copy()  # else the server would never see end-of-file
-        with contextlib.suppress(OSError):
-            self.stdin.close()
-        if not await self._exited_within(stdin_grace):
+    async def _escalate(self, ask_first: bool, stdin_grace: float, term_grace: float) -> ExitStatus:
+        if ask_first and not self.exited:
+            self.stdin.close(reader_gone=False)
+            await self._exited_within(stdin_grace)
+        if not self.exited:
             self._signal_tree(signal.SIGTERM)
             if not await self._exited_within(term_grace):
                 self._signal_tree(signal.SIGKILL)
         status = await self.wait()
         self.kill_tree()  # whatever the server left behind in its group
-        await self._process.wait()
+        await self._process.wait()  # every holder of its pipes is gone
+        self.stdin.close(reader_gone=True)  # what is left in its input, nobody read
         self._close()
         return status
-
-    def undelivered_stdin_bytes(self) -> int | None:
-        """How many bytes written to the server's stdin it never read (None: unknown).
-
-        Asked after the server died: a request entirely within that tail never
-        reached it, so it is safe to send again to the next process. It is what
-        is still in the pipe (FIONREAD, on our own copy of the write end, which
-        keeps the pipe's buffer alive after asyncio closes its end) plus what
-        asyncio had not written yet.
-        """
-        if self._stdin_copy is None:
-            return None
-        try:
-            in_pipe = array.array("i", [0])
-            fcntl.ioctl(self._stdin_copy, termios.FIONREAD, in_pipe)
-        except OSError:
-            return None
-        return in_pipe[0] + self.stdin.transport.get_write_buffer_size()
-
-    def _close_stdin_copy(self) -> None:
-        if self._stdin_copy is not None:
-            os.close(self._stdin_copy)
-            self._stdin_copy = None
 
     def kill_tree(self) -> None:
         """SIGKILL the whole group at once; safe to call on a process that has ended."""
@@ -255,7 +269,6 @@ class ServerProcess:
             os.killpg(self.group, signum)
 
     def _close(self) -> None:
-        self._close_stdin_copy()
         if self._lifeline_writer is not None:
             self._lifeline_writer.close()
         elif self._lifeline is not None:
@@ -266,21 +279,6 @@ def _pipes(spec: SpawnSpec) -> dict[str, Any]:
     """How every server is started: stdio through pipes, its env and folder."""
     pipe = asyncio.subprocess.PIPE
     return {"stdin": pipe, "stdout": pipe, "stderr": pipe, "env": spec.env, "cwd": spec.cwd}
-
-
-def _duplicate_write_end(process: asyncio.subprocess.Process) -> int | None:
-    """A copy of the server's stdin pipe, to tell later how much of it the server read.
-
-    None when that cannot be told: on Windows, or when the server exited so fast
-    that asyncio has already closed the pipe (a command that fails at once; on
-    Qt's loop this happens before the spawn returns).
-    """
-    if sys.platform == "win32" or process.stdin is None:
-        return None
-    pipe = process.stdin.transport.get_extra_info("pipe")
-    if pipe is None or pipe.closed:
-        return None
-    return os.dup(pipe.fileno())
 
 
 def launcher_argv(lifeline_fd: int) -> list[str]:

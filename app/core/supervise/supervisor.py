@@ -93,12 +93,13 @@ class SessionListener(Protocol):
     def session_ended(self, *, planned: bool, delivered: int | None) -> None:
         """The process is gone; ``planned`` when the hub ended it.
 
-        ``delivered``: how many bytes of its stdin the server read before it
-        died (None when unknown); requests that start beyond it never reached it.
+        ``delivered``: how far into its stdin the server may have read (None when
+        unknown); a request that starts beyond it never reached the server.
         """
 
-    def busy(self) -> bool:
-        """Whether clients are waiting on the server (a slow answer is then not a hang)."""
+    def waiting_since(self) -> float | None:
+        """When the oldest request now waiting on the server was sent to it (monotonic);
+        None when none waits."""
 
 
 # Fills in a server's placeholders at spawn time, giving its args and env;
@@ -396,14 +397,15 @@ class Supervisor:
         try:
             return await self._serve(process)
         finally:
-            delivered = self._delivered_bytes(process)
             if self._interrupted():
                 self._move(Trigger.STOP)
-            status = await process.stop()
+            # A planned stop asks the server to exit; a hung or dead one is just ended.
+            status = await process.stop(ask_first=self._interrupted())
             if not self._exit_reported:  # the hub ended it, so nothing has told of its exit
                 # Planned only when asked for; a hung server that was ended crashed.
                 self._exited(status, planned=self._interrupted(), by_hub=True)
             if self._listener is not None:
+                delivered = process.stdin.read_upto()
                 self._listener.session_ended(planned=self._exit_planned, delivered=delivered)
             self._process = None
             self.session = None
@@ -487,36 +489,49 @@ class Supervisor:
         return None
 
     async def _health(self, session: BackendSession) -> str:
-        """Ping an idle server; return why it is considered hung."""
+        """Ping the server at each interval; return why it is considered hung.
+
+        Idle, it is hung after ``pingFailures`` unanswered pings in a row. While
+        requests wait on it, unanswered pings do not count (a server may answer
+        nothing while it works), but silence does: a server that says nothing at
+        all (no answer, no progress, no answer to a ping) for ``stallTimeoutMs``
+        while requests wait is hung too.
+        """
         limits = self.config.restart
         interval, timeout = limits.ping_interval_ms / 1000, limits.ping_timeout_ms / 1000
+        stall_limit = limits.stall_timeout_ms / 1000
         failures = 0
         while failures < limits.ping_failures:
             await asyncio.sleep(interval)
-            if session.in_flight or (self._listener and self._listener.busy()):
-                # busy finishing work: that is not a hang
-                failures = 0
-                continue
             asked_at = time.monotonic()
             try:
-                await session.ping(timeout=timeout)
+                await session.ping(timeout=timeout)  # writing included: it never waits to send
                 failures = 0
             except (TimeoutError, RpcError):
-                # A server that still talked while we waited is slow, not hung.
-                failures = 0 if session.last_message_at > asked_at else failures + 1
+                # A server that still talked while we waited is slow, not hung; one
+                # with work waiting may answer nothing until it is done (the stall
+                # timeout bounds that).
+                busy = session.in_flight or self._waiting_since() is not None
+                failures = 0 if busy or session.last_message_at > asked_at else failures + 1
             except (BackendClosed, ConnectionError):
                 # Usually the process is exiting, and its exit status wins the race.
                 await asyncio.sleep(EXIT_AFTER_CLOSE_S)
                 return "closed its input or output while running"
+            if (silent := self._silent_for(session)) >= stall_limit:
+                logger.warning("%s said nothing for %.0fs while requests waited", self.name, silent)
+                return f"stopped responding (requests waited {silent:.0f}s without a word from it)"
         logger.warning("%s did not answer %d pings in a row; restarting it", self.name, failures)
         return f"stopped answering ({failures} pings in a row went unanswered)"
 
-    def _delivered_bytes(self, process: ServerProcess) -> int | None:
-        """How far into its stdin a dead server read; None when it cannot be told."""
-        undelivered = process.undelivered_stdin_bytes() if process.exited else None
-        if self.session is None or undelivered is None:
-            return None
-        return self.session.bytes_sent - undelivered
+    def _waiting_since(self) -> float | None:
+        return self._listener.waiting_since() if self._listener is not None else None
+
+    def _silent_for(self, session: BackendSession) -> float:
+        """How long requests have waited on a server that said nothing; 0 when none waits."""
+        waiting_since = self._waiting_since()
+        if waiting_since is None:
+            return 0.0
+        return time.monotonic() - max(waiting_since, session.last_message_at)
 
     async def _drain_stderr(self) -> None:
         """Let the pump read what the server wrote just before it died (bounded: a
