@@ -7,14 +7,18 @@ restarted and hung under them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import psutil
@@ -354,3 +358,101 @@ def test_attach_says_what_to_do_when_no_hub_can_be_started(tray_home: Path) -> N
     assert result.returncode == 1
     assert answer["id"] == 7 and answer["error"]["code"] == -31005
     assert "mcp-tray config check" in answer["error"]["message"]
+
+
+class RawAttach:
+    """``mcp-tray attach`` with the editor's side written and read by hand, line by line."""
+
+    def __init__(self, home: Path, name: str = "flaky", **env: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "attach", name],
+            env={**os.environ, "MCP_TRAY_HOME": str(home), **env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.received: list[dict[str, Any]] = []
+        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self._lines.put(json.loads(line))
+        self._lines.put(None)
+
+    def send(self, line: bytes | dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        data = line if isinstance(line, bytes) else json.dumps(line).encode() + b"\n"
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def request(self, request_id: Any, method: str, params: dict[str, Any] | None = None) -> None:
+        self.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+
+    def answer(self, request_id: Any) -> dict[str, Any]:
+        """The next answer to ``request_id``, waiting for it (bounded)."""
+        while True:
+            for message in self.received:
+                if "method" not in message and message.get("id") == request_id:
+                    self.received.remove(message)
+                    return message
+            message = self._lines.get(timeout=CALL_TIMEOUT_S)
+            if message is None:
+                raise AssertionError(f"attach ended before answering {request_id!r}")
+            self.received.append(message)
+
+    def rest(self) -> list[dict[str, Any]]:
+        """Everything else it writes until it exits."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()  # attach ends at the end of its input
+        while (message := self._lines.get(timeout=CALL_TIMEOUT_S)) is not None:
+            self.received.append(message)
+        self.process.wait(CALL_TIMEOUT_S)
+        return self.received
+
+
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t"}}
+
+
+async def test_deeply_nested_json_through_attach_gets_a_parse_error_and_the_session_carries_on(
+    hub: HubProcess,
+) -> None:
+    editor = RawAttach(hub.home)
+    editor.request(1, "initialize", INITIALIZE)
+    for request_id in (2, 3, 4):
+        editor.request(request_id, "tools/list")
+    answered = [editor.answer(request_id) for request_id in (1, 2, 3, 4)]
+
+    editor.send(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    refused = editor.answer(None)
+    editor.request(5, "tools/call", {"name": "work", "arguments": {}})
+    result = editor.answer(5)
+    rest = editor.rest()
+
+    assert all("result" in answer for answer in answered)
+    assert refused["error"]["code"] == -32700
+    assert result["result"]["content"][0]["text"] == "done 1"
+    assert rest == []  # nothing answered twice: the connection to the hub was never lost
+
+
+async def test_attach_giving_up_on_a_hub_that_went_away_answers_what_it_read_meanwhile(
+    hub: HubProcess,
+) -> None:
+    editor = RawAttach(hub.home, MCP_TRAY_ATTACH_RECONNECT_S="2")
+    editor.request(1, "initialize", INITIALIZE)
+    editor.answer(1)
+    editor.request(2, "tools/call", {"name": "slow", "arguments": {"seconds": 60}})
+    hub.send(signal.SIGKILL)  # gone without a word: only attach can answer the call
+
+    lost = editor.answer(2)  # attach has seen the hub go, and is looking for it again
+    editor.request(3, "tools/list")
+    gave_up = editor.answer(3)
+    rest = editor.rest()
+
+    assert lost["error"]["code"] == -31007
+    assert gave_up["error"]["code"] == -31005
+    assert "start it again" in gave_up["error"]["message"]
+    assert rest == [] and editor.process.returncode == 1

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -36,17 +35,15 @@ from typing import Any
 
 from app.core.endpoint import protocol
 from app.core.rpc.errors import HUB_RESTARTED, HUB_UNAVAILABLE
+from app.core.rpc.heads import HEAD_BYTES, early_id, early_method, valid_id
 
 HUB_START_TIMEOUT_S = 30.0  # a hub's first start may compile bytecode on a cold machine
 RECONNECT_LIMIT_S = 60.0  # how long to look for a hub that went away before giving up
+RECONNECT_LIMIT_ENV = "MCP_TRAY_ATTACH_RECONNECT_S"  # another limit, in seconds
 CONNECT_RETRY_S = 0.05  # first pause between connection attempts; it doubles to 1 s
 REPLY_TIMEOUT_S = 10.0
 FIRST_REQUEST_TIMEOUT_S = 30.0  # when refusing, how long to wait for the editor's first request
 CHUNK = 256 * 1024
-FULLY_PARSED_BYTES = 64 * 1024  # longer messages are only scanned for their id
-# The id of a long message, from its first bytes (both MCP SDKs write it early).
-_EARLY_ID = re.compile(rb'^\{[^{\[]*?"id":\s*("(?:[^"\\]|\\.)*"|-?\d+)')
-_EARLY_METHOD = re.compile(rb'^\{[^{\[]*?"method":\s*"([^"\\]*)"')
 
 
 class HubGone(Exception):
@@ -78,8 +75,16 @@ class Bridge:
             except HubGone:
                 if self._stdin_closed:
                     return 0
-                self._fail_outstanding()
+                self._fail_outstanding(
+                    HUB_RESTARTED,
+                    "MCP Tray restarted while this request was running; try it again.",
+                )
                 if not self._reconnect():
+                    # What the editor asked meanwhile must not wait for an answer forever.
+                    self._fail_outstanding(
+                        HUB_UNAVAILABLE,
+                        "MCP Tray stopped and did not come back; start it again, then retry.",
+                    )
                     print(
                         "mcp-tray attach: lost MCP Tray and could not reach it again",
                         file=sys.stderr,
@@ -122,7 +127,7 @@ class Bridge:
         It does not start one itself: a hub that went away because the user
         quit MCP Tray must stay gone.
         """
-        deadline = time.monotonic() + RECONNECT_LIMIT_S
+        deadline = time.monotonic() + _reconnect_limit()
         pause = CONNECT_RETRY_S
         while time.monotonic() < deadline:
             if self._attach(resume=True) is None:
@@ -182,7 +187,7 @@ class Bridge:
 
     def _note_request(self, head: bytes, whole: bool) -> None:
         message = _parse(head, whole)
-        if message is None or "method" not in message or "id" not in message:
+        if message is None or "method" not in message or not valid_id(message.get("id")):
             return
         if message["method"] == "initialize":
             self._initialize = message.get("params")
@@ -195,21 +200,19 @@ class Bridge:
         if message is not None and "method" not in message and "id" in message:
             self._outstanding.pop(json.dumps(message["id"]), None)
 
-    def _fail_outstanding(self) -> None:
-        """Requests the old hub took with it: answer them, or the editor waits forever."""
+    def _fail_outstanding(self, code: int, why: str) -> None:
+        """Requests no hub will answer: answer them, or the editor waits forever."""
         for key, request_id in list(self._outstanding.items()):
-            del self._outstanding[key]
-            error = {
-                "code": HUB_RESTARTED,
-                "message": ("MCP Tray restarted while this request was running; try it again."),
-            }
+            if self._outstanding.pop(key, None) is None:
+                continue  # answered meanwhile
+            error = {"code": code, "message": why}
             _write_all(1, protocol.encode({"jsonrpc": "2.0", "id": request_id, "error": error}))
 
 
 class _LineHeads:
     """Finds line ends in a byte stream and hands on each line's first bytes.
 
-    Only the head of a line is kept (all of it up to FULLY_PARSED_BYTES), so a
+    Only the head of a line is kept (all of it up to HEAD_BYTES), so a
     50 MB message costs a newline search and nothing more.
     """
 
@@ -222,14 +225,14 @@ class _LineHeads:
         start = 0
         while (end := data.find(b"\n", start)) != -1:
             self._keep(data, start, end)
-            self._on_line(bytes(self._head), self._length <= FULLY_PARSED_BYTES)
+            self._on_line(bytes(self._head), self._length <= HEAD_BYTES)
             self._head.clear()
             self._length = 0
             start = end + 1
         self._keep(data, start, len(data))
 
     def _keep(self, data: bytes, start: int, end: int) -> None:
-        room = FULLY_PARSED_BYTES - len(self._head)
+        room = HEAD_BYTES - len(self._head)
         if room > 0:
             self._head += data[start : min(end, start + room)]
         self._length += end - start
@@ -242,13 +245,13 @@ def _parse(head: bytes, whole: bool) -> dict[str, Any] | None:
     params are kept), or a whole message whose id comes late. Parsing every
     message in full would cost the editor time on every call.
     """
-    found = _EARLY_ID.match(head)
-    if found is None:
+    request_id = early_id(head)
+    if request_id is None:
         return _parse_whole(head) if whole and b'"id"' in head else None
-    early: dict[str, Any] = {"id": json.loads(found[1])}
-    if method := _EARLY_METHOD.match(head):
-        early["method"] = method[1].decode()
-        if early["method"] == "initialize" and whole:
+    early: dict[str, Any] = {"id": request_id}
+    if (method := early_method(head)) is not None:
+        early["method"] = method
+        if method == "initialize" and whole:
             return _parse_whole(head)
     return early
 
@@ -259,6 +262,13 @@ def _parse_whole(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def _reconnect_limit() -> float:
+    try:
+        return float(os.environ[RECONNECT_LIMIT_ENV])
+    except (KeyError, ValueError):
+        return RECONNECT_LIMIT_S
 
 
 def attach(socket_path: Path, name: str, *, config: Path | None = None) -> int:
