@@ -40,7 +40,6 @@ from app.core.config import (
     shown_name,
     write_config_text,
 )
-from app.core.config.placeholders import SECRET_NAME_PATTERN
 from app.core.installation import demo_command
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
@@ -166,10 +165,6 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
             plan.lines.append(f"{name}: not imported: {problems}")
             continue
         moves = plan_migration(Config(mcpServers={entry.name: server}))
-        unnamable = [move.name for move in moves if not SECRET_NAME_PATTERN.fullmatch(move.name)]
-        if unnamable:
-            plan.lines.append(f"{name}: not imported: {_unnamable(unnamable, host)}")
-            continue
         for move in moves:
             _put_placeholder(config, move)
         plan.added[entry.name] = config
@@ -181,16 +176,6 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
         )
     plan.lines = [_printable(line) for line in plan.lines]
     return plan
-
-
-def _unnamable(names: list[str], host: Host) -> str:
-    one = len(names) == 1
-    return (
-        f"{', '.join(names)} {'holds a secret' if one else 'hold secrets'}, which MCP Tray keeps "
-        "in the keyring under the variable's name, and such a name must start with a letter "
-        f'or "_" and hold only letters, digits, "_", "." and "-"; rename '
-        f"{'it' if one else 'them'} in {host.title}"
-    )
 
 
 def _printable(text: str) -> str:

@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
+from app.core.config import Config, ServerConfig
 from app.core.paths import default_paths
+from app.core.secrets.migrate import plan_migration
 from app.hosts.host import MAX_CONFIG_BYTES, Host
 from app.hosts.importing import UNFIT_NAME
 from app.hosts.registry import HOSTS
@@ -202,11 +204,11 @@ def test_what_import_quotes_from_an_app_s_file_reaches_the_terminal_escaped(
         "  variable: not imported: cannot translate ${config:\\x1b[2J}: MCP Tray has no equivalent",
     ]
     secret = imported.stdout.splitlines()[3]
-    assert secret.startswith("  secret: not imported: API_\\x1b[2J_TOKEN holds a secret")
+    assert secret == "  secret: imported; secret(s) API__2J_TOKEN go to the keyring"
     assert "\x1b" not in imported.stdout
 
 
-def test_a_secret_whose_variable_cannot_name_it_in_the_keyring_stays_behind(
+def test_a_secret_whose_variable_is_not_a_valid_secret_name_is_kept_under_a_valid_one(
     tray_home: Path, tmp_path: Path
 ) -> None:
     ours = tray_home / "config.json"
@@ -216,17 +218,17 @@ def test_a_secret_whose_variable_cannot_name_it_in_the_keyring_stays_behind(
     path = tmp_path / "mcp.json"
     path.write_text(json.dumps({"mcpServers": servers}))
 
-    imported = mcp_tray(tray_home, "import", "cursor", "--path", str(path))
+    imported = mcp_tray(tray_home, "import", "cursor", "--path", str(path), "--dry-run")
+    moves = plan_migration(Config.model_validate({"mcpServers": {"otp": servers["otp"]}}))
 
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.splitlines()[1:3] == [
-        "  otp: not imported: 2FA_TOKEN holds a secret, which MCP Tray keeps in the keyring "
-        'under the variable\'s name, and such a name must start with a letter or "_" and hold '
-        'only letters, digits, "_", "." and "-"; rename it in Cursor',
+        "  otp: imported; secret(s) _2FA_TOKEN go to the keyring",
         "  notes: imported",
     ]
-    assert sorted(json.loads(ours.read_text())["mcpServers"]) == ["github", "notes"]
-    assert token not in ours.read_text()
+    (move,) = moves
+    rewritten = {"command": "uvx", "env": {"2FA_TOKEN": move.replacement}}
+    assert ServerConfig.model_validate(rewritten).env == {"2FA_TOKEN": "${secret:_2FA_TOKEN}"}
 
 
 # ----- what "Connect an app…" lists

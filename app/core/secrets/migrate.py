@@ -98,7 +98,7 @@ def plan_migration(config: Config) -> list[Move]:
         base: KeyPath = ("mcpServers", server)
         for variable, value in entry.env.items():
             if looks_secret(variable, value):
-                name = _unique(variable, value, taken)
+                name = _unique(_secret_name(variable), value, taken)
                 moves.append(
                     Move(server, name, value, (*base, "env", variable), _placeholder(name))
                 )
@@ -160,6 +160,13 @@ def _argument_values(args: Sequence[str]) -> Iterable[tuple[int, str | None, str
         elif not arg.startswith("-"):
             previous = args[index - 1] if index else ""
             yield index, previous if previous.startswith("-") else None, arg, ""
+
+
+def _secret_name(variable: str) -> str:
+    """The variable's name as a secret's name (``${secret:NAME}`` takes fewer
+    characters than an environment variable may have): ``2FA_TOKEN`` → ``_2FA_TOKEN``."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", variable) or "TOKEN"
+    return name if re.match(r"[A-Za-z_]", name) else "_" + name
 
 
 def _name_for_option(option: str | None) -> str:
