@@ -1,31 +1,50 @@
 """The Streamable HTTP endpoint: the SDK's own HTTP client through the hub to a stdio
 server, a kill -9 between calls it never sees, the Unix-socket variant, and every
 refusal (foreign Origin, rebinding Host, missing or wrong token, oversized body),
-each answered with its status and logged."""
+each answered with its status and logged.
+
+Then what someone without the token can try: half-sent requests by the
+thousand, huge bodies behind a wrong token, a flood of refusals; sessions
+never ended."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import resource
+import selectors
 import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
+import psutil
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from app.core.endpoint.http import TOKEN_NAME, TOKEN_SCOPE, server_url
-from app.core.events import ConfigApplied
+from app.core.config import HttpConfig
+from app.core.endpoint.http import TOKEN_NAME, TOKEN_SCOPE, HttpEndpoint, refusals, server_url
+from app.core.endpoint.httpguard import (
+    LINE_CHARS,
+    LINES_PER_WINDOW,
+    MAX_CONNECTIONS,
+    Limits,
+    Throttle,
+)
+from app.core.events import ConfigApplied, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from app.hosts.linking import connect
 from app.hosts.registry import HOSTS
+from tests.hubprocess import HubProcess, mcp_tray
 from tests.keyrings import MemoryKeyring
 from tests.relaykit import WAIT_S, Tray, rich_entry, start_tray
 
@@ -198,3 +217,292 @@ async def test_a_port_in_use_leaves_the_endpoint_off_with_a_reason_and_the_serve
     assert f"HTTP endpoint not started: cannot listen on 127.0.0.1:{port}" in caplog.text
     assert 'choose another "port" under "http"' in caplog.text
     assert not tray.hub.paths.http_socket_path.exists()
+
+
+# ----- what someone without the token can try
+
+
+def head(port: int, *lines: str, path: str = "/servers/rich/mcp") -> bytes:
+    """A POST's head: Host is the endpoint's own unless ``lines`` say otherwise."""
+    fields = [line for line in lines if not line.lower().startswith("host:")]
+    host = next((line for line in lines if line.lower().startswith("host:")), None)
+    text = [f"POST {path} HTTP/1.1", host or f"Host: 127.0.0.1:{port}", *fields, "", ""]
+    return "\r\n".join(text).encode()
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` and read until the endpoint closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        with anyio.fail_after(WAIT_S):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def cut_off(reader: asyncio.StreamReader) -> bool:
+    """Until the endpoint closes (or resets) the connection; whether it sent nothing first."""
+    try:
+        return await reader.read() == b""
+    except ConnectionResetError:
+        return True
+
+
+@asynccontextmanager
+async def own_endpoint(tray: Tray, **options: Any) -> AsyncIterator[tuple[HttpEndpoint, str]]:
+    """An endpoint on ``tray``'s hub with ``options`` (short limits), and its token."""
+    token = "test-token"
+    settings = HttpConfig(enabled=True, port=free_port())
+    socket_path = tray.paths.runtime_dir / "http-test.sock"
+    endpoint = HttpEndpoint(tray.hub, settings, token=token, socket_path=socket_path, **options)
+    await endpoint.start()
+    try:
+        yield endpoint, token
+    finally:
+        await endpoint.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "status"),
+    [
+        ("Authorization: Bearer wrong", "401"),
+        ("Host: evil.example", "421"),
+        ("Origin: https://evil.example", "403"),
+    ],
+)
+async def test_a_refused_request_is_answered_before_its_body_is_sent(
+    tray_home: Path, line: str, status: str
+) -> None:
+    async with http_tray(tray_home) as (tray, token):
+        port = tray.hub.config.http.port
+        authorized = f"Authorization: Bearer {token}" if "Authorization" not in line else line
+        request = head(port, line, authorized, "Content-Length: 4000000")
+        answer = await raw_exchange(port, request)  # not one byte of the 4 MB body sent
+
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:80]
+    assert b"connection: close" in answer.lower()
+
+
+async def test_connections_beyond_the_cap_are_turned_away_and_half_sent_requests_are_cut(
+    tray_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tray = await start_tray(tray_home)
+    limits = Limits(max_connections=8, deadline_s=0.5)
+    try:
+        async with own_endpoint(tray, limits=limits) as (endpoint, token):
+            port = endpoint.settings.port
+            held = []
+            for _ in range(8):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(head(port)[:30])  # half a head, never finished
+                held.append((reader, writer))
+            turned_away = await raw_exchange(port, b"")  # answered before it says a word
+            with anyio.fail_after(WAIT_S):
+                cut = [await cut_off(reader) for reader, _ in held]
+            init = json.dumps(INITIALIZE)
+            whole = head(
+                port,
+                f"Authorization: Bearer {token}",
+                "Content-Type: application/json",
+                "Accept: application/json, text/event-stream",
+                "Connection: close",
+                f"Content-Length: {len(init)}",
+            )
+            answered = await raw_exchange(port, whole + init.encode())
+            for _, writer in held:
+                writer.close()
+    finally:
+        await tray.close()
+
+    assert turned_away.startswith(b"HTTP/1.1 503 ") and b"too many connections" in turned_away
+    assert cut == [True] * 8
+    assert answered.startswith(b"HTTP/1.1 200 ")  # the slots are free again
+    assert "turned away a connection: 8 are open already" in caplog.text
+    assert "no whole request within 0.5 s" in caplog.text
+
+
+@contextmanager
+def sockets_enough(count: int) -> Iterator[None]:
+    """This test process may hold ``count`` more sockets (the hub gets the usual 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count + 256
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"needs {wanted} file descriptors; the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# The hub under the descriptor limit a desktop session usually gives (soft 1,024).
+DESKTOP_LIMITS = (
+    sys.executable,
+    "-c",
+    "import os, resource as r, sys; "
+    "r.setrlimit(r.RLIMIT_NOFILE, (1024, r.getrlimit(r.RLIMIT_NOFILE)[1])); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'app', *sys.argv[1:]])",
+)
+HALF_OPEN = 1100
+
+
+def test_1100_half_sent_requests_leave_the_hub_its_descriptors_and_status_answers(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    port = free_port()
+    config = {"mcpServers": {"rich": rich_entry()}, "http": {"enabled": True, "port": port}}
+    (tray_home / "config.json").write_text(json.dumps(config))
+    hub = HubProcess(tray_home, env=secret_service, program=DESKTOP_LIMITS)
+    attackers: list[socket.socket] = []
+    try:
+        hub.wait_for_line(r"HTTP endpoint: http://127\.0\.0\.1")
+        with sockets_enough(HALF_OPEN), selectors.DefaultSelector() as selector:
+            for _ in range(HALF_OPEN):
+                attacker = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
+                attacker.sendall(head(port)[:30])
+                attacker.setblocking(False)
+                selector.register(attacker, selectors.EVENT_READ)
+                attackers.append(attacker)
+            answered = _turned_away(selector, HALF_OPEN - MAX_CONNECTIONS)
+            descriptors = psutil.Process(hub.process.pid).num_fds()
+            status = mcp_tray(tray_home, "status", "--json", env=secret_service, timeout=WAIT_S)
+    finally:
+        for attacker in attackers:
+            attacker.close()
+        hub.stop()
+
+    assert answered == HALF_OPEN - MAX_CONNECTIONS  # the rest are held, until their deadline
+    assert descriptors < MAX_CONNECTIONS + 100, descriptors
+    assert status.returncode == 0 and json.loads(status.stdout)[0]["state"] == "running"
+    log = (tray_home / "logs" / "hub.log").read_text()
+    assert "out of system resource" not in log
+    assert log.count("turned away a connection") <= LINES_PER_WINDOW
+
+
+def _turned_away(selector: selectors.BaseSelector, expected: int) -> int:
+    """Until ``expected`` of the registered sockets were answered 503 (bounded)."""
+    answered = 0
+    deadline = time.monotonic() + WAIT_S
+    while answered < expected:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"only {answered} of {expected} connections were turned away"
+        for key, _ in selector.select(remaining):
+            selector.unregister(key.fileobj)
+            data = key.fileobj.recv(64)  # type: ignore[union-attr]
+            assert data.startswith(b"HTTP/1.1 503 "), data
+            answered += 1
+    return answered
+
+
+async def test_a_flood_of_refusals_is_logged_a_few_lines_each_cut_short(
+    tray_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with http_tray(tray_home) as (tray, _token):
+        port = tray.hub.config.http.port
+        planted = "%0A2026-01-01%2000:00:00,000%20ERROR%20app:%20planted"  # a line of its own
+        hostile = head(port, "Host: " + "h" * 8000, path=f"/servers/rich/mcp{planted}")
+        with caplog.at_level(logging.WARNING, logger="app.core.endpoint.http"):
+            answers = [await raw_exchange(port, hostile) for _ in range(3 * LINES_PER_WINDOW)]
+
+    *lines, summary = [r.getMessage() for r in caplog.records if r.name == refusals.name]
+    assert all(answer.startswith(b"HTTP/1.1 421 ") for answer in answers)
+    assert len(lines) == LINES_PER_WINDOW
+    assert summary.startswith(f"HTTP endpoint: {2 * LINES_PER_WINDOW} more line(s) like the above")
+    assert max(map(len, lines)) <= LINE_CHARS
+    assert not any("\n" in line for line in lines)
+    assert "\\n2026-01-01" in lines[0]  # the planted line break is shown, escaped
+
+
+async def test_lines_held_back_are_counted_in_one_line_when_the_window_ends() -> None:
+    watched = logging.getLogger("tests.throttled")
+    summary = logging.getLogger("tests.throttle-summary")
+    said: list[str] = []
+    counted = asyncio.Event()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+            if record.name == summary.name:
+                counted.set()
+
+    collect = Collect()
+    for logger in (watched, summary):
+        logger.addHandler(collect)
+    throttle = Throttle(summary, most=2, window_s=0.2)
+    throttle.watch(watched)
+    try:
+        for number in range(5):
+            watched.warning("refusal %d", number)
+        with anyio.fail_after(WAIT_S):
+            await counted.wait()
+    finally:
+        throttle.close()
+        for logger in (watched, summary):
+            logger.removeHandler(collect)
+
+    assert said[:2] == ["refusal 0", "refusal 1"]
+    assert said[2].startswith("HTTP endpoint: 3 more line(s) like the above in the last 0 s")
+    assert len(said) == 3
+
+
+async def test_an_idle_session_ends_and_its_unshared_process_with_it_a_streaming_one_stays(
+    tray_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = {"rich": rich_entry(), "solo": rich_entry(shared=False)}
+    tray = await start_tray(tray_home, servers)
+    caplog.set_level(logging.INFO, logger="app.core.endpoint.http")
+    try:
+        async with (
+            own_endpoint(tray, idle_session_s=0.5) as (endpoint, token),
+            httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"}, timeout=START_S
+            ) as http,
+        ):
+            port = endpoint.settings.port
+            streaming = await open_session(http, server_url(port, "rich"))
+            get = {**MCP_HEADERS, "Mcp-Session-Id": streaming, "Accept": "text/event-stream"}
+            async with http.stream("GET", server_url(port, "rich"), headers=get) as stream:
+                assert stream.status_code == 200
+                mark = len(tray.events.events)
+                idle = await open_session(http, server_url(port, "solo"))
+                started = await tray.events.wait_for_state("running", after=mark)
+                pid = next(r["pid"] for r in tray.hub.status_rows() if r["name"] == started.server)
+                await tray.events.wait_for(
+                    lambda e: (
+                        isinstance(e, ServerStateChanged)
+                        and e.server == started.server
+                        and e.state == "stopped"
+                    ),
+                    after=mark,
+                )
+                gone = await post(http, server_url(port, "solo"), idle, PING)
+                kept = await post(http, server_url(port, "rich"), streaming, PING)
+    finally:
+        await tray.close()
+
+    assert started.server.startswith("solo#")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert gone.status_code == 404
+    assert kept.status_code == 200, kept.text
+    assert "HTTP session of solo ended: no request for 0.5 s" in caplog.text
+    assert "HTTP session of rich ended" not in caplog.text
+
+
+PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+START_S = 30.0  # an initialize of an unshared server waits for a new process's handshake
+
+
+async def open_session(http: httpx2.AsyncClient, url: str) -> str:
+    response = await http.post(url, headers=MCP_HEADERS, json=INITIALIZE)
+    assert response.status_code == 200, response.text
+    session: str = response.headers["mcp-session-id"]
+    return session
+
+
+async def post(
+    http: httpx2.AsyncClient, url: str, session: str, message: dict[str, Any]
+) -> httpx2.Response:
+    headers = {**MCP_HEADERS, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
+    return await http.post(url, headers=headers, json=message)

@@ -10,7 +10,8 @@ Each HTTP session is one more client of the server's relay, exactly as an
 ``Relay.serve_client``, so the shared server, transparent restarts, the cached
 tool list and the readable errors hold over HTTP too.
 
-Security, checked before anything else, each refusal logged:
+Security, checked as soon as a request's head has arrived, before its body
+is read, each refusal logged (throttled: app.core.endpoint.httpguard):
 
 - TCP listens on 127.0.0.1 only;
 - ``Host`` must name that address or ``localhost`` with the port (else 421),
@@ -19,9 +20,13 @@ Security, checked before anything else, each refusal logged:
 - ``Authorization: Bearer TOKEN`` with the per-install token kept in the
   keyring (else 401). The Unix socket is private to the user (0600), like
   the control socket, so it asks for no token;
+- a refused request's connection is closed with the answer, its body unread;
 - only configured servers are reachable: a URL never names a command;
 - request bodies above ``http.maxBodyBytes`` get 413; results are streamed
-  back as SSE however large.
+  back as SSE however large;
+- connections are capped and each request has a deadline (httpguard);
+- a session with no request in flight for ``IDLE_SESSION_S`` ends, and with
+  it the process of a ``"shared": false`` server that it kept.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import uvicorn
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
 from mcp.server.transport_security import RequestBodyLimitMiddleware
@@ -50,14 +56,28 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.core.config import HttpConfig
+from app.core.endpoint import httpguard
 from app.core.endpoint.control import Attachable, ControlError
+from app.core.endpoint.httpguard import (
+    ACCEPT_BATCH,
+    LISTEN_QUEUE,
+    Limits,
+    Throttle,
+    cut,
+    guarded_protocol,
+)
 from app.core.rpc.framing import LineSplitter, MalformedLine
 
 logger = logging.getLogger(__name__)
+refusals = logging.getLogger(f"{__name__}.refusals")  # throttled: outsiders make it speak
 
 TOKEN_SCOPE = "_http"  # keyring scope of the token; no server name starts with "_"
 TOKEN_NAME = "token"
-MAX_SESSIONS = 256  # sessions end with DELETE or the hub; this bounds a client that never says
+MAX_SESSIONS = 256  # sessions end with DELETE, idleness or the hub; a bound all the same
+# As the SDK's own session manager: an app that keeps its GET stream open is
+# never idle; one that only posts is asked to start anew after half an hour.
+IDLE_SESSION_S = 30 * 60.0
+SHOWN_CHARS = 80  # of a header value an outsider chose, quoted in a refusal line
 CHUNK_BYTES = 1 << 16
 _PATH = re.compile(r"^/servers/([^/]+)/mcp/?$")
 
@@ -95,15 +115,28 @@ class _Session:
 
 
 class HttpEndpoint:
-    """The HTTP listeners (TCP and the Unix socket) and the sessions they carry."""
+    """The HTTP listeners (TCP and the Unix socket) and the sessions they carry.
+
+    ``idle_session_s`` and ``limits``: see IDLE_SESSION_S and app.core.endpoint.httpguard.
+    """
 
     def __init__(
-        self, relays: Relays, settings: HttpConfig, *, token: str, socket_path: Path
+        self,
+        relays: Relays,
+        settings: HttpConfig,
+        *,
+        token: str,
+        socket_path: Path,
+        idle_session_s: float = IDLE_SESSION_S,
+        limits: Limits | None = None,
     ) -> None:
         self._relays = relays
         self.settings = settings
         self._token = token
         self._socket_path = socket_path
+        self._idle_session_s = idle_session_s
+        self._limits = limits or Limits()
+        self._throttle = Throttle(refusals)
         self._sessions: dict[str, _Session] = {}
         self._listeners: list[tuple[uvicorn.Server, socket.socket]] = []
         port = settings.port
@@ -113,16 +146,21 @@ class HttpEndpoint:
     async def start(self) -> None:
         """Listen; an address in use is an OSError for the caller to report."""
         sockets = [socket.create_server(("127.0.0.1", self.settings.port))]
+        self._throttle.watch(refusals, httpguard.logger, logging.getLogger("uvicorn.error"))
         try:
             sockets.append(_private_unix_socket(self._socket_path))
             for sock, remote in zip(sockets, (True, False), strict=True):
                 sock.setblocking(False)
-                config = _uvicorn_config(self._app(remote=remote))
+                config = _uvicorn_config(self._app(remote=remote), self._limits)
                 server = uvicorn.Server(config)
                 # Server.serve() would also take over SIGINT and SIGTERM, and tick a
                 # loop ten times a second; the hub has its own signals and polls nothing.
                 server.lifespan = config.lifespan_class(config)
                 await server.startup(sockets=[sock])
+                # asyncio listened with ACCEPT_BATCH; the kernel may queue more
+                # (queued connections cost the hub nothing) so that a burst of
+                # them is not met with dropped handshakes and 1 s retries.
+                sock.listen(LISTEN_QUEUE)
                 self._listeners.append((server, sock))
         except BaseException:
             await self.close()
@@ -141,11 +179,15 @@ class HttpEndpoint:
         for server, sock in self._listeners:
             await server.shutdown(sockets=[sock])
         self._listeners.clear()
+        self._throttle.close()
         self._socket_path.unlink(missing_ok=True)
 
     # ----- requests
 
     def _app(self, *, remote: bool) -> ASGIApp:
+        # The checks come before the body limit, which reads the whole body.
+        routed = RequestBodyLimitMiddleware(self._route, self.settings.max_body_bytes)
+
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 return
@@ -153,18 +195,18 @@ class HttpEndpoint:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-            await self._route(scope, receive, send)
+            await routed(scope, receive, send)
 
-        return RequestBodyLimitMiddleware(app, self.settings.max_body_bytes)
+        return app
 
     def _refusal(self, scope: Scope) -> Response | None:
         """Why a request over TCP is refused (None: it is not), logged."""
         headers = Headers(scope=scope)
         host, origin = headers.get("host", ""), headers.get("origin")
         if host not in self._hosts:
-            return _refuse(scope, 421, f"Host {host!r} is not this endpoint (DNS rebinding?)")
+            return _refuse(scope, 421, f"Host {_shown(host)} is not this endpoint (DNS rebinding?)")
         if origin is not None and origin not in self._origins:
-            return _refuse(scope, 403, f"Origin {origin!r} may not use this endpoint")
+            return _refuse(scope, 403, f"Origin {_shown(origin)} may not use this endpoint")
         given = headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
             why = "no bearer token" if not given else "a wrong bearer token"
@@ -205,7 +247,8 @@ class HttpEndpoint:
         """A request without a session: only an initialize succeeds, and then the
         session lives on; anything else is answered and the session dropped."""
         session_id = secrets.token_hex(16)
-        session = _Session(server, StreamableHTTPServerTransport(session_id))
+        transport = StreamableHTTPServerTransport(session_id, idle_timeout=self._idle_session_s)
+        session = _Session(server, transport)
         self._sessions[session_id] = session
         session.task = asyncio.create_task(self._run_session(session_id, session, relay))
         await session.ready.wait()
@@ -224,28 +267,55 @@ class HttpEndpoint:
                 session.task.cancel()
 
     async def _run_session(self, session_id: str, session: _Session, relay: Attachable) -> None:
-        """Carry one session's messages to and from the relay, until either side ends."""
+        """Carry one session's messages to and from the relay, until either side ends
+        or the session has had no request in flight for ``idle_session_s``."""
         try:
             async with session.transport.connect() as (from_client, to_client):
-                ours, theirs = socket.socketpair()
-                relay_reader, relay_writer = await asyncio.open_connection(sock=ours)
-                reader, writer = await asyncio.open_connection(sock=theirs)
-                session.ready.set()
-                relayed = asyncio.create_task(relay.serve_client(relay_reader, relay_writer))
                 try:
-                    async with asyncio.TaskGroup() as group:
-                        group.create_task(_client_to_relay(from_client, writer))
-                        group.create_task(_relay_to_client(reader, to_client))
+                    # The transport moves this scope's deadline: on hold while a request
+                    # (an open GET stream too) is served, idle_session_s after the last.
+                    with session.transport.idle_scope or anyio.CancelScope() as idle:
+                        await self._carry(session, relay, from_client, to_client)
+                    if idle.cancelled_caught:
+                        logger.info(
+                            "HTTP session of %s ended: no request for %s",
+                            session.server,
+                            _minutes(self._idle_session_s),
+                        )
                 finally:
-                    writer.close()
-                    relayed.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                        await relayed
+                    self._sessions.pop(session_id, None)  # its id is unknown from now on
+                    await _terminate(session.transport)
         except asyncio.CancelledError:
             pass
         finally:
             session.ready.set()  # a failed start must not leave the opening request waiting
             self._sessions.pop(session_id, None)
+
+    async def _carry(
+        self, session: _Session, relay: Attachable, from_client: Any, to_client: Any
+    ) -> None:
+        ours, theirs = socket.socketpair()
+        relay_reader, relay_writer = await asyncio.open_connection(sock=ours)
+        reader, writer = await asyncio.open_connection(sock=theirs)
+        session.ready.set()
+        relayed = asyncio.create_task(relay.serve_client(relay_reader, relay_writer))
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_client_to_relay(from_client, writer))
+                group.create_task(_relay_to_client(reader, to_client))
+        finally:
+            writer.close()
+            relayed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await relayed
+
+
+async def _terminate(transport: StreamableHTTPServerTransport) -> None:
+    """End the transport's streams as a DELETE would, before connect() closes them:
+    the SDK takes streams closed under a live transport for a fault, and logs it."""
+    if not transport.is_terminated:
+        with anyio.CancelScope(shield=True):
+            await transport.terminate()
 
 
 async def _client_to_relay(from_client: Any, writer: asyncio.StreamWriter) -> None:
@@ -290,23 +360,38 @@ def _private_unix_socket(path: Path) -> socket.socket:
 
 
 def _refuse(scope: Scope, status: int, why: str) -> Response:
+    """The answer, which also closes the connection: the body (of any size) goes unread."""
     client = scope.get("client") or ("?", 0)
-    logger.warning(
+    refusals.warning(
         "HTTP endpoint refused %s %s from %s: %s (%d)",
         scope.get("method"),
-        scope.get("path"),
+        cut(str(scope.get("path")), SHOWN_CHARS),
         client[0],
         why,
         status,
     )
-    return Response(why, status_code=status)
+    return Response(why, status_code=status, headers={"Connection": "close"})
 
 
-def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+def _shown(value: str) -> str:
+    """A header value an outsider chose, quoted for a log line and kept short."""
+    return repr(cut(value, SHOWN_CHARS))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _uvicorn_config(app: ASGIApp, limits: Limits) -> uvicorn.Config:
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(limits),
+        # asyncio accepts up to this many connections in one turn of the loop,
+        # before any is turned away: small, so a flood cannot outrun the cap.
+        backlog=ACCEPT_BATCH,
         lifespan="off",
         log_level="warning",
+        log_config=None,  # uvicorn's lines go to the hub's log (throttled), not its own stderr
         access_log=False,
         # No Date header: keeping it current takes uvicorn's once-a-tick loop,
         # and the hub polls nothing.
