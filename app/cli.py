@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     for verb in ("import", "connect", "disconnect"):
         commands.choices[verb].set_defaults(run=_hosts)
 
+    from app.http_commands import add_parser as add_http_parser
+
+    add_http_parser(commands)
+    commands.choices["http"].set_defaults(run=_http)
+
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
     config.set_defaults(run=_config)
@@ -308,6 +313,15 @@ def _hosts(args: argparse.Namespace) -> int:
     try:
         return host_commands.run(args, _paths(args))
     except HostError as error:
+        raise UserFacingError(str(error)) from None
+
+
+def _http(args: argparse.Namespace) -> int:
+    from app import http_commands
+
+    try:
+        return http_commands.run(args, _paths(args))
+    except http_commands.HttpCommandError as error:
         raise UserFacingError(str(error)) from None
 
 

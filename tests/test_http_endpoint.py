@@ -5,7 +5,7 @@ each answered with its status and logged.
 
 Then what someone without the token can try: half-sent requests by the
 thousand, huge bodies behind a wrong token, a flood of refusals; sessions
-never ended."""
+never ended; and a new token, which the running hub takes at once."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import resource
 import selectors
 import signal
 import socket
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -42,7 +43,7 @@ from app.core.endpoint.httpguard import (
 )
 from app.core.events import ConfigApplied, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
-from app.hosts.linking import connect
+from app.hosts.linking import connect, rotate_token
 from app.hosts.registry import HOSTS
 from tests.hubprocess import HubProcess, mcp_tray
 from tests.keyrings import MemoryKeyring
@@ -506,3 +507,62 @@ async def post(
 ) -> httpx2.Response:
     headers = {**MCP_HEADERS, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
     return await http.post(url, headers=headers, json=message)
+
+
+# ----- a new token
+
+
+async def test_a_new_token_reaches_the_connected_app_and_the_running_hub_takes_only_it(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    keyring = MemoryKeyring()
+    store = SecretStore(tray_home / "secret-names.json", backend=keyring)
+    settings = {"http": {"enabled": True, "port": free_port()}}
+    tray = await start_tray(tray_home, secrets=Secrets(store), settings=settings)
+    try:
+        app_config, gone = tmp_path / "mcp.json", tmp_path / "gone" / "mcp.json"
+        gone.parent.mkdir()
+        for path in (app_config, gone):
+            path.write_text(json.dumps({"mcpServers": {"rich": rich_entry()}}))
+            path.chmod(0o644)
+            await anyio.to_thread.run_sync(
+                lambda p=path: connect(HOSTS["cursor"], p, tray.paths, http=True, store=store)
+            )
+        gone.unlink()  # the user removed that project since
+        old = entry_token(app_config)
+        url = server_url(tray.hub.config.http.port, "rich")
+        async with httpx2.AsyncClient(timeout=START_S) as http:
+            as_old = {"Authorization": f"Bearer {old}"}
+            opened = await http.post(url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE)
+            session_id = opened.headers["mcp-session-id"]
+
+            rotation = await anyio.to_thread.run_sync(lambda: rotate_token(tray.paths, store))
+            serving = await tray.control("http_token_changed")  # what the command line sends
+            new = entry_token(app_config)
+            as_new = {"Authorization": f"Bearer {new}"}
+            refused = await http.post(url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE)
+            accepted = await http.post(url, headers={**MCP_HEADERS, **as_new}, json=INITIALIZE)
+            ended = await http.post(
+                url,
+                headers={**MCP_HEADERS, **as_new, "Mcp-Session-Id": session_id},
+                json=PING,
+            )
+    finally:
+        await tray.close()
+
+    assert serving is True
+    assert new != old and new == keyring.entries[(f"mcp-tray/{TOKEN_SCOPE}", TOKEN_NAME)]
+    assert [(g.host.name, g.path, g.servers) for g in rotation.given] == [
+        ("cursor", app_config, ["rich"])
+    ]
+    assert rotation.trouble == [f"Cursor: {gone} is gone"]
+    assert stat.S_IMODE(app_config.stat().st_mode) == 0o600
+    assert refused.status_code == 401
+    assert accepted.status_code == 200
+    assert ended.status_code == 404  # the session the old token opened is over
+
+
+def entry_token(app_config: Path) -> str:
+    entry = json.loads(app_config.read_text())["mcpServers"]["rich"]
+    token: str = entry["headers"]["Authorization"].removeprefix("Bearer ")
+    return token

@@ -389,6 +389,24 @@ class Hub:
         else:
             self.http = endpoint
 
+    async def http_token_changed(self) -> bool:
+        """The HTTP token was replaced in the keyring (``mcp-tray http rotate-token``):
+        from now on the endpoint takes only the new one. False: the endpoint is off,
+        and reads the keyring when it starts."""
+        if self.http is None:
+            return False
+        from app.core.endpoint.http import install_token
+
+        try:
+            token = await asyncio.to_thread(install_token, self.secrets.store)
+        except KeyringUnavailable as error:
+            raise ControlError(
+                f"cannot read the new access token from the keyring: {error}"
+            ) from None
+        if self.http is not None:  # not turned off meanwhile
+            self.http.use_token(token)
+        return True
+
     # ----- watching sources and the config
 
     async def _sources_changed(self, name: str, shown: list[str], paths: frozenset[Path]) -> None:

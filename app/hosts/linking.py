@@ -8,6 +8,12 @@ wrote in MCP Tray's data folder, so ``disconnect`` can restore the file
 byte for byte, or, when the user changed it since, put back only the
 entries MCP Tray wrote that are still as it wrote them. The host's own
 settings on an entry (Gemini's ``timeout``, say) are kept.
+
+``connect --http`` writes the HTTP endpoint's token into the app's file, so
+that file is made readable by the user only (0600), and the command says so.
+:func:`rotate_token` replaces the token and writes the new one into every
+app file MCP Tray gave the old one; ``disconnect`` gives a file restored
+byte for byte its permission bits back.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.atomic import write_atomically
+from app.core.atomic import PRIVATE_MODE, write_atomically
 from app.core.config import write_config_text
 from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
@@ -31,6 +38,7 @@ from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError
 from app.hosts.importing import host_entries, our_config, read_host_config
+from app.hosts.registry import HOSTS
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +88,16 @@ def connect(
             clashes.append(
                 f"{entry.name}: MCP Tray has a different server of that name; left as it is"
             )
-    entry_for = (
-        _url_entries(host, paths, config.http.port, store) if http else _attach_entries(host)
-    )
+    entry_for = _url_entries(host, paths, config.http.port, store) if http else None
     with _reported(path):
-        outcome = Connections(paths.connections_dir).connect(host, path, ours, entry_for)
-    return Outcome(outcome.changed, clashes + outcome.untouched, outcome.message)
+        shared_before = _shared_with_others(path)
+        outcome = Connections(paths.connections_dir).connect(
+            host, path, ours, entry_for, private=http
+        )
+    message = outcome.message
+    if http and (outcome.changed or shared_before):
+        message += " " + _privacy_note(path, shared_before)
+    return Outcome(outcome.changed, clashes + outcome.untouched, message)
 
 
 EntryFor = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -110,8 +122,77 @@ def _url_entries(host: Host, paths: Paths, port: int, store: SecretStore | None)
         raise HostError(f"{error}; the HTTP endpoint's token lives there") from None
     if turned_on:
         logger.info("turned the HTTP endpoint on in %s", paths.config_file)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = _token_headers(token)
     return lambda name, previous: host.url_entry(server_url(port, name), headers, previous)
+
+
+def _token_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _shared_with_others(path: Path) -> bool:
+    """Whether users other than its owner may read ``path`` (through a link: its target)."""
+    return bool(os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _privacy_note(path: Path, shared_before: bool) -> str:
+    if shared_before:
+        return (
+            f"{path} now holds MCP Tray's access token, so only you can read it "
+            "(other users of this computer could before)."
+        )
+    return f"{path} holds MCP Tray's access token; only you can read it."
+
+
+# ----- a new token
+
+
+@dataclass(frozen=True)
+class Given:
+    """An app's config file that got the new token, and for which servers."""
+
+    host: Host
+    path: Path
+    servers: list[str]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    given: list[Given]
+    trouble: list[str]  # a sentence for each app file that still holds the old token
+
+
+def rotate_token(paths: Paths, store: SecretStore | None = None) -> Rotation:
+    """Put a new HTTP token in the keyring and write it into each app config that
+    ``connect --http`` gave the old one (entries the user has since pointed
+    elsewhere are left alone). A running hub still takes the old token until it
+    is told (control op ``http_token_changed``).
+
+    Raises HostError when the keyring cannot keep the new token: then nothing changed.
+    """
+    from app.core.endpoint.http import new_token  # the web stack: on demand
+
+    try:
+        token = new_token(store or SecretStore(paths.secret_index))
+    except KeyringUnavailable as error:
+        raise HostError(f"{error}; the HTTP endpoint's token lives there") from None
+    logger.info("made a new HTTP access token")
+    connections = Connections(paths.connections_dir)
+    given, trouble = [], []
+    for host, path in connections.over_http():
+        if not path.exists():
+            trouble.append(f"{host.title}: {path} is gone")
+            continue
+        try:
+            read_host_config(path)  # a readable, valid file, or a clear error
+            with _reported(path):
+                changed = connections.give_token(host, path, _token_headers(token))
+        except HostError as error:
+            trouble.append(f"{host.title}: {error}")
+            continue
+        if changed:
+            given.append(Given(host, path, changed))
+    return Rotation(given, trouble)
 
 
 def attaches(host: Host, name: str, raw: dict[str, Any]) -> bool:
@@ -143,10 +224,17 @@ class Connections:
         self.folder = folder
 
     def connect(
-        self, host: Host, path: Path, ours: set[str], entry_for: EntryFor | None = None
+        self,
+        host: Host,
+        path: Path,
+        ours: set[str],
+        entry_for: EntryFor | None = None,
+        *,
+        private: bool = False,
     ) -> Outcome:
         """Rewrite the entries named in ``ours`` to what ``entry_for(name, previous)``
-        gives (default: the ``attach`` command)."""
+        gives (default: the ``attach`` command). ``private``: they hold a credential,
+        so the file becomes readable by the user only."""
         entry_for = entry_for or _attach_entries(host)
         text = path.read_bytes().decode("utf-8")  # not read_text(): keep \r\n as it is
         document = Document.parse(text)
@@ -156,11 +244,13 @@ class Connections:
             return Outcome([], [], f"{host.title} has no server MCP Tray runs; import them first")
         record = self._record(host, path)
         if record is None:
-            record = {"path": str(path), "entries": {}, "byte_restore": True}
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            record = {"path": str(path), "entries": {}, "byte_restore": True, "mode": mode}
         elif _digest(text.encode("utf-8")) != record.get("written_sha256"):
             # Edited since the last connect: restoring the first original would
             # undo those edits, so disconnect will put back entries one by one.
             record["byte_restore"] = False
+        record["host"] = host.name
         changed = []
         for name in shared:
             wanted = entry_for(name, servers[name])
@@ -170,16 +260,53 @@ class Connections:
             text = Document.parse(text).replace((host.key, name), wanted)
             changed.append(name)
         if not changed:
+            if private:  # written before files with the token were made private
+                os.chmod(os.path.realpath(path), PRIVATE_MODE)
             return Outcome([], [], f"{host.title} already reaches its servers through MCP Tray")
         if record["byte_restore"] and not self._original(host, path).exists():
             write_atomically(self._original(host, path), path.read_bytes())
-        write_config_text(path, text)
+        write_config_text(path, text, private=private)
         record["written_sha256"] = _digest(path.read_bytes())
         self._save(host, path, record)
         return Outcome(changed, [], f"Connected {', '.join(changed)}. {host.restart}")
 
     def connected(self, host: Host, path: Path) -> bool:
         return self._record_file(host, path).exists()
+
+    def over_http(self) -> list[tuple[Host, Path]]:
+        """The app files connect gave a URL (and so the token), as (host, file)."""
+        found = []
+        for record_file in sorted(self.folder.glob("*.json")):
+            try:
+                record = json.loads(record_file.read_text())
+                # Records written before "host" was kept: the file name starts with it.
+                host = HOSTS[record.get("host") or record_file.stem.rpartition("-")[0]]
+                written = [entry["written"] for entry in record["entries"].values()]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+                logger.warning("skipping the unreadable record %s: %s", record_file, error)
+                continue
+            if any(isinstance(w, dict) and host.url_of(w) for w in written):
+                found.append((host, Path(record["path"])))
+        return found
+
+    def give_token(self, host: Host, path: Path, headers: dict[str, str]) -> list[str]:
+        """Give each entry connect wrote with a URL, and that still points at MCP
+        Tray, the new ``headers``; return their names."""
+        record = self._record(host, path) or {"entries": {}}
+        servers = host.servers(Document.parse(path.read_bytes().decode("utf-8")).data)
+        ours = {
+            name
+            for name, entry in record["entries"].items()
+            if isinstance(entry.get("written"), dict)
+            and host.url_of(entry["written"])
+            and isinstance(servers.get(name), dict)
+            and attaches(host, name, servers[name])
+        }
+
+        def with_headers(name: str, previous: dict[str, Any]) -> dict[str, Any]:
+            return host.url_entry(host.url_of(previous) or "", headers, previous)
+
+        return self.connect(host, path, ours, with_headers, private=True).changed
 
     def disconnect(self, host: Host, path: Path) -> Outcome:
         record = self._record(host, path)
@@ -191,7 +318,8 @@ class Connections:
         original = self._original(host, path)
         if unchanged and record.get("byte_restore") and original.exists():
             target = Path(os.path.realpath(path))  # through a dotfile manager's link
-            write_atomically(target, original.read_bytes(), mode=target.stat().st_mode)
+            mode = record.get("mode", stat.S_IMODE(target.stat().st_mode))  # as before connect
+            write_atomically(target, original.read_bytes(), mode=mode)
             self._forget(host, path)
             return Outcome(names, [], f"Restored {path} as it was. {host.restart}")
         text, changed, untouched = current.decode("utf-8"), [], []

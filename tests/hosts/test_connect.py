@@ -1,14 +1,20 @@
-"""connect and disconnect: comments kept, the user's later edits respected, the command line."""
+"""connect and disconnect: comments kept, the user's later edits respected, the command line;
+with --http, a file made private for the token it holds, and a new token that reaches it."""
 
 from __future__ import annotations
 
 import json
+import socket
+import stat
 from pathlib import Path
+
+import httpx2
 
 from app.core.jsonc import Document
 from app.hosts.linking import Connections
 from app.hosts.registry import HOSTS
-from tests.hubprocess import mcp_tray
+from tests.hubprocess import HubProcess, mcp_tray
+from tests.relaykit import rich_entry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -82,3 +88,77 @@ def test_a_malformed_app_config_is_not_connected(tray_home: Path, tmp_path: Path
 
     assert result.returncode == 1 and "is not valid JSON" in result.stderr
     assert path.read_text() == broken
+
+
+def test_connect_http_makes_the_file_private_and_a_new_token_replaces_it_everywhere(
+    tray_home: Path, tmp_path: Path, secret_service: dict[str, str]
+) -> None:
+    port = free_port()
+    rich = rich_entry()
+    config = {"mcpServers": {"rich": rich}, "http": {"enabled": True, "port": port}}
+    (tray_home / "config.json").write_text(json.dumps(config))
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"rich": rich}}, indent=2))
+    path.chmod(0o644)  # what a home folder usually gives
+    original = path.read_bytes()
+    hub = HubProcess(tray_home, env=secret_service)
+    try:
+        hub.wait_for_line(r"HTTP endpoint: http://127\.0\.0\.1")
+        connected = mcp_tray(
+            tray_home, "connect", "cursor", "--path", str(path), "--http", env=secret_service
+        )
+        old = bearer(path)
+        mode_after_connect = stat.S_IMODE(path.stat().st_mode)
+        rotated = mcp_tray(tray_home, "http", "rotate-token", env=secret_service)
+        new = bearer(path)
+        url = f"http://127.0.0.1:{port}/servers/rich/mcp"
+        with_old, with_new = initialize(url, old), initialize(url, new)
+    finally:
+        hub.stop()
+    disconnected = mcp_tray(tray_home, "disconnect", "cursor", "--path", str(path))
+
+    assert connected.returncode == 0, connected.stderr
+    assert mode_after_connect == 0o600
+    assert "now holds MCP Tray's access token, so only you can read it" in connected.stdout
+    assert "(other users of this computer could before)" in connected.stdout
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Made a new access token" in rotated.stdout
+    assert "The old token no longer works." in rotated.stdout
+    assert f"Updated Cursor ({path}): rich." in rotated.stdout
+    assert new != old and old not in rotated.stdout + rotated.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # disconnect gave the old bits back
+    assert with_old == 401 and with_new == 200
+    assert disconnected.returncode == 0, disconnected.stderr
+    assert path.read_bytes() == original
+
+
+def bearer(path: Path) -> str:
+    headers = json.loads(path.read_text())["mcpServers"]["rich"]["headers"]
+    return str(headers["Authorization"]).removeprefix("Bearer ")
+
+
+def initialize(url: str, token: str) -> int:
+    """The status an initialize with ``token`` gets."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+    }
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "probe", "version": "1"},
+        },
+    }
+    with httpx2.Client(timeout=30.0) as http:
+        return http.post(url, headers=headers, json=message).status_code
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

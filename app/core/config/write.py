@@ -26,19 +26,19 @@ from app.core.atomic import PRIVATE_MODE, write_atomically
 BACKUPS_KEPT = 10  # enough to walk back a busy afternoon of edits
 
 
-def write_config_text(path: Path, text: str) -> Path | None:
+def write_config_text(path: Path, text: str, *, private: bool = False) -> Path | None:
     """Atomically replace ``path`` with ``text``; return the backup made, if any.
 
     A symlinked config (dotfile managers) is written through, so the link
-    stays a link.
+    stays a link. ``private``: the text holds a credential, so the file
+    becomes readable by the user only, whatever bits it had.
     """
     target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     old_mode = _mode_of(target)
     backup = _backup(target) if old_mode is not None else None
-    write_atomically(
-        target, text.encode("utf-8"), mode=PRIVATE_MODE if old_mode is None else old_mode
-    )
+    mode = PRIVATE_MODE if old_mode is None or private else old_mode
+    write_atomically(target, text.encode("utf-8"), mode=mode)
     if backup is not None:
         _prune_backups(target, keep=backup)
     return backup

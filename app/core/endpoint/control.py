@@ -49,6 +49,7 @@ class Controllable(Protocol):
     async def show(self) -> None: ...
     async def quit(self) -> None: ...
     async def secrets_changed(self, server: str, names: list[str]) -> list[str]: ...
+    async def http_token_changed(self) -> bool: ...
     def relay(self, name: str) -> Attachable: ...
 
 
@@ -83,6 +84,8 @@ class ControlServer:
             "secrets_changed": lambda request: hub.secrets_changed(
                 _name(request), _names(request, "secrets")
             ),
+            # The CLI or the tray put a new HTTP token in the keyring: the hub takes it.
+            "http_token_changed": lambda request: hub.http_token_changed(),
         }
 
     async def start(self) -> None:

@@ -26,7 +26,9 @@ is read, each refusal logged (throttled: app.core.endpoint.httpguard):
   back as SSE however large;
 - connections are capped and each request has a deadline (httpguard);
 - a session with no request in flight for ``IDLE_SESSION_S`` ends, and with
-  it the process of a ``"shared": false`` server that it kept.
+  it the process of a ``"shared": false`` server that it kept;
+- a new token (``mcp-tray http rotate-token``) applies at once: see
+  :meth:`HttpEndpoint.use_token`.
 """
 
 from __future__ import annotations
@@ -96,9 +98,16 @@ class TokenStore(Protocol):
 def install_token(store: TokenStore) -> str:
     """The per-install bearer token, made on first use (blocking: keyring I/O)."""
     token = store.get(TOKEN_SCOPE, TOKEN_NAME)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        store.set(TOKEN_SCOPE, TOKEN_NAME, token)
+    return token or new_token(store)
+
+
+def new_token(store: TokenStore) -> str:
+    """Replace the bearer token in the keyring with a new one (blocking: keyring I/O).
+
+    A running endpoint goes on taking the old one until told (use_token).
+    """
+    token = secrets.token_urlsafe(32)
+    store.set(TOKEN_SCOPE, TOKEN_NAME, token)
     return token
 
 
@@ -110,6 +119,7 @@ def server_url(port: int, name: str) -> str:
 class _Session:
     server: str
     transport: StreamableHTTPServerTransport
+    remote: bool  # opened over TCP, with the token of the time
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -182,11 +192,28 @@ class HttpEndpoint:
         self._throttle.close()
         self._socket_path.unlink(missing_ok=True)
 
+    def use_token(self, token: str) -> int:
+        """Take ``token`` instead of the old one, from the next request on, and end
+        the sessions opened over TCP with the old one (an app given the new token
+        starts a new session); returns how many ended. Unix-socket sessions never
+        used a token and stay."""
+        self._token = token
+        ended = [s.task for s in self._sessions.values() if s.remote and s.task is not None]
+        for task in ended:
+            task.cancel()
+        logger.info(
+            "HTTP endpoint: took the new access token; ended %d session(s) opened with the old one",
+            len(ended),
+        )
+        return len(ended)
+
     # ----- requests
 
     def _app(self, *, remote: bool) -> ASGIApp:
         # The checks come before the body limit, which reads the whole body.
-        routed = RequestBodyLimitMiddleware(self._route, self.settings.max_body_bytes)
+        routed = RequestBodyLimitMiddleware(
+            self._routing(remote=remote), self.settings.max_body_bytes
+        )
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -196,6 +223,12 @@ class HttpEndpoint:
                 await refusal(scope, receive, send)
                 return
             await routed(scope, receive, send)
+
+        return app
+
+    def _routing(self, *, remote: bool) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._route(scope, receive, send, remote=remote)
 
         return app
 
@@ -215,7 +248,7 @@ class HttpEndpoint:
             return response
         return None
 
-    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _route(self, scope: Scope, receive: Receive, send: Send, *, remote: bool) -> None:
         match = _PATH.match(scope["path"])
         if match is None:
             text = "Not found: servers are at /servers/NAME/mcp"
@@ -239,16 +272,23 @@ class HttpEndpoint:
         if len(self._sessions) >= MAX_SESSIONS:
             await Response("Too many open sessions", status_code=503)(scope, receive, send)
             return
-        await self._open_session(match.group(1), relay, scope, receive, send)
+        await self._open_session(match.group(1), relay, scope, receive, send, remote=remote)
 
     async def _open_session(
-        self, server: str, relay: Attachable, scope: Scope, receive: Receive, send: Send
+        self,
+        server: str,
+        relay: Attachable,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        remote: bool,
     ) -> None:
         """A request without a session: only an initialize succeeds, and then the
         session lives on; anything else is answered and the session dropped."""
         session_id = secrets.token_hex(16)
         transport = StreamableHTTPServerTransport(session_id, idle_timeout=self._idle_session_s)
-        session = _Session(server, transport)
+        session = _Session(server, transport, remote)
         self._sessions[session_id] = session
         session.task = asyncio.create_task(self._run_session(session_id, session, relay))
         await session.ready.wait()
