@@ -389,6 +389,11 @@ class Hub:
         else:
             self.http = endpoint
 
+    @property
+    def store(self) -> SecretStore:
+        """The keyring, for work the tray does in it itself (a new HTTP token)."""
+        return self.secrets.store
+
     async def http_token_changed(self) -> bool:
         """The HTTP token was replaced in the keyring (``mcp-tray http rotate-token``):
         from now on the endpoint takes only the new one. False: the endpoint is off,

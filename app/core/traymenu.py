@@ -23,12 +23,13 @@ from app.core.supervise.states import State
 
 # Verbs: what an entry (or a window button, or a notice's button) asks the tray to do.
 START, STOP, RESTART, LOGS, SECRET = "start", "stop", "restart", "logs", "secret"
-OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES = (
+OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES, NEW_KEY = (
     "open-config",
     "connect",
     "window",
     "http",
     "http-addresses",
+    "new-key",
 )
 LOGIN, MUTE, QUIT = "login", "mute", "quit"
 
@@ -160,6 +161,7 @@ def _app_actions(settings: Settings) -> list[Entry]:
     if settings.http_enabled:
         text = f"HTTP addresses (port {settings.http_port})…"
         entries.append(Entry(key="http-addresses", text=text, verb=HTTP_ADDRESSES))
+        entries.append(Entry(key="new-key", text="Make a new access key…", verb=NEW_KEY))
     entries += [
         Entry(key="login", text="Start at login", verb=LOGIN, checked=settings.start_at_login),
         Entry(key="mute", text="Mute crash notices", verb=MUTE, checked=settings.mute_restarts),
@@ -171,6 +173,37 @@ def _app_actions(settings: Settings) -> list[Entry]:
         ),
     ]
     return entries
+
+
+def new_key_question(apps: Sequence[str]) -> str:
+    """What "Make a new access key…" asks first. ``apps``: those MCP Tray gave the key to."""
+    given = (
+        f"MCP Tray gives the new key to {_listed(apps)} for you. Any other app"
+        if apps
+        else "MCP Tray has not given the key to any app itself, so any app"
+    )
+    return (
+        "Apps that reach your servers over HTTP need MCP Tray's access key. A new key "
+        "stops the old one from working at once: make one if someone else may have seen it. "
+        f"{given} you gave the key to must be given the new one."
+    )
+
+
+def new_key_outcome(updated: Sequence[str], trouble: Sequence[str]) -> tuple[str, str]:
+    """The notice after a new access key was made: (title, body). ``updated``: the apps
+    given the new key; ``trouble``: a sentence for each app file that could not be."""
+    words = ["The old key no longer works."]
+    if updated:
+        they = "they use" if len(set(updated)) > 1 else "it uses"
+        words.append(f"Quit and reopen {_listed(updated)} so that {they} the new one.")
+    words += [f"Not updated: {line.rstrip('.')}." for line in trouble]
+    words.append("Any other app you gave the key to needs the new one.")
+    return "Made a new access key", " ".join(words)
+
+
+def _listed(names: Sequence[str]) -> str:
+    names = list(dict.fromkeys(names))  # an app with two config files is named once
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def wrap(text: str, width: int, *, most: int = PROBLEM_LINES) -> list[str]:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QProcess, QTimer, QUrl
+from PySide6.QtCore import QObject, QProcess, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QIcon
-from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from app.core import traymenu
 from app.core.autostart import Autostart
@@ -36,13 +36,15 @@ from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall, ServerRow, headline, overall, rows_of, tooltip
 from app.core.paths import Paths
 from app.core.problems import plain, secret_progress
-from app.core.secrets import secret_names
+from app.core.secrets import SecretStore, secret_names
 from app.gui.bridge import HubBridge
 from app.gui.connect import ConnectDialog
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
 from app.gui.menus import LiveMenu
 from app.gui.notify import DesktopNotifier
 from app.gui.windows import SETTINGS, MainWindow
+from app.hosts.host import HostError
+from app.hosts.linking import Connections, rotate_token
 from app.hosts.registry import HOSTS
 from app.resources import resource_path
 
@@ -70,6 +72,9 @@ class TrayHub(Protocol):
     config: Config
     presenter: Callable[[], None] | None
 
+    @property
+    def store(self) -> SecretStore: ...
+
     def status_rows(self) -> list[dict[str, Any]]: ...
     async def start_server(self, name: str) -> None: ...
     async def stop_server(self, name: str) -> None: ...
@@ -77,6 +82,7 @@ class TrayHub(Protocol):
     async def reload(self) -> list[str]: ...
     async def set_secret(self, server: str, name: str, value: str) -> list[str]: ...
     async def log_tail(self, name: str, lines: int) -> list[str]: ...
+    async def http_token_changed(self) -> bool: ...
 
 
 def icon_for(state: Overall) -> QIcon:
@@ -124,6 +130,7 @@ class TrayApp(QObject):
         self.secret_dialogs: dict[str, SecretDialog] = {}
         self.welcome: WelcomeWindow | None = None
         self.config_location: ConfigLocationDialog | None = None
+        self.new_key_question: QMessageBox | None = None
         self._own_words: tuple[str, str] | None = None  # what tell() said last
         self._following: dict[str, SecretDialog] = {}  # saved: told how the server fares
         self.ticker = QTimer(self)
@@ -166,6 +173,8 @@ class TrayApp(QObject):
             task.cancel()
         if self.connect_dialog is not None:
             self.connect_dialog.deleteLater()
+        if self.new_key_question is not None:
+            self.new_key_question.close()
 
     # ----- the picture
 
@@ -230,6 +239,7 @@ class TrayApp(QObject):
             traymenu.WINDOW: self.window.bring_forward,
             traymenu.HTTP: lambda: self._run(self._serve_http(not self.hub.config.http.enabled)),
             traymenu.HTTP_ADDRESSES: lambda: self.window.bring_forward(SETTINGS),
+            traymenu.NEW_KEY: lambda: self._run(self._ask_new_key()),
             traymenu.LOGIN: self._toggle_autostart,
             traymenu.MUTE: self._toggle_mute,
             traymenu.QUIT: quit_app,
@@ -356,6 +366,54 @@ class TrayApp(QObject):
         await self.hub.reload()
         if enabled:
             self.window.bring_forward(SETTINGS)  # the addresses, with Copy buttons
+
+    async def _ask_new_key(self) -> None:
+        """Ask first (one question at a time): a new access key stops the old one."""
+        if self.new_key_question is not None:
+            self.new_key_question.raise_()
+            self.new_key_question.activateWindow()
+            return
+        connections = Connections(self.hub.paths.connections_dir)
+        apps = [host.title for host, _ in await asyncio.to_thread(connections.over_http)]
+        question = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Make a new access key?",
+            traymenu.new_key_question(apps),
+        )
+        question.setWindowIcon(self.logo)
+        make = question.addButton("Make a new key", QMessageBox.ButtonRole.AcceptRole)
+        question.setDefaultButton(question.addButton(QMessageBox.StandardButton.Cancel))
+        question.buttonClicked.connect(
+            lambda pressed: self._run(self._make_new_key()) if pressed is make else None
+        )
+        question.finished.connect(self._forget_new_key_question)
+        question.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.new_key_question = question
+        question.show()  # not exec(): the loop keeps running
+        question.raise_()
+        question.activateWindow()
+
+    def _forget_new_key_question(self) -> None:
+        self.new_key_question = None
+
+    async def _make_new_key(self) -> None:
+        """A new key in the keyring and in the apps MCP Tray connected; then the hub
+        takes only the new one."""
+        try:
+            rotation = await asyncio.to_thread(rotate_token, self.hub.paths, self.hub.store)
+        except HostError as error:
+            self.tell("The access key was not changed", plain(str(error)))
+            return
+        try:
+            await self.hub.http_token_changed()
+        except ControlError as error:
+            self.tell(
+                "The old access key still works",
+                f"{plain(str(error))} Quit MCP Tray and start it again to stop the old key.",
+            )
+            return
+        updated = [given.host.title for given in rotation.given]
+        self.tell(*traymenu.new_key_outcome(updated, [plain(t) for t in rotation.trouble]))
 
     def _toggle_autostart(self) -> None:
         self._run(self._change_autostart(not self.start_at_login))

@@ -43,6 +43,7 @@ from app.core.traymenu import (
     HTTP,
     LOGIN,
     MUTE,
+    NEW_KEY,
     OPEN_CONFIG,
     QUIT,
     Settings,
@@ -286,11 +287,15 @@ class SettingsTab(QWidget):
         self.addresses = QGridLayout()
         self.addresses_note = QLabel()
         self.addresses_note.setWordWrap(True)
+        # As the menu's entry: a new key stops the old one (the tray asks first).
+        self.new_key = button("Make a new access key…", lambda: self._action(NEW_KEY, ""))
+        self.new_key.hide()
         layout = QVBoxLayout(self)
         for widget in (self.login, self.mute, self.http):
             layout.addWidget(widget)
         layout.addWidget(self.addresses_note)
         layout.addLayout(self.addresses)
+        layout.addWidget(self.new_key, alignment=Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self._shown: Sequence[tuple[str, str]] = ()
 
@@ -304,6 +309,7 @@ class SettingsTab(QWidget):
             if addresses
             else ""
         )
+        self.new_key.setVisible(bool(addresses))
         if list(addresses) != list(self._shown):
             self._shown = list(addresses)
             self._draw_addresses(addresses)

@@ -21,6 +21,7 @@ from app.core.overview import (
 from app.core.problems import config_error_line, plain, problem, secret_progress
 from app.core.supervise.states import State
 from app.core.traymenu import (
+    NEW_KEY,
     OPEN_CONFIG,
     RESTART,
     SECRET,
@@ -28,6 +29,8 @@ from app.core.traymenu import (
     STOP,
     Entry,
     Settings,
+    new_key_outcome,
+    new_key_question,
     server_actions,
     tray_menu,
     wrap,
@@ -242,12 +245,48 @@ def test_wrap_ends_a_cut_text_with_an_ellipsis() -> None:
     assert wrap("a b c d e f", 3, most=2) == ["a b", "c …"]
 
 
-def test_http_addresses_are_offered_only_while_serving() -> None:
+def test_http_addresses_and_a_new_key_are_offered_only_while_serving() -> None:
     off = tray_menu([], secrets={}, settings=Settings(http_enabled=False, http_port=47821))
     on = tray_menu([], secrets={}, settings=Settings(http_enabled=True, http_port=47821))
+    texts = [e.text for e in on]
 
-    assert "http-addresses" not in [e.key for e in off]
-    assert "HTTP addresses (port 47821)…" in [e.text for e in on]
+    assert not {"http-addresses", "new-key"} & {e.key for e in off}
+    assert texts.index("HTTP addresses (port 47821)…") + 1 == texts.index("Make a new access key…")
+    assert next(e.verb for e in on if e.key == "new-key") == NEW_KEY
+
+
+@pytest.mark.parametrize(
+    ("apps", "given"),
+    [
+        (["Cursor"], "MCP Tray gives the new key to Cursor for you. Any other app"),
+        (["Cursor", "VS Code", "Cursor"], "to Cursor and VS Code for you. Any other app"),
+        ([], "MCP Tray has not given the key to any app itself, so any app"),
+    ],
+)
+def test_a_new_key_is_asked_for_saying_who_gets_it_and_who_must_be_given_it(
+    apps: list[str], given: str
+) -> None:
+    question = new_key_question(apps)
+
+    assert given in question
+    assert "stops the old one from working at once" in question
+    assert question.endswith("must be given the new one.")
+    assert not JARGON.search(question) and "token" not in question
+
+
+def test_a_new_key_s_notice_says_what_changed_and_what_is_left_to_do() -> None:
+    title, body = new_key_outcome(["Cursor"], ["Zed: cannot change /x/settings.json"])
+
+    assert title == "Made a new access key"
+    assert body == (
+        "The old key no longer works. Quit and reopen Cursor so that it uses the new one. "
+        "Not updated: Zed: cannot change /x/settings.json. Any other app you gave the key "
+        "to needs the new one."
+    )
+    assert "Cursor and VS Code so that they use" in new_key_outcome(["Cursor", "VS Code"], [])[1]
+    assert new_key_outcome([], [])[1] == (
+        "The old key no longer works. Any other app you gave the key to needs the new one."
+    )
 
 
 def test_a_config_error_without_a_position_still_reads_as_a_sentence() -> None:

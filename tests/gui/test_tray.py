@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from keyring.backends import SecretService
 from PySide6.QtGui import QFont, QGuiApplication
@@ -20,6 +22,8 @@ from app.core.secrets import Secrets, SecretStore
 from app.core.supervise.states import State
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
 from app.gui.windows import COLUMNS, ServersTab
+from app.hosts.linking import connect
+from app.hosts.registry import HOSTS
 from tests.gui.conftest import RunningTray, TrayLoop, find_action
 from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
@@ -510,3 +514,77 @@ def test_buttons_for_another_state_are_gone_at_once_not_drawn_over(qtbot: Any) -
 
     shown = [b.text() for b in tab.findChildren(QPushButton) if b.isVisibleTo(tab)]
     assert "Restart" not in shown  # the running state's button, waiting to be deleted
+
+
+def test_a_new_access_key_from_the_menu_asks_first_then_reaches_the_connected_app(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path, expect_warnings: Any
+) -> None:
+    keyring = MemoryKeyring()
+    store = SecretStore(tray_home / "names.json", backend=keyring)
+    running: RunningTray = start_tray({"demo": flaky()}, secrets=Secrets(store))
+    config_file = tray_home / "config.json"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_config = tmp_path / "mcp.json"
+    app_config.write_text(json.dumps({"mcpServers": {"demo": flaky()}}))
+    told: list[Notice] = []
+    running.tray.notifier.show = told.append  # type: ignore[method-assign] - the desktop's edge
+    expect_warnings(r"HTTP endpoint refused POST /servers/demo/mcp .*a wrong bearer token")
+
+    def bearer() -> str:
+        headers = json.loads(app_config.read_text())["mcpServers"]["demo"]["headers"]
+        return str(headers["Authorization"])
+
+    async def scenario() -> tuple[str, str, int, int]:
+        assert running.tray.window.settings.new_key.isHidden()  # not while HTTP is off
+        mark = len(running.events.events)
+        config = json.loads(config_file.read_text())
+        config_file.write_text(json.dumps({**config, "http": {"enabled": True, "port": port}}))
+        await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
+        await asyncio.to_thread(
+            connect, HOSTS["cursor"], app_config, running.hub.paths, http=True, store=store
+        )
+        old = bearer()
+        running.tray.refresh()
+        offered = not running.tray.window.settings.new_key.isHidden()
+        assert offered, "the window offers it too, for a desktop without a tray"
+        running.menu_action("Make a new access key…").trigger()
+        await running.settled()
+        question = running.tray.new_key_question
+        assert question is not None and question.isVisible()
+        asked = question.text()
+        next(b for b in question.buttons() if b.text() == "Make a new key").click()
+        await running.settled()
+        url = f"http://127.0.0.1:{port}/servers/demo/mcp"
+        async with httpx2.AsyncClient(timeout=30.0) as http:
+            statuses = [
+                (await http.post(url, headers={**MCP, "Authorization": token}, json=INIT))
+                for token in (old, bearer())
+            ]
+        return asked, old, statuses[0].status_code, statuses[1].status_code
+
+    asked, old, with_old, with_new = tray_loop.run(scenario)
+
+    assert "MCP Tray gives the new key to Cursor for you" in asked
+    assert "Any other app you gave the key to must be given the new one." in asked
+    assert bearer() != old and bearer().endswith(keyring.entries[("mcp-tray/_http", "token")])
+    assert (with_old, with_new) == (401, 200)
+    assert running.tray.new_key_question is None  # answered, and gone
+    (notice,) = told
+    assert notice.title == "Made a new access key"
+    assert notice.body.startswith("The old key no longer works. Quit and reopen Cursor")
+    assert not JARGON.search(notice.body)
+
+
+MCP = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"},
+    },
+}

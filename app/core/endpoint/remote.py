@@ -38,7 +38,7 @@ class RemoteHub:
         self.config = Config()
         self.presenter: Callable[[], None] | None = None  # unused: no window of its own
         self.ended = asyncio.Event()  # the other hub stopped, or hung up
-        self._store = store or SecretStore(paths.secret_index)
+        self.store = store or SecretStore(paths.secret_index)
         self._rows: list[dict[str, Any]] = []
         self._writer: asyncio.StreamWriter | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -88,7 +88,7 @@ class RemoteHub:
 
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
         try:
-            await asyncio.to_thread(self._store.set, server, name, value)
+            await asyncio.to_thread(self.store.set, server, name, value)
         except KeyringUnavailable as error:
             raise ControlError(f"cannot store the secret: {error}") from None
         acted: list[str] = await self._call("secrets_changed", name=server, secrets=[name])
@@ -97,6 +97,10 @@ class RemoteHub:
     async def log_tail(self, name: str, lines: int) -> list[str]:
         tail: list[str] = await self._call("logs", name=name, lines=lines)
         return tail
+
+    async def http_token_changed(self) -> bool:
+        serving: bool = await self._call("http_token_changed")
+        return serving
 
     # ----- plumbing
 
