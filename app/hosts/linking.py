@@ -36,7 +36,7 @@ from app.core.installation import cli_command
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
-from app.hosts.host import Host, HostError
+from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 from app.hosts.importing import host_entries, our_config, read_host_config
 from app.hosts.registry import HOSTS
 
@@ -213,7 +213,7 @@ def disconnect(host: Host, path: Path, paths: Paths) -> Outcome:
 def _reported(path: Path) -> Iterator[None]:
     try:
         yield
-    except (OSError, UnicodeDecodeError, JsoncError) as error:
+    except (OSError, UnicodeDecodeError, JsoncError, NotAConfigFile) as error:
         raise HostError(f"cannot change {path}: {error}; it was left as it is") from None
 
 
@@ -236,7 +236,7 @@ class Connections:
         gives (default: the ``attach`` command). ``private``: they hold a credential,
         so the file becomes readable by the user only."""
         entry_for = entry_for or _attach_entries(host)
-        text = path.read_bytes().decode("utf-8")  # not read_text(): keep \r\n as it is
+        text = read_config_file(path)  # keeps \r\n as it is
         document = Document.parse(text)
         servers = host.servers(document.data)
         shared = [name for name in servers if name in ours]
@@ -293,7 +293,7 @@ class Connections:
         """Give each entry connect wrote with a URL, and that still points at MCP
         Tray, the new ``headers``; return their names."""
         record = self._record(host, path) or {"entries": {}}
-        servers = host.servers(Document.parse(path.read_bytes().decode("utf-8")).data)
+        servers = host.servers(Document.parse(read_config_file(path)).data)
         ours = {
             name
             for name, entry in record["entries"].items()
@@ -312,7 +312,7 @@ class Connections:
         record = self._record(host, path)
         if record is None:
             return Outcome([], [], f"MCP Tray has not connected {host.title}; nothing to undo")
-        current = path.read_bytes()
+        current = read_config_file(path).encode("utf-8")
         names = list(record["entries"])
         unchanged = _digest(current) == record.get("written_sha256")
         original = self._original(host, path)

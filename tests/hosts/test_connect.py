@@ -4,6 +4,7 @@ with --http, a file made private for the token it holds, and a new token that re
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 from pathlib import Path
@@ -76,6 +77,24 @@ def test_connect_and_disconnect_from_the_command_line(tray_home: Path, tmp_path:
     assert Path(entry["command"]).is_absolute()
     assert disconnected.returncode == 0, disconnected.stderr
     assert path.read_bytes() == original
+
+
+def test_disconnect_refuses_an_app_file_replaced_by_a_pipe_in_words_without_waiting(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    (tray_home / "config.json").write_text(
+        json.dumps({"mcpServers": {"github": {"command": "npx", "args": ["-y", "srv"]}}})
+    )
+    path = fixture_copy("claude-desktop", tmp_path)
+    assert mcp_tray(tray_home, "connect", "claude-desktop", "--path", str(path)).returncode == 0
+    path.unlink()
+    os.mkfifo(path)  # nobody will ever write to it: a blocking read would wait forever
+
+    disconnected = mcp_tray(tray_home, "disconnect", "claude-desktop", "--path", str(path))
+
+    assert disconnected.returncode == 1
+    assert "is not an ordinary file; it was left as it is" in disconnected.stderr
+    assert "Traceback" not in disconnected.stderr
 
 
 def test_a_malformed_app_config_is_not_connected(tray_home: Path, tmp_path: Path) -> None:
