@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.core.endpoint.control import ControlError
+from app.core.endpoint.remote import RemoteHub
 from app.core.events import SecretsMissing, ServerLogLine, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from tests.helpers import PYTHON, SERVERS
@@ -169,3 +170,20 @@ async def test_a_stored_secret_too_common_to_mask_keeps_the_server_waiting_and_s
     assert isinstance(missing, SecretsMissing) and missing.names == ("API_TOKEN",)
     lines = [e.line for e in tray.events.events[mark:] if isinstance(e, ServerLogLine)]
     assert not [line for line in lines if line.startswith("Started")]  # never handed over
+
+
+async def test_a_secret_too_short_to_mask_is_refused_in_words_through_a_hub_in_another_process(
+    tray_home: Path,
+) -> None:
+    backend = MemoryKeyring()
+    store = SecretStore(tray_home / "secret-names.json", backend=backend)
+    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    try:
+        remote = RemoteHub(tray.paths, store=store)
+        with pytest.raises(ControlError) as refused:
+            await remote.set_secret("api", "API_TOKEN", "abc")
+    finally:
+        await tray.close()
+
+    assert str(refused.value).startswith("It is too short: a secret needs at least 8 characters.")
+    assert backend.entries == {}

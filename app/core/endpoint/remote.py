@@ -21,7 +21,7 @@ from app.core.endpoint import client, protocol
 from app.core.endpoint.control import ControlError
 from app.core.events import ConfigApplied, EventBus, ServerStateChanged, from_wire
 from app.core.paths import Paths
-from app.core.secrets import KeyringUnavailable, SecretStore
+from app.core.secrets import KeyringUnavailable, SecretStore, UnsafeSecret
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class RemoteHub:
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
         try:
             await asyncio.to_thread(self.store.set, server, name, value)
+        except UnsafeSecret as error:
+            raise ControlError(str(error)) from None
         except KeyringUnavailable as error:
             raise ControlError(f"cannot store the secret: {error}") from None
         acted: list[str] = await self._call("secrets_changed", name=server, secrets=[name])
