@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-METHOD_NOT_FOUND = -32601  # the spec's own code, for methods the hub refuses by design
+# The spec's own codes.
+PARSE_ERROR = -32700  # a client line that is not JSON
+INVALID_REQUEST = -32600  # JSON, but not a JSON-RPC 2.0 message MCP allows
+METHOD_NOT_FOUND = -32601  # for methods the hub refuses by design
 
 SERVER_CRASHED = -31001  # the server died during a call that is not safe to repeat
 SERVER_UNAVAILABLE = -31002  # the server is parked (crash-loop), stopped, or waiting for a secret
@@ -22,3 +25,39 @@ HUB_RESTARTED = -31007  # MCP Tray itself restarted while the request was runnin
 
 def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def invalid_request(request_id: Any, problem: str) -> dict[str, Any]:
+    return error_response(request_id, INVALID_REQUEST, f"Invalid request: {problem}")
+
+
+def call_lost(request_id: Any, server: str, *, planned: bool) -> dict[str, Any]:
+    """The server ended during a call that is not safe to repeat."""
+    if planned:
+        text = (
+            f"{server} was restarted before this call finished; "
+            "the call was not repeated because it may already have had effects."
+        )
+    else:
+        text = (
+            f"{server} crashed while handling this call and was restarted; the call was "
+            "not repeated because it may already have had effects. Try it again."
+        )
+    return error_response(request_id, SERVER_CRASHED, text)
+
+
+def not_back(server: str, waited_s: float) -> str:
+    """Why a request that waited for its server to come back gave up (SERVER_TIMEOUT)."""
+    return f"{server} did not come back within {waited_s:g} seconds; see `mcp-tray logs {server}`."
+
+
+def no_client_for(request_id: Any, method: str) -> dict[str, Any]:
+    """The server asked something of a client, and no attached client can answer it."""
+    text = f"no attached client can answer {method} (none declared that capability)"
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
+def client_left(request_id: Any) -> dict[str, Any]:
+    """The client a server's request went to disconnected before answering it."""
+    text = "the client this request went to disconnected before answering"
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
