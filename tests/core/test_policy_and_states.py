@@ -129,12 +129,6 @@ LEGAL_EDGES = {
     (State.CRASH_LOOP, Trigger.STOP): State.STOPPING,
     (State.NEEDS_SECRET, Trigger.STOP): State.STOPPING,
     (State.STOPPING, Trigger.STOPPED): State.STOPPED,
-    (State.STOPPED, Trigger.DISABLE): State.DISABLED,
-    (State.STARTING, Trigger.DISABLE): State.DISABLED,
-    (State.RUNNING, Trigger.DISABLE): State.DISABLED,
-    (State.BACKOFF, Trigger.DISABLE): State.DISABLED,
-    (State.CRASH_LOOP, Trigger.DISABLE): State.DISABLED,
-    (State.NEEDS_SECRET, Trigger.DISABLE): State.DISABLED,
 }
 
 

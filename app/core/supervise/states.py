@@ -29,7 +29,6 @@ class Trigger(enum.Enum):
     SECRET_MISSING = "secret-missing"
     STOP = "stop"  # the user or the hub asks it to stop; the stop sequence begins
     STOPPED = "stopped"  # the process tree is gone
-    DISABLE = "disable"
 
 
 class IllegalTransition(Exception):
@@ -66,7 +65,6 @@ _EDGES: dict[tuple[State, Trigger], State] = {
     # A planned restart (user, config change, source edit) goes from the
     # stop straight to the next start, without resting in "stopped".
     (State.STOPPING, Trigger.START): State.STARTING,
-    **{(state, Trigger.DISABLE): State.DISABLED for state in (State.STOPPED, *_ANY_LIVE)},
 }
 
 
