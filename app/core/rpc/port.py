@@ -1,13 +1,33 @@
-"""Where the relay's messages to one client go.
+"""What the relay is plugged into: a port for each client, and the server's session.
 
-A socket's is app.core.rpc.clientlink.ClientLink.
+A client attaches with a :class:`ClientOutput` (where the relay's messages to
+it go) and gets back a port to feed its messages in (``Relay.attach``). The
+socket's output is app.core.rpc.clientlink.ClientLink; :class:`MemoryClient`
+is the in-memory twin, for tests and for transports that carry messages as
+objects rather than lines. The server's side is whatever has the
+:class:`Upstream` surface: app.core.rpc.backend.BackendSession, or a fake.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+import collections
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from app.core.rpc.framing import Message
+from app.core.rpc.framing import MalformedLine, Message
+
+
+@dataclass(frozen=True)
+class ClientPort:
+    """One attached client's way in (from ``Relay.attach``)."""
+
+    number: int  # names the client in the log
+    receive: Callable[[Message], None]  # one message from the client, decoded
+    receive_line: Callable[[bytes | MalformedLine], None]  # one line, as LineSplitter cut it
+    # The client left: its requests are cancelled upstream, its subscriptions dropped.
+    close: Callable[[], None]
 
 
 class ClientOutput(Protocol):
@@ -18,3 +38,50 @@ class ClientOutput(Protocol):
         to queue, or drop). ``encoded``: the same message as a line, when the relay
         has it (a long answer then needs no encoding again). The relay may share
         ``message`` with other clients: read it, never change it."""
+
+
+class Upstream(Protocol):
+    """The server's session, as much of it as the relay uses (BackendSession's surface)."""
+
+    initialize_result: dict[str, Any] | None
+
+    @property
+    def open(self) -> bool:
+        """Whether a request sent now can reach the server and be answered."""
+
+    @property
+    def bytes_sent(self) -> int:
+        """Where the next message starts in the server's input."""
+
+    def send(self, message: Message) -> None:
+        """Queue one message for the server; ConnectionError when its input is closed."""
+
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float
+    ) -> dict[str, Any]:
+        """The hub's own request, answered to the hub (replays of client state)."""
+
+
+class MemoryClient:
+    """A client's output in memory: the relay's messages to it wait here, in order."""
+
+    def __init__(self) -> None:
+        self._messages: collections.deque[Message] = collections.deque()
+        self._arrived = asyncio.Event()
+
+    def send(self, message: Message, encoded: bytes | None = None) -> None:
+        self._messages.append(message)
+        self._arrived.set()
+
+    def take(self) -> list[Message]:
+        """Everything that arrived since the last take, oldest first."""
+        taken = list(self._messages)
+        self._messages.clear()
+        return taken
+
+    async def receive(self) -> Message:
+        """The oldest message not taken yet, waiting for one if none is here."""
+        while not self._messages:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self._messages.popleft()

@@ -20,7 +20,8 @@ Restart transparency lives here too:
   tells every client that the lists may have changed.
 
 Who is concerned by what is kept in the routing tables (app.core.rpc.routing);
-a client on a socket is served through app.core.rpc.clientlink.
+a client attaches through a port (app.core.rpc.port), a socket's through
+``serve_client`` (app.core.rpc.clientlink).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.rpc import errors
-from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
+from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.clientlink import ClientLink, read_lines
 from app.core.rpc.envelope import (
     cursor,
@@ -49,6 +51,7 @@ from app.core.rpc.envelope import (
 )
 from app.core.rpc.framing import ByteSource, MalformedLine, Message, decode
 from app.core.rpc.heads import valid_id
+from app.core.rpc.port import ClientOutput, ClientPort, Upstream
 from app.core.rpc.routing import Client, RequestTable, ServerRequests, Subscriptions
 
 logger = logging.getLogger(__name__)
@@ -92,11 +95,28 @@ _HANDLED = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long the relay waits for what (the constants above; shorter in tests)."""
+
+    hold_s: float = HOLD_LIMIT_S
+    list_patience_s: float = LIST_PATIENCE_S
+    drain_s: float = DRAIN_LIMIT_S
+    replay_s: float = REPLAY_TIMEOUT_S
+
+
 class Relay:
-    def __init__(self, name: str, *, unavailable: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        unavailable: Callable[[], str | None],
+        limits: Limits = Limits(),
+    ) -> None:
         self.name = name
         self._unavailable = unavailable
-        self._session: BackendSession | None = None
+        self._limits = limits
+        self._session: Upstream | None = None
         self.initialize_result: dict[str, Any] | None = None
         self._sessions_seen = 0
         self._holding = False  # a planned restart is draining
@@ -117,7 +137,7 @@ class Relay:
         None when none waits. The supervisor's measure of a stall."""
         return self._requests.waiting_since()
 
-    async def session_ready(self, session: BackendSession) -> None:
+    async def session_ready(self, session: Upstream) -> None:
         """A new process finished its handshake: replay state, release waiting requests."""
         self.initialize_result = session.initialize_result
         await self._replay(session)
@@ -169,7 +189,7 @@ class Relay:
     async def prepare_planned_restart(self) -> None:
         """Hold new requests and let in-flight ones finish (bounded)."""
         self._holding = True
-        deadline = time.monotonic() + DRAIN_LIMIT_S
+        deadline = time.monotonic() + self._limits.drain_s
         while self._requests and (remaining := deadline - time.monotonic()) > 0:
             changed = self._changed
             with contextlib.suppress(TimeoutError):
@@ -180,7 +200,16 @@ class Relay:
         self._holding = False
         self.notify()
 
-    # ----- one client's side
+    # ----- clients coming and going
+
+    def attach(self, output: ClientOutput, *, resumed: dict[str, Any] | None = None) -> ClientPort:
+        """A new client, whose messages the relay sends to ``output``; feed the port what
+        it sends, and close the port when it leaves.
+
+        ``resumed`` holds the ``initialize`` params of a client that attached to
+        an earlier hub: it is taken back as initialized, with no new handshake.
+        """
+        return self._attach(next(self._client_numbers), output, resumed)
 
     async def serve_client(
         self,
@@ -189,22 +218,29 @@ class Relay:
         *,
         resumed: dict[str, Any] | None = None,
     ) -> None:
-        """Relay one client until it hangs up.
-
-        ``resumed`` holds the ``initialize`` params of a client that attached to
-        an earlier hub: it is taken back as initialized, with no new handshake.
-        """
+        """Relay one client on a socket until it hangs up (``resumed``: see attach)."""
         number = next(self._client_numbers)
         link = ClientLink(writer, label=f"client {number}")
-        client = Client(number, link)
+        port = self._attach(number, link, resumed)
+        try:
+            await read_lines(reader, port.receive_line)
+        finally:
+            port.close()
+            await link.finish()
+
+    def _attach(
+        self, number: int, output: ClientOutput, resumed: dict[str, Any] | None
+    ) -> ClientPort:
+        client = Client(number, output)
         if resumed is not None:
             self._take_capabilities(client, resumed)
         self._clients[number] = client
-        try:
-            await read_lines(reader, functools.partial(self._client_line, client))
-        finally:
-            self._disconnect(client)
-            await link.finish()
+        return ClientPort(
+            number,
+            receive=functools.partial(self._client_message, client),
+            receive_line=functools.partial(self._client_line, client),
+            close=functools.partial(self._disconnect, client),
+        )
 
     def _disconnect(self, client: Client) -> None:
         """A client left: cancel its requests upstream and drop its subscriptions."""
@@ -376,7 +412,7 @@ class Relay:
             return False
         if self._cached_list(message["method"], message) is not None:
             pending.patience = asyncio.get_running_loop().call_later(
-                LIST_PATIENCE_S, self._answer_from_cache, pending.message["id"]
+                self._limits.list_patience_s, self._answer_from_cache, pending.message["id"]
             )
         return True
 
@@ -396,13 +432,13 @@ class Relay:
 
     async def _wait_for_server(self) -> tuple[int, str] | None:
         """Wait until the server can take requests; or give the error code and why not."""
-        deadline = time.monotonic() + HOLD_LIMIT_S
+        deadline = time.monotonic() + self._limits.hold_s
         while not self._usable():
             if (reason := self._unavailable()) is not None:
                 return errors.SERVER_UNAVAILABLE, reason
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return errors.SERVER_TIMEOUT, errors.not_back(self.name, HOLD_LIMIT_S)
+                return errors.SERVER_TIMEOUT, errors.not_back(self.name, self._limits.hold_s)
             changed = self._changed
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
@@ -494,16 +530,16 @@ class Relay:
             if capability in capabilities:
                 self._broadcast(notification(method))
 
-    async def _replay(self, session: BackendSession) -> None:
+    async def _replay(self, session: Upstream) -> None:
         """Give a fresh process the state the clients set on the old one."""
         for uri in self._subscriptions.uris():  # clients may (un)subscribe meanwhile
             await self._replay_one(session, "resources/subscribe", {"uri": uri})
         if self._log_level is not None:
             await self._replay_one(session, "logging/setLevel", {"level": self._log_level})
 
-    async def _replay_one(self, session: BackendSession, method: str, request: Message) -> None:
+    async def _replay_one(self, session: Upstream, method: str, request: Message) -> None:
         try:
-            await session.request(method, request, timeout=REPLAY_TIMEOUT_S)
+            await session.request(method, request, timeout=self._limits.replay_s)
         except (TimeoutError, RpcError, BackendClosed, ConnectionError) as error:
             # The restart goes on; the clients just lose this one piece of state.
             logger.warning("%s: replaying %s %s failed: %s", self.name, method, request, error)
@@ -512,7 +548,7 @@ class Relay:
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.request(
-                    "resources/unsubscribe", {"uri": uri}, timeout=REPLAY_TIMEOUT_S
+                    "resources/unsubscribe", {"uri": uri}, timeout=self._limits.replay_s
                 )
 
     # ----- plumbing
