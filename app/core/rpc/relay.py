@@ -160,7 +160,7 @@ class Relay:
                 continue
             unread = delivered is not None and pending.offset >= delivered
             if unread or pending.message.get("method") in IDEMPOTENT:
-                self._hold(pending.client, self._requests.original(pending))
+                self._hold(pending.client, pending.original)
             else:
                 pending.client.send(errors.call_lost(pending.client_id, self.name, planned=planned))
         self._server_requests.clear()

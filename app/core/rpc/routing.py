@@ -45,13 +45,17 @@ class Pending:
     """A client request forwarded upstream and not answered yet."""
 
     client: Client
-    client_id: Any
-    message: Message  # as sent upstream, for a repeat after a crash
+    original: Message  # as the client sent it, to send again after a crash
+    message: Message  # as sent upstream: the relay's id and progress token
     progress_token: int | None
     offset: int  # where it starts in the server's stdin (BackendSession.bytes_sent)
     sent_at: float = field(default_factory=time.monotonic)
     answered: bool = False  # from the cached list: the server's answer only refreshes it
     patience: asyncio.TimerHandle | None = None  # until a list is answered from the cache
+
+    @property
+    def client_id(self) -> Any:
+        return self.original["id"]
 
 
 class RequestTable:
@@ -81,7 +85,7 @@ class RequestTable:
         upstream_id = next(self._ids)
         outgoing = {**message, "id": upstream_id}
         token = self._rewrite_progress(client, outgoing)
-        pending = Pending(client, message["id"], outgoing, token, offset)
+        pending = Pending(client, message, outgoing, token, offset)
         self._pending[upstream_id] = pending
         client.in_flight[id_key(message["id"])] = upstream_id
         return pending
@@ -119,18 +123,6 @@ class RequestTable:
     def progress_owner(self, token: Any) -> tuple[Client, Any] | None:
         """The client that asked for progress under the relay's ``token``, and its own token."""
         return self._progress.get(token) if isinstance(token, int) else None
-
-    def original(self, pending: Pending) -> Message:
-        """The request as the client sent it, to forward again."""
-        message = {**pending.message, "id": pending.client_id}
-        if pending.progress_token is not None:
-            _, token = self._progress.pop(pending.progress_token, (None, None))
-            request_params = message["params"]
-            message["params"] = {
-                **request_params,
-                "_meta": {**request_params["_meta"], "progressToken": token},
-            }
-        return message
 
     def _rewrite_progress(self, client: Client, outgoing: Message) -> int | None:
         request_params = params(outgoing)
