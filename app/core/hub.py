@@ -39,6 +39,7 @@ from app.core.events import (
     SourcesChanged,
 )
 from app.core.paths import Paths
+from app.core.reconcile import Launch, Plan, plan
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
 from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSecret, secret_names
@@ -296,45 +297,43 @@ class Hub:
         logger.error("config not applied, still running the last good one:\n%s", error)
         self.bus.publish(problem)
 
-    # ----- applying a config
+    # ----- applying a config (what changes is decided by app.core.reconcile.plan)
 
     def _apply(self, config: Config) -> None:
-        self.config = config
-        self.secrets.learn_config(config)
-        for name, server in config.servers.items():
-            self._run(name, server)
+        """The first config: every server in it is new."""
+        steps = plan({}, config.servers, stopped_by_user=self.choices.stopped_servers())
+        self._adopt(config)
+        self._launch(steps)
 
     async def _apply_changes(self, config: Config) -> list[str]:
-        """Start added servers, stop removed ones, restart changed ones; keep the rest as is."""
-        old, new = self.config.servers, config.servers
+        """Carry out the plan from the running config to ``config``; returns what changed."""
+        stopped = self.choices.stopped_servers()
+        steps = plan(self.config.servers, config.servers, stopped_by_user=stopped)
+        self._adopt(config)
+        await asyncio.gather(
+            *(self.relays[name].prepare_planned_restart() for name in steps.replace)
+        )
+        await asyncio.gather(*(self._drop(name) for name in steps.remove + steps.replace))
+        for name in steps.remove:
+            self.relays.pop(name).notify()  # its waiting clients learn it is gone
+        self._launch(steps)
+        return steps.changed
+
+    def _adopt(self, config: Config) -> None:
         self.config = config
         self.secrets.learn_config(config)
-        removed = [name for name in old if name not in new]
-        replaced = [name for name in old if name in new and old[name] != new[name]]
-        await asyncio.gather(*(self.relays[name].prepare_planned_restart() for name in replaced))
-        await asyncio.gather(*(self._drop(name) for name in removed + replaced))
-        for name in removed:
-            self.relays.pop(name).notify()  # its waiting clients learn it is gone
-        for name in new:
-            if name not in self.supervisors and not self._run(name, new[name]):
-                self.relays[name].release()  # nothing restarts behind this name
-        return sorted({*removed, *replaced, *(n for n in new if n not in old)})
 
-    def _run(self, name: str, server: ServerConfig) -> bool:
-        """Supervise a configured server, and start it unless the user stopped it.
-
-        Returns whether it was started: unshared servers start one process per
-        attached client, disabled ones not at all.
-        """
-        supervisor = self._add(name, server)
-        if not server.shared or server.disabled:
-            return False
-        if name in self.choices.stopped_servers():
-            supervisor.keep_stopped()
-            logger.info("%s stays stopped: the user stopped it", name)
-            return False
-        supervisor.start()
-        return True
+    def _launch(self, steps: Plan) -> None:
+        """Supervise each added or replaced server, and start those the plan starts."""
+        for name, launch in steps.launch.items():
+            supervisor = self._add(name, self.config.servers[name])
+            if launch is Launch.START:
+                supervisor.start()
+                continue
+            if launch is Launch.KEEP_STOPPED:
+                supervisor.keep_stopped()
+                logger.info("%s stays stopped: the user stopped it", name)
+            self.relays[name].release()  # nothing restarts behind this name
 
     # ----- the user's choices
 
