@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, CommandError, UserError
 
-EXIT_OK, EXIT_FIXABLE = 0, 1
 # start/restart wait for the handshake (a first npx download, a long start
 # timeout in the config); the hub itself gives up first and says why.
 CONTROL_WAIT_S = 3600.0
@@ -24,20 +24,16 @@ CONTROL_WAIT_S = 3600.0
 QUIT_WAIT_S = 60.0
 
 
-class UserFacingError(Exception):
-    """A failure to report in one readable message, with exit code 1."""
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int] = getattr(args, "run", _default)
     try:
         return command(args)
-    except UserFacingError as error:
+    except UserError as error:
         print(f"mcp-tray: {error}", file=sys.stderr)
         return EXIT_FIXABLE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,11 +144,11 @@ def _call(args: argparse.Namespace, op: str, **arguments: Any) -> Any:
     try:
         return client.call(_paths(args).socket_path, op, **arguments)
     except (client.HubNotRunning, client.HubRefused) as error:
-        raise UserFacingError(str(error)) from None
+        raise CommandError(str(error)) from None
     except TimeoutError:
-        raise UserFacingError("MCP Tray did not answer in time; see its log (hub.log)") from None
+        raise CommandError("MCP Tray did not answer in time; see its log (hub.log)") from None
     except (OSError, ProtocolError) as error:
-        raise UserFacingError(f"could not talk to MCP Tray: {error}") from None
+        raise CommandError(f"could not talk to MCP Tray: {error}") from None
 
 
 def _quit(args: argparse.Namespace) -> int:
@@ -166,7 +162,7 @@ def _quit(args: argparse.Namespace) -> int:
         return EXIT_OK
     _call(args, "quit")
     if not _ended(pid, QUIT_WAIT_S):
-        raise UserFacingError(
+        raise CommandError(
             f"MCP Tray (pid {pid}) is still stopping its servers after {QUIT_WAIT_S:.0f} s; "
             "see its log (hub.log)"
         )
@@ -275,23 +271,23 @@ def _logs(args: argparse.Namespace) -> int:
     except client.HubNotRunning:
         return _logs_from_file(paths.server_log(args.name), args)
     except client.HubRefused as error:
-        raise UserFacingError(str(error)) from None
+        raise CommandError(str(error)) from None
     except (OSError, ProtocolError) as error:
-        raise UserFacingError(f"could not talk to MCP Tray: {error}") from None
+        raise CommandError(f"could not talk to MCP Tray: {error}") from None
     return EXIT_OK
 
 
 def _logs_from_file(log_file: Path, args: argparse.Namespace) -> int:
     """With no hub running the log file still tells what happened."""
     if not log_file.exists():
-        raise UserFacingError(f"no log for {args.name!r} yet ({log_file} does not exist)")
+        raise CommandError(f"no log for {args.name!r} yet ({log_file} does not exist)")
     with log_file.open(encoding="utf-8", errors="replace") as file:
         lines = file.read().splitlines()[-args.lines :] if args.lines > 0 else []
     print("\n".join(lines))
     if args.follow:
         from app.core.endpoint.client import HOW_TO_START
 
-        raise UserFacingError(
+        raise CommandError(
             f"MCP Tray is not running, so there is nothing to follow. {HOW_TO_START}"
         )
     return EXIT_OK
@@ -300,10 +296,7 @@ def _logs_from_file(log_file: Path, args: argparse.Namespace) -> int:
 def _secret(args: argparse.Namespace) -> int:
     from app import secret_commands
 
-    try:
-        return secret_commands.run(args, _paths(args))
-    except secret_commands.SecretCommandError as error:
-        raise UserFacingError(str(error)) from None
+    return secret_commands.run(args, _paths(args))
 
 
 def _hosts(args: argparse.Namespace) -> int:
@@ -313,16 +306,13 @@ def _hosts(args: argparse.Namespace) -> int:
     try:
         return host_commands.run(args, _paths(args))
     except HostError as error:
-        raise UserFacingError(str(error)) from None
+        raise CommandError(str(error)) from None
 
 
 def _http(args: argparse.Namespace) -> int:
     from app import http_commands
 
-    try:
-        return http_commands.run(args, _paths(args))
-    except http_commands.HttpCommandError as error:
-        raise UserFacingError(str(error)) from None
+    return http_commands.run(args, _paths(args))
 
 
 def _config(args: argparse.Namespace) -> int:

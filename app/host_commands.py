@@ -11,11 +11,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.errors import EXIT_OK
+
 if TYPE_CHECKING:
     from app.core.paths import Paths
     from app.hosts.host import Host
-
-EXIT_OK = 0
 
 
 def add_parsers(commands: Any) -> None:

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from app.core.errors import EXIT_FIXABLE, EXIT_OK, CommandError
+
 if TYPE_CHECKING:
     from app.core.paths import Paths
     from app.hosts.linking import Rotation
 
-EXIT_OK, EXIT_FIXABLE = 0, 1
 TELL_HUB_S = 30.0  # the hub reads the keyring, which may wait on an unlock prompt
-
-
-class HttpCommandError(Exception):
-    """A failure to report in one readable message, with exit code 1."""
 
 
 def add_parser(commands: Any) -> None:
@@ -41,7 +38,7 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     try:
         rotation = rotate_token(paths)
     except HostError as error:
-        raise HttpCommandError(f"the access token was not changed: {error}") from None
+        raise CommandError(f"the access token was not changed: {error}") from None
     print("Made a new access token for the HTTP endpoint.")
     told = _tell_hub(paths)
     print("\n".join(given_lines(rotation)))
@@ -53,7 +50,7 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         "`mcp-tray connect APP --http` writes it for you."
     )
     if told is not None:
-        raise HttpCommandError(told)
+        raise CommandError(told)
     return EXIT_FIXABLE if rotation.trouble else EXIT_OK
 
 

@@ -19,16 +19,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from app.core.errors import EXIT_OK, CommandError
+
 if TYPE_CHECKING:
     from app.core.config import Config
     from app.core.paths import Paths
     from app.core.secrets import SecretStore
-
-EXIT_OK, EXIT_FIXABLE = 0, 1
-
-
-class SecretCommandError(Exception):
-    """A failure to report in one readable message, with exit code 1."""
 
 
 def add_parser(commands: Any) -> None:
@@ -62,11 +58,11 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         result: int = args.secret_action(args, paths)
     except UnsafeSecret as error:
         what = getattr(args, "name", "A value")
-        raise SecretCommandError(f"{what} was not stored. {error}") from None
+        raise CommandError(f"{what} was not stored. {error}") from None
     except KeyringUnavailable as error:
-        raise SecretCommandError(str(error)) from None
+        raise CommandError(str(error)) from None
     except ConfigError as error:
-        raise SecretCommandError(f"the config has errors; fix them first.\n{error}") from None
+        raise CommandError(f"the config has errors; fix them first.\n{error}") from None
     return result
 
 
@@ -95,7 +91,7 @@ def _set(args: argparse.Namespace, paths: Paths) -> int:
 def _rm(args: argparse.Namespace, paths: Paths) -> int:
     configured = _configured_servers(paths)
     if not _store(paths).delete(args.server, args.name):
-        raise SecretCommandError(f"no secret {args.name} is stored for {args.server}")
+        raise CommandError(f"no secret {args.name} is stored for {args.server}")
     print(f"Deleted {args.name} of {args.server} from the keyring.")
     if configured is None or args.server in configured:  # else no hub runs it
         _tell_hub(paths, args.server, args.name, waiting="now")
@@ -113,7 +109,7 @@ def _list(args: argparse.Namespace, paths: Paths) -> int:
     elif args.server is not None:
         if not store.names(args.server):
             known = ", ".join(sorted(config.servers)) or "none"
-            raise SecretCommandError(
+            raise CommandError(
                 f"no server named {args.server!r} in the config, and no secrets kept for it "
                 f"(configured: {known})"
             )
@@ -193,7 +189,7 @@ def _migrate(args: argparse.Namespace, paths: Paths) -> int:
     for move in moves:  # all stored and read back before the config changes
         store.set(move.server, move.name, move.value)
         if store.get(move.server, move.name) != move.value:
-            raise SecretCommandError(
+            raise CommandError(
                 f"the keyring did not keep {move.name} of {move.server}; the config is unchanged"
             )
     new_text = rewrite(text, moves)
@@ -240,7 +236,7 @@ def _server_config(paths: Paths, server: str) -> Config:
     config = load_config(paths.config_file)
     if server not in config.servers:
         known = ", ".join(sorted(config.servers)) or "none"
-        raise SecretCommandError(f"no server named {server!r} in the config (configured: {known})")
+        raise CommandError(f"no server named {server!r} in the config (configured: {known})")
     return config
 
 
@@ -248,7 +244,7 @@ def _check_name(name: str) -> None:
     from app.core.secrets import SECRET_NAME_PATTERN
 
     if not SECRET_NAME_PATTERN.fullmatch(name):
-        raise SecretCommandError(
+        raise CommandError(
             f'invalid secret name {name!r}: start with a letter or "_", then letters, digits, '
             '"_", "." or "-"'
         )
@@ -264,7 +260,7 @@ def _read_value(server: str, name: str) -> str:
         value = value[:-1] if value.endswith("\n") else value
         value = value[:-1] if value.endswith("\r") else value
     if not value:
-        raise SecretCommandError("the value is empty; nothing was stored")
+        raise CommandError("the value is empty; nothing was stored")
     return value
 
 

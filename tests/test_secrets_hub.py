@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.endpoint.control import ControlError
 from app.core.endpoint.remote import RemoteHub
+from app.core.errors import ControlError
 from app.core.events import SecretsMissing, ServerLogLine, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from tests.helpers import PYTHON, SERVERS

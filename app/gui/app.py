@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.endpoint import client
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
 from app.core.endpoint.remote import RemoteHub
+from app.core.errors import EXIT_FIXABLE, EXIT_OK
 from app.core.hub import Hub
 from app.core.paths import Paths
 from app.gui.qtloop import run_until_done
@@ -36,7 +37,6 @@ from app.serve import logged_hub, prepare
 
 logger = logging.getLogger("app")
 
-EXIT_OK, EXIT_FIXABLE = 0, 1
 SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
 
 

@@ -21,8 +21,8 @@ import psutil
 import pytest
 
 from app.core.endpoint import client, protocol
-from app.core.endpoint.control import ControlError
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.errors import ControlError
 from app.core.events import ConfigProblem, ServerLogLine, ServerStateChanged
 from app.core.hub import Hub
 from app.core.paths import Paths, default_paths

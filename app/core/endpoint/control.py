@@ -17,22 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.endpoint import protocol
+from app.core.errors import ControlError as ControlError  # noqa: PLC0414 - imported from here too
 from app.core.events import EventBus, ServerLogLine, to_wire
 from app.core.rpc.framing import PushReader
 
 logger = logging.getLogger(__name__)
-
-
-class ControlError(Exception):
-    """A request the hub understood but cannot carry out; the message tells the user why.
-
-    ``code`` is the JSON-RPC error code an attached editor should see, when
-    the refusal reaches one (app.core.rpc.errors).
-    """
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Controllable(Protocol):

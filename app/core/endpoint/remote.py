@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.config import Config, ConfigError, load_config
 from app.core.endpoint import client, protocol
-from app.core.endpoint.control import ControlError
+from app.core.errors import ControlError
 from app.core.events import ConfigApplied, EventBus, ServerStateChanged, from_wire
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore, UnsafeSecret
