@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from app.core.events import (
     ServerStateChanged,
     SourcesChanged,
 )
+from app.core.instances import InstanceNames, PerClientServer, is_instance, server_of
 from app.core.paths import Paths
 from app.core.reconcile import Launch, Plan, plan
 from app.core.rpc.errors import UNKNOWN_SERVER
@@ -74,7 +74,7 @@ class Hub:
         self._choosing = asyncio.Lock()  # choices reach the file in the order they were made
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
-        self._instance_numbers = itertools.count(1)
+        self._instance_names = InstanceNames()
         self._changing = asyncio.Lock()  # config reloads apply one at a time
         self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
         self._groups = GroupRecords(paths.state_dir / "groups")
@@ -170,8 +170,8 @@ class Hub:
                 relay.release()  # held requests now get the readable reason
 
     def relay(self, name: str) -> Relay | PerClientServer:
-        server, mark, _ = name.partition("#")
-        if mark:  # NAME#N: the private process of another app's attachment
+        if is_instance(name):  # NAME#N: the private process of another app's attachment
+            server = server_of(name)
             raise ControlError(
                 f"{name} is another app's own process of {server}; attach to {server} "
                 "to get one of your own",
@@ -184,7 +184,7 @@ class Hub:
 
     def start_instance(self, name: str) -> tuple[str, Relay]:
         """A private process of server ``name`` for one client (``"shared": false``)."""
-        instance = f"{name}#{next(self._instance_numbers)}"
+        instance = self._instance_names.next(name)
         supervisor = self._add(instance, self.config.servers[name])
         supervisor.start()
         return instance, self.relays[instance]
@@ -345,7 +345,7 @@ class Hub:
         the choices were made, so a quick Stop then Start ends as started.
         Unshared instances (NAME#N) end with their client: nothing to keep.
         """
-        if "#" in name:
+        if is_instance(name):
             return
         async with self._choosing:
             await asyncio.to_thread(self.choices.set_stopped, name, stopped)
@@ -440,14 +440,14 @@ class Hub:
 
     def _processes_of(self, server: str) -> list[Supervisor]:
         """The supervisor of ``server``, or of each of its unshared instances (NAME#N)."""
-        return [s for s in self.supervisors.values() if s.name.partition("#")[0] == server]
+        return [s for s in self.supervisors.values() if server_of(s.name) == server]
 
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
         _warn_about_risks(name, server)
         # The relay outlives config changes, so attached clients stay attached.
         relay = self.relays.get(name) or Relay(name, unavailable=lambda: self._unavailable(name))
         self.relays[name] = relay
-        scope = name.partition("#")[0]  # an unshared instance uses its server's secrets
+        scope = server_of(name)  # an unshared instance uses its server's secrets
 
         async def launch(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
             try:
@@ -545,27 +545,6 @@ class Hub:
 async def _stop_for_good(supervisor: Supervisor) -> None:
     await supervisor.stop()
     supervisor.log.close()
-
-
-class PerClientServer:
-    """Attaching to a ``"shared": false`` server: a process of its own, ended with the client."""
-
-    def __init__(self, hub: Hub, name: str) -> None:
-        self._hub = hub
-        self._name = name
-
-    async def serve_client(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        resumed: dict[str, Any] | None = None,
-    ) -> None:
-        instance, relay = self._hub.start_instance(self._name)
-        try:
-            await relay.serve_client(reader, writer, resumed=resumed)
-        finally:
-            await self._hub.end_instance(instance)
 
 
 def _warn_about_risks(name: str, server: ServerConfig) -> None:

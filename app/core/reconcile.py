@@ -3,8 +3,8 @@
 :func:`plan` compares the servers of the running config with those of the
 new one, given which servers the user stopped, and says what becomes of
 each; it does no I/O and touches no process, so every rule has a
-millisecond test. The hub carries the plan out (``Hub._carry_out``), and
-its first start is the plan from no servers at all.
+millisecond test. The hub carries the plan out, and its first start is the
+plan from no servers at all.
 
     in the old config only          → remove: stopped; its waiting clients hear it is gone
     in both, entry changed          → replace: stopped, then supervised anew (clients wait)
