@@ -124,7 +124,7 @@ def _has_display() -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from app.serve import serve
+    from app.core.headless import serve
 
     # A config named with --config is the user's own: a missing one is an
     # error (reported by the hub), never replaced by the default.

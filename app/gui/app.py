@@ -31,9 +31,9 @@ from app.core.endpoint.remote import RemoteHub
 from app.core.errors import EXIT_FIXABLE, EXIT_OK
 from app.core.hub import Hub
 from app.core.paths import Paths
+from app.core.startup import logged_hub, prepare
 from app.gui.qtloop import run_until_done
 from app.gui.tray import TrayApp, quit_app
-from app.serve import logged_hub, prepare
 
 logger = logging.getLogger("app")
 

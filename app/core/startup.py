@@ -1,0 +1,63 @@
+"""The start-up the tray (app.gui.app) and the headless hub (app.core.headless) share.
+
+Order: folders and, on a first run, the default config (:func:`prepare`) →
+the single-instance lock (each caller's own: a second tray asks the first
+to come forward, a second ``serve`` refuses) → logging, which masks secret
+values → the hub (:func:`logged_hub`). Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+
+from app.core.config import ensure_config
+from app.core.hub import Hub
+from app.core.installation import demo_command
+from app.core.paths import Paths, UnsafeRuntimeDir
+from app.core.secrets import RedactingFilter, Redactor, Secrets, SecretStore
+
+HUB_LOG_BYTES = 2 * 1024 * 1024
+HUB_LOG_ROTATIONS = 3
+
+
+def prepare(paths: Paths, *, write_default: bool) -> bool:
+    """Folders, and on a first run the default config; False once it said what failed."""
+    try:
+        paths.ensure()
+    except (UnsafeRuntimeDir, OSError) as error:
+        print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
+        return False
+    try:
+        if write_default and ensure_config(paths.config_file, demo=demo_command()):
+            print(
+                f"Wrote a default config with the demo server to {paths.config_file}",
+                file=sys.stderr,
+            )
+    except OSError as error:
+        print(f"mcp-tray: cannot write the default config: {error}", file=sys.stderr)
+        return False
+    return True
+
+
+def logged_hub(paths: Paths) -> Hub:
+    """A hub whose log (hub.log and stderr) masks the secret values it hands out."""
+    secrets = Secrets(SecretStore(paths.secret_index))
+    configure_logging(paths, to_stderr=True, redact=secrets.redact)
+    return Hub(paths, secrets=secrets)
+
+
+def configure_logging(paths: Paths, *, to_stderr: bool, redact: Redactor) -> None:
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(
+            paths.hub_log, maxBytes=HUB_LOG_BYTES, backupCount=HUB_LOG_ROTATIONS, encoding="utf-8"
+        )
+    ]
+    if to_stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter(redact))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
