@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.cli import _status_table
+from app.cli.control import status_table
 from app.core.endpoint import client
 from app.core.events import ServerLogLine, ServerStateChanged
 from app.core.hub import Hub
@@ -188,7 +188,7 @@ async def test_stopping_one_clients_private_process_is_not_remembered(start_hub)
 
 def test_the_status_table_says_a_server_was_stopped_by_you() -> None:
     base = {"pid": None, "restarts": 0, "uptime_s": None, "last_exit": None, "last_error": None}
-    table = _status_table(
+    table = status_table(
         [
             {**base, "name": "alpha", "state": "stopped", "stopped_by_user": True},
             {**base, "name": "beta", "state": "stopped", "stopped_by_user": False},

@@ -1,0 +1,200 @@
+"""The ``mcp-tray`` command line: it parses the arguments and prints the outcome.
+
+The work is done in app.core and app.hosts; the modules here say what
+happened: app.cli.control (the running hub: status, start|stop|restart, logs,
+quit), app.cli.secret, app.cli.hosts (import, connect, disconnect) and
+app.cli.http. Each subcommand imports what it needs when it runs, so that
+quick commands (and ``attach``, which editors start often) pay only for
+themselves. Exit codes: app.core.errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app import __version__
+from app.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, CommandError, UserError
+
+if TYPE_CHECKING:
+    from app.core.paths import Paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = getattr(args, "run", _default)
+    try:
+        return command(args)
+    except UserError as error:
+        print(f"mcp-tray: {error}", file=sys.stderr)
+        return EXIT_FIXABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-tray",
+        description="Keeps your local MCP servers running and shares them with every editor.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-tray {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="use this config file")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    attach = commands.add_parser("attach", help="connect an editor to a server (for host configs)")
+    attach.add_argument("name", metavar="NAME")
+    attach.set_defaults(run=_attach)
+
+    serve = commands.add_parser("serve", help="run the hub without a tray icon")
+    serve.set_defaults(run=_serve)
+
+    quit_ = commands.add_parser("quit", help="stop MCP Tray (tray or serve) and every server")
+    quit_.set_defaults(run=_quit)
+
+    demo = commands.add_parser("demo", help="serve the bundled demo MCP server on stdio")
+    demo.set_defaults(run=_demo)
+
+    status = commands.add_parser("status", help="one line per server")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.set_defaults(run=_status)
+
+    for verb, text in (("start", "start"), ("stop", "stop"), ("restart", "restart")):
+        sub = commands.add_parser(verb, help=f"{text} one server")
+        sub.add_argument("name", metavar="NAME")
+        sub.set_defaults(run=_control, verb=verb)
+
+    logs = commands.add_parser("logs", help="what a server wrote to stderr")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
+    logs.set_defaults(run=_logs)
+
+    from app.cli import hosts, http, secret
+
+    secret.add_parser(commands)
+    commands.choices["secret"].set_defaults(run=_secret)
+
+    hosts.add_parsers(commands)
+    for verb in ("import", "connect", "disconnect"):
+        commands.choices[verb].set_defaults(run=_hosts)
+
+    http.add_parser(commands)
+    commands.choices["http"].set_defaults(run=_http)
+
+    config = commands.add_parser("config", help="where the config is, and whether it is valid")
+    config.add_argument("action", choices=["path", "check"])
+    config.set_defaults(run=_config)
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> Paths:
+    from app.core.paths import default_paths
+
+    return default_paths(config_file=args.config)
+
+
+def _default(args: argparse.Namespace) -> int:
+    """Plain ``mcp-tray``: the tray app, with the hub in-process; headless without a display."""
+    if not _has_display():
+        print(
+            "No desktop display found (DISPLAY and WAYLAND_DISPLAY are not set), so MCP Tray "
+            "runs without a tray icon; press Ctrl-C to stop.",
+            file=sys.stderr,
+        )
+        return _serve(args)
+    from app.gui.app import run_tray
+
+    return run_tray(_paths(args), write_default=args.config is None)
+
+
+def _has_display() -> bool:
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True  # macOS and Windows always have one; an explicit Qt platform is trusted
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app.core.headless import serve
+
+    # A config named with --config is the user's own: a missing one is an
+    # error (reported by the hub), never replaced by the default.
+    return serve(_paths(args), write_default=args.config is None)
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from app.core.endpoint.attach import attach
+
+    return attach(_paths(args).socket_path, args.name, config=args.config)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo.__main__ import main as serve_demo
+
+    return serve_demo()
+
+
+def _quit(args: argparse.Namespace) -> int:
+    from app.cli import control
+
+    return control.quit_hub(_paths(args))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from app.cli import control
+
+    return control.status(args, _paths(args))
+
+
+def _control(args: argparse.Namespace) -> int:
+    from app.cli import control
+
+    return control.control(args, _paths(args))
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from app.cli import control
+
+    return control.logs(args, _paths(args))
+
+
+def _secret(args: argparse.Namespace) -> int:
+    from app.cli import secret
+
+    return secret.run(args, _paths(args))
+
+
+def _hosts(args: argparse.Namespace) -> int:
+    from app.cli import hosts
+    from app.hosts.host import HostError
+
+    try:
+        return hosts.run(args, _paths(args))
+    except HostError as error:
+        raise CommandError(str(error)) from None
+
+
+def _http(args: argparse.Namespace) -> int:
+    from app.cli import http
+
+    return http.run(args, _paths(args))
+
+
+def _config(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    if args.action == "path":
+        print(paths.config_file)
+        return EXIT_OK
+    from app.core.config import ConfigError, load_config
+
+    try:
+        config = load_config(paths.config_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_FIXABLE
+    print(f"{paths.config_file}: OK, {len(config.servers)} server(s)")
+    return EXIT_OK
