@@ -55,6 +55,13 @@ class MemoryKeyring(InMemory, KeyringBackend):
             raise PasswordDeleteError("no such password")
 
 
+class ForgetfulKeyring(MemoryKeyring):
+    """A backend that takes every value and keeps none, as a misconfigured keyring may."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        pass
+
+
 class BrokenKeyring(MemoryKeyring):
     """A backend whose every call fails the way a locked Secret Service collection does."""
 

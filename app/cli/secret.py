@@ -163,8 +163,9 @@ def _list_names(
 
 
 def _migrate(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.config import parse_config, write_config_text
-    from app.core.secrets.migrate import plan_migration, rewrite, unmaskable
+    from app.core.config import parse_config
+    from app.core.errors import NotKept
+    from app.core.secrets.migrate import migrate, plan_migration, unmaskable
 
     text = paths.config_file.read_text(encoding="utf-8")
     config = parse_config(text, path=paths.config_file)
@@ -185,16 +186,10 @@ def _migrate(args: argparse.Namespace, paths: Paths) -> int:
     if args.dry_run:
         print("Nothing was changed (--dry-run).")
         return EXIT_OK
-    store = _store(paths)
-    for move in moves:  # all stored and read back before the config changes
-        store.set(move.server, move.name, move.value)
-        if store.get(move.server, move.name) != move.value:
-            raise CommandError(
-                f"the keyring did not keep {move.name} of {move.server}; the config is unchanged"
-            )
-    new_text = rewrite(text, moves)
-    parse_config(new_text, path=paths.config_file)  # what is written must load
-    backup = write_config_text(paths.config_file, new_text)
+    try:
+        backup = migrate(paths.config_file, text, moves, _store(paths))
+    except NotKept as error:
+        raise CommandError(f"{error}; the config is unchanged") from None
     print(f"The config now refers to them as ${{secret:NAME}}: {paths.config_file}")
     if backup is not None:
         print(

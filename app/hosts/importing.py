@@ -12,9 +12,10 @@ MCP Tray has the same thing:
 
 Nothing is overwritten: a name MCP Tray already has is reported, not
 replaced. Plaintext values that look like secrets go to the keyring
-(``secret migrate``'s rules) before the config changes, so an import never
-copies a token into MCP Tray's config. The config is edited in place
-(atomic, with a backup), member by member, so its formatting stays.
+(``secret migrate``'s rules), and are read back from it, before the config
+changes, so an import never copies a token into MCP Tray's config. The
+config is edited in place (atomic, with a backup), member by member, so its
+formatting stays.
 
 The command line (``mcp-tray import``) and the tray's "Connect an app…"
 both call :func:`import_servers`.
@@ -40,11 +41,12 @@ from app.core.config import (
     shown_name,
     write_config_text,
 )
+from app.core.errors import NotKept
 from app.core.installation import demo_command
 from app.core.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
-from app.core.secrets.migrate import Move, plan_migration
+from app.core.secrets.migrate import Move, keep, plan_migration
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -129,9 +131,8 @@ def import_servers(
         return plan
     store = store or SecretStore(paths.secret_index)
     try:
-        for move in plan.moves:
-            store.set(move.server, move.name, move.value)
-    except KeyringUnavailable as error:
+        keep(store, plan.moves)
+    except (KeyringUnavailable, NotKept) as error:
         raise HostError(f"{error}; nothing was imported") from None
     text = ours
     if "mcpServers" not in Document.parse(text).data:

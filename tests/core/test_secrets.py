@@ -21,10 +21,11 @@ import pytest
 
 from app.core.config import ConfigError, ServerConfig, parse_config
 from app.core.config.placeholders import MissingValues, expand, placeholders_in
+from app.core.errors import NotKept
 from app.core.secrets import KeyringUnavailable, Redactor, Secrets, SecretStore, UnsafeSecret
-from app.core.secrets.migrate import looks_secret, plan_migration, rewrite
+from app.core.secrets.migrate import looks_secret, migrate, plan_migration, rewrite
 from app.core.secrets.redact import LOG_WORDS, MIN_SECRET_LENGTH, RedactingFilter, refusal
-from tests.keyrings import BrokenKeyring, MemoryKeyring
+from tests.keyrings import BrokenKeyring, ForgetfulKeyring, MemoryKeyring
 
 pytestmark = pytest.mark.anyio
 
@@ -293,6 +294,31 @@ def test_migration_moves_secret_values_and_rewrites_only_those_strings() -> None
     assert rewritten == expected  # spacing, order and everything else kept byte for byte
     assert GITHUB_TOKEN not in rewritten
     assert plan_migration(parse_config(rewritten, path=Path("config.json"))) == []
+
+
+def test_migrate_moves_the_values_then_writes_the_config_that_names_them(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(CONFIG_TEXT)
+    keyring = MemoryKeyring()
+    moves = plan_migration(parse_config(CONFIG_TEXT, path=config_file))
+
+    backup = migrate(config_file, CONFIG_TEXT, moves, SecretStore(tmp_path / "i", backend=keyring))
+
+    assert keyring.entries[("mcp-tray/search", "API_KEY")] == "k-123456789"
+    assert config_file.read_text() == rewrite(CONFIG_TEXT, moves)
+    assert backup is not None and backup.read_text() == CONFIG_TEXT
+
+
+def test_migrate_leaves_the_config_as_it_was_when_the_keyring_forgets(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(CONFIG_TEXT)
+    store = SecretStore(tmp_path / "index.json", backend=ForgetfulKeyring())
+    moves = plan_migration(parse_config(CONFIG_TEXT, path=config_file))
+
+    with pytest.raises(NotKept, match="the keyring did not keep GITHUB_PERSONAL_ACCESS_TOKEN"):
+        migrate(config_file, CONFIG_TEXT, moves, store)
+
+    assert config_file.read_text() == CONFIG_TEXT
 
 
 def test_two_different_values_under_one_name_get_two_entries() -> None:

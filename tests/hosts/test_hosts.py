@@ -15,7 +15,7 @@ from app.hosts.host import Host, HostError
 from app.hosts.importing import import_servers
 from app.hosts.linking import attach_command, connect, disconnect
 from app.hosts.registry import HOSTS
-from tests.keyrings import MemoryKeyring
+from tests.keyrings import ForgetfulKeyring, MemoryKeyring
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "ghp_Fx4kL9mQ2wR7tY1uI8oP3aS6dG0hJ5zX2cV7"  # the fixtures' token, valid nowhere
@@ -172,6 +172,22 @@ def test_a_malformed_host_config_is_reported_and_left_untouched(
             attempt()
 
     assert host_file.read_bytes() == broken
+    assert paths.config_file.read_text() == EMPTY_CONFIG
+
+
+def test_import_checks_the_keyring_kept_each_token_before_the_config_changes(
+    paths: Paths, tmp_path: Path
+) -> None:
+    path = tmp_path / "claude_desktop_config.json"
+    path.write_bytes((FIXTURES / "claude-desktop.json").read_bytes())
+    store = SecretStore(paths.secret_index, backend=ForgetfulKeyring())
+
+    with pytest.raises(HostError) as refused:
+        import_servers(HOSTS["claude-desktop"], path, paths, store=store)
+
+    assert str(refused.value) == (
+        "the keyring did not keep GITHUB_PERSONAL_ACCESS_TOKEN of github; nothing was imported"
+    )
     assert paths.config_file.read_text() == EMPTY_CONFIG
 
 

@@ -11,7 +11,9 @@ app.core.secrets.redact) is not taken for one: it stays where it is, and
 
 :func:`plan_migration` lists the moves; :func:`rewrite` replaces exactly the
 moved JSON strings in the original text, so every other byte (formatting,
-key order, other servers) is kept as the user wrote it.
+key order, other servers) is kept as the user wrote it. :func:`keep` stores
+the values and reads each back before any config changes; ``secret migrate``
+(:func:`migrate`) and ``import`` (app.hosts.importing) both go through it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.core.config import Config
+from app.core.config import Config, parse_config, write_config_text
 from app.core.config.locate import KeyPath, string_end, value_offsets
+from app.core.errors import NotKept
 from app.core.secrets.redact import refusal
+
+if TYPE_CHECKING:
+    from app.core.secrets.store import SecretStore
 
 _SECRET_WORDS = frozenset(
     {"TOKEN", "KEY", "APIKEY", "SECRET", "PASSWORD", "PASSWD", "PASS", "PAT", "CREDENTIAL"}
@@ -135,6 +143,29 @@ def rewrite(text: str, moves: Sequence[Move]) -> str:
     for start, end, replacement in sorted(spans, reverse=True):
         text = text[:start] + json.dumps(replacement, ensure_ascii=False) + text[end:]
     return text
+
+
+def keep(store: SecretStore, moves: Iterable[Move]) -> None:
+    """Store each moved value and read it back, so that no config names a secret the
+    keyring lost: raises NotKept for the first one it does not give back (and
+    KeyringUnavailable when there is no keyring to use)."""
+    for move in moves:
+        store.set(move.server, move.name, move.value)
+        if store.get(move.server, move.name) != move.value:
+            raise NotKept(move.server, move.name)
+
+
+def migrate(config_file: Path, text: str, moves: Sequence[Move], store: SecretStore) -> Path | None:
+    """Move the values into the keyring (:func:`keep`), then write the config that names them.
+
+    ``text`` is the config the moves were planned from. Returns the backup of the
+    previous config, plaintext values and all; None when none was made. The
+    config is unchanged when this raises.
+    """
+    keep(store, moves)
+    new_text = rewrite(text, moves)
+    parse_config(new_text, path=config_file)  # what is written must load
+    return write_config_text(config_file, new_text)
 
 
 def _placeholder(name: str) -> str:
