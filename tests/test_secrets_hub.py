@@ -187,3 +187,40 @@ async def test_a_secret_too_short_to_mask_is_refused_in_words_through_a_hub_in_a
 
     assert str(refused.value).startswith("It is too short: a secret needs at least 8 characters.")
     assert backend.entries == {}
+
+
+async def test_a_secret_set_through_a_hub_in_another_process_starts_the_waiting_server(
+    tray_home: Path,
+) -> None:
+    backend = MemoryKeyring()
+    store = SecretStore(tray_home / "secret-names.json", backend=backend)
+    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    try:
+        mark = await configure(tray, {"api": ENTRY})
+        await tray.events.wait_for_state("needs-secret", after=mark)
+        remote = RemoteHub(tray.paths, store=store)
+        started = await remote.set_secret("api", "API_TOKEN", "the-token-value")
+        await tray.events.wait_for_state("running", after=mark)
+    finally:
+        await tray.close()
+
+    assert started == ["api"]
+    assert backend.entries == {("mcp-tray/api", "API_TOKEN"): "the-token-value"}
+
+
+async def test_a_secret_set_for_a_hub_that_has_stopped_is_kept_and_the_tray_says_so(
+    tray_home: Path,
+) -> None:
+    backend = MemoryKeyring()
+    store = SecretStore(tray_home / "secret-names.json", backend=backend)
+    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    await tray.close()
+    remote = RemoteHub(tray.paths, store=store)
+
+    with pytest.raises(ControlError) as refused:
+        await remote.set_secret("api", "API_TOKEN", "the-token-value")
+
+    assert str(refused.value).startswith(
+        "MCP Tray's hub cannot be reached: MCP Tray is not running"
+    )
+    assert backend.entries == {("mcp-tray/api", "API_TOKEN"): "the-token-value"}

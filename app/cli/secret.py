@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import EXIT_OK, CommandError
@@ -70,31 +71,48 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _set(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.endpoint.secret_changes import store_secret
     from app.core.secrets import secret_names
 
     config = _server_config(paths, args.server)
     _check_name(args.name)
     value = _read_value(args.server, args.name)
+
+    def stored() -> None:
+        print(f"Stored {args.name} for {args.server} in the keyring.")
+        if args.name not in secret_names(config.servers[args.server]):
+            print(
+                f'Note: {args.server} does not use it yet; add "{args.name}": '
+                f'"${{secret:{args.name}}}" to its "env" in the config.',
+                file=sys.stderr,
+            )
+
     store = _store(paths)
-    store.set(args.server, args.name, value)
-    print(f"Stored {args.name} for {args.server} in the keyring.")
-    if args.name not in secret_names(config.servers[args.server]):
-        print(
-            f'Note: {args.server} does not use it yet; add "{args.name}": '
-            f'"${{secret:{args.name}}}" to its "env" in the config.',
-            file=sys.stderr,
-        )
-    _tell_hub(paths, args.server, args.name, waiting="still")
+    _tell_hub(
+        paths,
+        args.server,
+        lambda: store_secret(
+            store, paths.socket_path, args.server, args.name, value, stored=stored
+        ),
+        waiting="still",
+    )
     return EXIT_OK
 
 
 def _rm(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.endpoint.secret_changes import secrets_changed
+
     configured = _configured_servers(paths)
     if not _store(paths).delete(args.server, args.name):
         raise CommandError(f"no secret {args.name} is stored for {args.server}")
     print(f"Deleted {args.name} of {args.server} from the keyring.")
     if configured is None or args.server in configured:  # else no hub runs it
-        _tell_hub(paths, args.server, args.name, waiting="now")
+        _tell_hub(
+            paths,
+            args.server,
+            lambda: secrets_changed(paths.socket_path, args.server, [args.name]),
+            waiting="now",
+        )
     return EXIT_OK
 
 
@@ -259,22 +277,27 @@ def _read_value(server: str, name: str) -> str:
     return value
 
 
-def _tell_hub(paths: Paths, server: str, name: str, *, waiting: str) -> None:
-    """A running hub starts or restarts what uses the secret; none running is fine.
+def _tell_hub(paths: Paths, server: str, tell: Callable[[], list[str]], *, waiting: str) -> None:
+    """``tell`` the running hub, which starts or restarts what uses the secret; none
+    running is fine.
 
     Then say how each of the server's processes fares, from the hub's status:
     ``waiting`` ("still", "now") introduces what one that waits for a secret needs.
     """
     from app.core.endpoint import client
+    from app.core.errors import HubNotTold
 
     try:
-        acted = client.call(
-            paths.socket_path, "secrets_changed", name=server, secrets=[name], timeout=3600
-        )
+        acted = tell()
+    except HubNotTold as not_told:
+        if not isinstance(not_told.cause, client.HubNotRunning):
+            print(f"Note: MCP Tray could not act on it now: {not_told}", file=sys.stderr)
+        return
+    try:
         rows = client.call(paths.socket_path, "status")
     except client.HubNotRunning:
         return
-    except (client.HubRefused, OSError, TimeoutError) as error:
+    except (client.HubRefused, OSError) as error:
         print(f"Note: MCP Tray could not act on it now: {error}", file=sys.stderr)
         return
     for row in rows:

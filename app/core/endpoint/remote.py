@@ -18,7 +18,8 @@ from typing import Any
 
 from app.core.config import Config, ConfigError, load_config
 from app.core.endpoint import client, protocol
-from app.core.errors import ControlError
+from app.core.endpoint.secret_changes import store_secret
+from app.core.errors import ControlError, HubNotTold
 from app.core.events import ConfigApplied, EventBus, ServerStateChanged, from_wire
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore, UnsafeSecret
@@ -87,14 +88,17 @@ class RemoteHub:
         return changed
 
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
+        """Store a secret in the keyring, then have the hub act on it (secret_changes)."""
         try:
-            await asyncio.to_thread(self.store.set, server, name, value)
+            return await asyncio.to_thread(
+                store_secret, self.store, self.paths.socket_path, server, name, value
+            )
         except UnsafeSecret as error:
             raise ControlError(str(error)) from None
         except KeyringUnavailable as error:
             raise ControlError(f"cannot store the secret: {error}") from None
-        acted: list[str] = await self._call("secrets_changed", name=server, secrets=[name])
-        return acted
+        except HubNotTold as not_told:
+            raise _refusal(not_told.cause) from None
 
     async def log_tail(self, name: str, lines: int) -> list[str]:
         tail: list[str] = await self._call("logs", name=name, lines=lines)
@@ -129,12 +133,17 @@ class RemoteHub:
             return await asyncio.to_thread(
                 client.call, self.paths.socket_path, op, timeout=ACTION_TIMEOUT_S, **arguments
             )
-        except client.HubRefused as refusal:
-            raise ControlError(str(refusal)) from None
-        except (client.HubNotRunning, OSError) as error:
-            raise ControlError(f"MCP Tray's hub cannot be reached: {error}") from None
+        except (client.HubRefused, client.HubNotRunning, OSError) as error:
+            raise _refusal(error) from None
 
     async def _load_config(self) -> None:
         """The config the other hub runs (for secret names); a broken file keeps the last."""
         with contextlib.suppress(ConfigError, OSError):
             self.config = await asyncio.to_thread(load_config, self.paths.config_file)
+
+
+def _refusal(error: Exception) -> ControlError:
+    """What the tray says when a request did not reach the hub, or the hub refused it."""
+    if isinstance(error, client.HubRefused):
+        return ControlError(str(error))
+    return ControlError(f"MCP Tray's hub cannot be reached: {error}")
