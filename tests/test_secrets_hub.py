@@ -44,6 +44,13 @@ async def configure(tray: Tray, servers: dict[str, object]) -> int:
     return mark
 
 
+async def tray_on_memory_keyring(home: Path) -> tuple[MemoryKeyring, SecretStore, Tray]:
+    """A hub in this process on an in-memory keyring, and the store a RemoteHub shares it by."""
+    backend = MemoryKeyring()
+    store = SecretStore(home / "secret-names.json", backend=backend)
+    return backend, store, await start_tray(home, {}, secrets=Secrets(store))
+
+
 async def test_a_missing_secret_parks_the_server_once_and_setting_it_starts_it(
     tray_home: Path,
 ) -> None:
@@ -175,9 +182,7 @@ async def test_a_stored_secret_too_common_to_mask_keeps_the_server_waiting_and_s
 async def test_a_secret_too_short_to_mask_is_refused_in_words_through_a_hub_in_another_process(
     tray_home: Path,
 ) -> None:
-    backend = MemoryKeyring()
-    store = SecretStore(tray_home / "secret-names.json", backend=backend)
-    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    backend, store, tray = await tray_on_memory_keyring(tray_home)
     try:
         remote = RemoteHub(tray.paths, store=store)
         with pytest.raises(ControlError) as refused:
@@ -192,9 +197,7 @@ async def test_a_secret_too_short_to_mask_is_refused_in_words_through_a_hub_in_a
 async def test_a_secret_set_through_a_hub_in_another_process_starts_the_waiting_server(
     tray_home: Path,
 ) -> None:
-    backend = MemoryKeyring()
-    store = SecretStore(tray_home / "secret-names.json", backend=backend)
-    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    backend, store, tray = await tray_on_memory_keyring(tray_home)
     try:
         mark = await configure(tray, {"api": ENTRY})
         await tray.events.wait_for_state("needs-secret", after=mark)
@@ -211,9 +214,7 @@ async def test_a_secret_set_through_a_hub_in_another_process_starts_the_waiting_
 async def test_a_secret_set_for_a_hub_that_has_stopped_is_kept_and_the_tray_says_so(
     tray_home: Path,
 ) -> None:
-    backend = MemoryKeyring()
-    store = SecretStore(tray_home / "secret-names.json", backend=backend)
-    tray = await start_tray(tray_home, {}, secrets=Secrets(store))
+    backend, store, tray = await tray_on_memory_keyring(tray_home)
     await tray.close()
     remote = RemoteHub(tray.paths, store=store)
 
