@@ -55,10 +55,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SETTLE_MARGIN_S = 10.0  # beyond the start timeout: the stop before a restart, the backoff
-# States in which a start or restart has reached an answer the user can act on.
-_SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.STOPPED}
-
 
 class Hub:
     remote = False  # the tray's hub runs here (see app.core.endpoint.remote for the other kind)
@@ -514,32 +510,13 @@ class Hub:
             raise ControlError(message, code=UNKNOWN_SERVER) from None
 
     async def _settle(self, supervisor: Supervisor, action: Callable[[], None]) -> None:
-        """Do ``action`` and return once the server has started, or failed to."""
-        settled = asyncio.Event()
-        left_start = supervisor.state is State.STARTING  # a start already under way counts
-
-        def watch(event: ServerStateChanged) -> None:
-            nonlocal left_start
-            if event.server != supervisor.name:
-                return
-            if event.state == State.STARTING:
-                left_start = True
-            elif left_start and State(event.state) in _SETTLED:
-                settled.set()
-
-        unsubscribe = self.bus.subscribe(ServerStateChanged, watch)
-        timeout = supervisor.config.restart.start_timeout_ms / 1000 + SETTLE_MARGIN_S
         try:
-            action()
-            async with asyncio.timeout(timeout):
-                await settled.wait()
+            await supervisor.settle(action)
         except TimeoutError:
             raise ControlError(
-                f"{supervisor.name} did not finish starting within {timeout:g}s; "
-                f"see `mcp-tray logs {supervisor.name}`"
+                f"{supervisor.name} did not finish starting within "
+                f"{supervisor.settle_timeout_s:g}s; see `mcp-tray logs {supervisor.name}`"
             ) from None
-        finally:
-            unsubscribe()
 
 
 async def _stop_for_good(supervisor: Supervisor) -> None:

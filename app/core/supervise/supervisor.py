@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 LAST_LINES_IN_EVENTS = 5
 EXIT_AFTER_CLOSE_S = 2.0  # a server that closed its pipes is given this long to exit by itself
 STDERR_DRAIN_S = 0.5  # a crashed server's last words (its traceback) arrive just after its exit
+SETTLE_MARGIN_S = 10.0  # beyond the start timeout: the stop before a restart, the backoff
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,6 +243,33 @@ class Supervisor:
         self._wake.set()
         if self._driver is not None:
             await self._driver
+
+    async def settle(self, action: Callable[[], None]) -> None:
+        """Do ``action`` (a start or restart) and return once the server has started,
+        or failed to; TimeoutError after :attr:`settle_timeout_s`."""
+        settled = asyncio.Event()
+        left_start = self.state is State.STARTING  # a start already under way counts
+
+        def watch(event: ServerStateChanged) -> None:
+            nonlocal left_start
+            if event.server != self.name:
+                return
+            if event.state == State.STARTING:
+                left_start = True
+            elif left_start and State(event.state) in _SETTLED:
+                settled.set()
+
+        unsubscribe = self._bus.subscribe(ServerStateChanged, watch)
+        try:
+            action()
+            async with asyncio.timeout(self.settle_timeout_s):
+                await settled.wait()
+        finally:
+            unsubscribe()
+
+    @property
+    def settle_timeout_s(self) -> float:
+        return self.config.restart.start_timeout_ms / 1000 + SETTLE_MARGIN_S
 
     def keep_stopped(self) -> None:
         """Not started when MCP Tray starts, because the user stopped it; says so in its log."""
@@ -614,6 +642,8 @@ class Supervisor:
 
 
 _RESTING = (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET)
+# States in which a start or restart has reached an answer the user can act on.
+_SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.STOPPED}
 
 
 def _returncode(status: ExitStatus | None) -> int | None:
