@@ -3,11 +3,16 @@
 States are the strings DESIGN.md lists; they appear verbatim in
 ``status --json`` and in the tray. Every edge of the machine is in
 :data:`_EDGES`, with the reason it exists.
+
+Beside the state, a supervisor holds one :class:`Wish`: what the user or the
+hub wants of the server next. Asking (Start, Stop, Restart) only sets the
+wish; the supervisor's driver alone acts on it and moves the state.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class State(enum.StrEnum):
@@ -29,6 +34,32 @@ class Trigger(enum.Enum):
     SECRET_MISSING = "secret-missing"
     STOP = "stop"  # the user or the hub asks it to stop; the stop sequence begins
     STOPPED = "stopped"  # the process tree is gone
+
+
+class Goal(enum.Enum):
+    RUN = "run"  # keep it up, and bring it back when it fails
+    RESTART = "restart"  # end the run or the rest under way, and start again at once
+    STOP = "stop"  # end it, and rest in "stopped"
+    STOP_THEN_RUN = "stop-then-run"  # Start came while a stop was finishing
+
+
+@dataclass(frozen=True)
+class Wish:
+    goal: Goal
+    by_user: bool = False  # the user asked: a stop's log line then says so
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the server is meant to run (it may be resting between attempts)."""
+        return self.goal in (Goal.RUN, Goal.RESTART)
+
+    @property
+    def interrupts(self) -> bool:
+        """Whether the run, or the rest, under way is to end now."""
+        return self.goal is not Goal.RUN
+
+
+RUN = Wish(Goal.RUN)
 
 
 class IllegalTransition(Exception):

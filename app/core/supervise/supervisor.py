@@ -42,7 +42,7 @@ from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import lifecycle, policy
 from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
-from app.core.supervise.states import State, Trigger, transition
+from app.core.supervise.states import RUN, Goal, State, Trigger, Wish, transition
 from app.core.supervise.stderr import ServerLog, pump_lines
 
 logger = logging.getLogger(__name__)
@@ -146,9 +146,7 @@ class Supervisor:
         self._launch = launch
         self._redact = redact  # secret values never reach the log, events or errors
         self.state = State.DISABLED if config.disabled else State.STOPPED
-        self._wanted = False
-        self._restart_requested = False  # planned restart, or re-arm of a resting server
-        self._start_after_stop = False  # Start pressed while a stop was finishing
+        self._wish = Wish(Goal.STOP)  # what is wanted next; only the driver acts on it
         self._wake = asyncio.Event()
         self._driver: asyncio.Task[None] | None = None
         self._process: ServerProcess | None = None
@@ -165,7 +163,6 @@ class Supervisor:
         # The user stopped it: the hub keeps that choice (app.core.choices) and
         # does not start it by itself. Cleared by any start.
         self.stopped_by_user = False
-        self._stop_by_user = False  # who asked for the stop under way, for its log line
 
     # ----- what the hub and the user ask for
 
@@ -193,13 +190,12 @@ class Supervisor:
         if self.config.disabled:
             return
         if self._driver is not None and not self._driver.done():
-            if not self._wanted:  # a stop is still finishing: start once it is done
-                self._start_after_stop = True
+            if not self._wish.wanted:  # a stop is still finishing: start once it is done
+                self._wish = Wish(Goal.STOP_THEN_RUN, by_user=self._wish.by_user)
             elif self.state in _RESTING:
                 self.restart(why=why)
             return
-        self._wanted = True
-        self._stop_by_user = False
+        self._wish = RUN
         self._failures = 0
         self._driver = asyncio.get_running_loop().create_task(
             self._drive(), name=f"supervise {self.name}"
@@ -208,7 +204,7 @@ class Supervisor:
     @property
     def wanted(self) -> bool:
         """Whether the server is meant to run (it may be resting between attempts)."""
-        return self._wanted
+        return self._wish.wanted
 
     def restart(self, *, why: str = "as you asked") -> None:
         """A planned restart: stop the tree and start again at once, without backoff.
@@ -217,7 +213,7 @@ class Supervisor:
         parks again at once instead of going through its retries anew. ``why``
         completes its log line: "Restarting as you asked.", "… because its files changed.".
         """
-        if not self._wanted or self._driver is None or self._driver.done():
+        if not self._wish.wanted or self._driver is None or self._driver.done():
             self.start(why=why)
             return
         if self.state in _RESTING:
@@ -226,7 +222,7 @@ class Supervisor:
             self._note(lifecycle.restarting(why))
         if self.state is not State.CRASH_LOOP:
             self._failures = 0
-        self._restart_requested = True
+        self._wish = Wish(Goal.RESTART)
         self._wake.set()
 
     async def stop(self, *, by_user: bool = False) -> None:
@@ -237,9 +233,7 @@ class Supervisor:
         """
         if by_user:
             self.stopped_by_user = True
-        self._stop_by_user = by_user
-        self._wanted = False
-        self._start_after_stop = False
+        self._wish = Wish(Goal.STOP, by_user=by_user)
         self._wake.set()
         if self._driver is not None:
             await self._driver
@@ -288,7 +282,7 @@ class Supervisor:
             return f"{name} is disabled in MCP Tray's config."
         if self.state is State.NEEDS_SECRET:
             return f"{name} is not running: it {self.last_error}."
-        if self.state in (State.STOPPED, State.STOPPING) and not self._wanted:
+        if self.state in (State.STOPPED, State.STOPPING) and not self._wish.wanted:
             return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
         return None
 
@@ -298,7 +292,12 @@ class Supervisor:
             self._process.kill_tree()
 
     def _interrupted(self) -> bool:
-        return not self._wanted or self._restart_requested
+        return self._wish.interrupts
+
+    def _restart_begun(self) -> None:
+        """A restart asked for is under way: from now on the server is simply wanted."""
+        if self._wish.goal is Goal.RESTART:
+            self._wish = RUN
 
     async def _until_interrupted(self) -> None:
         while not self._interrupted():
@@ -317,19 +316,17 @@ class Supervisor:
             self._note(lifecycle.failed(self.last_error))
         finally:
             if self._settle_stopped():
-                self._note(lifecycle.stopped(by_user=self._stop_by_user))
-            if self._start_after_stop:
-                self._start_after_stop = False
+                self._note(lifecycle.stopped(by_user=self._wish.by_user))
+            if self._wish.goal is Goal.STOP_THEN_RUN:
                 self._driver = None
                 self.start()
 
     async def _drive_loop(self) -> None:
-        while self._wanted:
+        while self._wish.wanted:
             outcome = await self._run_once()
-            if self._restart_requested:
-                self._restart_requested = False
-                continue
-            if self._wanted:
+            if self._wish.goal is Goal.RESTART:  # planned: again at once, without backoff
+                self._restart_begun()
+            elif self._wish.goal is Goal.RUN:  # it ended by itself: a failure
                 await self._after_failure(outcome)
 
     async def _after_failure(self, outcome: _Outcome) -> None:
@@ -370,7 +367,7 @@ class Supervisor:
         logger.warning("%s %s", self.name, self.last_error)
         self._bus.publish(SecretsMissing(server=self.name, names=names))
         await self._until_interrupted()
-        self._restart_requested = False
+        self._restart_begun()
 
     async def _rest(self, seconds: float) -> bool:
         """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short.
@@ -382,7 +379,7 @@ class Supervisor:
         except TimeoutError:
             return True
         finally:
-            self._restart_requested = False
+            self._restart_begun()
         return False
 
     def _settle_stopped(self) -> bool:
