@@ -16,8 +16,8 @@ Other errors whose message is written for the user live beside the code that
 raises them: ConfigError (app.core.config), KeyringUnavailable and
 UnsafeSecret (app.core.secrets), HostError (app.hosts.host), HubNotRunning
 and HubRefused (app.core.endpoint.client), AlreadyRunning
-(app.core.endpoint.instance). The command line reports each as a
-CommandError does.
+(app.core.endpoint.instance). The command line prints each as a sentence
+too, most of them as a CommandError.
 
 This module imports nothing: ``mcp-tray attach`` loads it on every start.
 """
