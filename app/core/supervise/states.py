@@ -50,7 +50,7 @@ class Wish:
 
     @property
     def wanted(self) -> bool:
-        """Whether the server is meant to run (it may be resting between attempts)."""
+        """Whether the server is meant to run (it may be resting between tries)."""
         return self.goal in (Goal.RUN, Goal.RESTART)
 
     @property
