@@ -8,7 +8,14 @@ import pytest
 
 from app.core.config import RestartPolicy
 from app.core.supervise import policy
-from app.core.supervise.states import IllegalTransition, State, Trigger, transition
+from app.core.supervise.states import (
+    Goal,
+    IllegalTransition,
+    State,
+    Trigger,
+    Wish,
+    transition,
+)
 
 LIMITS = RestartPolicy(
     initial_delay_ms=250, max_delay_ms=60_000, healthy_after_ms=30_000, max_failures=5
@@ -216,3 +223,24 @@ def test_a_typical_life_crash_restart_park_reprobe_and_stop_is_a_legal_path() ->
         State.STOPPING,
         State.STOPPED,
     ]
+
+
+# ----- the wish beside the state
+
+
+@pytest.mark.parametrize(
+    ("goal", "wanted", "interrupts"),
+    [
+        (Goal.RUN, True, False),
+        (Goal.RESTART, True, True),
+        (Goal.STOP, False, True),
+        (Goal.STOP_THEN_RUN, False, True),
+    ],
+    ids=[goal.value for goal in Goal],
+)
+def test_a_wish_says_whether_the_server_is_wanted_and_whether_the_run_under_way_ends(
+    goal: Goal, wanted: bool, interrupts: bool
+) -> None:
+    wish = Wish(goal)
+
+    assert (wish.wanted, wish.interrupts) == (wanted, interrupts)
