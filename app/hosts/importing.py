@@ -43,7 +43,7 @@ from app.core.config import (
 )
 from app.core.errors import NotKept
 from app.core.installation import demo_command
-from app.core.jsonc import Document, JsoncError
+from app.core.jsontext.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.core.secrets.migrate import Move, keep, plan_migration

@@ -33,7 +33,7 @@ from app.core.atomic import PRIVATE_MODE, write_atomically
 from app.core.config import write_config_text
 from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
-from app.core.jsonc import Document, JsoncError
+from app.core.jsontext.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.config import ConfigError, shown_name
-from app.core.jsonc import Document, JsoncError
+from app.core.jsontext.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts import importing, linking

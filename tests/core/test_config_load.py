@@ -22,7 +22,7 @@ from app.core.config import (
     load_config,
     parse_config,
 )
-from app.core.config.locate import locate
+from app.core.jsontext.locate import locate
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx2
 
-from app.core.jsonc import Document
+from app.core.jsontext.jsonc import Document
 from app.hosts.linking import Connections
 from app.hosts.registry import HOSTS
 from tests.hubprocess import HubProcess, mcp_tray

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.jsonc import Document
+from app.core.jsontext.jsonc import Document
 from app.core.paths import Paths, default_paths
 from app.core.secrets import SecretStore
 from app.hosts.host import Host, HostError

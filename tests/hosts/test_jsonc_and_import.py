@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import shown_name
-from app.core.jsonc import Document, JsoncError
+from app.core.jsontext.jsonc import Document, JsoncError
 from app.hosts.importing import UNFIT_NAME, host_entries
 from app.hosts.names import HOST_NAMES
 from app.hosts.registry import HOSTS, UnknownHost, host_named

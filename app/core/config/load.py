@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from app.core.config.locate import KeyPath, SourceMap, locate
 from app.core.config.schema import Config, json_keys_at
+from app.core.jsontext.locate import KeyPath, SourceMap, locate
 
 _MISSING_FILE_HINT = (
     "the file does not exist. Run `mcp-tray` once to write a default config here, "

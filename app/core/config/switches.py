@@ -1,6 +1,6 @@
 """Settings the tray and the command line change in the user's config file.
 
-Edits go member by member (app.core.jsonc), so the rest of the file keeps
+Edits go member by member (app.core.jsontext.jsonc), so the rest of the file keeps
 its formatting, and through the usual atomic write with a backup. What is
 written must load: an edit never leaves an invalid config behind.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.core.config.load import parse_config
 from app.core.config.write import write_config_text
-from app.core.jsonc import Document
+from app.core.jsontext.jsonc import Document
 
 
 def set_http_enabled(path: Path, enabled: bool) -> bool:

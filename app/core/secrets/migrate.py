@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.config import Config, parse_config, write_config_text
-from app.core.config.locate import KeyPath, string_end, value_offsets
 from app.core.errors import NotKept
+from app.core.jsontext.locate import KeyPath, string_end, value_offsets
 from app.core.secrets.redact import refusal
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.config.locate import KeyPath, value_offsets
+from app.core.jsontext.locate import KeyPath, string_end, value_offsets
 
 _DECODER = json.JSONDecoder()
 # Far deeper than any config, far shallower than Python's recursion limit: whatever
@@ -132,15 +132,12 @@ def _blank(out: list[str], start: int, end: int) -> None:
 
 
 def _string_end(text: str, start: int) -> int:
-    index = start + 1
-    while index < len(text):
-        if text[index] == "\\":
-            index += 2
-        elif text[index] == '"':
-            return index + 1
-        else:
-            index += 1
-    raise JsoncError("a string is not closed", at=_where(text, start))
+    try:
+        return string_end(text, start)
+    except json.JSONDecodeError as error:
+        if error.msg.startswith("Unterminated string"):
+            raise JsoncError("a string is not closed", at=_where(text, start)) from None
+        raise JsoncError(error.msg, at=_where(text, error.pos)) from None
 
 
 def _where(text: str, offset: int) -> str:

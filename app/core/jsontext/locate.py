@@ -21,7 +21,7 @@ Position = tuple[int, int]  # (line, column), both 1-based
 
 # json's own (C-accelerated) string scanner: handles every escape, linear time.
 # typeshed does not declare it.
-_scanstring: Callable[[str, int], tuple[str, int]] = decoder.scanstring  # type: ignore[attr-defined]
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = decoder.scanstring  # type: ignore[attr-defined]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # Everything json.loads accepts outside strings and containers, NaN included.
@@ -56,8 +56,10 @@ def value_offsets(text: str) -> dict[KeyPath, int]:
 
 
 def string_end(text: str, start: int) -> int:
-    """The offset just past the JSON string token that starts at ``start``."""
-    return _scanstring(text, start + 1)[1]
+    """The offset just past the JSON string token that starts at ``start``: the one
+    string scanner of the core. Raises json.JSONDecodeError when it is not closed or
+    holds an escape JSON does not have."""
+    return _scanstring(text, start + 1, False)[1]  # strict=False: json.loads judges the rest
 
 
 class _LineIndex:
@@ -86,7 +88,7 @@ class _Walker:
         elif char == "[":
             self._array(path)
         elif char == '"':
-            _, self.pos = _scanstring(self.text, self.pos + 1)
+            self.pos = string_end(self.text, self.pos)
         else:
             match = _SCALAR.match(self.text, self.pos)
             assert match is not None, "locate() needs text that json.loads accepted"
@@ -100,7 +102,7 @@ class _Walker:
         while True:
             self._skip_whitespace()
             key_offset = self.pos
-            key, self.pos = _scanstring(self.text, self.pos + 1)
+            key, self.pos = _scanstring(self.text, self.pos + 1, False)
             child = (*path, key)
             if key in seen:
                 self.duplicates.append(child)
