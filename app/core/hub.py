@@ -133,11 +133,7 @@ class Hub:
 
     async def start_server(self, name: str) -> None:
         """The user starts it: it runs from now on, also after MCP Tray restarts."""
-        supervisor = self._supervisor(name)
-        await self._remember_stopped(name, False)
-        if supervisor.config.disabled:
-            supervisor.stopped_by_user = False
-            raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
+        supervisor = await self._wanted_by_user(name)
         if supervisor.state is not State.RUNNING:
             await self._settle(supervisor, supervisor.start)
 
@@ -152,11 +148,7 @@ class Hub:
 
         ``why`` completes the line in the server's log ("Restarting as you asked.").
         """
-        supervisor = self._supervisor(name)
-        await self._remember_stopped(name, False)
-        if supervisor.config.disabled:
-            supervisor.stopped_by_user = False
-            raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
+        supervisor = await self._wanted_by_user(name)
         relay = self.relays[name]
         await relay.prepare_planned_restart()
         try:
@@ -164,6 +156,15 @@ class Hub:
         finally:
             if supervisor.state is not State.RUNNING:
                 relay.release()  # held requests now get the readable reason
+
+    async def _wanted_by_user(self, name: str) -> Supervisor:
+        """A start or restart: forget that the user stopped ``name``; refused if disabled."""
+        supervisor = self._supervisor(name)
+        await self._remember_stopped(name, False)
+        if supervisor.config.disabled:
+            supervisor.stopped_by_user = False
+            raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
+        return supervisor
 
     def relay(self, name: str) -> Relay | PerClientServer:
         if is_instance(name):  # NAME#N: the private process of another app's attachment

@@ -16,6 +16,7 @@ import pytest
 
 from app.cli.control import status_table
 from app.core.endpoint import client
+from app.core.endpoint.control import ControlError
 from app.core.events import ServerLogLine, ServerStateChanged
 from app.core.hub import Hub
 from app.core.paths import Paths, default_paths
@@ -199,3 +200,21 @@ def test_the_status_table_says_a_server_was_stopped_by_you() -> None:
     assert table[1].split()[:4] == ["alpha", "stopped", "by", "you"]
     assert table[2].split()[:3] == ["beta", "stopped", "-"]
     assert table[3].split()[:3] == ["older", "stopped", "-"]
+
+
+async def test_starting_or_restarting_a_disabled_server_is_refused_and_forgets_the_stop(
+    tray_home: Path, start_hub: StartHub
+) -> None:
+    paths = default_paths()
+    paths.ensure()
+    write_config(paths, {"off": {**server(), "disabled": True}})
+    hub, _ = await start_hub()
+    await hub.stop_server("off")
+
+    for act in (hub.start_server, hub.restart_server):
+        with pytest.raises(ControlError, match='off is disabled in the config; remove "disabled"'):
+            await act("off")
+
+    row = hub.status_rows()[0]
+    assert (row["state"], row["pid"], row["stopped_by_user"]) == ("disabled", None, False)
+    assert "off" not in hub.choices.stopped_servers()
