@@ -2,7 +2,8 @@
 
 Start-up order: folders and config (the first run writes the default) → the
 single-instance lock → logging (secret values masked) → QApplication and the
-qasync loop → the hub → the tray. A second ``mcp-tray`` finds the lock held
+qasync loop → the hub, on a thread and loop of its own (app.gui.hubthread), so
+nothing the tray does holds up an editor → the tray. A second ``mcp-tray`` finds the lock held
 and asks the running one to bring its window forward; when that one is a
 headless hub (``mcp-tray serve``), the tray presents it through its control
 socket instead, and quitting the tray leaves it running.
@@ -32,6 +33,7 @@ from app.core.errors import EXIT_FIXABLE, EXIT_OK
 from app.core.hub import Hub
 from app.core.paths import Paths
 from app.core.startup import logged_hub, prepare
+from app.gui.hubthread import ThreadedHub
 from app.gui.qtloop import run_until_done
 from app.gui.tray import TrayApp, quit_app
 
@@ -68,7 +70,8 @@ def _join(paths: Paths, running: AlreadyRunning) -> int:
     return EXIT_OK
 
 
-def _run(hub: Hub | RemoteHub) -> int:
+def _run(own_or_remote: Hub | RemoteHub) -> int:
+    hub = ThreadedHub(own_or_remote) if isinstance(own_or_remote, Hub) else own_or_remote
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("MCP Tray")
@@ -78,7 +81,7 @@ def _run(hub: Hub | RemoteHub) -> int:
     stop_on_signals(app)
     tray = TrayApp(hub)
     hub.presenter = tray.window.bring_forward
-    if isinstance(hub, Hub):  # a remote hub is quit itself, and this tray follows it
+    if isinstance(hub, ThreadedHub):  # a remote hub is quit itself, and this tray follows it
         hub.quitter = quit_app  # `mcp-tray quit` ends the tray as its Quit does
     try:
         with loop:
@@ -94,7 +97,7 @@ def _run(hub: Hub | RemoteHub) -> int:
         hub.kill_everything_now()  # whatever happened above, leave nothing running
 
 
-async def _start(hub: Hub | RemoteHub, tray: TrayApp) -> int:
+async def _start(hub: ThreadedHub | RemoteHub, tray: TrayApp) -> int:
     try:
         await hub.start(keep_going=True)
     except OSError as error:  # the control socket could not be opened (or reached)

@@ -63,15 +63,18 @@ NO_TRAY_MESSAGE = (
 
 
 class TrayHub(Protocol):
-    """What the tray needs of a hub: its own (app.core.hub.Hub), or one running in another
-    process (app.core.endpoint.remote.RemoteHub)."""
+    """What the tray needs of a hub: its own, on a thread of its own
+    (app.gui.hubthread.ThreadedHub), or one running in another process
+    (app.core.endpoint.remote.RemoteHub)."""
 
     remote: bool
-    paths: Paths
     bus: EventBus
-    config: Config
     presenter: Callable[[], None] | None
 
+    @property
+    def paths(self) -> Paths: ...
+    @property
+    def config(self) -> Config: ...
     @property
     def store(self) -> SecretStore: ...
 
