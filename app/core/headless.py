@@ -14,29 +14,28 @@ import signal
 import sys
 
 from app.core.config import ConfigError
-from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.endpoint.instance import AlreadyRunning
 from app.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK
 from app.core.hub import Hub
 from app.core.paths import Paths
-from app.core.startup import logged_hub, prepare
+from app.core.startup import run_once
 
 logger = logging.getLogger("app")  # the name hub.log has always shown for these lines
 
 
 def serve(paths: Paths, *, write_default: bool = True) -> int:
     """Run the hub until a signal stops it; ``write_default`` creates a missing config."""
-    if not prepare(paths, write_default=write_default):
-        return EXIT_FIXABLE
-    lock = InstanceLock(paths.lock_path)
-    try:
-        lock.acquire()
-    except AlreadyRunning as running:
+
+    def refuse(running: AlreadyRunning) -> int:
         print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
         return EXIT_FIXABLE
-    try:
-        return asyncio.run(_serve(logged_hub(paths)))
-    finally:
-        lock.release()
+
+    return run_once(
+        paths,
+        lambda hub: asyncio.run(_serve(hub)),
+        write_default=write_default,
+        already_running=refuse,
+    )
 
 
 async def _serve(hub: Hub) -> int:

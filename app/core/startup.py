@@ -1,8 +1,9 @@
 """The start-up the tray (app.gui.app) and the headless hub (app.core.headless) share.
 
 Order: folders and, on a first run, the default config (:func:`prepare`) →
-the single-instance lock (each caller's own: a second tray asks the first
-to come forward, a second ``serve`` refuses) → logging, which masks secret
+the single-instance lock (:func:`run_once`; when another MCP Tray holds it,
+each caller answers its own way: a second tray asks the first to come
+forward, a second ``serve`` refuses) → logging, which masks secret
 values → the hub (:func:`logged_hub`). Nothing here imports Qt.
 """
 
@@ -11,8 +12,11 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+from collections.abc import Callable
 
 from app.core.config import ensure_config
+from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.errors import EXIT_FIXABLE
 from app.core.hub import Hub
 from app.core.installation import demo_command
 from app.core.paths import Paths, UnsafeRuntimeDir
@@ -20,6 +24,29 @@ from app.core.secrets import RedactingFilter, Redactor, Secrets, SecretStore
 
 HUB_LOG_BYTES = 2 * 1024 * 1024
 HUB_LOG_ROTATIONS = 3
+
+
+def run_once(
+    paths: Paths,
+    run: Callable[[Hub], int],
+    *,
+    write_default: bool,
+    already_running: Callable[[AlreadyRunning], int],
+) -> int:
+    """Prepare, take the single-instance lock, and ``run`` the hub while holding it;
+    ``already_running`` answers when another MCP Tray holds the lock. Returns the
+    exit code."""
+    if not prepare(paths, write_default=write_default):
+        return EXIT_FIXABLE
+    lock = InstanceLock(paths.lock_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as running:
+        return already_running(running)
+    try:
+        return run(logged_hub(paths))
+    finally:
+        lock.release()
 
 
 def prepare(paths: Paths, *, write_default: bool) -> bool:

@@ -27,12 +27,12 @@ from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
 from app.core.endpoint import client
-from app.core.endpoint.instance import AlreadyRunning, InstanceLock
+from app.core.endpoint.instance import AlreadyRunning
 from app.core.endpoint.remote import RemoteHub
 from app.core.errors import EXIT_FIXABLE, EXIT_OK
 from app.core.hub import Hub
 from app.core.paths import Paths
-from app.core.startup import logged_hub, prepare
+from app.core.startup import run_once
 from app.gui.hubthread import ThreadedHub
 from app.gui.qtloop import run_until_done
 from app.gui.tray import TrayApp, quit_app
@@ -43,17 +43,12 @@ SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
 
 
 def run_tray(paths: Paths, *, write_default: bool = True) -> int:
-    if not prepare(paths, write_default=write_default):
-        return EXIT_FIXABLE
-    lock = InstanceLock(paths.lock_path)
-    try:
-        lock.acquire()
-    except AlreadyRunning as running:
-        return _join(paths, running)
-    try:
-        return _run(logged_hub(paths))
-    finally:
-        lock.release()
+    return run_once(
+        paths,
+        _run,
+        write_default=write_default,
+        already_running=lambda running: _join(paths, running),
+    )
 
 
 def _join(paths: Paths, running: AlreadyRunning) -> int:
