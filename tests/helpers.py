@@ -35,6 +35,17 @@ ARTIFACTS = Path(
     os.environ.get("MCP_TRAY_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
 )
 EVENT_TIMEOUT_S = 30.0  # generous: a first MCPServer start on a cold machine takes seconds
+# An MCP initialize request as an HTTP client first posts it.
+INITIALIZE_REQUEST: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"},
+    },
+}
 FREEZE_WITHIN_S = 10.0
 FREEZE_POLL_S = 0.005  # no event tells of another process stopping: its state is looked at
 

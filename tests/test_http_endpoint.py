@@ -45,22 +45,13 @@ from app.core.events import ConfigApplied, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from app.hosts.linking import connect, rotate_token
 from app.hosts.registry import HOSTS
+from tests.helpers import INITIALIZE_REQUEST
 from tests.hubprocess import HubProcess, mcp_tray
 from tests.keyrings import MemoryKeyring
 from tests.relaykit import WAIT_S, Tray, rich_entry, start_tray
 
 pytestmark = pytest.mark.anyio
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "1"},
-    },
-}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -125,7 +116,7 @@ async def test_refusals_have_the_right_status_and_are_logged(
         with caplog.at_level(logging.WARNING, logger="app.core.endpoint.http"):
             async with httpx2.AsyncClient() as http:
 
-                async def status(headers: dict[str, str], body: Any = INITIALIZE) -> int:
+                async def status(headers: dict[str, str], body: Any = INITIALIZE_REQUEST) -> int:
                     response = await http.post(url, headers=headers, json=body)
                     return response.status_code
 
@@ -134,10 +125,12 @@ async def test_refusals_have_the_right_status_and_are_logged(
                     "rebinding host": await status({**good, "Host": f"evil.example:{port}"}),
                     "no token": await status(MCP_HEADERS),
                     "wrong token": await status({**good, "Authorization": "Bearer nope"}),
-                    "too large": await status(good, {**INITIALIZE, "pad": "x" * 4096}),
+                    "too large": await status(good, {**INITIALIZE_REQUEST, "pad": "x" * 4096}),
                     "own origin": await status({**good, "Origin": f"http://127.0.0.1:{port}"}),
                 }
-                unknown = await http.post(server_url(port, "nosuch"), headers=good, json=INITIALIZE)
+                unknown = await http.post(
+                    server_url(port, "nosuch"), headers=good, json=INITIALIZE_REQUEST
+                )
         # The limit is on requests, not results. (The SDK's client refuses SSE events
         # over 1 MiB unless told otherwise; that limit is the client's own.)
         async with sdk_client(url, token, max_sse_event_size=None) as client:
@@ -165,7 +158,9 @@ async def test_the_unix_socket_serves_the_same_endpoint_without_a_token(tray_hom
     async with http_tray(tray_home) as (tray, _token):
         transport = httpx2.AsyncHTTPTransport(uds=str(tray.hub.paths.http_socket_path))
         async with httpx2.AsyncClient(transport=transport, base_url="http://localhost") as http:
-            response = await http.post("/servers/rich/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+            response = await http.post(
+                "/servers/rich/mcp", headers=MCP_HEADERS, json=INITIALIZE_REQUEST
+            )
 
     assert response.status_code == 200, response.text
     assert response.headers.get("mcp-session-id")
@@ -302,7 +297,7 @@ async def test_connections_beyond_the_cap_are_turned_away_and_half_sent_requests
             turned_away = await raw_exchange(port, b"")  # answered before it says a word
             with anyio.fail_after(WAIT_S):
                 cut = [await cut_off(reader) for reader, _ in held]
-            init = json.dumps(INITIALIZE)
+            init = json.dumps(INITIALIZE_REQUEST)
             whole = head(
                 port,
                 f"Authorization: Bearer {token}",
@@ -496,7 +491,7 @@ START_S = 30.0  # an initialize of an unshared server waits for a new process's 
 
 
 async def open_session(http: httpx2.AsyncClient, url: str) -> str:
-    response = await http.post(url, headers=MCP_HEADERS, json=INITIALIZE)
+    response = await http.post(url, headers=MCP_HEADERS, json=INITIALIZE_REQUEST)
     assert response.status_code == 200, response.text
     session: str = response.headers["mcp-session-id"]
     return session
@@ -533,15 +528,21 @@ async def test_a_new_token_reaches_the_connected_app_and_the_running_hub_takes_o
         url = server_url(tray.hub.config.http.port, "rich")
         async with httpx2.AsyncClient(timeout=START_S) as http:
             as_old = {"Authorization": f"Bearer {old}"}
-            opened = await http.post(url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE)
+            opened = await http.post(
+                url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE_REQUEST
+            )
             session_id = opened.headers["mcp-session-id"]
 
             rotation = await anyio.to_thread.run_sync(lambda: rotate_token(tray.paths, store))
             serving = await tray.control("http_token_changed")  # what the command line sends
             new = entry_token(app_config)
             as_new = {"Authorization": f"Bearer {new}"}
-            refused = await http.post(url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE)
-            accepted = await http.post(url, headers={**MCP_HEADERS, **as_new}, json=INITIALIZE)
+            refused = await http.post(
+                url, headers={**MCP_HEADERS, **as_old}, json=INITIALIZE_REQUEST
+            )
+            accepted = await http.post(
+                url, headers={**MCP_HEADERS, **as_new}, json=INITIALIZE_REQUEST
+            )
             ended = await http.post(
                 url,
                 headers={**MCP_HEADERS, **as_new, "Mcp-Session-Id": session_id},

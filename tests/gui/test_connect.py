@@ -57,16 +57,6 @@ class Tray:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's home folder, where the apps keep their files."""
-    home = tmp_path / "user"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    return home
-
-
-@pytest.fixture
 def tray(tray_home: Path, home: Path) -> Tray:
     (tray_home / "config.json").write_text('{"mcpServers": {}}\n')
     paths = default_paths()

@@ -25,7 +25,7 @@ from app.gui.windows import COLUMNS, ServersTab
 from app.hosts.linking import connect
 from app.hosts.registry import HOSTS
 from tests.gui.conftest import RunningTray, TrayLoop, find_action
-from tests.helpers import FLAKY, PYTHON, SERVERS
+from tests.helpers import FLAKY, INITIALIZE_REQUEST, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
 
 FAST = {"initialDelayMs": 10, "maxDelayMs": 50}
@@ -559,7 +559,11 @@ def test_a_new_access_key_from_the_menu_asks_first_then_reaches_the_connected_ap
         url = f"http://127.0.0.1:{port}/servers/demo/mcp"
         async with httpx2.AsyncClient(timeout=30.0) as http:
             statuses = [
-                (await http.post(url, headers={**MCP, "Authorization": token}, json=INIT))
+                (
+                    await http.post(
+                        url, headers={**MCP, "Authorization": token}, json=INITIALIZE_REQUEST
+                    )
+                )
                 for token in (old, bearer())
             ]
         return asked, old, statuses[0].status_code, statuses[1].status_code
@@ -578,13 +582,3 @@ def test_a_new_access_key_from_the_menu_asks_first_then_reaches_the_connected_ap
 
 
 MCP = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "1"},
-    },
-}

@@ -14,6 +14,7 @@ import httpx2
 from app.core.jsontext.jsonc import Document
 from app.hosts.linking import Connections
 from app.hosts.registry import HOSTS
+from tests.helpers import INITIALIZE_REQUEST
 from tests.hubprocess import HubProcess, mcp_tray
 from tests.relaykit import rich_entry
 
@@ -162,18 +163,8 @@ def initialize(url: str, token: str) -> int:
         "Authorization": f"Bearer {token}",
         "Accept": "application/json, text/event-stream",
     }
-    message = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "probe", "version": "1"},
-        },
-    }
     with httpx2.Client(timeout=30.0) as http:
-        return http.post(url, headers=headers, json=message).status_code
+        return http.post(url, headers=headers, json=INITIALIZE_REQUEST).status_code
 
 
 def free_port() -> int:

@@ -234,16 +234,6 @@ def test_a_secret_whose_variable_is_not_a_valid_secret_name_is_kept_under_a_vali
 # ----- what "Connect an app…" lists
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's home folder, where the apps keep their files."""
-    home = tmp_path / "user"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    return home
-
-
 def at_usual_place(host: str, make: Callable[[Path], None]) -> Path:
     path = HOSTS[host].default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
