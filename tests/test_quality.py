@@ -61,3 +61,13 @@ def test_ruff_lint_and_format_are_clean() -> None:
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if path.name != "__init__.py" and f"| `{path.relative_to(ROOT)}` |" not in readme
+    ]
+    assert missing == [], "add them to the module table in README.md's Development section"
