@@ -32,7 +32,7 @@ from app.core.supervise.stdin import StdinPipe, StreamInput
 
 STDIN_CLOSE_GRACE_S = 1.0  # MCP stdio shutdown: servers exit on EOF; most do at once
 TERM_GRACE_S = 1.5  # after SIGTERM; together with the above, a stop is under 3 s
-LAUNCHER_GONE_WAIT_S = 1.0  # for the pipes to close once an orphaned tree is killed
+LAUNCHER_GONE_WAIT_S = 5.0  # for the pipes to close once an orphaned tree is killed (bound)
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
 
