@@ -19,12 +19,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from keyring.backend import KeyringBackend
-
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_TIMEOUT_S = 10.0  # the hub after SIGTERM: its servers' stop sequence, bounded
 
 
+# Inside dbus-run-session: unlock (and so create) a throwaway login collection, say
+# where the bus is, then live until the benchmark closes stdin.
+_KEYRING_SESSION = (
+    "echo bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null "
+    '&& echo "$DBUS_SESSION_BUS_ADDRESS" && exec cat >/dev/null'
+)
 TOOLS = ROOT / "bench" / ".tools"  # other projects' programs, for comparisons (gitignored)
 
 
@@ -32,20 +36,28 @@ class Hub:
     """``mcp-tray serve`` in a temporary MCP_TRAY_HOME whose config holds ``servers`` (and
     ``settings``, the config's other top-level keys).
 
-    Its keyring is :class:`BenchKeyring`, a file in that home, so that a benchmark
-    can read the HTTP endpoint's token without a desktop session.
+    Its keyring is a private Secret Service (gnome-keyring on a bus of its own,
+    as the tests use), since MCP Tray takes only keyrings that encrypt; a
+    benchmark reads the HTTP endpoint's token from it with :meth:`secret`.
     """
 
     def __init__(self, servers: dict[str, Any], settings: dict[str, Any] | None = None) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="mcp-tray-bench-"))
         config = {"mcpServers": servers, **(settings or {})}
         (self.home / "config.json").write_text(json.dumps(config))
-        self.env = {
-            **os.environ,
-            "MCP_TRAY_HOME": str(self.home),
-            "PYTHON_KEYRING_BACKEND": "benchkit.BenchKeyring",
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
-        }
+        self._keyring = subprocess.Popen(
+            ["dbus-run-session", "--", "sh", "-c", _KEYRING_SESSION],
+            env={**os.environ, "XDG_DATA_HOME": str(self.home / "keyring")},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._keyring.stdout is not None
+        bus = self._keyring.stdout.readline().strip()
+        environment = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+        self.env = {**environment, "MCP_TRAY_HOME": str(self.home)}
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = bus
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
             env=self.env,
@@ -96,8 +108,17 @@ class Hub:
             raise TimeoutError("the hub logged nothing new in time") from None
 
     def secret(self, scope: str, name: str) -> str:
-        stored: dict[str, str] = json.loads((self.home / BenchKeyring.FILE).read_text())
-        return stored[f"mcp-tray/{scope}/{name}"]
+        """A value the hub keeps in its keyring, read by a process on the hub's bus."""
+        read = f"import keyring; print(keyring.get_password('mcp-tray/{scope}', '{name}'))"
+        result = subprocess.run(
+            [sys.executable, "-c", read],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT_S,
+            check=True,
+        )
+        return result.stdout.strip()
 
     def close(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -109,39 +130,11 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             while (line := self._next_line(EXIT_TIMEOUT_S)) is not None:
                 self.log.append(line)
+        assert self._keyring.stdin is not None and self._keyring.stdout is not None
+        self._keyring.stdin.close()  # its shell ends, and dbus-run-session with it
+        self._keyring.stdout.close()
+        self._keyring.wait(EXIT_TIMEOUT_S)
         shutil.rmtree(self.home, ignore_errors=True)
-
-
-class BenchKeyring(KeyringBackend):
-    """A keyring in a plain file inside the benchmark's throwaway MCP_TRAY_HOME.
-
-    For benchmarks only (chosen through PYTHON_KEYRING_BACKEND): it lets the
-    benchmark read what the hub stored, on a machine with no Secret Service.
-    """
-
-    FILE = "bench-keyring.json"
-    priority = 1
-
-    def _path(self) -> Path:
-        return Path(os.environ["MCP_TRAY_HOME"]) / self.FILE
-
-    def _load(self) -> dict[str, str]:
-        try:
-            stored: dict[str, str] = json.loads(self._path().read_text())
-        except FileNotFoundError:
-            return {}
-        return stored
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self._load().get(f"{service}/{username}")
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._path().write_text(json.dumps({**self._load(), f"{service}/{username}": password}))
-
-    def delete_password(self, service: str, username: str) -> None:
-        stored = self._load()
-        stored.pop(f"{service}/{username}", None)
-        self._path().write_text(json.dumps(stored))
 
 
 def python_tool(package: str, program: str) -> Path:
