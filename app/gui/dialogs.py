@@ -82,7 +82,7 @@ class SecretDialog(QDialog):
 
     def report(self, text: str, *, finished: bool = False) -> None:
         """How the save went ("Saved. weather is starting…"); ``finished``: nothing more comes."""
-        self.status.setText(text)
+        self._say(text)
         if finished:
             self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
             self.buttons.button(QDialogButtonBox.StandardButton.Close).setFocus()
@@ -92,7 +92,13 @@ class SecretDialog(QDialog):
         reason = f"Type the secret's {missing} to save it." if missing else None
         reason = reason or refusal(self.value.text())
         self.save.setEnabled(reason is None)
-        self.status.setText(reason or "")
+        self._say(reason or "")
+
+    def _say(self, text: str) -> None:
+        """The line under the fields; the dialog grows to show it whole (a refusal's reason
+        takes several lines, and would otherwise run under the buttons)."""
+        self.status.setText(text)
+        self.adjustSize()
 
     def _save(self) -> None:
         name, value = self.secret_name(), self.value.text()

@@ -582,3 +582,18 @@ def test_a_new_access_key_from_the_menu_asks_first_then_reaches_the_connected_ap
 
 
 MCP = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def test_the_secret_dialog_grows_to_show_a_refusal_whole_above_its_buttons(
+    qapp: QApplication,
+) -> None:
+    dialog = SecretDialog("weather", ["API_KEY"])
+    dialog.show()
+    dialog.value.setText("abc")  # too short: the reason takes several lines
+    qapp.processEvents()
+
+    status, buttons = dialog.status, dialog.buttons
+    assert status.text().startswith("It is too short")
+    assert status.height() >= status.heightForWidth(status.width())
+    assert status.geometry().bottom() < buttons.geometry().top()
+    dialog.close()
