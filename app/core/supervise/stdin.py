@@ -43,17 +43,12 @@ class StdinPipe:
         self._queue: collections.deque[memoryview] = collections.deque()
         self._watching = False
         self.written = 0  # bytes the kernel took into the pipe
-        self.broken = False  # the server's end is closed
+        self._broken = False  # the server's end is closed
         self._read_upto: int | None = None  # fixed at close: see read_upto
 
     @property
     def writable(self) -> bool:
-        return self._fd is not None and not self.broken
-
-    @property
-    def queued(self) -> int:
-        """Bytes handed to write() that the kernel has not taken yet."""
-        return sum(len(chunk) for chunk in self._queue)
+        return self._fd is not None and not self._broken
 
     def write(self, data: bytes) -> None:
         """Send ``data`` after everything written before it; InputClosed when it cannot."""
@@ -121,8 +116,8 @@ class StdinPipe:
         self._stop_watching()
 
     def _break(self) -> None:
-        """The server closed its end: keep what is queued, as never sent, for the count."""
-        self.broken = True
+        """The server closed its end: what is still queued was never written, so it is unread."""
+        self._broken = True
         self._stop_watching()
 
     def _stop_watching(self) -> None:
@@ -144,25 +139,19 @@ class StdinPipe:
 
 class StreamInput:
     """asyncio's StreamWriter with the same surface, where the hub cannot own the pipe
-    (Windows): the write count is not exact, so :meth:`read_upto` is unknown."""
+    (Windows): it cannot tell what the server read, so :meth:`read_upto` is unknown."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
-        self.written = 0
 
     @property
     def writable(self) -> bool:
         return not self._writer.transport.is_closing()
 
-    @property
-    def queued(self) -> int:
-        return self._writer.transport.get_write_buffer_size()
-
     def write(self, data: bytes) -> None:
         if not self.writable:
             raise InputClosed("the server's input is closed")
         self._writer.write(data)
-        self.written += len(data)
 
     def read_upto(self) -> int | None:
         return None
