@@ -464,7 +464,7 @@ async def test_an_idle_session_ends_and_its_unshared_process_with_it_a_streaming
                 mark = len(tray.events.events)
                 idle = await open_session(http, server_url(port, "solo"))
                 started = await tray.events.wait_for_state("running", after=mark)
-                pid = next(r["pid"] for r in tray.hub.status_rows() if r["name"] == started.server)
+                pid = next(r.pid for r in tray.hub.status_rows() if r.name == started.server)
                 await tray.events.wait_for(
                     lambda e: (
                         isinstance(e, ServerStateChanged)

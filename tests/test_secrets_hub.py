@@ -18,6 +18,7 @@ from app.core.endpoint.remote import RemoteHub
 from app.core.errors import ControlError
 from app.core.events import SecretsMissing, ServerLogLine, ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
+from app.core.supervise.states import State
 from tests.helpers import PYTHON, SERVERS
 from tests.keyrings import BrokenKeyring, MemoryKeyring
 from tests.relaykit import Tray, start_tray
@@ -134,9 +135,9 @@ async def test_setting_one_of_two_secrets_leaves_the_server_waiting_for_the_othe
         await tray.close()
 
     assert started == []  # not told "(re)started": it still waits
-    assert row["state"] == "needs-secret"
-    assert row["last_error"].startswith("needs the secret OTHER_KEY: set it")
-    assert "API_TOKEN" not in row["last_error"]
+    assert row.state is State.NEEDS_SECRET
+    assert (row.last_error or "").startswith("needs the secret OTHER_KEY: set it")
+    assert "API_TOKEN" not in (row.last_error or "")
     assert then_started == ["api"]
 
 
@@ -156,7 +157,7 @@ async def test_a_secret_too_short_to_mask_is_refused_by_the_hub_and_never_stored
 
     assert str(refused.value).startswith("It is too short: a secret needs at least 8 characters.")
     assert backend.entries == {}
-    assert row["state"] == "needs-secret"
+    assert row.state is State.NEEDS_SECRET
 
 
 async def test_a_stored_secret_too_common_to_mask_keeps_the_server_waiting_and_says_why(

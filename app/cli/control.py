@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import EXIT_FIXABLE, EXIT_OK, CommandError
+from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 
 if TYPE_CHECKING:
     from app.core.paths import Paths
@@ -44,15 +46,15 @@ def quit_hub(paths: Paths) -> int:
 
 
 def status(args: argparse.Namespace, paths: Paths) -> int:
-    rows = _call(paths, "status")
+    wire = _call(paths, "status")
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(wire, indent=2))  # as the hub sent it: scripts read these fields
     else:
-        print(status_table(rows))
+        print(status_table(_rows(wire)))
     return EXIT_OK
 
 
-def status_table(rows: list[dict[str, Any]]) -> str:
+def status_table(rows: list[ServerStatus]) -> str:
     from app.core.overview import duration
 
     if not rows:
@@ -60,12 +62,12 @@ def status_table(rows: list[dict[str, Any]]) -> str:
     header = ("NAME", "STATE", "PID", "RESTARTS", "UPTIME", "LAST ERROR")
     table = [header] + [
         (
-            row["name"],
+            row.name,
             _state_cell(row),
-            str(row["pid"] or "-"),
-            str(row["restarts"]),
-            duration(row["uptime_s"]),
-            row["last_error"] or "",
+            str(row.pid or "-"),
+            str(row.restarts),
+            duration(row.uptime_s),
+            row.last_error or "",
         )
         for row in rows
     ]
@@ -78,24 +80,24 @@ def status_table(rows: list[dict[str, Any]]) -> str:
     ).rstrip()
 
 
-def _state_cell(row: dict[str, Any]) -> str:
+def _state_cell(row: ServerStatus) -> str:
     """The state, and for a server the user stopped, that it stays so until started."""
-    if row["state"] == "stopped" and row.get("stopped_by_user"):  # older hubs send no such field
+    if row.state is State.STOPPED and row.stopped_by_user:
         return "stopped by you"
-    return str(row["state"])
+    return row.state.value
 
 
 def control(args: argparse.Namespace, paths: Paths) -> int:
     """start, stop or restart ``args.name``, then say how it fares."""
     _call(paths, args.verb, name=args.name, timeout=CONTROL_WAIT_S)
-    rows = {row["name"]: row for row in _call(paths, "status")}
+    rows = {row.name: row for row in _rows(_call(paths, "status"))}
     row = rows.get(args.name)
     if row is None or args.verb == "stop":
         print(f"{args.name} is stopped.")
         return EXIT_OK
-    print(f"{args.name} is {row['state']}" + (f" (pid {row['pid']})." if row["pid"] else "."))
-    if row["state"] != "running":
-        print(f"  {row['last_error'] or 'see `mcp-tray logs ' + args.name + '`'}")
+    print(f"{args.name} is {row.state.value}" + (f" (pid {row.pid})." if row.pid else "."))
+    if row.state is not State.RUNNING:
+        print(f"  {row.last_error or 'see `mcp-tray logs ' + args.name + '`'}")
         return EXIT_FIXABLE
     return EXIT_OK
 
@@ -136,6 +138,14 @@ def _logs_from_file(log_file: Path, args: argparse.Namespace) -> int:
             f"MCP Tray is not running, so there is nothing to follow. {HOW_TO_START}"
         )
     return EXIT_OK
+
+
+def _rows(wire: list[dict[str, Any]]) -> list[ServerStatus]:
+    try:
+        return [ServerStatus.from_wire(row) for row in wire]
+    except (KeyError, TypeError, ValueError) as error:  # a newer hub's state, say
+        message = f"MCP Tray answered with a status this version cannot read: {error}"
+        raise CommandError(message) from None
 
 
 def _call(paths: Paths, op: str, **arguments: Any) -> Any:

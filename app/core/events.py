@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args
 
+from app.core.supervise.states import State
 from app.core.supervise.stderr import stamped
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class ServerStateChanged:
     server: str
-    state: str
-    previous: str
+    state: State
+    previous: State
     pid: int | None
     restarts: int
     last_error: str | None
@@ -132,7 +133,7 @@ _KINDS: dict[str, type[Event]] = {kind.__name__: kind for kind in get_args(Event
 
 
 def to_wire(event: Event) -> dict[str, Any]:
-    """An event as JSON, for the control API's event stream."""
+    """An event as JSON, for the control API's event stream (a State is its string)."""
     return {"event": type(event).__name__, "fields": dataclasses.asdict(event)}
 
 
@@ -150,6 +151,8 @@ def from_wire(message: dict[str, Any]) -> Event | None:
         for key, value in dict(message.get("fields") or {}).items()
         if key in known
     }
+    if kind is ServerStateChanged:
+        fields["state"], fields["previous"] = State(fields["state"]), State(fields["previous"])
     return kind(**fields)
 
 

@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.core.choices import UserChoices
 from app.core.config import Config, ConfigError, HttpConfig, ServerConfig, load_config
@@ -46,6 +46,7 @@ from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSec
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess, StartFailure
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import ServerLog
 from app.core.supervise.supervisor import Supervisor
 from app.core.supervise.watches import Watches
@@ -74,7 +75,7 @@ class Hub:
         self._changing = asyncio.Lock()  # config reloads apply one at a time
         self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
         self._groups = GroupRecords(paths.state_dir / "groups")
-        self._control = ControlServer(self, paths.socket_path)
+        self._control = ControlServer(self, paths.socket_path, attach=self.relay)
         # Set by the tray: brings its window forward when MCP Tray is started again.
         self.presenter: Callable[[], None] | None = None
         # Set by whoever runs the hub (serve, the tray): ends it as SIGTERM or Quit would.
@@ -126,10 +127,10 @@ class Hub:
         for supervisor in self.supervisors.values():
             supervisor.kill_now()
 
-    # ----- the control API
+    # ----- the hub's API (app.core.endpoint.hubapi), for the tray and the control socket
 
-    def status_rows(self) -> list[dict[str, Any]]:
-        return [s.status().to_json() for s in self.supervisors.values()]
+    def status_rows(self) -> list[ServerStatus]:
+        return [s.status() for s in self.supervisors.values()]
 
     async def start_server(self, name: str) -> None:
         """The user starts it: it runs from now on, also after MCP Tray restarts."""
@@ -248,14 +249,15 @@ class Hub:
             return True
         if set(names) & set(secret_names(supervisor.config)) and supervisor.wanted:
             await self.restart_server(supervisor.name, why="because its secret changed")
-            return supervisor.status().state != State.NEEDS_SECRET
+            return supervisor.status().state is not State.NEEDS_SECRET
         return False
 
     async def log_tail(self, name: str, lines: int) -> list[str]:
-        """recent_log() for the tray, which may also present a hub in another process."""
-        return self.recent_log(name, lines)
+        """The newest ``lines`` of the server's log, as they stand in the file.
 
-    def recent_log(self, name: str, lines: int) -> list[str]:
+        Asynchronous only to match a hub in another process: it reads memory, and
+        never yields, so a caller that subscribed to new lines first misses none.
+        """
         return self._supervisor(name).log.last_stamped(lines)
 
     async def reload(self) -> list[str]:

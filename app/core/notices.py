@@ -47,6 +47,7 @@ from app.core.events import (
     Unsubscribe,
 )
 from app.core.problems import MISTAKE, config_error_line, what_happened, with_last_words
+from app.core.supervise.states import State
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
 INFO_TIMEOUT_MS = 8000  # long enough to read two lines, short enough not to pile up
@@ -185,13 +186,13 @@ class Notices:
             self._server(event.server).crash = event
 
     def _state_changed(self, event: ServerStateChanged) -> None:
-        if event.state == "crash-loop":
+        if event.state is State.CRASH_LOOP:
             self._parked(event)
-        elif event.state == "running":
+        elif event.state is State.RUNNING:
             self._running(event.server)
-        elif event.state == "backoff":
+        elif event.state is State.BACKOFF:
             self._server(event.server).reason = event.last_error
-        elif event.state in ("stopped", "disabled"):
+        elif event.state in (State.STOPPED, State.DISABLED):
             self._stopped(event.server)
 
     def _parked(self, event: ServerStateChanged) -> None:

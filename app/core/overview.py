@@ -1,9 +1,9 @@
 """All servers at a glance, in words a person knows: the tray icon, its tooltip,
 the status line, and each server's state, uptime and problem.
 
-Works on ``status`` rows (``Hub.status_rows()`` or the control API's
-``status``), read once into :class:`ServerRow`, so the tray shows the same
-whether it runs the hub itself or presents one already running. The enum
+Works on ``status`` rows (app.core.supervise.status.ServerStatus), so the
+tray shows the same whether it runs the hub itself or presents one already
+running. The enum
 names (``crash-loop``, ``needs-secret``) stay in the CLI and the logs; here
 they become "Keeps crashing — paused" and "Needs a secret". Qt-free.
 """
@@ -11,50 +11,18 @@ they become "Keeps crashing — paused" and "Needs a secret". Qt-free.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 
 NEEDS_YOU = frozenset({State.CRASH_LOOP, State.NEEDS_SECRET})
 IN_MOTION = frozenset({State.STARTING, State.STOPPING, State.BACKOFF})
 
 
-@dataclass(frozen=True, kw_only=True)
-class ServerRow:
-    """One server as ``status`` reports it."""
-
-    name: str
-    state: State
-    pid: int | None = None
-    restarts: int = 0
-    uptime_s: float | None = None
-    last_exit: int | None = None
-    last_error: str | None = None
-    stopped_by_user: bool = False
-
-    @classmethod
-    def from_json(cls, row: Mapping[str, Any]) -> ServerRow:
-        """A row of ``status --json``; fields an older hub does not send take their default."""
-        return cls(
-            name=str(row["name"]),
-            state=State(row["state"]),
-            pid=row.get("pid"),
-            restarts=int(row.get("restarts") or 0),
-            uptime_s=row.get("uptime_s"),
-            last_exit=row.get("last_exit"),
-            last_error=row.get("last_error"),
-            stopped_by_user=bool(row.get("stopped_by_user")),
-        )
-
-    @property
-    def needs_you(self) -> bool:
-        return self.state in NEEDS_YOU
-
-
-def rows_of(status: Sequence[Mapping[str, Any]]) -> list[ServerRow]:
-    return [ServerRow.from_json(row) for row in status]
+def needs_you(row: ServerStatus) -> bool:
+    return row.state in NEEDS_YOU
 
 
 class Colour(enum.StrEnum):
@@ -94,7 +62,7 @@ _LOOKS: dict[State, Look] = {
 }
 
 
-def look(row: ServerRow) -> Look:
+def look(row: ServerStatus) -> Look:
     """How a server's state reads and looks in the tray."""
     if row.state is State.STOPPED and row.stopped_by_user:
         return Look("Stopped by you", Colour.GREY, Shape.RING)
@@ -110,7 +78,7 @@ class Overall(enum.StrEnum):
     IDLE = "idle"  # nothing runs (no servers, or all stopped)
 
 
-def overall(rows: Sequence[ServerRow], *, config_problem: bool = False) -> Overall:
+def overall(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> Overall:
     states = {row.state for row in rows}
     if config_problem or states & NEEDS_YOU:
         return Overall.ATTENTION
@@ -121,9 +89,9 @@ def overall(rows: Sequence[ServerRow], *, config_problem: bool = False) -> Overa
     return Overall.IDLE
 
 
-def headline(rows: Sequence[ServerRow], *, config_problem: bool = False) -> str:
+def headline(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> str:
     """The one status line under the app's name: what needs the user, else what runs."""
-    needy = sum(row.needs_you for row in rows) + (1 if config_problem else 0)
+    needy = sum(needs_you(row) for row in rows) + (1 if config_problem else 0)
     if needy:
         return f"{needy} need{'s' if needy == 1 else ''} you"
     if not rows:
@@ -138,16 +106,16 @@ def headline(rows: Sequence[ServerRow], *, config_problem: bool = False) -> str:
     return f"{running} of {_servers(len(rows))} running"
 
 
-def tooltip(rows: Sequence[ServerRow], *, config_problem: bool = False) -> str:
+def tooltip(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> str:
     """The icon's tooltip: the status line, then who needs the user and why."""
     lines = [headline(rows, config_problem=config_problem)]
-    lines += [f"{row.name}: {look(row).words}" for row in rows if row.needs_you]
+    lines += [f"{row.name}: {look(row).words}" for row in rows if needs_you(row)]
     if config_problem:
         lines.append("The config file has a mistake")
     return "MCP Tray\n" + "\n".join(lines)
 
 
-def summary(row: ServerRow) -> str:
+def summary(row: ServerStatus) -> str:
     """One server's line under its name: state words, how long it has run, restarts."""
     parts = [look(row).words]
     if row.uptime_s is not None:

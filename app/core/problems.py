@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.overview import ServerRow
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 
 LAST_OUTPUT = ". Last output: "
 MISTAKE = "The config file has a mistake: "
@@ -37,7 +37,7 @@ def with_last_words(text: str, said: str) -> str:
     return f"{text}\nIt last said: {said}" if said else text
 
 
-def problem(row: ServerRow, *, secrets: Sequence[str] = ()) -> Problem | None:
+def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None:
     """Why ``row`` is not running as it should, or None when nothing is wrong."""
     if row.state is State.NEEDS_SECRET:
         names = " and ".join(secrets) if secrets else "a secret"
@@ -144,7 +144,7 @@ def plain(error: str) -> str:
 
 
 def secret_progress(
-    row: ServerRow | None, server: str, *, still_needed: Sequence[str] = ()
+    row: ServerStatus | None, server: str, *, still_needed: Sequence[str] = ()
 ) -> tuple[str, bool]:
     """What the secret dialog says after Save, as ``server`` moves on; True once the
     story is over (running, or why not)."""

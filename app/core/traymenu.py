@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.core.overview import Look, ServerRow, headline, look, summary
+from app.core.overview import Look, headline, look, needs_you, summary
 from app.core.problems import config_mistake, problem
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 
 # Verbs: what an entry (or a window button, or a notice's button) asks the tray to do.
 START, STOP, RESTART, LOGS, SECRET = "start", "stop", "restart", "logs", "secret"
@@ -64,7 +65,7 @@ class Settings:
     remote: bool = False  # the hub runs in another process (Quit leaves it running)
 
 
-def server_actions(row: ServerRow, *, uses_secrets: bool) -> list[tuple[str, str]]:
+def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, str]]:
     """(verb, label) for what ``row``'s state allows, the fix first."""
     state = row.state
     if state is State.NEEDS_SECRET:
@@ -88,7 +89,7 @@ def server_actions(row: ServerRow, *, uses_secrets: bool) -> list[tuple[str, str
 
 
 def tray_menu(
-    rows: Sequence[ServerRow],
+    rows: Sequence[ServerStatus],
     *,
     secrets: Mapping[str, Sequence[str]],
     settings: Settings,
@@ -109,7 +110,7 @@ def tray_menu(
     return entries
 
 
-def _needs_you(rows: Sequence[ServerRow], config_error: str) -> list[Entry]:
+def _needs_you(rows: Sequence[ServerStatus], config_error: str) -> list[Entry]:
     entries = []
     if config_error:
         where, what = config_mistake(config_error)
@@ -118,14 +119,14 @@ def _needs_you(rows: Sequence[ServerRow], config_error: str) -> list[Entry]:
         entries += [Entry(key=f"config-error{i}", text=line) for i, line in enumerate(lines)]
         entries.append(Entry(key="config-fix", text="Open config to fix it", verb=OPEN_CONFIG))
     for row in rows:
-        if row.needs_you:
+        if needs_you(row):
             verb, label = server_actions(row, uses_secrets=True)[0]
             text = f"{row.name} {_NEEDS[row.state]} — {label}"
             entries.append(Entry(key=f"fix:{row.name}", text=text, verb=verb, server=row.name))
     return entries
 
 
-def _server_menu(row: ServerRow, secrets: Sequence[str]) -> Entry:
+def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:
     lines = [Entry(key="summary", text=summary(row))]
     found = problem(row, secrets=secrets)
     if found is not None:

@@ -27,10 +27,10 @@ from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
 from app.core.endpoint import client
+from app.core.endpoint.hubapi import HubAPI
 from app.core.endpoint.instance import AlreadyRunning
 from app.core.endpoint.remote import RemoteHub
 from app.core.errors import EXIT_FIXABLE, EXIT_OK
-from app.core.hub import Hub
 from app.core.paths import Paths
 from app.core.startup import run_once
 from app.gui.hubthread import ThreadedHub
@@ -45,7 +45,7 @@ SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
 def run_tray(paths: Paths, *, write_default: bool = True) -> int:
     return run_once(
         paths,
-        _run,
+        lambda hub: _run(ThreadedHub(hub)),
         write_default=write_default,
         already_running=lambda running: _join(paths, running),
     )
@@ -65,8 +65,8 @@ def _join(paths: Paths, running: AlreadyRunning) -> int:
     return EXIT_OK
 
 
-def _run(own_or_remote: Hub | RemoteHub) -> int:
-    hub = ThreadedHub(own_or_remote) if isinstance(own_or_remote, Hub) else own_or_remote
+def _run(hub: HubAPI) -> int:
+    """Run the tray over ``hub`` until Quit, or until the hub itself ends the tray."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("MCP Tray")
@@ -76,15 +76,12 @@ def _run(own_or_remote: Hub | RemoteHub) -> int:
     stop_on_signals(app)
     tray = TrayApp(hub)
     hub.presenter = tray.window.bring_forward
-    if isinstance(hub, ThreadedHub):  # a remote hub is quit itself, and this tray follows it
-        hub.quitter = quit_app  # `mcp-tray quit` ends the tray as its Quit does
+    hub.quitter = quit_app  # `mcp-tray quit`, or the other process's hub stopped
     try:
         with loop:
             code: int = run_until_done(loop, _start(hub, tray))
             if code == EXIT_OK:
                 loop.run_forever()  # Qt's event loop, until Quit (QApplication.exit)
-            if not hub.remote:
-                logger.info("stopping every server")
             run_until_done(loop, tray.close())
             run_until_done(loop, hub.shutdown())
             return code
@@ -92,23 +89,14 @@ def _run(own_or_remote: Hub | RemoteHub) -> int:
         hub.kill_everything_now()  # whatever happened above, leave nothing running
 
 
-async def _start(hub: ThreadedHub | RemoteHub, tray: TrayApp) -> int:
+async def _start(hub: HubAPI, tray: TrayApp) -> int:
     try:
         await hub.start(keep_going=True)
     except OSError as error:  # the control socket could not be opened (or reached)
         print(f"mcp-tray: cannot start: {error}", file=sys.stderr)
         return EXIT_FIXABLE
     tray.show()
-    if isinstance(hub, RemoteHub):  # the tray of another process's hub ends with it
-        ending = asyncio.ensure_future(hub.ended.wait())
-        ending.add_done_callback(lambda _: _other_hub_stopped())
-        _keep_alive.append(ending)
     return EXIT_OK
-
-
-def _other_hub_stopped() -> None:
-    print("The MCP Tray hub this tray showed has stopped; the tray quits too.")
-    quit_app()
 
 
 def stop_on_signals(app: QApplication) -> None:

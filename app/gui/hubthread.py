@@ -5,7 +5,7 @@ that loop up (a slow paint, a nested loop, a busy slot) would hold up every
 editor's traffic through the relay and every supervision deadline. So the
 hub runs on a plain asyncio loop in a thread, exactly as under
 ``mcp-tray serve``, and the tray sees it through :class:`ThreadedHub`, which
-has the hub's face (app.gui.tray.TrayHub):
+has the hub's API (app.core.endpoint.hubapi):
 
 - its coroutines run on the hub's loop and are awaited from the tray's;
 - its events are published again on a bus of the tray's loop;
@@ -18,6 +18,7 @@ has the hub's face (app.gui.tray.TrayHub):
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -27,6 +28,9 @@ from app.core.events import Event, EventBus
 from app.core.hub import Hub
 from app.core.paths import Paths
 from app.core.secrets import SecretStore
+from app.core.supervise.status import ServerStatus
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -74,6 +78,7 @@ class ThreadedHub:
     async def shutdown(self) -> None:
         """Stop every server, then the hub's loop and its thread."""
         if self._thread.is_alive():
+            logger.info("stopping every server")
             await self._on_hub(self._hub.shutdown())
             self._loop.call_soon_threadsafe(self._loop.stop)
             await asyncio.to_thread(self._thread.join)
@@ -84,8 +89,8 @@ class ThreadedHub:
 
     # ----- the tray's questions and commands
 
-    def status_rows(self) -> list[dict[str, Any]]:
-        async def rows() -> list[dict[str, Any]]:
+    def status_rows(self) -> list[ServerStatus]:
+        async def rows() -> list[ServerStatus]:
             return self._hub.status_rows()
 
         return asyncio.run_coroutine_threadsafe(rows(), self._loop).result(ROWS_TIMEOUT_S)
@@ -108,8 +113,17 @@ class ThreadedHub:
     async def log_tail(self, name: str, lines: int) -> list[str]:
         return await self._on_hub(self._hub.log_tail(name, lines))
 
+    async def secrets_changed(self, server: str, names: list[str]) -> list[str]:
+        return await self._on_hub(self._hub.secrets_changed(server, names))
+
     async def http_token_changed(self) -> bool:
         return await self._on_hub(self._hub.http_token_changed())
+
+    async def show(self) -> None:
+        await self._on_hub(self._hub.show())
+
+    async def quit(self) -> None:
+        await self._on_hub(self._hub.quit())
 
     # ----- between the two loops
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QIcon
@@ -27,16 +27,16 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 from app.core import traymenu
 from app.core.autostart import Autostart
 from app.core.choices import UserChoices
-from app.core.config import Config, ConfigError
+from app.core.config import ConfigError
 from app.core.config.switches import set_http_enabled
 from app.core.editors import text_editor_command
 from app.core.endpoint.control import ControlError
-from app.core.events import EventBus
+from app.core.endpoint.hubapi import HubAPI
 from app.core.notices import Notice, NoticeKind
-from app.core.overview import Overall, ServerRow, headline, overall, rows_of, tooltip
-from app.core.paths import Paths
+from app.core.overview import Overall, headline, overall, tooltip
 from app.core.problems import plain, secret_progress
-from app.core.secrets import SecretStore, secret_names
+from app.core.secrets import secret_names
+from app.core.supervise.status import ServerStatus
 from app.gui.bridge import HubBridge
 from app.gui.connect import ConnectDialog
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
@@ -62,32 +62,6 @@ NO_TRAY_MESSAGE = (
 )
 
 
-class TrayHub(Protocol):
-    """What the tray needs of a hub: its own, on a thread of its own
-    (app.gui.hubthread.ThreadedHub), or one running in another process
-    (app.core.endpoint.remote.RemoteHub)."""
-
-    remote: bool
-    bus: EventBus
-    presenter: Callable[[], None] | None
-
-    @property
-    def paths(self) -> Paths: ...
-    @property
-    def config(self) -> Config: ...
-    @property
-    def store(self) -> SecretStore: ...
-
-    def status_rows(self) -> list[dict[str, Any]]: ...
-    async def start_server(self, name: str) -> None: ...
-    async def stop_server(self, name: str) -> None: ...
-    async def restart_server(self, name: str) -> None: ...
-    async def reload(self) -> list[str]: ...
-    async def set_secret(self, server: str, name: str, value: str) -> list[str]: ...
-    async def log_tail(self, name: str, lines: int) -> list[str]: ...
-    async def http_token_changed(self) -> bool: ...
-
-
 def icon_for(state: Overall) -> QIcon:
     return QIcon(str(resource_path("icons", f"tray-{state.value}.svg")))
 
@@ -101,7 +75,7 @@ class TrayApp(QObject):
 
     def __init__(
         self,
-        hub: TrayHub,
+        hub: HubAPI,
         *,
         autostart: Autostart | None = None,
         open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
@@ -181,8 +155,8 @@ class TrayApp(QObject):
 
     # ----- the picture
 
-    def rows(self) -> list[ServerRow]:
-        return rows_of(self.hub.status_rows())
+    def rows(self) -> list[ServerStatus]:
+        return self.hub.status_rows()
 
     def refresh(self) -> None:
         rows = self.rows()
@@ -288,7 +262,9 @@ class TrayApp(QObject):
         else:
             self.refresh()
 
-    def _follow_saved_secrets(self, rows: list[ServerRow], secrets: dict[str, list[str]]) -> None:
+    def _follow_saved_secrets(
+        self, rows: list[ServerStatus], secrets: dict[str, list[str]]
+    ) -> None:
         by_name = {row.name: row for row in rows}
         for server, dialog in list(self._following.items()):
             row = by_name.get(server)

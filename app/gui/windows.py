@@ -36,8 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.overview import ServerRow, human_duration, look, times
+from app.core.overview import human_duration, look, times
 from app.core.problems import config_error_line, problem
+from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
     CONNECT,
     HTTP,
@@ -101,7 +102,7 @@ class MainWindow(QWidget):
 
     def update_view(
         self,
-        rows: Sequence[ServerRow],
+        rows: Sequence[ServerStatus],
         *,
         headline: str,
         secrets: Mapping[str, Sequence[str]],
@@ -195,11 +196,13 @@ class ServersTab(QWidget):
         layout.addWidget(self.details)
         layout.addLayout(self.buttons_row)
         self.table.itemSelectionChanged.connect(self._show_selected)
-        self._rows: list[ServerRow] = []
+        self._rows: list[ServerStatus] = []
         self._secrets: Mapping[str, Sequence[str]] = {}
         self._shown_actions: list[tuple[str, str]] = []
 
-    def update_rows(self, rows: Sequence[ServerRow], secrets: Mapping[str, Sequence[str]]) -> None:
+    def update_rows(
+        self, rows: Sequence[ServerStatus], secrets: Mapping[str, Sequence[str]]
+    ) -> None:
         selected = self.selected_server()
         self._rows, self._secrets = list(rows), secrets
         self.table.setRowCount(len(rows))
@@ -255,7 +258,7 @@ class ServersTab(QWidget):
             self._action(verb, server)
 
 
-def _details(row: ServerRow, secrets: Sequence[str]) -> str:
+def _details(row: ServerStatus, secrets: Sequence[str]) -> str:
     """The selected server in full: what is wrong, then the numbers for whoever helps."""
     lines = [f"{row.name}: {look(row).words}"]
     found = problem(row, secrets=secrets)

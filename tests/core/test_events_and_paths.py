@@ -19,13 +19,14 @@ from app.core.events import (
     ServerStateChanged,
 )
 from app.core.paths import HOME_ENV, UnsafeRuntimeDir, default_paths
+from app.core.supervise.states import State
 
 # ----- the event bus
 
 
-def _state(server: str, state: str = "running") -> ServerStateChanged:
+def _state(server: str, state: State = State.RUNNING) -> ServerStateChanged:
     return ServerStateChanged(
-        server=server, state=state, previous="starting", pid=1, restarts=0, last_error=None
+        server=server, state=state, previous=State.STARTING, pid=1, restarts=0, last_error=None
     )
 
 
@@ -39,7 +40,7 @@ def test_handlers_see_only_events_of_their_kind_in_publishing_order() -> None:
     lines: list[ServerLogLine] = []
     bus.subscribe(ServerStateChanged, states.append)
     bus.subscribe(ServerLogLine, lines.append)
-    published = [_state("a"), _line("a", "one"), _state("b", "stopped"), _line("b", "two")]
+    published = [_state("a"), _line("a", "one"), _state("b", State.STOPPED), _line("b", "two")]
 
     for event in published:
         bus.publish(event)
@@ -359,7 +360,12 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
 
     events = [
         ServerStateChanged(
-            server="a", state="running", previous="starting", pid=7, restarts=1, last_error=None
+            server="a",
+            state=State.RUNNING,
+            previous=State.STARTING,
+            pid=7,
+            restarts=1,
+            last_error=None,
         ),
         ServerExited(server="a", exit_code=3, signal=None, planned=False, last_stderr=("x",)),
         ServerLogLine(server="a", stamp="12:00:00", line="hello"),
@@ -370,7 +376,12 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
         SecretsMissing(server="a", names=("TOKEN",)),
     ]
 
-    assert [from_wire(json.loads(json.dumps(to_wire(event)))) for event in events] == events
+    decoded = [from_wire(json.loads(json.dumps(to_wire(event)))) for event in events]
+
+    assert decoded == events
+    assert isinstance(decoded[0], ServerStateChanged)
+    assert (decoded[0].state, decoded[0].previous) == (State.RUNNING, State.STARTING)
+    assert type(decoded[0].state) is State  # not the string that travelled
     assert from_wire({"event": "FromALaterVersion", "fields": {}}) is None
 
 

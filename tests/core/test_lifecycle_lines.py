@@ -15,6 +15,7 @@ from app.core.config import ServerConfig
 from app.core.config.placeholders import MissingValues
 from app.core.events import ServerExited, ServerLogLine
 from app.core.supervise.lifecycle import in_words
+from app.core.supervise.states import State
 from app.core.supervise.stderr import LogEntry, parse_log_line
 from app.core.supervise.supervisor import Supervisor
 from tests.helpers import EventRecorder, flaky
@@ -128,15 +129,15 @@ async def test_a_running_server_says_it_runs_and_who_stopped_it(supervise) -> No
 async def test_who_stopped_a_server_shows_in_its_status_until_it_starts_again(supervise) -> None:
     supervisor, events = supervise(flaky())
     await events.wait_for_state("running")
-    assert supervisor.status().to_json()["stopped_by_user"] is False
+    assert supervisor.status().to_wire()["stopped_by_user"] is False
 
     await supervisor.stop(by_user=True)
     stopped = supervisor.status()
     await supervisor.stop()  # MCP Tray quitting later does not change who stopped it
     supervisor.start()
 
-    assert stopped.to_json()["stopped_by_user"] is True
-    assert stopped.state == "stopped"
+    assert stopped.to_wire()["stopped_by_user"] is True
+    assert stopped.state is State.STOPPED
     assert supervisor.status().stopped_by_user is False
 
 

@@ -31,6 +31,7 @@ from app.core.notices import (
     Notices,
     Urgency,
 )
+from app.core.supervise.states import State
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +91,12 @@ async def timers_due_within(seconds: float) -> None:
 
 def state(server: str, new: str, previous: str, error: str | None = None) -> ServerStateChanged:
     return ServerStateChanged(
-        server=server, state=new, previous=previous, pid=4242, restarts=0, last_error=error
+        server=server,
+        state=State(new),
+        previous=State(previous),
+        pid=4242,
+        restarts=0,
+        last_error=error,
     )
 
 

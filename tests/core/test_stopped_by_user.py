@@ -20,6 +20,8 @@ from app.core.endpoint.control import ControlError
 from app.core.events import ServerLogLine, ServerStateChanged
 from app.core.hub import Hub
 from app.core.paths import Paths, default_paths
+from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import parse_log_line
 from tests.helpers import FLAKY, PYTHON, EventRecorder
 
@@ -68,8 +70,8 @@ async def wait_running(events: EventRecorder, name: str, *, after: int = 0) -> N
     )
 
 
-def rows(hub: Hub) -> dict[str, dict[str, Any]]:
-    return {row["name"]: row for row in hub.status_rows()}
+def rows(hub: Hub) -> dict[str, ServerStatus]:
+    return {row.name: row for row in hub.status_rows()}
 
 
 def touched(events: EventRecorder, name: str, *, after: int = 0) -> list[str]:
@@ -93,8 +95,8 @@ async def test_a_server_the_user_stopped_stays_stopped_when_mcp_tray_starts_agai
 
     alpha = again.supervisors["alpha"]
     assert alpha.state == "stopped" and touched(events, "alpha") == []
-    assert rows(again)["alpha"]["stopped_by_user"] is True
-    assert rows(again)["beta"]["stopped_by_user"] is False
+    assert rows(again)["alpha"].stopped_by_user is True
+    assert rows(again)["beta"].stopped_by_user is False
     assert alpha.unavailable_reason() == (
         "alpha is stopped. Start it from the tray or with `mcp-tray start alpha`."
     )
@@ -104,7 +106,7 @@ async def test_a_server_the_user_stopped_stays_stopped_when_mcp_tray_starts_agai
     assert paths.config_file.read_bytes() == config  # the choice is MCP Tray's, not the config's
 
     await again.start_server("alpha")
-    assert rows(again)["alpha"]["stopped_by_user"] is False
+    assert rows(again)["alpha"].stopped_by_user is False
     await again.shutdown()
 
     await start_hub(running=("alpha", "beta"))  # started again for good
@@ -142,7 +144,7 @@ async def test_a_config_change_leaves_a_stopped_server_stopped_and_forgets_one_t
     write_config(paths, {"alpha": server("--exit-after-calls", "9"), "beta": server()})
     await hub.reload()
     assert touched(events, "alpha", after=mark) == []
-    assert rows(hub)["alpha"]["stopped_by_user"] is True
+    assert rows(hub)["alpha"].stopped_by_user is True
 
     write_config(paths, {"beta": server()})
     await hub.reload()
@@ -170,7 +172,7 @@ async def test_a_broken_config_at_start_up_forgets_no_choice(start_hub) -> None:
     await wait_running(events, "beta")
 
     assert touched(events, "alpha") == []
-    assert rows(hub)["alpha"]["stopped_by_user"] is True
+    assert rows(hub)["alpha"].stopped_by_user is True
 
 
 async def test_stopping_one_clients_private_process_is_not_remembered(start_hub) -> None:
@@ -189,13 +191,12 @@ async def test_stopping_one_clients_private_process_is_not_remembered(start_hub)
 
 def test_the_status_table_says_a_server_was_stopped_by_you() -> None:
     base = {"pid": None, "restarts": 0, "uptime_s": None, "last_exit": None, "last_error": None}
-    table = status_table(
-        [
-            {**base, "name": "alpha", "state": "stopped", "stopped_by_user": True},
-            {**base, "name": "beta", "state": "stopped", "stopped_by_user": False},
-            {**base, "name": "older", "state": "stopped"},  # a hub from before the field
-        ]
-    ).splitlines()
+    wire = [
+        {**base, "name": "alpha", "state": "stopped", "stopped_by_user": True},
+        {**base, "name": "beta", "state": "stopped", "stopped_by_user": False},
+        {**base, "name": "older", "state": "stopped"},  # a hub from before the field
+    ]
+    table = status_table([ServerStatus.from_wire(row) for row in wire]).splitlines()
 
     assert table[1].split()[:4] == ["alpha", "stopped", "by", "you"]
     assert table[2].split()[:3] == ["beta", "stopped", "-"]
@@ -216,5 +217,5 @@ async def test_starting_or_restarting_a_disabled_server_is_refused_and_forgets_t
             await act("off")
 
     row = hub.status_rows()[0]
-    assert (row["state"], row["pid"], row["stopped_by_user"]) == ("disabled", None, False)
+    assert (row.state, row.pid, row.stopped_by_user) == (State.DISABLED, None, False)
     assert "off" not in hub.choices.stopped_servers()

@@ -9,7 +9,6 @@ import pytest
 from app.core.overview import (
     Colour,
     Overall,
-    ServerRow,
     Shape,
     headline,
     human_duration,
@@ -20,6 +19,7 @@ from app.core.overview import (
 )
 from app.core.problems import config_error_line, plain, problem, secret_progress
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
     NEW_KEY,
     OPEN_CONFIG,
@@ -39,8 +39,8 @@ from app.core.traymenu import (
 JARGON = re.compile(r"crash-loop|needs-secret|backoff|status \d|pid|`|mcp-tray \w|\d+m\d\ds")
 
 
-def row(state: State, name: str = "files", **fields: object) -> ServerRow:
-    return ServerRow(name=name, state=state, **fields)  # type: ignore[arg-type]
+def row(state: State, name: str = "files", **fields: object) -> ServerStatus:
+    return ServerStatus(name=name, state=state, **fields)  # type: ignore[arg-type]
 
 
 def every_text(entries: list[Entry] | tuple[Entry, ...]) -> list[str]:

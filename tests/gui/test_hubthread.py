@@ -22,6 +22,7 @@ from app.core.autostart import Autostart
 from app.core.endpoint import protocol
 from app.core.hub import Hub
 from app.core.paths import default_paths
+from app.core.supervise.states import State
 from app.gui.hubthread import ThreadedHub
 from app.gui.tray import TrayApp
 from tests.gui.conftest import OpenedFiles, TrayLoop, find_action
@@ -103,16 +104,16 @@ def test_the_tray_sees_and_drives_a_hub_on_its_own_thread(
 ) -> None:
     hub, tray, events = threaded
 
-    async def scenario() -> tuple[int | None, int | None, str]:
+    async def scenario() -> tuple[int | None, int | None, State]:
         first = await events.wait_for_state("running")
         mark = len(events.events)
         tray.refresh()
         find_action(tray.menu, "flaky — Running", "Restart").trigger()
         second = await events.wait_for_state("running", after=mark)
         (row,) = hub.status_rows()
-        return first.pid, second.pid, row["state"]
+        return first.pid, second.pid, row.state
 
     first, second, state = tray_loop.run(scenario)
 
     assert first is not None and second is not None and first != second
-    assert state == "running"
+    assert state is State.RUNNING

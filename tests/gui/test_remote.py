@@ -32,11 +32,11 @@ def test_the_tray_shows_and_drives_a_hub_running_in_another_process(
         async def scenario() -> tuple[Any, Any]:
             await remote.start()
             tray.show()
-            before = remote.status_rows()[0]["pid"]
+            before = remote.status_rows()[0].pid
             running.menu_action("notes — Running", "Restart").trigger()
             await running.events.wait_for_state("starting")
             await running.events.wait_for_state("running")
-            return before, remote.status_rows()[0]["pid"]
+            return before, remote.status_rows()[0].pid
 
         before, after = tray_loop.run(scenario)
         quit_entry = running.menu_action("Quit").text()

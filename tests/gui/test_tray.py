@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
 from app.core.notices import Notice, NoticeKind
-from app.core.overview import Overall, ServerRow
+from app.core.overview import Overall
 from app.core.secrets import Secrets, SecretStore
 from app.core.supervise.states import State
+from app.core.supervise.status import ServerStatus
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
 from app.gui.windows import COLUMNS, ServersTab
 from app.hosts.linking import connect
@@ -506,11 +507,11 @@ def test_buttons_for_another_state_are_gone_at_once_not_drawn_over(qtbot: Any) -
     qtbot.addWidget(tab)
     tab.show()
     qtbot.waitExposed(tab)
-    tab.update_rows([ServerRow(name="files", state=State.RUNNING)], {})
+    tab.update_rows([ServerStatus(name="files", state=State.RUNNING)], {})
     QApplication.processEvents()  # its buttons are on screen
     assert "Restart" in [b.text() for b in tab.findChildren(QPushButton) if b.isVisibleTo(tab)]
 
-    tab.update_rows([ServerRow(name="files", state=State.CRASH_LOOP)], {})  # no event in between
+    tab.update_rows([ServerStatus(name="files", state=State.CRASH_LOOP)], {})  # no event in between
 
     shown = [b.text() for b in tab.findChildren(QPushButton) if b.isVisibleTo(tab)]
     assert "Restart" not in shown  # the running state's button, waiting to be deleted

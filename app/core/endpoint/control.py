@@ -17,32 +17,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.endpoint import protocol
+from app.core.endpoint.hubapi import HubAPI
 from app.core.errors import ControlError as ControlError  # noqa: PLC0414 - imported from here too
-from app.core.events import EventBus, ServerLogLine, to_wire
+from app.core.events import ServerLogLine, to_wire
 from app.core.rpc.framing import PushReader
 
 logger = logging.getLogger(__name__)
 
 
-class Controllable(Protocol):
-    """What the control API needs from the hub."""
-
-    bus: EventBus
-
-    def status_rows(self) -> list[dict[str, Any]]: ...
-    async def start_server(self, name: str) -> None: ...
-    async def stop_server(self, name: str) -> None: ...
-    async def restart_server(self, name: str) -> None: ...
-    def recent_log(self, name: str, lines: int) -> list[str]: ...
-    async def reload(self) -> list[str]: ...
-    async def show(self) -> None: ...
-    async def quit(self) -> None: ...
-    async def secrets_changed(self, server: str, names: list[str]) -> list[str]: ...
-    async def http_token_changed(self) -> bool: ...
-    def relay(self, name: str) -> Attachable: ...
-
-
 class Attachable(Protocol):
+    """Where an attaching client's messages go: a server's relay (app.core.rpc.relay)."""
+
     async def serve_client(
         self,
         reader: asyncio.StreamReader,
@@ -56,8 +41,12 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class ControlServer:
-    def __init__(self, hub: Controllable, socket_path: Path) -> None:
+    def __init__(
+        self, hub: HubAPI, socket_path: Path, *, attach: Callable[[str], Attachable]
+    ) -> None:
+        """``attach`` finds the relay for a server's name, or raises ControlError."""
         self._hub = hub
+        self._attach_to = attach
         self._socket_path = socket_path
         self._server: asyncio.AbstractServer | None = None
         self._handlers: dict[str, Handler] = {
@@ -146,7 +135,7 @@ class ControlServer:
     ) -> None:
         """After the reply, the connection carries one client's MCP messages (the relay's)."""
         try:
-            relay = self._hub.relay(_name(request))
+            relay = self._attach_to(_name(request))
         except ControlError as error:
             writer.write(protocol.encode(_refusal(error)))
             return
@@ -159,7 +148,7 @@ class ControlServer:
         await relay.serve_client(reader, writer, resumed=resumed)
 
     async def _status(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._hub.status_rows()
+        return [row.to_wire() for row in self._hub.status_rows()]
 
     async def _hello(self, request: dict[str, Any]) -> dict[str, Any]:
         from app import __version__
@@ -180,7 +169,7 @@ class ControlServer:
         unsubscribe = self._hub.bus.subscribe(ServerLogLine, forward)
         try:
             try:
-                recent = self._hub.recent_log(name, count)
+                recent = await self._hub.log_tail(name, count)
             except ControlError as error:
                 writer.write(protocol.encode({"ok": False, "error": str(error)}))
                 return
@@ -203,7 +192,8 @@ class ControlServer:
             lambda event: messages.put_nowait(to_wire(event))
         )
         try:
-            writer.write(protocol.encode({"ok": True, "result": self._hub.status_rows()}))
+            rows = [row.to_wire() for row in self._hub.status_rows()]
+            writer.write(protocol.encode({"ok": True, "result": rows}))
             await writer.drain()
             await self._stream(messages, writer, reader)
         finally:

@@ -1,11 +1,11 @@
 """A hub that runs in another process (``mcp-tray serve``), seen through its control socket.
 
 The tray presents it exactly as it presents its own hub: :class:`RemoteHub`
-has the same face (status rows, an event bus, start/stop/restart, reload,
-secrets, log tails). Its events come from the control API's ``events``
-stream, re-published on a local bus, so the tray's notices and menus work
-unchanged; its actions are control requests. The servers belong to the other
-process: leaving the tray leaves them running.
+has the hub's API (app.core.endpoint.hubapi). Its events come from the
+control API's ``events`` stream, re-published on a local bus, so the tray's
+notices and menus work unchanged; its actions are control requests. The
+servers belong to the other process: leaving the tray leaves them running,
+and when that process's hub stops, the quitter ends the tray too.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.core.errors import ControlError, HubNotTold
 from app.core.events import ConfigApplied, EventBus, ServerStateChanged, from_wire
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore, UnsafeSecret
+from app.core.supervise.status import ServerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +38,15 @@ class RemoteHub:
         self.paths = paths
         self.bus = EventBus()
         self.config = Config()
-        self.presenter: Callable[[], None] | None = None  # unused: no window of its own
+        self.presenter: Callable[[], None] | None = None  # unused: the other hub has no window
+        self.quitter: Callable[[], None] | None = None
         self.ended = asyncio.Event()  # the other hub stopped, or hung up
         self.store = store or SecretStore(paths.secret_index)
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[ServerStatus] = []
         self._writer: asyncio.StreamWriter | None = None
         self._pump: asyncio.Task[None] | None = None
 
-    def status_rows(self) -> list[dict[str, Any]]:
+    def status_rows(self) -> list[ServerStatus]:
         return list(self._rows)
 
     async def start(self, *, keep_going: bool = True) -> None:
@@ -57,7 +59,7 @@ class RemoteHub:
         reply = protocol.decode(await reader.readline())
         if not reply.get("ok"):
             raise OSError(f"the hub refused to stream its events: {reply.get('error')}")
-        self._rows = list(reply.get("result") or [])
+        self._rows = _rows(reply.get("result"))
         self._pump = asyncio.create_task(self._follow(reader), name="follow the hub")
         logger.info("presenting the hub already running (%s)", self.paths.socket_path)
 
@@ -87,6 +89,16 @@ class RemoteHub:
         changed: list[str] = await self._call("reload")
         return changed
 
+    async def secrets_changed(self, server: str, names: list[str]) -> list[str]:
+        acted: list[str] = await self._call("secrets_changed", name=server, secrets=names)
+        return acted
+
+    async def show(self) -> None:
+        await self._call("show")
+
+    async def quit(self) -> None:
+        await self._call("quit")
+
     async def set_secret(self, server: str, name: str, value: str) -> list[str]:
         """Store a secret in the keyring, then have the hub act on it (secret_changes)."""
         try:
@@ -111,22 +123,27 @@ class RemoteHub:
     # ----- plumbing
 
     async def _follow(self, reader: asyncio.StreamReader) -> None:
+        """Re-publish the other hub's events until it stops; then end the tray with it.
+
+        Not when cancelled (shutdown): the tray is ending already.
+        """
         try:
             while line := await reader.readline():
                 event = from_wire(protocol.decode(line))
                 if isinstance(event, ServerStateChanged):
-                    self._rows = await self._call("status")  # uptimes and all, fresh
+                    self._rows = _rows(await self._call("status"))  # uptimes and all, fresh
                 elif isinstance(event, ConfigApplied):
                     await self._load_config()
                 if event is not None:
                     self.bus.publish(event)
         except ControlError:
             pass  # the hub went away while we asked for its status: it is stopping
-        except (OSError, protocol.ProtocolError) as error:
+        except (OSError, ValueError, protocol.ProtocolError) as error:
             logger.warning("lost the hub's event stream: %s", error)
-        finally:
-            logger.info("the hub this tray presented has stopped")
-            self.ended.set()
+        logger.info("the hub this tray presented has stopped; the tray quits too")
+        self.ended.set()
+        if self.quitter is not None:
+            self.quitter()
 
     async def _call(self, op: str, **arguments: Any) -> Any:
         try:
@@ -140,6 +157,11 @@ class RemoteHub:
         """The config the other hub runs (for secret names); a broken file keeps the last."""
         with contextlib.suppress(ConfigError, OSError):
             self.config = await asyncio.to_thread(load_config, self.paths.config_file)
+
+
+def _rows(wire: Any) -> list[ServerStatus]:
+    """The rows of a ``status`` or ``events`` reply (ValueError: a state unknown here)."""
+    return [ServerStatus.from_wire(row) for row in wire or []]
 
 
 def _refusal(error: Exception) -> ControlError:

@@ -30,8 +30,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from app.core.config import ServerConfig
 from app.core.events import EventBus, SecretsMissing, ServerLogLine, ServerStateChanged
@@ -47,37 +45,12 @@ from app.core.supervise.run import (
     as_written,
 )
 from app.core.supervise.states import RUN, Goal, State, Trigger, Wish, transition
+from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import ServerLog
 
 logger = logging.getLogger(__name__)
 
 SETTLE_MARGIN_S = 10.0  # beyond the start timeout: the stop before a restart, the backoff
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServerStatus:
-    """One row of ``mcp-tray status``."""
-
-    name: str
-    state: str
-    pid: int | None
-    restarts: int
-    uptime_s: float | None
-    last_exit: int | None  # exit status; negative: killed by that signal number
-    last_error: str | None
-    stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "state": self.state,
-            "pid": self.pid,
-            "restarts": self.restarts,
-            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-            "last_exit": self.last_exit,
-            "last_error": self.last_error,
-            "stopped_by_user": self.stopped_by_user,
-        }
 
 
 class Supervisor:
@@ -129,7 +102,7 @@ class Supervisor:
             uptime = time.monotonic() - ready_at
         return ServerStatus(
             name=self.name,
-            state=self.state.value,
+            state=self.state,
             pid=self._pid(),
             restarts=self.restarts,
             uptime_s=uptime,
@@ -210,9 +183,9 @@ class Supervisor:
             nonlocal left_start
             if event.server != self.name:
                 return
-            if event.state == State.STARTING:
+            if event.state is State.STARTING:
                 left_start = True
-            elif left_start and State(event.state) in _SETTLED:
+            elif left_start and event.state in _SETTLED:
                 settled.set()
 
         unsubscribe = self._bus.subscribe(ServerStateChanged, watch)
@@ -391,8 +364,8 @@ class Supervisor:
         self._bus.publish(
             ServerStateChanged(
                 server=self.name,
-                state=self.state.value,
-                previous=previous.value,
+                state=self.state,
+                previous=previous,
                 pid=self._pid(),
                 restarts=self.restarts,
                 last_error=self.last_error,

@@ -1,0 +1,56 @@
+"""One server's status, as the hub reports it: a row of ``mcp-tray status``.
+
+The supervisor makes it, the hub lists it, the tray and the command line read
+it. Over the control socket it travels as a JSON object (:meth:`to_wire`,
+:meth:`from_wire`) whose fields ``status --json`` prints as they are, so the
+wire form is a promise to scripts: fields are added, never renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.supervise.states import State
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerStatus:
+    name: str
+    state: State
+    pid: int | None = None
+    restarts: int = 0
+    uptime_s: float | None = None
+    last_exit: int | None = None  # exit status; negative: killed by that signal number
+    last_error: str | None = None
+    stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "last_exit": self.last_exit,
+            "last_error": self.last_error,
+            "stopped_by_user": self.stopped_by_user,
+        }
+
+    @classmethod
+    def from_wire(cls, row: Mapping[str, Any]) -> ServerStatus:
+        """The row :meth:`to_wire` made; fields an older hub does not send take their default.
+
+        ValueError for a state this version does not know (a newer hub's).
+        """
+        return cls(
+            name=str(row["name"]),
+            state=State(row["state"]),
+            pid=row.get("pid"),
+            restarts=int(row.get("restarts") or 0),
+            uptime_s=row.get("uptime_s"),
+            last_exit=row.get("last_exit"),
+            last_error=row.get("last_error"),
+            stopped_by_user=bool(row.get("stopped_by_user")),
+        )
