@@ -1,25 +1,45 @@
 """Errors that carry a sentence for the user, and the exit codes of the command line.
 
 The ``str()`` of a :class:`UserError` is a sentence a person can act on: the
-command line prints it after ``mcp-tray:``, the tray shows it in a dialog or
-a notice, the control API sends it as a refusal's ``error``. The tree::
+command line prints it after ``mcp-tray:`` and exits with :data:`EXIT_FIXABLE`
+(app.cli.main, the one place that catches it), the tray shows it in a dialog
+or a notice, the control API sends it as a refusal's ``error``. The tree::
 
     Exception
-     └── UserError          a failure told in one sentence
-          ├── CommandError  a command failed: ``mcp-tray: SENTENCE`` on stderr, exit code 1
-          ├── ControlError  the hub cannot carry out a request (control API, tray); ``code``
-          │                 is the JSON-RPC error code an attached editor sees, if any
-          ├── HubNotTold    a secret was stored or removed, but the running hub was not told
-          └── NotKept       the keyring took a secret but does not give it back
+     └── UserError               a failure told in one sentence
+          ├── CommandError       a command failed; it says what it did not do
+          ├── ControlError       the hub cannot carry out a request (control API, tray);
+          │                      ``code`` is the JSON-RPC error code an attached editor
+          │                      sees, if any
+          ├── HubNotTold         a secret was stored or removed, but the running hub was
+          │                      not told
+          ├── NotKept            the keyring took a secret but does not give it back
+          ├── ConfigError        app.core.config: config.json cannot be used; one line per
+          │                      problem, "file:line:column: key: what is wrong"
+          ├── UnsafeSecret       app.core.secrets: a value too short or too common to be
+          │                      kept (and masked in logs) as a secret
+          ├── KeyringUnavailable app.core.secrets: no keyring that encrypts can be used;
+          │                      the cause and the fix
+          ├── HubNotRunning      app.core.endpoint.client: no MCP Tray to ask, and how to
+          │                      start one
+          ├── HubRefused         app.core.endpoint.client: the running MCP Tray said no,
+          │                      in its own words (a ControlError's, on its side)
+          ├── AlreadyRunning     app.core.endpoint.instance: another MCP Tray holds the
+          │                      single-instance lock
+          └── HostError          app.hosts.host: an app's config cannot be read or changed;
+               │                 nothing was changed
+               ├── Unreadable    app.hosts.survey: the app's file cannot be read, and
+               │                 what to do
+               └── UnknownHost   app.hosts.registry: no app of that name, and the names
+                                 MCP Tray knows
 
-Other errors whose message is written for the user live beside the code that
-raises them: ConfigError (app.core.config), KeyringUnavailable and
-UnsafeSecret (app.core.secrets), HostError (app.hosts.host), HubNotRunning
-and HubRefused (app.core.endpoint.client), AlreadyRunning
-(app.core.endpoint.instance). The command line prints each as a sentence
-too, most of them as a CommandError.
-
-This module imports nothing: ``mcp-tray attach`` loads it on every start.
+The first four live here; the others beside the code that raises them, which
+defines what they carry (ConfigError's ConfigIssue list, the keyring's causes
+and fixes) and from where the hub, the tray and the command line import them.
+The layer contracts (pyproject ``[tool.importlinter]``) allow that: this
+module sits outside the layers, below them all, so even app.core.config may
+import it. It imports nothing itself: ``mcp-tray attach`` loads it on every
+start.
 """
 
 from __future__ import annotations
@@ -35,7 +55,7 @@ class UserError(Exception):
 
 
 class CommandError(UserError):
-    """A command that failed; the command line prints the sentence and exits with 1."""
+    """A command that failed; the sentence says what it did not do, and why."""
 
 
 class ControlError(UserError):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.core.errors import UserError
+
 # Claude Code's ~/.claude.json holds its history as well as its servers, and
 # files of 100 MB have been seen; anything larger is not an app's config.
 MAX_CONFIG_BYTES = 128 << 20
@@ -124,7 +126,7 @@ class Host:
         return None
 
 
-class HostError(Exception):
+class HostError(UserError):
     """Something about a host's config, in one sentence for the user; nothing was changed."""
 
 

@@ -8,7 +8,7 @@ host's usual location (for example a project's ``.mcp.json`` or
 from __future__ import annotations
 
 from app.hosts import claude_code, claude_desktop, cursor, gemini, vscode, windsurf, zed
-from app.hosts.host import Host
+from app.hosts.host import Host, HostError
 from app.hosts.names import HOST_NAMES
 
 HOSTS: dict[str, Host] = {
@@ -18,9 +18,12 @@ HOSTS: dict[str, Host] = {
 assert tuple(HOSTS) == HOST_NAMES, "app.hosts.names lists the hosts in this order"
 
 
-class UnknownHost(ValueError):
+class UnknownHost(HostError):
+    """No app of that name; the message lists the names MCP Tray knows."""
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown app {name!r}; known: {', '.join(HOSTS)}")
+        known = ", ".join(HOSTS)
+        super().__init__(f'MCP Tray knows no app called "{name}"; the apps it knows: {known}')
 
 
 def host_named(name: str) -> Host:

@@ -364,6 +364,25 @@ def test_a_locked_keyring_is_an_error_that_says_what_to_do(tmp_path: Path) -> No
     assert not (tmp_path / "names.json").exists()  # nothing recorded for a failed store
 
 
+class _OddKeyring(MemoryKeyring):
+    """A backend failing in a way MCP Tray has no words of its own for."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+
+
+def test_an_unforeseen_keyring_failure_gives_its_reason_and_what_to_try(tmp_path: Path) -> None:
+    store = SecretStore(tmp_path / "names.json", backend=_OddKeyring())
+
+    with pytest.raises(KeyringUnavailable) as refused:
+        store.set("github", "TOKEN", "value-of-the-token")
+
+    assert str(refused.value) == (
+        "the keyring could not do it (org.freedesktop.DBus.Error.NoReply); make sure it "
+        "runs and is unlocked, then try again"
+    )
+
+
 @pytest.mark.parametrize("value", ["abc", "running", "password"])
 def test_a_value_too_short_or_too_common_is_refused_before_the_keyring(
     tmp_path: Path, value: str

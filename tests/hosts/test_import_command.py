@@ -92,4 +92,7 @@ def test_an_unknown_app_lists_the_known_ones(tray_home: Path) -> None:
     result = mcp_tray(tray_home, "import", "notepad")
 
     assert result.returncode == 1
-    assert "unknown app 'notepad'; known: claude-desktop, claude-code, cursor" in result.stderr
+    assert result.stderr.startswith(
+        'mcp-tray: MCP Tray knows no app called "notepad"; '
+        "the apps it knows: claude-desktop, claude-code, cursor"
+    )

@@ -125,7 +125,7 @@ def test_zed_entries_in_both_shapes() -> None:
 def test_every_host_has_a_location_and_unknown_names_are_refused() -> None:
     assert tuple(HOSTS) == HOST_NAMES  # the command line's list, kept light for `attach`
     assert all(host.default_path().is_absolute() for host in HOSTS.values())
-    with pytest.raises(UnknownHost, match="known: claude-desktop"):
+    with pytest.raises(UnknownHost, match="the apps it knows: claude-desktop, "):
         host_named("notepad")
 
 

@@ -1,10 +1,8 @@
 """Reading ``config.json`` into a :class:`Config`, or saying exactly what is wrong.
 
-Errors::
-
-    Exception
-     └── ConfigError        the file cannot be used; .issues lists every problem
-                            (a ConfigIssue each: file, line, column, key path, message)
+Errors: :class:`ConfigError` (a UserError, app.core.errors): the file cannot
+be used; ``.issues`` lists every problem (a ConfigIssue each: file, line,
+column, key path, message).
 
 Every problem the user can fix is a :class:`ConfigError`, never a bare
 ``OSError``, ``JSONDecodeError`` or pydantic ``ValidationError``: the hub
@@ -27,6 +25,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from app.core.config.schema import Config, json_keys_at
+from app.core.errors import UserError
 from app.core.jsontext.locate import KeyPath, SourceMap, locate
 
 _MISSING_FILE_HINT = (
@@ -55,8 +54,9 @@ class ConfigIssue:
         return ": ".join(part for part in parts if part)
 
 
-class ConfigError(Exception):
-    """The config file at ``path`` cannot be used, for the reasons in ``issues``."""
+class ConfigError(UserError):
+    """The config file at ``path`` cannot be used, for the reasons in ``issues``: one line
+    each, "file:line:column: key: what is wrong"."""
 
     def __init__(self, path: Path, issues: list[ConfigIssue]) -> None:
         super().__init__(path, issues)

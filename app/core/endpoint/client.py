@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from app.core.endpoint import protocol
+from app.core.errors import UserError
 
 HOW_TO_START = "Start it with `mcp-tray` (tray icon) or `mcp-tray serve` (no window)."
 
 
-class HubNotRunning(Exception):
+class HubNotRunning(UserError):
+    """No MCP Tray listens on the control socket; the message says how to start one."""
+
     def __init__(self) -> None:
         super().__init__(f"MCP Tray is not running. {HOW_TO_START}")
 
 
-class HubRefused(Exception):
-    """The hub answered with an error meant for the user."""
+class HubRefused(UserError):
+    """The running MCP Tray said no; the message is its reason, written for the user."""
 
 
 def call(socket_path: Path, op: str, *, timeout: float = 30.0, **arguments: Any) -> Any:
@@ -61,11 +64,13 @@ def _connect(socket_path: Path, timeout: float) -> socket.socket:
 def _read_line(incoming: Any) -> dict[str, Any]:
     line = incoming.readline()
     if not line:
-        raise HubRefused("the hub closed the connection without answering; see its log")
+        raise HubRefused("MCP Tray closed the connection without answering; see its log (hub.log)")
     return protocol.decode(line)
 
 
 def _result(reply: dict[str, Any]) -> Any:
     if not reply.get("ok"):
-        raise HubRefused(str(reply.get("error", "the hub refused the request")))
+        raise HubRefused(
+            str(reply.get("error", "MCP Tray refused without saying why; see its log (hub.log)"))
+        )
     return reply.get("result")

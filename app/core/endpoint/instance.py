@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
+from app.core.errors import UserError
 
-class AlreadyRunning(Exception):
+
+class AlreadyRunning(UserError):
+    """Another MCP Tray holds the lock; ``pid`` is its process, when it wrote one."""
+
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
         where = f" (pid {pid})" if pid else ""

@@ -33,6 +33,8 @@ import re
 import urllib.parse
 from collections.abc import Iterable
 
+from app.core.errors import UserError
+
 MASK = "***"
 # Below this a value turns up in ordinary text by chance (words, process ids,
 # times); GitLab asks the same minimum of the CI variables it masks.
@@ -160,7 +162,7 @@ PLACEHOLDERS = frozenset(
 _PEM_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")
 
 
-class UnsafeSecret(ValueError):
+class UnsafeSecret(UserError):
     """A value that cannot be kept as a secret; the message says why, in words."""
 
 

@@ -30,6 +30,7 @@ from keyring.backends import fail, null
 from keyring.backends.chainer import ChainerBackend
 
 from app.core.atomic import write_atomically
+from app.core.errors import UserError
 from app.core.secrets.redact import check
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ SERVICE_PREFIX = "mcp-tray/"
 T = TypeVar("T")
 
 
-class KeyringUnavailable(Exception):
+class KeyringUnavailable(UserError):
     """No secure keyring can be used; the message names the cause and the fix."""
 
 
@@ -204,4 +205,7 @@ def _explain(error: Exception) -> str:
             "the Secret Service (the desktop's keyring) cannot be reached over D-Bus "
             f"({text or kind}); make sure gnome-keyring or KWallet runs in your session"
         )
-    return f"the keyring failed: {kind}: {text}"
+    return (
+        f"the keyring could not do it ({text or kind}); make sure it runs and is unlocked, "
+        "then try again"
+    )
