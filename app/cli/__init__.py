@@ -5,7 +5,12 @@ happened: app.cli.control (the running hub: status, start|stop|restart, logs,
 quit), app.cli.secret, app.cli.hosts (import, connect, disconnect) and
 app.cli.http. Each subcommand imports what it needs when it runs, so that
 quick commands (and ``attach``, which editors start often) pay only for
-themselves. Exit codes: app.core.errors.
+themselves.
+
+A failure reaches :func:`main` as a UserError (app.core.errors), whatever
+raised it; main prints ``mcp-tray: `` and its sentence on stderr and exits
+with EXIT_FIXABLE. A command catches one only to say what it then did not do
+("API_TOKEN was not stored. …"). Exit codes: app.core.errors.
 """
 
 from __future__ import annotations
@@ -170,12 +175,8 @@ def _secret(args: argparse.Namespace) -> int:
 
 def _hosts(args: argparse.Namespace) -> int:
     from app.cli import hosts
-    from app.hosts.host import HostError
 
-    try:
-        return hosts.run(args, _paths(args))
-    except HostError as error:
-        raise CommandError(str(error)) from None
+    return hosts.run(args, _paths(args))
 
 
 def _http(args: argparse.Namespace) -> int:
@@ -193,8 +194,7 @@ def _config(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(paths.config_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return EXIT_FIXABLE
+    except ConfigError as error:  # the answer to `check`: it has these problems
+        raise CommandError(f"the config has errors; fix them, then check again:\n{error}") from None
     print(f"{paths.config_file}: OK, {len(config.servers)} server(s)")
     return EXIT_OK

@@ -42,7 +42,7 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    """Raises app.hosts.host.HostError for the command line to report."""
+    """Raises app.hosts.host.HostError, in words, for the command line to report."""
     from app.hosts import importing, linking
 
     host, path = _host_and_path(args)
@@ -71,11 +71,7 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
 
 def _host_and_path(args: argparse.Namespace) -> tuple[Host, Path]:
     """The app named on the command line, and its config file (``--path`` or the usual)."""
-    from app.hosts.host import HostError
-    from app.hosts.registry import UnknownHost, host_named
+    from app.hosts.registry import host_named
 
-    try:
-        host = host_named(args.host)
-    except UnknownHost as error:
-        raise HostError(str(error)) from None
+    host = host_named(args.host)
     return host, args.path or host.default_path()

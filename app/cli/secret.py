@@ -52,18 +52,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.config import ConfigError
-    from app.core.secrets import KeyringUnavailable, UnsafeSecret
-
-    try:
-        result: int = args.secret_action(args, paths)
-    except UnsafeSecret as error:
-        what = getattr(args, "name", "A value")
-        raise CommandError(f"{what} was not stored. {error}") from None
-    except KeyringUnavailable as error:
-        raise CommandError(str(error)) from None
-    except ConfigError as error:
-        raise CommandError(f"the config has errors; fix them first.\n{error}") from None
+    """Raises a UserError (a config with errors, no keyring to use, …) for the command
+    line to report."""
+    result: int = args.secret_action(args, paths)
     return result
 
 
@@ -72,11 +63,14 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
 
 def _set(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.endpoint.secret_changes import store_secret
-    from app.core.secrets import secret_names
+    from app.core.secrets import refusal, secret_names
 
     config = _server_config(paths, args.server)
     _check_name(args.name)
     value = _read_value(args.server, args.name)
+    reason = refusal(value)  # the store refuses it too, but cannot say which secret it was
+    if reason is not None:
+        raise CommandError(f"{args.name} was not stored. {reason}")
 
     def stored() -> None:
         print(f"Stored {args.name} for {args.server} in the keyring.")
@@ -258,8 +252,8 @@ def _check_name(name: str) -> None:
 
     if not SECRET_NAME_PATTERN.fullmatch(name):
         raise CommandError(
-            f'invalid secret name {name!r}: start with a letter or "_", then letters, digits, '
-            '"_", "." or "-"'
+            f'{name!r} cannot be a secret name: start it with a letter or "_", then use '
+            'letters, digits, "_", "." or "-"'
         )
 
 

@@ -3,7 +3,8 @@
 Start-up as the tray's (app.core.startup): folders and config (the first run
 writes the default) → the single-instance lock → logging (which masks secret
 values) → the hub. SIGTERM and SIGINT stop every server cleanly; a second
-SIGINT kills them at once; SIGHUP re-reads the config. Nothing here imports Qt.
+SIGINT kills them at once; SIGHUP re-reads the config. What stops a start is
+a UserError, for the command line to print. Nothing here imports Qt.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 
 from app.core.config import ConfigError
 from app.core.endpoint.instance import AlreadyRunning
-from app.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK
+from app.core.errors import EXIT_INTERRUPTED, EXIT_OK, CommandError
 from app.core.hub import Hub
 from app.core.paths import Paths
 from app.core.startup import run_once
@@ -27,8 +27,7 @@ def serve(paths: Paths, *, write_default: bool = True) -> int:
     """Run the hub until a signal stops it; ``write_default`` creates a missing config."""
 
     def refuse(running: AlreadyRunning) -> int:
-        print(f"{running}; use `mcp-tray status` to see its servers.", file=sys.stderr)
-        return EXIT_FIXABLE
+        raise CommandError(f"{running}; `mcp-tray status` shows its servers") from None
 
     return run_once(
         paths,
@@ -41,13 +40,17 @@ def serve(paths: Paths, *, write_default: bool = True) -> int:
 async def _serve(hub: Hub) -> int:
     try:
         await hub.start()
-    except ConfigError as error:
-        print(f"{error}\nFix the config, then start again.", file=sys.stderr)
-        return EXIT_FIXABLE
+    except ConfigError as error:  # nothing started yet: the config is read first
+        raise CommandError(
+            f"the config has errors, so MCP Tray did not start; fix them, then start it "
+            f"again:\n{error}"
+        ) from None
     except OSError as error:  # the control socket could not be opened
-        print(f"mcp-tray: cannot start: {error}", file=sys.stderr)
         await hub.shutdown()
-        return EXIT_FIXABLE
+        raise CommandError(
+            f"MCP Tray could not open its control socket ({error.strerror or error}); "
+            "see its log (hub.log)"
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -4,7 +4,8 @@ Order: folders and, on a first run, the default config (:func:`prepare`) →
 the single-instance lock (:func:`run_once`; when another MCP Tray holds it,
 each caller answers its own way: a second tray asks the first to come
 forward, a second ``serve`` refuses) → logging, which masks secret
-values → the hub (:func:`logged_hub`). Nothing here imports Qt.
+values → the hub (:func:`logged_hub`). What stops a start is a UserError,
+for the command line to print. Nothing here imports Qt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 
 from app.core.config import ensure_config
 from app.core.endpoint.instance import AlreadyRunning, InstanceLock
-from app.core.errors import EXIT_FIXABLE
+from app.core.errors import CommandError
 from app.core.hub import Hub
 from app.core.installation import demo_command
 from app.core.paths import Paths, UnsafeRuntimeDir
@@ -36,8 +37,7 @@ def run_once(
     """Prepare, take the single-instance lock, and ``run`` the hub while holding it;
     ``already_running`` answers when another MCP Tray holds the lock. Returns the
     exit code."""
-    if not prepare(paths, write_default=write_default):
-        return EXIT_FIXABLE
+    prepare(paths, write_default=write_default)
     lock = InstanceLock(paths.lock_path)
     try:
         lock.acquire()
@@ -49,13 +49,14 @@ def run_once(
         lock.release()
 
 
-def prepare(paths: Paths, *, write_default: bool) -> bool:
-    """Folders, and on a first run the default config; False once it said what failed."""
+def prepare(paths: Paths, *, write_default: bool) -> None:
+    """Folders, and on a first run the default config; a CommandError says what failed."""
     try:
         paths.ensure()
-    except (UnsafeRuntimeDir, OSError) as error:
-        print(f"mcp-tray: cannot prepare its folders: {error}", file=sys.stderr)
-        return False
+    except UnsafeRuntimeDir as error:
+        raise CommandError(f"MCP Tray did not start: {error}") from None
+    except OSError as error:
+        raise CommandError(f"MCP Tray cannot create its folders: {_said(error)}") from None
     try:
         if write_default and ensure_config(paths.config_file, demo=demo_command()):
             print(
@@ -63,9 +64,14 @@ def prepare(paths: Paths, *, write_default: bool) -> bool:
                 file=sys.stderr,
             )
     except OSError as error:
-        print(f"mcp-tray: cannot write the default config: {error}", file=sys.stderr)
-        return False
-    return True
+        raise CommandError(f"MCP Tray cannot write its default config: {_said(error)}") from None
+
+
+def _said(error: OSError) -> str:
+    """What the operating system said, without Python's "[Errno 13]" and quotes."""
+    if error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return error.strerror or str(error)
 
 
 def logged_hub(paths: Paths) -> Hub:
