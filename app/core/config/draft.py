@@ -1,0 +1,74 @@
+"""A server being added or edited, before it is written: what the Add dialog's form
+shows, and what a pasted snippet, a catalog entry or an ``.mcpb`` bundle becomes.
+
+A draft keeps secrets apart from everything else: :attr:`ServerDraft.secrets`
+holds the values the user typed (or has yet to type) for the keyring, and
+:meth:`ServerDraft.config_entry` writes only ``${secret:NAME}`` in their
+place, so a secret never reaches ``config.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Variable:
+    """One environment variable of the server.
+
+    ``secret``: kept in the keyring under ``name`` (the value goes there, and
+    the file says ``${secret:NAME}``); ``required``: the server cannot run
+    without it, so the form asks for it before saving. ``description``: what
+    it is, in the words of whoever described the server (a catalog entry).
+    """
+
+    name: str
+    value: str = ""
+    secret: bool = False
+    required: bool = False
+    description: str = ""
+
+
+@dataclass
+class ServerDraft:
+    """Everything the form edits. ``remote_url``: the server only runs remotely
+    (a catalog entry with ``remotes`` and no package), which MCP Tray cannot
+    run yet; the form says so instead of offering to save."""
+
+    name: str = ""
+    command: str = ""
+    args: list[str] = field(default_factory=list)
+    cwd: str = ""
+    variables: list[Variable] = field(default_factory=list)
+    watch: bool = False
+    shared: bool = True
+    description: str = ""
+    remote_url: str = ""
+    notes: list[str] = field(default_factory=list)  # what the translation changed, in words
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The values that go to the keyring, by name (empty ones included)."""
+        return {v.name: v.value for v in self.variables if v.secret}
+
+    def missing(self) -> list[str]:
+        """Names of required variables without a value."""
+        return [v.name for v in self.variables if v.required and not v.value]
+
+    def config_entry(self) -> dict[str, Any]:
+        """The ``mcpServers`` entry for config.json: secrets as ``${secret:NAME}``,
+        defaults left out so the file stays as short as a hand-written one."""
+        entry: dict[str, Any] = {"command": self.command}
+        if self.args:
+            entry["args"] = list(self.args)
+        env = {v.name: f"${{secret:{v.name}}}" if v.secret else v.value for v in self.variables}
+        if env:
+            entry["env"] = env
+        if self.cwd:
+            entry["cwd"] = self.cwd
+        if self.watch:
+            entry["watch"] = True
+        if not self.shared:
+            entry["shared"] = False
+        return entry
