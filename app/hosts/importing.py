@@ -8,7 +8,8 @@ MCP Tray has the same thing:
 - ``${env:VAR}``, ``${VAR}``, ``${VAR:-default}`` → ``${env:VAR}`` (a default is dropped, and said);
 - ``${input:ID}`` (VS Code asks for it) → ``${secret:ID}``, to be set once with ``secret set``;
 - ``${workspaceFolder}`` → the workspace folder, for a workspace's ``.vscode/mcp.json``;
-- ``${userHome}`` → the home folder.
+- ``${userHome}`` → the home folder;
+- ``${secret:NAME}`` and ``${env:NAME}``, MCP Tray's own, stay as they are.
 
 Nothing is overwritten: a name MCP Tray already has is reported, not
 replaced. Plaintext values that look like secrets go to the keyring
@@ -18,7 +19,8 @@ config is edited in place (atomic, with a backup), member by member, so its
 formatting stays.
 
 The command line (``mcp-tray import``) and the tray's "Connect an app…"
-both call :func:`import_servers`.
+both call :func:`import_servers`; a pasted snippet (app.hosts.paste) goes
+through the same translation, :func:`translate`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Entry:
     name: str
     config: dict[str, Any] | None  # for MCP Tray's mcpServers; None: not importable
     notes: list[str] = field(default_factory=list)  # what was translated, or why not
+    asked: list[str] = field(default_factory=list)  # ${input:ID}s, now ${secret:ID}s to set
 
 
 @dataclass
@@ -195,16 +198,40 @@ def _put_placeholder(config: dict[str, Any], move: Move) -> None:
 def host_entries(host: Host, path: Path, document: Document) -> list[Entry]:
     """Every server the host config at ``path`` defines, translated."""
     workspace = host.workspace_of(path)
-    return [_entry(host, name, raw, workspace) for name, raw in host.servers(document.data).items()]
+    return [
+        _importable(host, name, raw, workspace) for name, raw in host.servers(document.data).items()
+    ]
 
 
-def _entry(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
+def _importable(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
     if not isinstance(raw, dict):
         return Entry(name, None, ["its entry is not an object"])
     if host.is_remote(raw):
         return Entry(name, None, ["a remote (HTTP/SSE) server: MCP Tray runs local stdio servers"])
     if not SERVER_NAME_PATTERN.fullmatch(name):
         return Entry(name, None, [f"{UNFIT_NAME}; rename it in {host.title} to bring it over"])
+    entry = translate(host, name, raw, workspace)
+    if any(note.startswith("cannot") for note in entry.notes):
+        entry.config = None
+    asked = [
+        f"${{input:{key}}} became ${{secret:{key}}}; set it once with "
+        f"`mcp-tray secret set {name} {key}`"
+        for key in entry.asked
+    ]
+    entry.notes[:0] = asked
+    return entry
+
+
+def translate(host: Host, name: str, raw: dict[str, Any], workspace: Path | None) -> Entry:
+    """The host's stdio entry ``raw`` as an MCP Tray entry, its variables translated.
+
+    Importing and pasting (app.hosts.paste) both read a host's entry through
+    here. ``config`` is None when the entry starts no command MCP Tray can
+    run; the notes say why. A variable without an equivalent stays as written,
+    with a note that starts "cannot translate" (config.json refuses it).
+    ``${input:ID}`` values the host would have asked for are listed in
+    ``asked``: each became ``${secret:ID}``, which nothing has set yet.
+    """
     launch = host.launch(raw)
     if not isinstance(launch.command, str) or not launch.command:
         return Entry(name, None, ["no command to run (provided by an extension?)"])
@@ -220,14 +247,16 @@ def _entry(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
         config["cwd"] = _translate(raw["cwd"], entry, host, workspace)
     if raw.get("envFile"):
         entry.notes.append(f"envFile {raw['envFile']} is not read; copy what it sets into env")
-    entry.config = None if any(n.startswith("cannot") for n in entry.notes) else config
+    entry.config = config
     return entry
 
 
 def _translate(value: str, entry: Entry, host: Host, workspace: Path | None) -> str:
     def replace(match: re.Match[str]) -> str:
         body = match.group(1) if match.group(1) is not None else match.group(2)
-        replacement, note = _equivalent(body, entry.name, workspace)
+        replacement, note = _equivalent(body, workspace)
+        if body.startswith("input:") and replacement is not None:
+            entry.asked.append(body.partition(":")[2])
         if note:
             entry.notes.append(note)
         return match.group(0) if replacement is None else replacement
@@ -235,15 +264,14 @@ def _translate(value: str, entry: Entry, host: Host, workspace: Path | None) -> 
     return (_VARIABLE_OR_BARE if host.bare_variables else _VARIABLE).sub(replace, value)
 
 
-def _equivalent(body: str, server: str, workspace: Path | None) -> tuple[str | None, str | None]:
+def _equivalent(body: str, workspace: Path | None) -> tuple[str | None, str | None]:
     """What MCP Tray writes for the host's ``${body}`` (None: nothing), and what to tell."""
     kind, colon, rest = body.partition(":")
     variable, dash, _ = body.partition(":-")
-    if colon and kind == "env":
-        return "${env:" + rest + "}", None
+    if colon and kind in ("env", "secret"):  # MCP Tray's own: a snippet may be one of ours
+        return "${" + body + "}", None
     if colon and kind == "input":
-        note = f"${{input:{rest}}} became ${{secret:{rest}}}; set it once with "
-        return "${secret:" + rest + "}", note + f"`mcp-tray secret set {server} {rest}`"
+        return "${secret:" + rest + "}", None
     if body == "workspaceFolder" and workspace is not None:
         return str(workspace), None
     if body == "userHome":
