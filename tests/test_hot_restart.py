@@ -169,7 +169,7 @@ async def test_a_syntax_error_parks_the_server_and_the_fix_brings_it_back(
     project.break_it()
     parked = await hub.events.wait_for_state("crash-loop", after=mark)
     refused = await client.request("tools/call", {"name": "answer", "arguments": {}})
-    assert "SyntaxError" in (parked.last_error or "") + refused["error"]["message"]
+    assert "SyntaxError" in parked.failure.text() + refused["error"]["message"]
 
     fixed_at = len(hub.events.events)
     project.save("fixed")

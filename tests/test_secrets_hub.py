@@ -68,7 +68,7 @@ async def test_a_missing_secret_parks_the_server_once_and_setting_it_starts_it(
     finally:
         await tray.close()
 
-    assert "needs the secret API_TOKEN" in (waiting.last_error or "")
+    assert "needs the secret API_TOKEN" in waiting.failure.text()
     assert isinstance(missing, SecretsMissing) and missing.names == ("API_TOKEN",)
     assert started == ["api"]
     assert answer == "the-token-value"
@@ -91,7 +91,7 @@ async def test_a_locked_keyring_parks_the_server_with_the_reason_not_as_needing_
     finally:
         await tray.close()
 
-    assert parked.last_error == (
+    assert parked.failure.text() == (
         "cannot read its secrets: the keyring is locked; unlock it (log in to your desktop "
         "session, or open your system's Passwords and Keys app) and try again"
     )
@@ -136,8 +136,9 @@ async def test_setting_one_of_two_secrets_leaves_the_server_waiting_for_the_othe
 
     assert started == []  # not told "(re)started": it still waits
     assert row.state is State.NEEDS_SECRET
-    assert (row.last_error or "").startswith("needs the secret OTHER_KEY: set it")
-    assert "API_TOKEN" not in (row.last_error or "")
+    assert row.failure is not None
+    assert row.failure.text().startswith("needs the secret OTHER_KEY: set it")
+    assert "API_TOKEN" not in row.failure.text()
     assert then_started == ["api"]
 
 
@@ -173,7 +174,7 @@ async def test_a_stored_secret_too_common_to_mask_keeps_the_server_waiting_and_s
     finally:
         await tray.close()
 
-    reason = waiting.last_error or ""
+    reason = waiting.failure.text()
     assert reason.startswith("cannot use its stored secret API_TOKEN: too short")
     assert isinstance(missing, SecretsMissing) and missing.names == ("API_TOKEN",)
     lines = [e.line for e in tray.events.events[mark:] if isinstance(e, ServerLogLine)]

@@ -67,7 +67,7 @@ def status_table(rows: list[ServerStatus]) -> str:
             str(row.pid or "-"),
             str(row.restarts),
             duration(row.uptime_s),
-            row.last_error or "",
+            row.failure.text() if row.failure else "",
         )
         for row in rows
     ]
@@ -97,7 +97,7 @@ def control(args: argparse.Namespace, paths: Paths) -> int:
         return EXIT_OK
     print(f"{args.name} is {row.state.value}" + (f" (pid {row.pid})." if row.pid else "."))
     if row.state is not State.RUNNING:
-        print(f"  {row.last_error or 'see `mcp-tray logs ' + args.name + '`'}")
+        print(f"  {row.failure.text() if row.failure else f'see `mcp-tray logs {args.name}`'}")
         return EXIT_FIXABLE
     return EXIT_OK
 

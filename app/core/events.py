@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args
 
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 from app.core.supervise.stderr import stamped
 
@@ -31,7 +32,7 @@ class ServerStateChanged:
     previous: State
     pid: int | None
     restarts: int
-    last_error: str | None
+    failure: Failure | None = None  # how its last run failed; None once it runs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,12 +51,14 @@ class ServerExited:
             return f"was killed by {_signal_name(self.signal)}"
         return f"exited with status {self.exit_code}"
 
+    def failure(self) -> Failure:
+        """This exit as a failure of the server's run (whether or not it was planned)."""
+        status = -self.signal if self.signal is not None else self.exit_code
+        return Failure(phrase=self.how(), exit_status=status, last_output=self.last_stderr)
+
     def describe(self) -> str:
         """One sentence a person can read, e.g. in a notification."""
-        sentence = f"{self.server} {self.how()}."
-        if self.last_stderr:
-            sentence += f" Last output: {self.last_stderr[-1]}"
-        return sentence
+        return self.failure().sentence(self.server)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,7 +156,19 @@ def from_wire(message: dict[str, Any]) -> Event | None:
     }
     if kind is ServerStateChanged:
         fields["state"], fields["previous"] = State(fields["state"]), State(fields["previous"])
+        fields["failure"] = _failure(fields.get("failure"))
     return kind(**fields)
+
+
+def _failure(wire: Any) -> Failure | None:
+    """The Failure that to_wire wrote as a JSON object; None when there was none."""
+    if not isinstance(wire, dict):
+        return None
+    return Failure(
+        phrase=str(wire.get("phrase", "")),
+        exit_status=wire.get("exit_status"),
+        last_output=tuple(wire.get("last_output") or ()),
+    )
 
 
 class EventBus:

@@ -47,6 +47,7 @@ from app.core.events import (
     Unsubscribe,
 )
 from app.core.problems import MISTAKE, config_error_line, what_happened, with_last_words
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
@@ -134,7 +135,7 @@ class _Server:
     parked: bool = False  # a crash-loop notice went out and it has not run since
     waiting_for_secret: bool = False
     crash: ServerExited | None = None  # an unplanned exit not yet followed by running
-    reason: str | None = None  # why its last run ended, as the supervisor put it
+    reason: Failure | None = None  # why its last run ended, as the supervisor put it
     window_ends: float = 0.0
     unreported: int = 0  # crashes inside the window, told at its end
     summary: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -191,7 +192,7 @@ class Notices:
         elif event.state is State.RUNNING:
             self._running(event.server)
         elif event.state is State.BACKOFF:
-            self._server(event.server).reason = event.last_error
+            self._server(event.server).reason = event.failure
         elif event.state in (State.STOPPED, State.DISABLED):
             self._stopped(event.server)
 
@@ -331,7 +332,7 @@ class Notices:
 
 
 def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice:
-    what = _what_happened(event.last_error, crash)
+    what = _what_happened(event.failure, crash)
     return Notice(
         kind=NoticeKind.CRASH_LOOP,
         server=event.server,
@@ -343,11 +344,10 @@ def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice
 # ----- the words: what happened, in a sentence a person reads (app.core.problems)
 
 
-def _what_happened(reason: str | None, crash: ServerExited | None) -> str:
-    text = reason or (crash.describe().removeprefix(f"{crash.server} ") if crash else "")
-    return what_happened(text) if text else "It keeps failing to start."
+def _what_happened(reason: Failure | None, crash: ServerExited | None) -> str:
+    failure = reason or (crash.failure() if crash is not None else None)
+    return what_happened(failure) if failure is not None else "It keeps failing to start."
 
 
 def _with_last_line(text: str, crash: ServerExited | None) -> str:
-    last = crash.last_stderr[-1].strip() if crash is not None and crash.last_stderr else ""
-    return with_last_words(text, last)
+    return with_last_words(text, crash.failure().last_words if crash is not None else "")

@@ -1,8 +1,8 @@
-"""A server's last error as a person reads it: what happened, then what to do.
+"""A server's last failure as a person reads it: what happened, then what to do.
 
-The supervisor words its errors for the log and the command line ("the
-command npx does not exist; fix \"command\"", "exited with status 1. Last
-output: …", "set it … with `mcp-tray secret set …`"). The tray shows the
+The supervisor words its failures (app.core.supervise.failure) for the log
+and the command line ("the command npx does not exist; fix \"command\"",
+"exited with status 1", "set it … with `mcp-tray secret set …`"). The tray shows the
 same facts as one sentence about what happened and one about what to do,
 never a command line, an exit status or a process id. Those stay in the
 details view, the log and ``mcp-tray status``. Qt-free.
@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
-LAST_OUTPUT = ". Last output: "
 MISTAKE = "The config file has a mistake: "
 
 
@@ -47,10 +47,9 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
         )
     if row.state is State.DISABLED:
         return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
-    if not row.last_error or row.state in (State.RUNNING, State.STOPPING):
+    if row.failure is None or row.state in (State.RUNNING, State.STOPPING):
         return None
-    error, _, said = row.last_error.partition(LAST_OUTPUT)
-    return Problem(what_happened(error), _todo(row.state), said.strip())
+    return Problem(what_happened(row.failure), _todo(row.state), row.failure.last_words)
 
 
 def _todo(state: State) -> str:
@@ -120,10 +119,10 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
 ]
 
 
-def what_happened(error: str) -> str:
-    """The supervisor's reason ("exited with status 3", "the command npx does not
+def what_happened(failure: Failure) -> str:
+    """The supervisor's phrase ("exited with status 3", "the command npx does not
     exist; …") as one sentence a person reads ("It stopped with an error.")."""
-    error = error.partition(LAST_OUTPUT)[0].strip().rstrip(".")
+    error = failure.phrase.strip().rstrip(".")
     for pattern, sentence in _PHRASES:
         match = pattern.search(error)
         if match:

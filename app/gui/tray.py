@@ -268,8 +268,9 @@ class TrayApp(QObject):
         by_name = {row.name: row for row in rows}
         for server, dialog in list(self._following.items()):
             row = by_name.get(server)
-            error = row.last_error if row is not None else None
-            still_needed = [n for n in secrets.get(server, []) if n in (error or "")]
+            failure = row.failure if row is not None else None
+            phrase = failure.phrase if failure is not None else ""  # names what it still needs
+            still_needed = [n for n in secrets.get(server, []) if n in phrase]
             text, finished = secret_progress(row, server, still_needed=still_needed)
             dialog.report(text, finished=finished)
             if finished:

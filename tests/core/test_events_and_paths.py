@@ -19,6 +19,7 @@ from app.core.events import (
     ServerStateChanged,
 )
 from app.core.paths import HOME_ENV, UnsafeRuntimeDir, default_paths
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 
 # ----- the event bus
@@ -26,7 +27,7 @@ from app.core.supervise.states import State
 
 def _state(server: str, state: State = State.RUNNING) -> ServerStateChanged:
     return ServerStateChanged(
-        server=server, state=state, previous=State.STARTING, pid=1, restarts=0, last_error=None
+        server=server, state=state, previous=State.STARTING, pid=1, restarts=0
     )
 
 
@@ -365,7 +366,7 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
             previous=State.STARTING,
             pid=7,
             restarts=1,
-            last_error=None,
+            failure=Failure(phrase="exited with status 3", exit_status=3, last_output=("x", "y")),
         ),
         ServerExited(server="a", exit_code=3, signal=None, planned=False, last_stderr=("x",)),
         ServerLogLine(server="a", stamp="12:00:00", line="hello"),
@@ -382,6 +383,7 @@ def test_every_event_kind_survives_the_control_api_stream() -> None:
     assert isinstance(decoded[0], ServerStateChanged)
     assert (decoded[0].state, decoded[0].previous) == (State.RUNNING, State.STARTING)
     assert type(decoded[0].state) is State  # not the string that travelled
+    assert isinstance(decoded[0].failure, Failure)  # not the JSON object that travelled
     assert from_wire({"event": "FromALaterVersion", "fields": {}}) is None
 
 

@@ -76,7 +76,7 @@ async def test_a_crash_loop_tells_its_story_between_the_servers_own_lines(superv
     exits = [e for e in events.events if isinstance(e, ServerExited)]
     assert [e.last_stderr for e in exits] == [(FATAL,), (FATAL,) * 2, (FATAL,) * 3]
     assert supervisor.log.last_lines(5) == (FATAL,) * 3
-    assert (supervisor.last_error or "").endswith(f"Last output: {FATAL}")
+    assert supervisor.failure.text().endswith(f"Last output: {FATAL}")
 
 
 async def test_a_paused_server_says_when_it_tries_again_and_then_does(supervise) -> None:

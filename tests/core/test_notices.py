@@ -31,6 +31,7 @@ from app.core.notices import (
     Notices,
     Urgency,
 )
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +97,7 @@ def state(server: str, new: str, previous: str, error: str | None = None) -> Ser
         previous=State(previous),
         pid=4242,
         restarts=0,
-        last_error=error,
+        failure=Failure.from_text(error) if error else None,
     )
 
 

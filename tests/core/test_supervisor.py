@@ -46,7 +46,7 @@ async def test_a_server_that_crashes_at_start_parks_in_crash_loop_with_its_last_
     assert status.state == "crash-loop"
     assert status.restarts == 2  # three starts in all
     assert status.last_exit == 3
-    assert "cannot open the database" in (status.last_error or "")
+    assert "cannot open the database" in status.failure.text()
     assert events.states().count("starting") == 3
 
 
@@ -124,7 +124,7 @@ async def test_a_hung_server_is_restarted_when_it_stops_answering_pings(supervis
     backoff = await events.wait_for_state("backoff")
     await events.wait_for_state("running", after=events.events.index(backoff))
 
-    assert "stopped answering" in (backoff.last_error or "")
+    assert "stopped answering" in backoff.failure.text()
     assert supervisor.status().restarts == 1
     told = [e.line for e in events.events if isinstance(e, ServerLogLine) and e.lifecycle]
     assert told[2] == "Stopped answering (2 pings in a row went unanswered)."
@@ -205,7 +205,7 @@ async def test_a_missing_command_parks_at_once_with_a_readable_error(supervise) 
     with pytest.raises(TimeoutError):  # no retry storm: nothing else happens
         await events.wait_for_state("starting", after=len(events.events), timeout=1.0)
 
-    assert "'mcp-tray-no-such-command' was not found on PATH" in (parked.last_error or "")
+    assert "'mcp-tray-no-such-command' was not found on PATH" in parked.failure.text()
     assert supervisor.status().restarts == 0
     cannot, paused = map(parse_log_line, supervisor.log.last_stamped(10))
     assert cannot.lifecycle and paused.lifecycle
@@ -224,7 +224,7 @@ async def test_a_missing_working_directory_parks_at_once(supervise, tmp_path: Pa
 
     parked = await events.wait_for_state("crash-loop")
 
-    assert "working directory" in (parked.last_error or "")
+    assert "working directory" in parked.failure.text()
     assert supervisor.status().restarts == 0
 
 

@@ -18,6 +18,7 @@ from app.core.overview import (
     tooltip,
 )
 from app.core.problems import config_error_line, plain, problem, secret_progress
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
@@ -142,7 +143,7 @@ def test_a_servers_summary_gives_its_uptime_and_restarts_in_words() -> None:
 def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
     error: str, what: str
 ) -> None:
-    found = problem(row(State.CRASH_LOOP, last_error=error))
+    found = problem(row(State.CRASH_LOOP, failure=Failure.from_text(error)))
 
     assert found is not None
     assert found.what == what
@@ -151,7 +152,9 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
 
 
 def test_the_last_thing_a_server_said_is_kept_apart_from_the_sentence() -> None:
-    found = problem(row(State.BACKOFF, last_error="exited with status 3. Last output: boom"))
+    found = problem(
+        row(State.BACKOFF, failure=Failure.from_text("exited with status 3. Last output: boom"))
+    )
 
     assert found is not None
     assert found.said == "boom"
@@ -167,7 +170,7 @@ def test_a_server_that_needs_a_secret_is_told_which_and_how() -> None:
 
 
 def test_a_running_server_has_no_problem_even_with_an_old_error() -> None:
-    assert problem(row(State.RUNNING, last_error="exited with status 1")) is None
+    assert problem(row(State.RUNNING, failure=Failure.from_text("exited with status 1"))) is None
 
 
 def test_plain_drops_command_lines_from_any_message() -> None:
@@ -232,7 +235,9 @@ def test_menu_keys_stay_the_same_when_a_state_changes() -> None:
 
 def test_a_long_problem_takes_several_menu_lines_none_cut_mid_word() -> None:
     error = "exited with status 1. Last output: " + "word " * 30
-    menu = tray_menu([row(State.CRASH_LOOP, last_error=error)], secrets={}, settings=Settings())
+    menu = tray_menu(
+        [row(State.CRASH_LOOP, failure=Failure.from_text(error))], secrets={}, settings=Settings()
+    )
     server = next(e for e in menu if e.key == "server:files")
     lines = [e.text for e in server.children or () if e.key.startswith("problem")]
 
@@ -308,7 +313,7 @@ def test_the_secret_dialog_follows_the_server_it_unblocked(
 
 
 def test_the_secret_dialog_says_why_a_server_did_not_start() -> None:
-    failed = row(State.CRASH_LOOP, "weather", last_error="exited with status 2")
+    failed = row(State.CRASH_LOOP, "weather", failure=Failure.from_text("exited with status 2"))
 
     text, over = secret_progress(failed, "weather")
 

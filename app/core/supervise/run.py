@@ -27,6 +27,7 @@ from app.core.events import EventBus, ServerExited
 from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import lifecycle
+from app.core.supervise.failure import Failure
 from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
 from app.core.supervise.states import Trigger
 from app.core.supervise.stderr import ServerLog, pump_lines
@@ -75,7 +76,7 @@ async def as_written(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
 class Outcome:
     """How one run of the server ended, as the driver loop needs to know it."""
 
-    error: str | None
+    failure: Failure | None  # None: it ended because it was asked to
     uptime_s: float
     deterministic: bool = False
     missing_secrets: tuple[str, ...] = ()
@@ -142,7 +143,7 @@ class ServerRun:
             if not missing.secrets:  # a missing secret has a line of its own: waiting for it
                 owner.note(lifecycle.cannot_start(str(missing)))
             return Outcome(
-                error=str(missing),
+                failure=Failure(phrase=str(missing)),
                 uptime_s=0,
                 deterministic=True,
                 missing_secrets=missing.secrets,
@@ -203,15 +204,15 @@ class ServerRun:
         ]
         started = time.monotonic()
         try:
-            error = await self._first(process, self._handshake(session))
-            if error is not None or self._owner.interrupted():
-                return Outcome(error=error, uptime_s=time.monotonic() - started)
+            failure = await self._first(process, self._handshake(session))
+            if failure is not None or self._owner.interrupted():
+                return Outcome(failure=failure, uptime_s=time.monotonic() - started)
             self.ready_at = time.monotonic()
             self._owner.move(Trigger.READY)
             self._owner.note(lifecycle.RUNNING)
             logger.info("%s is running (pid %s)", self.name, process.pid)
-            error = await self._first(process, self._health(session))
-            return Outcome(error=error, uptime_s=time.monotonic() - self.ready_at)
+            failure = await self._first(process, self._health(session))
+            return Outcome(failure=failure, uptime_s=time.monotonic() - self.ready_at)
         finally:
             for task in background:
                 task.cancel()
@@ -219,11 +220,12 @@ class ServerRun:
 
     async def _first(
         self, process: ServerProcess, work: Coroutine[Any, Any, str | None]
-    ) -> str | None:
+    ) -> Failure | None:
         """Run ``work`` until it finishes, the process exits, or a stop/restart is asked.
 
-        Returns the error that ends this run, or None when ``work`` succeeded
-        or the run was interrupted on purpose.
+        ``work`` returns the phrase of what went wrong, or None. Returns the
+        failure that ends this run, or None when ``work`` succeeded or the run
+        was interrupted on purpose.
         """
         racers = {
             asyncio.ensure_future(work),
@@ -244,7 +246,7 @@ class ServerRun:
         if not isinstance(result, str):
             return None
         self._owner.note(lifecycle.failed(result))
-        return result
+        return Failure(phrase=result)
 
     async def _handshake(self, session: BackendSession) -> str | None:
         timeout = self._owner.config.restart.start_timeout_ms / 1000
@@ -316,7 +318,7 @@ class ServerRun:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._stderr_pump), STDERR_DRAIN_S)
 
-    def _exited(self, status: ExitStatus, *, planned: bool, by_hub: bool = False) -> str:
+    def _exited(self, status: ExitStatus, *, planned: bool, by_hub: bool = False) -> Failure:
         """Tell of an exit; ``by_hub``: MCP Tray ended the process (planned, or it hung)."""
         self._owner.last_exit = status
         self._exit_reported = True
@@ -333,7 +335,7 @@ class ServerRun:
                 lifecycle.ended_by_hub(event.how()) if by_hub else lifecycle.ended(event.how())
             )
         self._wiring.bus.publish(event)
-        return event.describe().removeprefix(f"{self.name} ")
+        return event.failure()
 
     async def _spawn_spec(self) -> SpawnSpec:
         config = self._owner.config
@@ -348,7 +350,7 @@ class ServerRun:
     def _cannot_start(self, error: str, *, reason: str | None = None) -> Outcome:
         """A start that cannot succeed as configured: say why, and park without retries."""
         self._owner.note(lifecycle.cannot_start(reason or error))
-        return Outcome(error=error, uptime_s=0, deterministic=True)
+        return Outcome(failure=Failure(phrase=error), uptime_s=0, deterministic=True)
 
     def _stdout_garbage(self, line: MalformedLine) -> None:
         self._owner.hear(f"[mcp-tray] ignored a stdout line that is not MCP: {line}")

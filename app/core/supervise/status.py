@@ -3,7 +3,8 @@
 The supervisor makes it, the hub lists it, the tray and the command line read
 it. Over the control socket it travels as a JSON object (:meth:`to_wire`,
 :meth:`from_wire`) whose fields ``status --json`` prints as they are, so the
-wire form is a promise to scripts: fields are added, never renamed.
+wire form is a promise to scripts: fields are added, never renamed. Its
+failure travels as the text ``last_error`` has always held.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 
 
@@ -23,7 +25,7 @@ class ServerStatus:
     restarts: int = 0
     uptime_s: float | None = None
     last_exit: int | None = None  # exit status; negative: killed by that signal number
-    last_error: str | None = None
+    failure: Failure | None = None  # how its last run failed; None once it runs
     stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
 
     def to_wire(self) -> dict[str, Any]:
@@ -34,7 +36,7 @@ class ServerStatus:
             "restarts": self.restarts,
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "last_exit": self.last_exit,
-            "last_error": self.last_error,
+            "last_error": None if self.failure is None else self.failure.text(),
             "stopped_by_user": self.stopped_by_user,
         }
 
@@ -44,13 +46,14 @@ class ServerStatus:
 
         ValueError for a state this version does not know (a newer hub's).
         """
+        last_exit, last_error = row.get("last_exit"), row.get("last_error")
         return cls(
             name=str(row["name"]),
             state=State(row["state"]),
             pid=row.get("pid"),
             restarts=int(row.get("restarts") or 0),
             uptime_s=row.get("uptime_s"),
-            last_exit=row.get("last_exit"),
-            last_error=row.get("last_error"),
+            last_exit=last_exit,
+            failure=Failure.from_text(last_error, last_exit=last_exit) if last_error else None,
             stopped_by_user=bool(row.get("stopped_by_user")),
         )

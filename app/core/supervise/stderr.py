@@ -1,8 +1,8 @@
 """What a server writes to stderr: kept in a rotating file and an in-memory tail.
 
 The file is what ``mcp-tray logs NAME`` and the log window read after the
-fact; the tail feeds crash notifications and ``last_error`` without touching
-the disk. Lines pass through ``redact`` before they are kept anywhere, so a
+fact; the tail feeds crash notifications and a failure's last output without
+touching the disk. Lines pass through ``redact`` before they are kept anywhere, so a
 secret a server prints never reaches the file, the tail or an event.
 
 Between the server's own lines the supervisor writes lifecycle lines, so the

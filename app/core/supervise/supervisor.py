@@ -35,6 +35,7 @@ from app.core.config import ServerConfig
 from app.core.events import EventBus, SecretsMissing, ServerLogLine, ServerStateChanged
 from app.core.rpc.backend import BackendSession
 from app.core.supervise import lifecycle, policy
+from app.core.supervise.failure import Failure
 from app.core.supervise.process import ExitStatus, ServerProcess
 from app.core.supervise.run import (
     Launch,
@@ -88,7 +89,7 @@ class Supervisor:
         self.restarts = 0
         self._spawns = 0
         self.last_exit: ExitStatus | None = None
-        self.last_error: str | None = None
+        self.failure: Failure | None = None  # how its last run failed; None once it runs
         # The user stopped it: the hub keeps that choice (app.core.choices) and
         # does not start it by itself. Cleared by any start.
         self.stopped_by_user = False
@@ -107,7 +108,7 @@ class Supervisor:
             restarts=self.restarts,
             uptime_s=uptime,
             last_exit=_returncode(self.last_exit),
-            last_error=self.last_error,
+            failure=self.failure,
             stopped_by_user=self.stopped_by_user,
         )
 
@@ -209,14 +210,15 @@ class Supervisor:
         """Why requests cannot wait for this server to come back; None while it may."""
         name = self.name
         if self.state is State.CRASH_LOOP:
+            why = self.failure.text() if self.failure else "it keeps failing"
             return (
-                f"{name} is not running: {self.last_error or 'it keeps failing'}. Fix it, then "
+                f"{name} is not running: {why}. Fix it, then "
                 f"restart it from the tray or with `mcp-tray restart {name}`."
             )
         if self.state is State.DISABLED:
             return f"{name} is disabled in MCP Tray's config."
-        if self.state is State.NEEDS_SECRET:
-            return f"{name} is not running: it {self.last_error}."
+        if self.state is State.NEEDS_SECRET and self.failure is not None:
+            return f"{name} is not running: it {self.failure.text()}."
         if self.state in (State.STOPPED, State.STOPPING) and not self._wish.wanted:
             return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
         return None
@@ -239,8 +241,9 @@ class Supervisor:
         except Exception as error:
             # A bug in the hub must not look like a healthy server: say so and stop.
             logger.exception("supervising %s failed", self.name)
-            self.last_error = f"MCP Tray stopped supervising it after an internal error: {error}"
-            self.note(lifecycle.failed(self.last_error))
+            why = f"MCP Tray stopped supervising it after an internal error: {error}"
+            self.failure = Failure(phrase=why)
+            self.note(lifecycle.failed(why))
         finally:
             if self._settle_stopped():
                 self.note(lifecycle.stopped(by_user=self._wish.by_user))
@@ -258,7 +261,7 @@ class Supervisor:
 
     async def _after_failure(self, outcome: Outcome) -> None:
         limits = self.config.restart
-        self.last_error = outcome.error and self._redact(outcome.error)
+        self.failure = outcome.failure and outcome.failure.redacted(self._redact)
         if outcome.missing_secrets:
             await self._wait_for_secrets(outcome.missing_secrets)
             return
@@ -269,7 +272,7 @@ class Supervisor:
                 "%s entered crash-loop after %d failed start(s): %s",
                 self.name,
                 self._failures,
-                self.last_error,
+                self.failure and self.failure.text(),
             )
             reprobe_s = limits.reprobe_ms / 1000
             self.note(
@@ -291,7 +294,8 @@ class Supervisor:
         """No retries: nothing changes until the secret is set (or Stop, Start, Restart)."""
         self.move(Trigger.SECRET_MISSING)
         self.note(lifecycle.waiting_for_secrets(names))
-        logger.warning("%s %s", self.name, self.last_error)
+        if self.failure is not None:
+            logger.warning("%s", self.failure.sentence(self.name))
         self._bus.publish(SecretsMissing(server=self.name, names=names))
         await self.until_interrupted()
         self._restart_begun()
@@ -360,7 +364,7 @@ class Supervisor:
     def move(self, trigger: Trigger) -> None:
         previous, self.state = self.state, transition(self.state, trigger)
         if self.state is State.RUNNING:
-            self.last_error = None
+            self.failure = None
         self._bus.publish(
             ServerStateChanged(
                 server=self.name,
@@ -368,7 +372,7 @@ class Supervisor:
                 previous=previous,
                 pid=self._pid(),
                 restarts=self.restarts,
-                last_error=self.last_error,
+                failure=self.failure,
             )
         )
 
