@@ -265,6 +265,29 @@ class HttpConfig(_Model):
     )
 
 
+DEFAULT_REGISTRY_URL = "https://registry.modelcontextprotocol.io"
+
+
+def _check_web_address(url: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        raise PydanticCustomError("web_address", "must start with https:// (or http://)")
+    return url
+
+
+class CatalogConfig(_Model):
+    """The catalog of well-known servers in the Add dialog (app.core.catalog)."""
+
+    online: bool = Field(
+        default=False,
+        description="Also search an online MCP Registry; off by default, so what the user "
+        "types stays on this computer unless they ask.",
+    )
+    url: Annotated[str, AfterValidator(_check_web_address)] = Field(
+        default=DEFAULT_REGISTRY_URL,
+        description="The registry's address: the official one, or any that answers its API.",
+    )
+
+
 class Config(_Model):
     """The whole file."""
 
@@ -273,6 +296,9 @@ class Config(_Model):
     )
     http: HttpConfig = Field(
         default=HttpConfig(), description="Each server over Streamable HTTP as well."
+    )
+    catalog: CatalogConfig = Field(
+        default=CatalogConfig(), description="Where the Add dialog finds well-known servers."
     )
     schema_url: str | None = Field(
         default=None, alias="$schema", description="Ignored; lets editors offer completion."
