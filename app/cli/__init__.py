@@ -2,10 +2,10 @@
 
 The work is done in app.core and app.hosts; the modules here say what
 happened: app.cli.control (the running hub: status, start|stop|restart, logs,
-quit), app.cli.secret, app.cli.hosts (import, connect, disconnect) and
-app.cli.http. Each subcommand imports what it needs when it runs, so that
-quick commands (and ``attach``, which editors start often) pay only for
-themselves.
+quit), app.cli.secret, app.cli.hosts (import, connect, disconnect),
+app.cli.servers (add, remove, catalog) and app.cli.http. Each subcommand
+imports what it needs when it runs, so that quick commands (and ``attach``,
+which editors start often) pay only for themselves.
 
 A failure reaches :func:`main` as a UserError (app.core.errors), whatever
 raised it; main prints ``mcp-tray: `` and its sentence on stderr and exits
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
     logs.set_defaults(run=_logs)
 
-    from app.cli import hosts, http, secret
+    from app.cli import hosts, http, secret, servers
 
     secret.add_parser(commands)
     commands.choices["secret"].set_defaults(run=_secret)
@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
 
     http.add_parser(commands)
     commands.choices["http"].set_defaults(run=_http)
+
+    servers.add_parsers(commands)
+    for verb in ("add", "remove", "catalog"):
+        commands.choices[verb].set_defaults(run=_servers)
 
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
@@ -177,6 +181,12 @@ def _hosts(args: argparse.Namespace) -> int:
     from app.cli import hosts
 
     return hosts.run(args, _paths(args))
+
+
+def _servers(args: argparse.Namespace) -> int:
+    from app.cli import servers
+
+    return servers.run(args, _paths(args))
 
 
 def _http(args: argparse.Namespace) -> int:

@@ -1,0 +1,391 @@
+"""Adding, changing and removing a server: what the Add dialog and ``mcp-tray add|remove`` share.
+
+:func:`check` says, in words, what stops a draft (app.core.config.draft) from
+being saved. :func:`add` saves one, new or in place of an existing server;
+:func:`remove` takes one out; :func:`draft_of` fills the form from a server
+already in the config, for Edit.
+
+Nothing is left half-written. A draft's secrets are stored in the keyring and
+read back (``secret migrate``'s :func:`~app.core.secrets.migrate.keep`)
+before config.json changes; when that or the write fails, the keyring is put
+back as it was. The config is edited in place (atomic, with a backup), member
+by member, so the user's formatting and other servers stay as they are. A
+running hub is told last: its reload starts an added server, restarts an
+edited one and stops a removed one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.core.config import (
+    SERVER_NAME_PATTERN,
+    SERVER_NAME_RULE,
+    Config,
+    ServerConfig,
+    ensure_config,
+    parse_config,
+    write_config_text,
+)
+from app.core.config.draft import ServerDraft, Variable
+from app.core.endpoint import client
+from app.core.endpoint.secret_changes import secrets_changed
+from app.core.errors import HubNotTold, UserError
+from app.core.installation import demo_command
+from app.core.jsontext.jsonc import Document
+from app.core.jsontext.locate import KeyPath
+from app.core.paths import Paths
+from app.core.secrets import SecretStore, refusal, secret_names
+from app.core.secrets.migrate import Move, keep
+from app.hosts.importing import our_config
+
+# Applying a change stops what it replaces or removes (each gets its grace
+# period); starting is not waited for.
+RELOAD_WAIT_S = 60.0
+# The keys of an entry the form edits; Edit keeps every other one (restart, disabled …).
+FORM_KEYS = frozenset({"command", "args", "env", "cwd", "watch", "shared", "type"})
+# Where to get the programs READMEs use most, for a problem that says one is missing.
+PROGRAM_SOURCES = {
+    "npx": "Node.js, from nodejs.org",
+    "node": "Node.js, from nodejs.org",
+    "uvx": "uv, from docs.astral.sh/uv",
+    "uv": "uv, from docs.astral.sh/uv",
+    "docker": "Docker, from docker.com",
+}
+
+
+class ServerNotSaved(UserError):
+    """The server cannot be added, changed or removed as asked; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class HubTold:
+    """What the running MCP Tray made of the change."""
+
+    running: bool  # False: none runs; the change applies when it starts
+    changed: tuple[str, ...] = ()  # the servers it started, restarted or stopped
+    problem: str = ""  # why it could not act on it now, in its words
+
+
+@dataclass(frozen=True)
+class Saved:
+    name: str
+    backup: Path | None  # the config as it was
+    secrets: tuple[str, ...]  # stored in the keyring
+    hub: HubTold
+
+
+@dataclass(frozen=True)
+class Removed:
+    name: str
+    backup: Path | None
+    hub: HubTold
+    secrets_deleted: tuple[str, ...] = ()
+    secrets_kept: tuple[str, ...] = ()
+    secrets_problem: str = ""  # why the keyring kept them although asked to delete them
+
+
+# ----- checking
+
+
+def check(
+    draft: ServerDraft, config: Config, *, path_for_lookup: str, replacing: str | None = None
+) -> list[str]:
+    """What stops ``draft`` from being saved into ``config``, one sentence each; none: it can be.
+
+    ``path_for_lookup``: the PATH the server will get (:func:`server_path`), where its
+    program must be found. ``replacing``: the server being edited, whose name it may keep.
+    """
+    problems = _fit_problems(draft, config, replacing)
+    if draft.remote_url:
+        return problems
+    problem = _program_problem(draft, path_for_lookup)
+    return problems + ([problem] if problem else []) + _secret_problems(draft)
+
+
+def server_path(draft: ServerDraft, environ: Mapping[str, str]) -> str:
+    """The PATH the server's program is looked up on: its own PATH variable, if it sets one
+    in plain words, or else the one MCP Tray runs with (``environ``)."""
+    for variable in draft.variables:
+        if variable.name == "PATH" and not variable.secret and "${" not in variable.value:
+            return variable.value
+    return environ.get("PATH", os.defpath)
+
+
+def _fit_problems(draft: ServerDraft, config: Config, replacing: str | None) -> list[str]:
+    """What no save can get past: the name, a remote server, an entry config.json refuses."""
+    problems = []
+    if not draft.name:
+        problems.append("Give the server a name.")
+    elif not SERVER_NAME_PATTERN.fullmatch(draft.name):
+        problems.append(f"{draft.name!r} cannot be a server's name: use {SERVER_NAME_RULE}.")
+    elif draft.name in config.servers and draft.name != replacing:
+        problems.append(
+            f"MCP Tray already has a server named {draft.name}; choose another name, "
+            "or change that server instead."
+        )
+    if draft.remote_url:
+        problems.append(
+            f"{draft.name or 'This server'} runs on the internet ({draft.remote_url}), and "
+            "MCP Tray cannot run remote servers yet."
+        )
+    elif not draft.command.strip():
+        problems.append("Say which program starts the server.")
+    else:
+        problems += _entry_problems(draft)
+    return problems
+
+
+def _entry_problems(draft: ServerDraft) -> list[str]:
+    try:
+        ServerConfig.model_validate(draft.config_entry())
+    except ValidationError as error:
+        return [
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}."
+            if problem["loc"]
+            else f"{problem['msg']}."
+            for problem in error.errors()
+        ]
+    return []
+
+
+def _program_problem(draft: ServerDraft, path: str) -> str | None:
+    command = os.path.expanduser(draft.command)
+    if "${" in command:
+        return None  # filled in when it starts
+    if draft.cwd and not os.path.isabs(command) and ("/" in command or os.sep in command):
+        command = os.path.join(os.path.expanduser(draft.cwd), command)
+    if shutil.which(command, path=path) is not None:
+        return None
+    source = PROGRAM_SOURCES.get(Path(command).name)
+    get = f"install {source}" if source else "install it"
+    return f"{draft.command} cannot be found on this computer; {get}, or give its full path."
+
+
+def _secret_problems(draft: ServerDraft) -> list[str]:
+    problems = []
+    for variable in draft.variables:
+        if variable.required and not variable.value:
+            problems.append(f"{variable.name} needs a value: the server cannot run without it.")
+        elif variable.secret and variable.value and (reason := refusal(variable.value)):
+            problems.append(f"{variable.name} cannot be kept as a secret. {reason}")
+    return problems
+
+
+# ----- adding and changing
+
+
+def add(
+    paths: Paths, draft: ServerDraft, store: SecretStore, *, replace: str | None = None
+) -> Saved:
+    """Save ``draft`` into the config, its secrets into the keyring, and tell the hub.
+
+    ``replace``: the server this draft edits (it may be renamed); its settings
+    the form does not show are kept, and a secret left empty keeps its stored
+    value. Raises ServerNotSaved (and the keyring's errors) with nothing changed.
+    """
+    ensure_config(paths.config_file, demo=demo_command())
+    text, config = our_config(paths)
+    if replace is not None and replace not in config.servers:
+        raise ServerNotSaved(_unknown(replace, config))
+    problems = _fit_problems(draft, config, replace)
+    if problems:
+        raise ServerNotSaved(f"{draft.name or 'The server'} was not saved: {problems[0]}")
+    new_text = _with_entry(text, draft, replace)
+    parse_config(new_text, path=paths.config_file)  # what is written must load
+    values = _secret_values(draft, store, replace)
+    before = _store_secrets(store, draft.name, values)
+    try:
+        backup = write_config_text(paths.config_file, new_text)
+    except BaseException:
+        _put_back(store, draft.name, before)
+        raise
+    if replace not in (None, draft.name):
+        _forget(store, replace, list(values))  # the renamed server took them
+    hub = _reload(paths)
+    if replace == draft.name and values and hub.running and draft.name not in hub.changed:
+        hub = _secrets_changed(paths, draft.name, list(values), hub)
+    return Saved(draft.name, backup, tuple(values), hub)
+
+
+def _with_entry(text: str, draft: ServerDraft, replace: str | None) -> str:
+    document = Document.parse(text)
+    entry = draft.config_entry()
+    if replace is not None:
+        entry = _merged(document.data["mcpServers"][replace], entry, draft)
+        if replace == draft.name:
+            return document.replace(("mcpServers", replace), entry)
+        document = Document.parse(_without(document, ("mcpServers", replace)))
+    if "mcpServers" not in document.data:
+        document = Document.parse(document.insert((), "mcpServers", {}))
+    return document.insert(("mcpServers",), draft.name, entry)
+
+
+def _merged(old: dict[str, Any], entry: dict[str, Any], draft: ServerDraft) -> dict[str, Any]:
+    """``entry`` with the settings of ``old`` the form does not show; a watch given as
+    globs or options stays as written while the form says watch."""
+    kept = {key: value for key, value in old.items() if key not in FORM_KEYS}
+    if draft.watch and not isinstance(old.get("watch", False), bool):
+        kept["watch"] = old["watch"]
+    return {**entry, **kept}
+
+
+def _secret_values(draft: ServerDraft, store: SecretStore, replace: str | None) -> dict[str, str]:
+    """The values to store: those typed, and for a renamed server, the stored ones kept."""
+    values = {name: value for name, value in draft.secrets.items() if value}
+    if replace not in (None, draft.name):
+        for name in draft.secrets.keys() - values.keys():
+            stored = store.get(replace, name)
+            if stored is not None:
+                values[name] = stored
+    return values
+
+
+def _store_secrets(
+    store: SecretStore, server: str, values: dict[str, str]
+) -> dict[str, str | None]:
+    """Store and read back each value; what the keyring held before, to put back."""
+    before = {name: store.get(server, name) for name in values}
+    moves = [
+        Move(server, name, value, ("mcpServers", server, "env", name), f"${{secret:{name}}}")
+        for name, value in values.items()
+    ]
+    try:
+        keep(store, moves)
+    except BaseException:
+        _put_back(store, server, before)
+        raise
+    return before
+
+
+def _put_back(store: SecretStore, server: str, before: dict[str, str | None]) -> None:
+    for name, value in before.items():
+        if value is None:
+            store.delete(server, name)
+        else:
+            store.set(server, name, value)
+
+
+def _forget(store: SecretStore, server: str, names: list[str]) -> None:
+    for name in names:
+        store.delete(server, name)
+
+
+# ----- removing
+
+
+def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool) -> Removed:
+    """Take ``name`` out of the config, let the hub stop it, and (``delete_secrets``) delete
+    its secrets from the keyring.
+
+    A server's secrets are its own (the keyring keeps them under its name), so
+    no other server uses them. The config changes first: a keyring that then
+    fails leaves them stored, and :attr:`Removed.secrets_problem` says why.
+    """
+    text, config = our_config(paths)
+    if name not in config.servers:
+        raise ServerNotSaved(_unknown(name, config))
+    new_text = _without(Document.parse(text), ("mcpServers", name))
+    parse_config(new_text, path=paths.config_file)
+    backup = write_config_text(paths.config_file, new_text)
+    hub = _reload(paths)
+    names = sorted({*secret_names(config.servers[name]), *store.names(name)})
+    if not delete_secrets:
+        return Removed(name, backup, hub, secrets_kept=tuple(names))
+    deleted: list[str] = []
+    try:
+        for secret in names:
+            if store.delete(name, secret):
+                deleted.append(secret)
+    except UserError as error:  # KeyringUnavailable, in its own words
+        kept = tuple(secret for secret in names if secret not in deleted)
+        return Removed(name, backup, hub, tuple(deleted), kept, str(error))
+    return Removed(name, backup, hub, secrets_deleted=tuple(deleted))
+
+
+def _unknown(name: str, config: Config) -> str:
+    known = ", ".join(sorted(config.servers)) or "none"
+    return f"MCP Tray has no server named {name!r} (its servers: {known})."
+
+
+def _without(document: Document, path: KeyPath) -> str:
+    """The text without the member at ``path``, its comma and the space before the next
+    member; comments around it stay."""
+    text, blank = document.text, document.blank
+    start, end = document.span(path)
+    key = _key_start(blank, start)
+    after = end
+    while after < len(blank) and blank[after].isspace():
+        after += 1
+    if blank[after] == ",":  # not the last member: up to the next one
+        after += 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        return text[:key] + text[after:]
+    before = key - 1
+    while blank[before].isspace():
+        before -= 1
+    if blank[before] == ",":  # the last member: from the comma before it
+        return text[:before] + text[end:]
+    return text[: before + 1] + text[end:]  # the only member: the object is left empty
+
+
+def _key_start(blank: str, value_start: int) -> int:
+    """Where the key of the member whose value starts at ``value_start`` opens: back over
+    the colon, to the first quote not escaped (a key holds no other)."""
+    index = blank.rindex('"', 0, blank.rindex(":", 0, value_start))  # its closing quote
+    while True:
+        index = blank.rindex('"', 0, index)
+        escapes = len(blank[:index]) - len(blank[:index].rstrip("\\"))
+        if escapes % 2 == 0:
+            return index
+
+
+# ----- editing
+
+
+def draft_of(server: ServerConfig, name: str) -> ServerDraft:
+    """The form for ``name``'s entry ``server``: a variable that is ``${secret:ITSELF}`` is a
+    secret whose stored value stays unless the user types another."""
+    variables = [
+        Variable(key, "", secret=True) if value == f"${{secret:{key}}}" else Variable(key, value)
+        for key, value in server.env.items()
+    ]
+    return ServerDraft(
+        name=name,
+        command=server.command,
+        args=list(server.args),
+        cwd=server.cwd or "",
+        variables=variables,
+        watch=server.watch is not False,
+        shared=server.shared,
+    )
+
+
+# ----- telling the hub
+
+
+def _reload(paths: Paths) -> HubTold:
+    try:
+        changed = client.call(paths.socket_path, "reload", timeout=RELOAD_WAIT_S)
+    except client.HubNotRunning:
+        return HubTold(running=False)
+    except (client.HubRefused, OSError) as error:
+        return HubTold(running=True, problem=str(error))
+    return HubTold(running=True, changed=tuple(changed))
+
+
+def _secrets_changed(paths: Paths, server: str, names: list[str], hub: HubTold) -> HubTold:
+    """An entry unchanged by an edit is not restarted by reload; new secrets restart it."""
+    try:
+        acted = secrets_changed(paths.socket_path, server, names)
+    except HubNotTold as error:
+        return HubTold(running=True, changed=hub.changed, problem=str(error))
+    return HubTold(running=True, changed=(*hub.changed, *acted))
