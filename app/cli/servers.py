@@ -304,8 +304,7 @@ def _catalog(args: argparse.Namespace, paths: Paths) -> int:
         needs = ", ".join(
             f"{v.name} (secret)" if v.secret else v.name for v in draft.variables if v.required
         )
-        runs = "remote only" if entry.remote_only else entry.runs_with
-        table.append((entry.id, entry.title, runs, needs or "-"))
+        table.append((entry.id, entry.title, entry.runs_with, needs or "-"))
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print(
