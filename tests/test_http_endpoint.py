@@ -33,7 +33,14 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from app.core.config import HttpConfig
-from app.core.endpoint.http import TOKEN_NAME, TOKEN_SCOPE, HttpEndpoint, refusals, server_url
+from app.core.endpoint.http import (
+    TOKEN_NAME,
+    TOKEN_SCOPE,
+    HttpEndpoint,
+    http_listener,
+    refusals,
+    server_url,
+)
 from app.core.endpoint.httpguard import (
     LINE_CHARS,
     LINES_PER_WINDOW,
@@ -104,6 +111,27 @@ async def test_the_sdk_http_client_lists_and_calls_tools_and_never_sees_a_kill(
     assert {"progress", "big", "emit"} <= tools
     assert not first.is_error and not second.is_error
     assert after != before
+
+
+async def test_the_endpoint_s_connections_send_without_waiting_for_acknowledgements() -> None:
+    """asyncio turns off Nagle's algorithm only on sockets marked as TCP. Unmarked,
+    the end of each streamed answer waited for the client's delayed acknowledgement:
+    40 ms a request for clients that send a request's head and body apart."""
+    listener = http_listener(0)
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Accepted(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    server = await asyncio.get_running_loop().create_server(Accepted, sock=listener)
+    _, writer = await asyncio.open_connection(*listener.getsockname())
+    try:
+        assert await asyncio.wait_for(accepted, WAIT_S) != 0
+    finally:
+        writer.close()
+        server.close()
 
 
 async def test_refusals_have_the_right_status_and_are_logged(
