@@ -69,8 +69,11 @@ class FakeBackend:
         return await self._hub_inbox.receive()
 
     def say(self, message: Message) -> None:
-        """One message from the server, with the line it came as (as BackendSession passes it)."""
-        self._relay.server_message(message, json.dumps(message).encode())
+        """One message from the server, as BackendSession hands it on: first the line
+        alone, then, when the relay did not take it so, parsed with its line."""
+        line = json.dumps(message).encode()
+        if not self._relay.server_line(line):
+            self._relay.server_message(message, line)
 
     def reply(self, request: Message, result: Any) -> None:
         self.say({"jsonrpc": "2.0", "id": request["id"], "result": result})

@@ -47,6 +47,11 @@ class Editor(MemoryClient):
     def __init__(self, relay: Relay, capabilities: dict[str, Any] | None) -> None:
         super().__init__()
         self.port = relay.attach(self, resumed={"capabilities": capabilities or {}})
+        self.lines: list[bytes] = []  # what the relay passed on unparsed, as it came
+
+    def send_line(self, line: bytes) -> None:
+        self.lines.append(line)
+        super().send_line(line)
 
     def send(self, message: Message, encoded: bytes | None = None) -> None:
         if encoded is not None:
@@ -183,6 +188,31 @@ async def test_an_answer_as_the_server_wrote_it_gets_the_clients_id_in_place():
     raw = b'{"jsonrpc": "2.0", "id": 41, "result": {"text": "id 41"}}'
     assert with_id(raw, "41") == b'{"jsonrpc": "2.0", "id": "41", "result": {"text": "id 41"}}\n'
     assert with_id(b'{"id": 41, "jsonrpc": "2.0", "result": {}}', 1) is None  # re-encoded
+
+
+async def test_a_call_answered_by_the_server_is_passed_on_unparsed_under_the_clients_id(scene):
+    setting = scene()
+    server, editor = await setting.server(), setting.editor()
+    editor.request("call-1", "tools/call", call("echo"))
+    (sent,) = server.take()
+    # Spaced as no encoder would: what arrives is the server's own bytes, id aside.
+    written = b'{"jsonrpc":"2.0","id":%d,"result":{"content":[]} ,  "x" : 1}'
+    assert setting.relay.server_line(written % sent["id"])
+    assert editor.lines == [written.replace(b"%d", b'"call-1"') + b"\n"]
+    assert editor.take() == [result("call-1", {"content": []}) | {"x": 1}]
+    assert not setting.relay.server_line(written % sent["id"])  # answered: nobody waits now
+
+
+async def test_answers_the_relay_reads_and_lines_it_cannot_place_are_left_to_be_parsed(scene):
+    setting = scene()
+    server, editor = await setting.server(), setting.editor()
+    editor.request(1, "tools/list")
+    (sent,) = server.take()
+    tools_list = b'{"jsonrpc":"2.0","id":%d,"result":{"tools":[]}}' % sent["id"]
+    assert not setting.relay.server_line(tools_list)  # cached on its way: read in full
+    assert not setting.relay.server_line(b'{"jsonrpc":"2.0","id":999,"result":{}}')  # no one's
+    assert not setting.relay.server_line(b'{"id":%d,"jsonrpc":"2.0","result":{}}' % sent["id"])
+    assert not setting.relay.server_line(b'{"jsonrpc":"2.0","id":5,"method":"ping"}')
 
 
 # ----- what the relay answers itself, and what it refuses

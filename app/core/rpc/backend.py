@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from app import __version__
 from app.core.rpc.errors import METHOD_NOT_FOUND
-from app.core.rpc.framing import MalformedLine, Message, MessageReader, encode
+from app.core.rpc.framing import MalformedLine, Message, MessageReader, decode, encode
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +60,13 @@ class BackendSession:
         name: str,
         on_message: Callable[[Message, bytes], None] | None = None,
         on_malformed: Callable[[MalformedLine], None] | None = None,
+        on_line: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.name = name
         self._reader = reader
         self._writer = writer
         self._on_message = on_message
+        self._on_line = on_line
         self._on_malformed = on_malformed
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Message]] = {}
@@ -81,12 +83,16 @@ class BackendSession:
     async def run(self) -> None:
         """Read until the server's stdout ends; then fail every waiting request."""
         try:
-            while (message := await self._reader.read()) is not None:
+            while (line := await self._reader.read_line()) is not None:
                 self.last_message_at = time.monotonic()
-                if isinstance(message, MalformedLine):
-                    self._malformed(message)
-                else:
-                    self._dispatch(message)
+                if isinstance(line, MalformedLine):
+                    self._malformed(line)
+                elif not self._taken_as_it_is(line):
+                    message = decode(line)
+                    if isinstance(message, MalformedLine):
+                        self._malformed(message)
+                    else:
+                        self._dispatch(message, line)
         finally:
             self.closed = True
             for future in self._pending.values():
@@ -147,7 +153,18 @@ class BackendSession:
     async def ping(self, *, timeout: float) -> None:
         await self.request("ping", timeout=timeout)
 
-    def _dispatch(self, message: Message) -> None:
+    def _taken_as_it_is(self, line: bytes) -> bool:
+        """Whether ``on_line`` routed the line unparsed (an answer it recognised by its
+        first bytes): a large tool result then costs a copy instead of a parse."""
+        if self._on_line is None:
+            return False
+        try:
+            return self._on_line(line)
+        except Exception:
+            logger.exception("%s: could not route a line it wrote", self.name)
+            return True  # parsing it would route it into the same failure
+
+    def _dispatch(self, message: Message, line: bytes) -> None:
         message_id = message.get("id")
         is_response = "method" not in message and ("result" in message or "error" in message)
         if is_response and isinstance(message_id, str) and message_id.startswith(_OWN_ID_PREFIX):
@@ -160,7 +177,7 @@ class BackendSession:
             self._answer({"jsonrpc": "2.0", "id": message_id, "result": {}})
         elif self._on_message is not None:
             try:
-                self._on_message(message, self._reader.last_line)
+                self._on_message(message, line)
             except Exception:
                 # One message the relay chokes on must not stop the whole stream.
                 logger.exception("%s: could not route %s", self.name, _summary(message))

@@ -45,15 +45,18 @@ class ClientLink:
         self._pump = asyncio.create_task(self._write_queued())
 
     def send(self, message: Message, encoded: bytes | None = None) -> None:
+        if not self._writer.transport.is_closing():
+            self.send_line(encoded if encoded is not None else encode(message))
+
+    def send_line(self, line: bytes) -> None:
         transport = self._writer.transport
         if transport.is_closing():
             return
-        data = encoded if encoded is not None else encode(message)
         if not self._queue and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT:
-            self._writer.write(data)
+            self._writer.write(line)
             return
-        self._queue.append(data)
-        self._queued_bytes += len(data)
+        self._queue.append(line)
+        self._queued_bytes += len(line)
         self._queued.set()
         if self._queued_bytes > MAX_QUEUED_BYTES:
             logger.warning("%s stopped reading; disconnecting it", self._label)

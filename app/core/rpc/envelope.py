@@ -18,6 +18,10 @@ from app.core.rpc.heads import early_id, valid_id
 # An answer as servers write it: {"jsonrpc": "2.0", "id": N, ...}; the relay's own
 # upstream ids are integers, so N is one of them.
 _LEADING_ID = re.compile(rb'^\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+)\s*[,}]')
+# The same, followed by what makes it an answer: "result" or "error".
+_ANSWER_HEAD = re.compile(
+    rb'^\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+)\s*,\s*"(?:result|error)"\s*:'
+)
 
 
 def result(request_id: Any, value: Any) -> Message:
@@ -69,6 +73,13 @@ def unreadable_answer(line: bytes | MalformedLine, problem: MalformedLine) -> Me
     return errors.error_response(
         early_id(head), errors.PARSE_ERROR, f"Parse error: {problem.reason}"
     )
+
+
+def answer_id(raw: bytes) -> int | None:
+    """The id of an answer that starts as servers write one (jsonrpc, id, then result
+    or error), read from its first bytes without parsing the rest; else None."""
+    found = _ANSWER_HEAD.match(raw)
+    return int(found[1]) if found is not None else None
 
 
 def with_id(raw: bytes, new_id: Any) -> bytes | None:

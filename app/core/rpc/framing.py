@@ -119,17 +119,16 @@ class LineSplitter:
 
 
 class MessageReader:
-    """Reads one message at a time from a byte stream."""
+    """Reads one line, or one message, at a time from a byte stream."""
 
     def __init__(self, source: ByteSource, *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._source = source
         self._splitter = LineSplitter(max_bytes=max_bytes)
         self._ready: collections.deque[bytes | MalformedLine] = collections.deque()
         self._eof = False
-        self.last_line = b""  # the bytes of the message returned last, to pass it on unchanged
 
-    async def read(self) -> Message | MalformedLine | None:
-        """The next message, a malformed line, or None at end of stream."""
+    async def read_line(self) -> bytes | MalformedLine | None:
+        """The next line, unparsed; a MalformedLine for one over the limit; None at the end."""
         while not self._ready:
             if self._eof:
                 return None
@@ -139,11 +138,12 @@ class MessageReader:
             else:
                 self._eof = True
                 self._ready.extend(self._splitter.end())
-        line = self._ready.popleft()
-        if isinstance(line, MalformedLine):
-            return line
-        self.last_line = line
-        return decode(line)
+        return self._ready.popleft()
+
+    async def read(self) -> Message | MalformedLine | None:
+        """The next message, a malformed line, or None at end of stream."""
+        line = await self.read_line()
+        return line if line is None or isinstance(line, MalformedLine) else decode(line)
 
 
 class PushReader(asyncio.StreamReader):

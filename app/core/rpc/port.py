@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +39,10 @@ class ClientOutput(Protocol):
         to queue, or drop). ``encoded``: the same message as a line, when the relay
         has it (a long answer then needs no encoding again). The relay may share
         ``message`` with other clients: read it, never change it."""
+
+    def send_line(self, line: bytes) -> None:
+        """Take one message that the relay did not parse: an answer as the server
+        wrote it, with the client's id in place, as a line (newline included)."""
 
 
 class Upstream(Protocol):
@@ -72,6 +77,9 @@ class MemoryClient:
     def send(self, message: Message, encoded: bytes | None = None) -> None:
         self._messages.append(message)
         self._arrived.set()
+
+    def send_line(self, line: bytes) -> None:
+        self.send(json.loads(line), line)
 
     def take(self) -> list[Message]:
         """Everything that arrived since the last take, oldest first."""

@@ -40,6 +40,7 @@ from app.core.rpc import errors
 from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.clientlink import ClientLink, read_lines
 from app.core.rpc.envelope import (
+    answer_id,
     cursor,
     envelope_problem,
     id_key,
@@ -72,6 +73,8 @@ IDEMPOTENT = frozenset(
 CACHED_LISTS = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
 )
+# Answers the relay reads before passing them on (Relay.server_line).
+_READ_ANSWERS = CACHED_LISTS | {"resources/subscribe"}
 # Which client capability a server-to-client request needs.
 CLIENT_CAPABILITY = {
     "sampling/createMessage": "sampling",
@@ -180,6 +183,28 @@ class Relay:
             self._answer(message, raw)
         else:
             logger.debug("%s sent an answer nobody waits for: %s", self.name, message.get("id"))
+
+    def server_line(self, raw: bytes) -> bool:
+        """Pass on an answer recognised by its first bytes, unparsed; False when the
+        line must be parsed and given to :meth:`server_message` instead.
+
+        Most of what a server writes is answers to tool calls, and the relay needs
+        only their id to route them: a 20 MiB result then costs a copy, not a
+        parse and a copy. Answers the relay reads (lists it caches, refused
+        subscriptions) go the parsed way.
+        """
+        upstream_id = answer_id(raw)
+        pending = self._requests.get(upstream_id) if upstream_id is not None else None
+        if pending is None or pending.answered or pending.message["method"] in _READ_ANSWERS:
+            return False
+        forwarded = with_id(raw, pending.client_id)
+        if forwarded is None:
+            return False
+        self._requests.drop(pending.message["id"])
+        pending.client.send_line(forwarded)
+        if not self._requests:
+            self.notify()  # a draining planned restart may go on
+        return True
 
     def notify(self) -> None:
         """Wake every request waiting for the server (state changed, session ready)."""

@@ -39,6 +39,9 @@ class Client:
     def send(self, message: Message, encoded: bytes | None = None) -> None:
         self.output.send(message, encoded)
 
+    def send_line(self, line: bytes) -> None:
+        self.output.send_line(line)
+
 
 @dataclass
 class Pending:

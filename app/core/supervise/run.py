@@ -48,6 +48,9 @@ class SessionListener(Protocol):
         ``raw`` is the line it came as, so it can be passed on without re-encoding.
         """
 
+    def server_line(self, raw: bytes) -> bool:
+        """A line before it is parsed: True when the listener passed it on as it is."""
+
     async def session_ready(self, session: BackendSession) -> None:
         """A new process finished its handshake (awaited before it counts as running)."""
 
@@ -194,6 +197,7 @@ class ServerRun:
             process.stdin,
             name=self.name,
             on_message=listener.server_message if listener else None,
+            on_line=listener.server_line if listener else None,
             on_malformed=self._stdout_garbage,
         )
         self.session = session
