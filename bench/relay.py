@@ -3,14 +3,18 @@
     .venv/bin/python bench/relay.py [--runs N]
 
 One hub (``mcp-tray serve`` with a temporary ``MCP_TRAY_HOME``) supervises
-bench/servers/echo.py. Each measurement is taken "direct" (a client spawns
-the server itself and talks over its stdio) and "attach" (the client spawns
-``mcp-tray attach echo``, the byte pump that editors run, which reaches the
-hub's relay and the one shared server process):
+two servers: bench/servers/fast.py, which answers straight from its pipe so
+that a round trip measures the path to it, and bench/servers/echo.py, the
+``mcp`` SDK's server, as slow as a real one. Each measurement is taken
+"direct" (a client spawns the server itself and talks over its stdio) and
+"attach" (the client spawns ``mcp-tray attach NAME``, the byte pump that
+editors run, which reaches the hub's relay and the one shared server process):
 
-1. the round trip of a trivial ``tools/call``, with a raw NDJSON client
-   (pipes and JSON lines, so that the client itself costs almost nothing)
-   and with the ``mcp`` SDK's client; the median of ``CALLS_PER_RUN`` calls;
+1. the round trip of a trivial ``tools/call`` to the fast server with a raw
+   NDJSON client (pipes and JSON lines, so that the client itself costs
+   almost nothing), and what the hub adds to it (attach minus direct); the
+   same with the ``mcp`` SDK's client against both servers; the median of
+   ``CALLS_PER_RUN`` calls;
 2. process start until the ``initialize`` answer: attaching to the warm
    server against spawning the server;
 3. calls per second with one and with ``CLIENTS`` raw clients attached at
@@ -54,17 +58,18 @@ from benchkit import EXIT_TIMEOUT_S, ROOT, Hub, free_port, npm_tool, python_tool
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-SERVER_NAME = "echo"
-SERVER_SCRIPT = ROOT / "bench" / "servers" / "echo.py"
-DIRECT = [sys.executable, str(SERVER_SCRIPT)]
-ATTACH = [sys.executable, "-m", "app", "attach", SERVER_NAME]
+SDK_SERVER = [sys.executable, str(ROOT / "bench" / "servers" / "echo.py")]
+FAST_SERVER = [sys.executable, str(ROOT / "bench" / "servers" / "fast.py")]
+DIRECT = {"echo": SDK_SERVER, "fast": FAST_SERVER}  # what a client spawns, by server name
+ATTACH = {name: [sys.executable, "-m", "app", "attach", name] for name in DIRECT}
 
 CALLS_PER_RUN = 200  # per client and run, for the latency medians
 THROUGHPUT_CALLS = 400  # per run, split among the clients
 CLIENTS = 4
 BIG_MIB = 20
 MIB = 1024 * 1024
-READ_CHUNK_BYTES = 1024 * 1024
+# A read allocates all it asks for: 1 MiB reads cost the client more than a hop it measures.
+READ_CHUNK_BYTES = 64 * 1024
 
 HUB_READY_TIMEOUT_S = 60.0  # the first start may compile the SDK's bytecode
 START_TIMEOUT_S = 30.0  # a client's process start until its initialize answer
@@ -90,9 +95,11 @@ def main() -> None:
     runs = parser.parse_args().runs
     started = time.perf_counter()
     http = {"http": {"enabled": True, "port": free_port()}}
-    with Hub({SERVER_NAME: {"command": DIRECT[0], "args": DIRECT[1:]}}, http) as hub:
-        hub.wait_for(f"{SERVER_NAME} is running", HUB_READY_TIMEOUT_S)
+    servers = {name: {"command": argv[0], "args": argv[1:]} for name, argv in DIRECT.items()}
+    with Hub(servers, http) as hub:
         hub.wait_for("HTTP endpoint:", HUB_READY_TIMEOUT_S)
+        for name in DIRECT:
+            hub.wait_for(f"{name} is running", HUB_READY_TIMEOUT_S)
         rows = [
             *raw_latency_rows(hub.env, runs),
             *sdk_latency_rows(hub.env, runs),
@@ -111,17 +118,25 @@ def main() -> None:
 
 
 def raw_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
-    with RawClient(DIRECT, env=env) as direct, RawClient(ATTACH, env=env) as attach:
+    with (
+        RawClient(DIRECT["fast"], env=env) as direct,
+        RawClient(ATTACH["fast"], env=env) as attach,
+    ):
         direct.initialize()
         attach.initialize()
         samples = collect(
             runs,
             lambda: {
-                "direct": 1000 * statistics.median(raw_latencies(direct)),
-                "attach": 1000 * statistics.median(raw_latencies(attach)),
+                "direct": 1e6 * statistics.median(raw_latencies(direct)),
+                "attach": 1e6 * statistics.median(raw_latencies(attach)),
             },
         )
-    return latency_rows("raw client", samples, ratio_target=at_most(2.5))
+    added = [a - d for a, d in zip(samples["attach"], samples["direct"], strict=True)]
+    return [
+        Row("raw client, fast server: tools/call, direct", samples["direct"], "µs"),
+        Row("raw client, fast server: tools/call, attach", samples["attach"], "µs"),
+        Row("raw client, fast server: the hub adds", added, "µs", at_most(150)),
+    ]
 
 
 def raw_latencies(client: RawClient) -> list[float]:
@@ -134,13 +149,19 @@ def raw_latencies(client: RawClient) -> list[float]:
 
 
 def sdk_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
-    samples = anyio.run(sdk_latency_samples, env, runs)
-    return latency_rows("SDK client", samples, ratio_target=at_most(1.5))
+    rows = []
+    for name, kind in (("fast", "fast server"), ("echo", "SDK server")):
+        samples = anyio.run(sdk_latency_samples, env, name, runs)
+        rows += latency_rows(f"SDK client, {kind}", samples, ratio_target=at_most(1.5))
+    return rows
 
 
-async def sdk_latency_samples(env: dict[str, str], runs: int) -> Samples:
+async def sdk_latency_samples(env: dict[str, str], name: str, runs: int) -> Samples:
     with anyio.fail_after(PHASE_TIMEOUT_S):
-        async with sdk_client(DIRECT, env) as direct, sdk_client(ATTACH, env) as attach:
+        async with (
+            sdk_client(DIRECT[name], env) as direct,
+            sdk_client(ATTACH[name], env) as attach,
+        ):
 
             async def once() -> Sample:
                 return {
@@ -181,8 +202,8 @@ def attach_time_rows(env: dict[str, str], runs: int) -> list[Row]:
     samples = collect(
         runs,
         lambda: {
-            "spawn": seconds_to_initialize(DIRECT, env),
-            "attach": seconds_to_initialize(ATTACH, env),
+            "spawn": seconds_to_initialize(DIRECT["echo"], env),
+            "attach": seconds_to_initialize(ATTACH["echo"], env),
         },
     )
     return [
@@ -206,8 +227,8 @@ def seconds_to_initialize(command: list[str], env: dict[str, str]) -> float:
 
 def throughput_rows(env: dict[str, str], runs: int) -> list[Row]:
     with contextlib.ExitStack() as stack:
-        direct = stack.enter_context(RawClient(DIRECT, env=env))
-        attached = [stack.enter_context(RawClient(ATTACH, env=env)) for _ in range(CLIENTS)]
+        direct = stack.enter_context(RawClient(DIRECT["fast"], env=env))
+        attached = [stack.enter_context(RawClient(ATTACH["fast"], env=env)) for _ in range(CLIENTS)]
         for client in [direct, *attached]:
             client.initialize()
         samples = collect(
@@ -241,7 +262,10 @@ def calls_per_second(clients: list[RawClient]) -> float:
 
 
 def big_result_rows(env: dict[str, str], runs: int) -> list[Row]:
-    with RawClient(DIRECT, env=env) as direct, RawClient(ATTACH, env=env) as attach:
+    with (
+        RawClient(DIRECT["echo"], env=env) as direct,
+        RawClient(ATTACH["echo"], env=env) as attach,
+    ):
         direct.initialize()
         attach.initialize()
         samples = collect(
@@ -251,7 +275,12 @@ def big_result_rows(env: dict[str, str], runs: int) -> list[Row]:
     return [
         Row(f"{BIG_MIB} MiB tool result, direct", samples["direct"], "s"),
         Row(f"{BIG_MIB} MiB tool result, attach", samples["attach"], "s", at_most(1.0)),
-        Row(f"{BIG_MIB} MiB tool result: attach / direct", ratio(samples, "attach", "direct"), "x"),
+        Row(
+            f"{BIG_MIB} MiB tool result: attach / direct",
+            ratio(samples, "attach", "direct"),
+            "x",
+            at_most(1.5),
+        ),
     ]
 
 
@@ -270,17 +299,17 @@ def big_result_seconds(client: RawClient) -> float:
 
 
 def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
-    tray = (f"http://127.0.0.1:{port}/servers/{SERVER_NAME}/mcp", hub.secret("_http", "token"))
+    tray = (f"http://127.0.0.1:{port}/servers/fast/mcp", hub.secret("_http", "token"))
     try:
         proxy_port, gateway_port = free_port(), free_port()
         proxy = [
             str(python_tool("mcp-proxy", "mcp-proxy")),
             *("--host", "127.0.0.1", "--port", str(proxy_port), "--pass-environment"),
-            *DIRECT,
+            *DIRECT["fast"],
         ]
         gateway = [
             str(npm_tool("supergateway@4", "supergateway")),
-            *("--stdio", " ".join(DIRECT), "--outputTransport", "streamableHttp"),
+            *("--stdio", " ".join(DIRECT["fast"]), "--outputTransport", "streamableHttp"),
             *("--stateful", "--port", str(gateway_port)),
         ]
     except (subprocess.CalledProcessError, OSError) as error:
@@ -300,7 +329,9 @@ def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
             Row(f"SDK client over HTTP: tools/call, {name}", samples[name], "ms")
             for name in endpoints
         ),
-        Row("HTTP: MCP Tray / mcp-proxy", ratio(samples, "MCP Tray", "mcp-proxy"), "x"),
+        Row(
+            "HTTP: MCP Tray / mcp-proxy", ratio(samples, "MCP Tray", "mcp-proxy"), "x", at_most(0.5)
+        ),
         Row("HTTP: MCP Tray / supergateway", ratio(samples, "MCP Tray", "supergateway"), "x"),
     ]
 
@@ -397,7 +428,7 @@ class Row:
     target: Target | None = None  # judged on the median
 
     def cells(self) -> list[str]:
-        decimals = {"ms": 3, "s": 3, "x": 2, "calls/s": 0}[self.unit]
+        decimals = {"µs": 0, "ms": 3, "s": 3, "x": 2, "calls/s": 0}[self.unit]
         values = [statistics.median(self.samples), min(self.samples), max(self.samples)]
         cells = [f"{value:9.{decimals}f}" for value in values]
         if self.target is None:
