@@ -34,14 +34,20 @@ TOOLS = ROOT / "bench" / ".tools"  # other projects' programs, for comparisons (
 
 class Hub:
     """``mcp-tray serve`` in a temporary MCP_TRAY_HOME whose config holds ``servers`` (and
-    ``settings``, the config's other top-level keys).
+    ``settings``, the config's other top-level keys); with ``tray``, the tray app instead.
 
     Its keyring is a private Secret Service (gnome-keyring on a bus of its own,
     as the tests use), since MCP Tray takes only keyrings that encrypt; a
     benchmark reads the HTTP endpoint's token from it with :meth:`secret`.
     """
 
-    def __init__(self, servers: dict[str, Any], settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        servers: dict[str, Any],
+        settings: dict[str, Any] | None = None,
+        *,
+        tray: bool = False,
+    ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="mcp-tray-bench-"))
         config = {"mcpServers": servers, **(settings or {})}
         (self.home / "config.json").write_text(json.dumps(config))
@@ -58,8 +64,10 @@ class Hub:
         environment = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
         self.env = {**environment, "MCP_TRAY_HOME": str(self.home)}
         self.env["DBUS_SESSION_BUS_ADDRESS"] = bus
+        if tray:  # the tray app, drawn nowhere: its hub runs as the user's does
+            self.env["QT_QPA_PLATFORM"] = "offscreen"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
+            [sys.executable, "-m", "app", *([] if tray else ["serve"])],
             env=self.env,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

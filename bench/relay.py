@@ -8,7 +8,9 @@ that a round trip measures the path to it, and bench/servers/echo.py, the
 ``mcp`` SDK's server, as slow as a real one. Each measurement is taken
 "direct" (a client spawns the server itself and talks over its stdio) and
 "attach" (the client spawns ``mcp-tray attach NAME``, the byte pump that
-editors run, which reaches the hub's relay and the one shared server process):
+editors run, which reaches the hub's relay and the one shared server process).
+A second hub runs inside the tray app (Qt offscreen), as users run it, for
+one row: its attach round trip against ``serve``'s:
 
 1. the round trip of a trivial ``tools/call`` to the fast server with a raw
    NDJSON client (pipes and JSON lines, so that the client itself costs
@@ -21,11 +23,12 @@ editors run, which reaches the hub's relay and the one shared server process):
    once (a fixed total of calls, split among them);
 4. a ``BIG_MIB`` MiB tool result, from writing the request until the whole
    answer line has been read;
-5. the round trip of a ``tools/call`` over Streamable HTTP with the SDK's
-   client: MCP Tray's endpoint against the same server behind ``mcp-proxy``
-   (PyPI) and behind ``supergateway`` (npm), all three in the same run with
-   the same client. Those two are installed under bench/.tools on first use;
-   without the package registries the row says so and is left out.
+5. the round trip of a ``tools/call`` over Streamable HTTP, with a raw HTTP
+   client and with the SDK's client: MCP Tray's endpoint against the same
+   server behind ``mcp-proxy`` (PyPI) and behind ``supergateway`` (npm), all
+   three in the same run with the same client. Those two are installed
+   under bench/.tools on first use; without the package registries the row
+   says so and is left out.
 
 Direct and attach samples are taken in the same run, one after the other, so
 that each run gives a ratio free of the machine's drift. Every run is
@@ -96,12 +99,13 @@ def main() -> None:
     started = time.perf_counter()
     http = {"http": {"enabled": True, "port": free_port()}}
     servers = {name: {"command": argv[0], "args": argv[1:]} for name, argv in DIRECT.items()}
-    with Hub(servers, http) as hub:
+    with Hub(servers, http) as hub, Hub(servers, tray=True) as tray:
         hub.wait_for("HTTP endpoint:", HUB_READY_TIMEOUT_S)
         for name in DIRECT:
             hub.wait_for(f"{name} is running", HUB_READY_TIMEOUT_S)
+            tray.wait_for(f"{name} is running", HUB_READY_TIMEOUT_S)
         rows = [
-            *raw_latency_rows(hub.env, runs),
+            *raw_latency_rows(hub.env, tray.env, runs),
             *sdk_latency_rows(hub.env, runs),
             *attach_time_rows(hub.env, runs),
             *throughput_rows(hub.env, runs),
@@ -117,18 +121,20 @@ def main() -> None:
 # ----- the measurements
 
 
-def raw_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
+def raw_latency_rows(env: dict[str, str], tray_env: dict[str, str], runs: int) -> list[Row]:
+    """Direct, through ``mcp-tray serve``, and through the tray app's hub (``tray_env``)."""
     with (
         RawClient(DIRECT["fast"], env=env) as direct,
         RawClient(ATTACH["fast"], env=env) as attach,
+        RawClient(ATTACH["fast"], env=tray_env) as tray,
     ):
-        direct.initialize()
-        attach.initialize()
+        for client in (direct, attach, tray):
+            client.initialize()
         samples = collect(
             runs,
             lambda: {
-                "direct": 1e6 * statistics.median(raw_latencies(direct)),
-                "attach": 1e6 * statistics.median(raw_latencies(attach)),
+                name: 1e6 * statistics.median(raw_latencies(client))
+                for name, client in (("direct", direct), ("attach", attach), ("tray", tray))
             },
         )
     added = [a - d for a, d in zip(samples["attach"], samples["direct"], strict=True)]
@@ -136,6 +142,13 @@ def raw_latency_rows(env: dict[str, str], runs: int) -> list[Row]:
         Row("raw client, fast server: tools/call, direct", samples["direct"], "µs"),
         Row("raw client, fast server: tools/call, attach", samples["attach"], "µs"),
         Row("raw client, fast server: the hub adds", added, "µs", at_most(150)),
+        Row("raw client, fast server: attach, tray app", samples["tray"], "µs"),
+        Row(
+            "attach round trip: tray app / serve",
+            ratio(samples, "tray", "attach"),
+            "x",
+            at_most(1.1),
+        ),
     ]
 
 
@@ -323,17 +336,27 @@ def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
             "mcp-proxy": (f"http://127.0.0.1:{proxy_port}/mcp", None),
             "supergateway": (f"http://127.0.0.1:{gateway_port}/mcp", None),
         }
-        samples = anyio.run(http_latency_samples, endpoints, runs)
-    return [
-        *(
-            Row(f"SDK client over HTTP: tools/call, {name}", samples[name], "ms")
-            for name in endpoints
-        ),
-        Row(
-            "HTTP: MCP Tray / mcp-proxy", ratio(samples, "MCP Tray", "mcp-proxy"), "x", at_most(0.5)
-        ),
-        Row("HTTP: MCP Tray / supergateway", ratio(samples, "MCP Tray", "supergateway"), "x"),
-    ]
+        rows = []
+        for client, measure in (("raw", raw_http_samples), ("SDK", http_latency_samples)):
+            samples = anyio.run(measure, endpoints, runs)
+            rows += [
+                *(
+                    Row(f"{client} client over HTTP: tools/call, {name}", samples[name], "ms")
+                    for name in endpoints
+                ),
+                Row(
+                    f"{client} client over HTTP: MCP Tray / mcp-proxy",
+                    ratio(samples, "MCP Tray", "mcp-proxy"),
+                    "x",
+                    at_most(0.5),
+                ),
+                Row(
+                    f"{client} client over HTTP: MCP Tray / supergateway",
+                    ratio(samples, "MCP Tray", "supergateway"),
+                    "x",
+                ),
+            ]
+    return rows
 
 
 @contextlib.contextmanager
@@ -365,6 +388,67 @@ async def http_latency_samples(endpoints: dict[str, tuple[str, str | None]], run
                 }
 
             return await collect_async(runs, once)
+
+
+async def raw_http_samples(endpoints: dict[str, tuple[str, str | None]], runs: int) -> Samples:
+    """As http_latency_samples, with a client that is only HTTP requests: what the
+    endpoints cost without the SDK client's own work."""
+    with anyio.fail_after(PHASE_TIMEOUT_S):
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                name: await stack.enter_async_context(RawHttpClient.opened(url, token))
+                for name, (url, token) in endpoints.items()
+            }
+
+            async def once() -> Sample:
+                return {
+                    name: 1000 * statistics.median(await client.latencies())
+                    for name, client in clients.items()
+                }
+
+            return await collect_async(runs, once)
+
+
+class RawHttpClient:
+    """Streamable HTTP by hand: one POST per request, its whole answer read (JSON or SSE)."""
+
+    def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
+        self._http = http
+        self._url = url
+        self._ids = itertools.count(1)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, url: str, token: str | None) -> AsyncIterator[RawHttpClient]:
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        }
+        async with httpx2.AsyncClient(headers=headers, timeout=CALL_TIMEOUT_S) as http:
+            client = cls(http, url)
+            answer = await client.post("initialize", INITIALIZE_PARAMS)
+            session = answer.headers.get("mcp-session-id")
+            if session is not None:
+                http.headers["Mcp-Session-Id"] = session
+            http.headers["MCP-Protocol-Version"] = INITIALIZE_PARAMS["protocolVersion"]
+            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            yield client
+
+    async def post(self, method: str, params: dict[str, Any]) -> httpx2.Response:
+        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        answer = await self._http.post(self._url, json=request)
+        if answer.status_code != 200 or b'"result"' not in answer.content:
+            raise RuntimeError(f"{self._url}: {answer.status_code} {answer.text[:300]}")
+        return answer
+
+    async def latencies(self) -> list[float]:
+        durations = []
+        for _ in range(CALLS_PER_RUN):
+            started = time.perf_counter()
+            await self.post("tools/call", ECHO_PARAMS)
+            durations.append(time.perf_counter() - started)
+        return durations
 
 
 @contextlib.asynccontextmanager
