@@ -8,9 +8,12 @@ user's choices never name an instance: it lives and dies with its client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from app.core.rpc.port import ClientOutput, ClientPort
 from app.core.rpc.relay import Relay
 
 _MARK = "#"  # a configured name never holds it (app.core.config's name rule)
@@ -62,5 +65,17 @@ class PerClientServer:
         instance, relay = self._host.start_instance(self._name)
         try:
             await relay.serve_client(reader, writer, resumed=resumed)
+        finally:
+            await self._host.end_instance(instance)
+
+    @contextlib.asynccontextmanager
+    async def attached(
+        self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
+    ) -> AsyncIterator[ClientPort]:
+        """Relay.attached, on a process started for this client and ended after it."""
+        instance, relay = self._host.start_instance(self._name)
+        try:
+            async with relay.attached(output, resumed=resumed) as port:
+                yield port
         finally:
             await self._host.end_instance(instance)

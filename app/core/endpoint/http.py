@@ -6,9 +6,10 @@ the same paths over a per-user Unix socket (``run/http.sock``) for hosts that
 speak HTTP over ``unix://``. Off unless the config's ``http.enabled`` is true.
 
 Each HTTP session is one more client of the server's relay, exactly as an
-``mcp-tray attach`` is: a socket pair joins the SDK's session transport to
-``Relay.serve_client``, so the shared server, transparent restarts, the cached
-tool list and the readable errors hold over HTTP too.
+``mcp-tray attach`` is: the SDK's session transport hands its messages to the
+relay's in-memory port (``Relay.attached``), so the shared server,
+transparent restarts, the cached tool list and the readable errors hold over
+HTTP too.
 
 Security, checked as soon as a request's head has arrived, before its body
 is read, each refusal logged (throttled: app.core.endpoint.httpguard):
@@ -59,7 +60,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.config import HttpConfig
 from app.core.endpoint import httpguard
-from app.core.endpoint.control import Attachable, ControlError
+from app.core.endpoint.control import ControlError
 from app.core.endpoint.httpguard import (
     ACCEPT_BATCH,
     LISTEN_QUEUE,
@@ -68,7 +69,7 @@ from app.core.endpoint.httpguard import (
     cut,
     guarded_protocol,
 )
-from app.core.rpc.framing import LineSplitter, MalformedLine
+from app.core.rpc.port import ClientOutput, ClientPort, MemoryClient
 
 logger = logging.getLogger(__name__)
 refusals = logging.getLogger(f"{__name__}.refusals")  # throttled: outsiders make it speak
@@ -80,14 +81,21 @@ MAX_SESSIONS = 256  # sessions end with DELETE, idleness or the hub; a bound all
 # never idle; one that only posts is asked to start anew after half an hour.
 IDLE_SESSION_S = 30 * 60.0
 SHOWN_CHARS = 80  # of a header value an outsider chose, quoted in a refusal line
-CHUNK_BYTES = 1 << 16
 _PATH = re.compile(r"^/servers/([^/]+)/mcp/?$")
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class PortedRelay(Protocol):
+    """A server's relay, as an HTTP session joins it (app.core.rpc.relay.Relay)."""
+
+    def attached(
+        self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
+    ) -> contextlib.AbstractAsyncContextManager[ClientPort]: ...
+
+
 class Relays(Protocol):
-    def relay(self, name: str) -> Attachable: ...
+    def relay(self, name: str) -> PortedRelay: ...
 
 
 class TokenStore(Protocol):
@@ -277,7 +285,7 @@ class HttpEndpoint:
     async def _open_session(
         self,
         server: str,
-        relay: Attachable,
+        relay: PortedRelay,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -306,7 +314,7 @@ class HttpEndpoint:
             if status != 200:  # not an initialize, or a refused one: no session
                 session.task.cancel()
 
-    async def _run_session(self, session_id: str, session: _Session, relay: Attachable) -> None:
+    async def _run_session(self, session_id: str, session: _Session, relay: PortedRelay) -> None:
         """Carry one session's messages to and from the relay, until either side ends
         or the session has had no request in flight for ``idle_session_s``."""
         try:
@@ -332,22 +340,26 @@ class HttpEndpoint:
             self._sessions.pop(session_id, None)
 
     async def _carry(
-        self, session: _Session, relay: Attachable, from_client: Any, to_client: Any
+        self, session: _Session, relay: PortedRelay, from_client: Any, to_client: Any
     ) -> None:
-        ours, theirs = socket.socketpair()
-        relay_reader, relay_writer = await asyncio.open_connection(sock=ours)
-        reader, writer = await asyncio.open_connection(sock=theirs)
-        session.ready.set()
-        relayed = asyncio.create_task(relay.serve_client(relay_reader, relay_writer))
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(_client_to_relay(from_client, writer))
-                group.create_task(_relay_to_client(reader, to_client))
-        finally:
-            writer.close()
-            relayed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await relayed
+        """Until the client's side ends: its messages into the relay's port, the
+        relay's out through the SDK's transport (as objects: nothing is encoded
+        to be parsed again on the way)."""
+        output = MemoryClient()
+        async with relay.attached(output) as port:
+            session.ready.set()
+            carried = [
+                asyncio.create_task(_client_to_relay(from_client, port)),
+                asyncio.create_task(_relay_to_client(output, to_client)),
+            ]
+            try:
+                done, _ = await asyncio.wait(carried, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in carried:
+                    task.cancel()
+                await asyncio.gather(*carried, return_exceptions=True)
+            for task in done:
+                task.result()  # a failure of either side is the session's
 
 
 async def _terminate(transport: StreamableHTTPServerTransport) -> None:
@@ -358,30 +370,23 @@ async def _terminate(transport: StreamableHTTPServerTransport) -> None:
             await transport.terminate()
 
 
-async def _client_to_relay(from_client: Any, writer: asyncio.StreamWriter) -> None:
+async def _client_to_relay(from_client: Any, port: ClientPort) -> None:
     async for item in from_client:
         if isinstance(item, Exception):
             logger.debug("HTTP session: %s", item)
             continue
-        line = item.message.model_dump_json(by_alias=True, exclude_unset=True)
-        writer.write(line.encode() + b"\n")
-        await writer.drain()
-    writer.write_eof()
+        port.receive(item.message.model_dump(by_alias=True, exclude_unset=True))
 
 
-async def _relay_to_client(reader: asyncio.StreamReader, to_client: Any) -> None:
-    splitter = LineSplitter()
-    while chunk := await reader.read(CHUNK_BYTES):
-        for line in splitter.feed(chunk):
-            if isinstance(line, MalformedLine):
-                logger.warning("HTTP session: the relay sent %s", line)
-                continue
-            try:
-                message = jsonrpc_message_adapter.validate_json(line, by_name=False)
-            except ValidationError as error:
-                logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
-                continue
-            await to_client.send(SessionMessage(message))
+async def _relay_to_client(output: MemoryClient, to_client: Any) -> None:
+    while True:
+        message = await output.receive()
+        try:
+            carried = jsonrpc_message_adapter.validate_python(message, by_name=False)
+        except ValidationError as error:
+            logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
+            continue
+        await to_client.send(SessionMessage(carried))
 
 
 def http_listener(port: int) -> socket.socket:

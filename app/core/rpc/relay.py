@@ -32,7 +32,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +235,17 @@ class Relay:
         an earlier hub: it is taken back as initialized, with no new handshake.
         """
         return self._attach(next(self._client_numbers), output, resumed)
+
+    @contextlib.asynccontextmanager
+    async def attached(
+        self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
+    ) -> AsyncIterator[ClientPort]:
+        """:meth:`attach` for the length of a ``with`` block: the client leaves at its end."""
+        port = self.attach(output, resumed=resumed)
+        try:
+            yield port
+        finally:
+            port.close()
 
     async def serve_client(
         self,
