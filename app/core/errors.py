@@ -26,6 +26,14 @@ or a notice, the control API sends it as a refusal's ``error``. The tree::
           │                      in its own words (a ControlError's, on its side)
           ├── AlreadyRunning     app.core.endpoint.instance: another MCP Tray holds the
           │                      single-instance lock
+          ├── UnknownEntry       app.core.catalog: no catalog entry of that id; names
+          │                      close ones
+          ├── CatalogUnavailable app.core.catalog: the online catalog cannot be reached
+          │                      and nothing was kept from it
+          ├── NothingToAdd       app.hosts.paste: the pasted text holds no server, and
+          │                      what it should hold
+          ├── ServerNotSaved     app.hosts.servers: a server was not added, changed or
+          │                      removed, and why; nothing was changed
           └── HostError          app.hosts.host: an app's config cannot be read or changed;
                │                 nothing was changed
                ├── Unreadable    app.hosts.survey: the app's file cannot be read, and
