@@ -8,6 +8,7 @@ the way an editor reaches it, through ``mcp-tray attach``.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def hub(tray_home: Path, secret_service: dict[str, str]) -> Iterator[HubProcess]
     process.wait_for_line(r"kept is running")
     yield process
     process.stop()
+
+
+def add_api(hub: HubProcess, *, typed: str) -> subprocess.CompletedProcess[str]:
+    """``mcp-tray add api --secret API_TOKEN`` for the secretive test server, ``typed`` on stdin."""
+    command = ("add", "api", "--secret", "API_TOKEN", "--", PYTHON, str(SECRETIVE))
+    return mcp_tray(hub.home, *command, input=typed, env=hub.env)
 
 
 def answer_of(home: Path, name: str, tool: str) -> str:
@@ -73,18 +80,7 @@ def test_a_command_line_paste_is_named_after_its_program(hub: HubProcess) -> Non
 def test_a_secret_goes_to_the_keyring_never_to_the_file_and_remove_deletes_it(
     hub: HubProcess,
 ) -> None:
-    added = mcp_tray(
-        hub.home,
-        "add",
-        "api",
-        "--secret",
-        "API_TOKEN",
-        "--",
-        PYTHON,
-        str(SECRETIVE),
-        input=TOKEN + "\n",
-        env=hub.env,
-    )
+    added = add_api(hub, typed=TOKEN + "\n")
     answer = answer_of(hub.home, "api", "token")
     stored = keyring_value(hub.env or {}, "api", "API_TOKEN")
     leaks = files_containing(hub.home, TOKEN)
@@ -108,18 +104,7 @@ def test_a_secret_goes_to_the_keyring_never_to_the_file_and_remove_deletes_it(
 
 
 def test_remove_keep_secrets_leaves_them_in_the_keyring(hub: HubProcess) -> None:
-    added = mcp_tray(
-        hub.home,
-        "add",
-        "api",
-        "--secret",
-        "API_TOKEN",
-        "--",
-        PYTHON,
-        str(SECRETIVE),
-        input=TOKEN,
-        env=hub.env,
-    )
+    added = add_api(hub, typed=TOKEN)  # no newline: piped, not typed
     removed = mcp_tray(hub.home, "remove", "api", "--keep-secrets", env=hub.env)
 
     assert added.returncode == 0, added.stderr
