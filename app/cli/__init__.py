@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_opened_file(sys.argv[1:] if argv is None else argv))
     command: Callable[[argparse.Namespace], int] = getattr(args, "run", _default)
     try:
         return command(args)
@@ -38,6 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FIXABLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _opened_file(argv: list[str]) -> list[str]:
+    """``mcp-tray FILE.mcpb``, as a desktop runs MCP Tray to open a bundle (``Exec=mcp-tray
+    %f``), is ``mcp-tray add --bundle FILE.mcpb``."""
+    options, last = argv[:-1], argv[-1:]
+    plain = options == [] or (len(options) == 2 and options[0] == "--config")
+    # No command has a dot in it; only a file name makes it worth loading app.hosts.mcpb,
+    # which `attach` (started often, by editors) should not wait for.
+    if not (plain and last and Path(last[0]).suffix and not last[0].startswith("-")):
+        return argv
+    from app.hosts.mcpb import is_bundle
+
+    return [*options, "add", "--bundle", last[0]] if is_bundle(last[0]) else argv
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,9 +1,11 @@
 """``mcp-tray add|remove|catalog``: adding and removing servers without editing JSON.
 
 ``add`` takes a server from a command line (``add NAME -- COMMAND ARGS…``),
-from a README's snippet on standard input (``--paste``), or from the
-catalog (``--catalog ID``); app.hosts.servers checks and saves it, the same
-code the Add dialog uses. Each says what it wrote, then waits a bounded time
+from a README's snippet on standard input (``--paste``), from the
+catalog (``--catalog ID``), or from an ``.mcpb`` bundle (``--bundle FILE``,
+unpacked by app.hosts.mcpb, which asks for the values its manifest
+requires); app.hosts.servers checks and saves it, the same code the Add
+dialog uses. Each says what it wrote, then waits a bounded time
 for the running hub to say whether the server started. Secrets (``--secret
 NAME``) are read without echo from a terminal, or from standard input when
 piped, and go to the keyring only.
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from app.core.errors import EXIT_FIXABLE, EXIT_OK, CommandError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from app.core.config.draft import ServerDraft
     from app.core.paths import Paths
     from app.hosts.servers import Removed, Saved
@@ -34,7 +38,8 @@ SETTLED = frozenset({"running", "backoff", "crash-loop", "needs-secret", "disabl
 def add_parsers(commands: Any) -> None:
     add = commands.add_parser(
         "add",
-        help="add a server: NAME -- COMMAND ARGS, --paste (a README's snippet) or --catalog ID",
+        help="add a server: NAME -- COMMAND ARGS, --paste (a README's snippet), --catalog ID "
+        "or --bundle FILE.mcpb",
         parents=[_add_options(argparse.ArgumentParser(add_help=False))],
     )
     add.add_argument("name", metavar="NAME", nargs="?")
@@ -61,6 +66,7 @@ def _add_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--cwd", metavar="DIR", help="the folder it runs in")
     parser.add_argument("--paste", action="store_true", help="read a snippet on standard input")
     parser.add_argument("--catalog", metavar="ID", help="add this catalog entry")
+    parser.add_argument("--bundle", metavar="FILE", help="add this .mcpb (or .dxt) bundle")
     parser.add_argument("--name", dest="new_name", metavar="NAME", help="name it so")
     return parser
 
@@ -82,22 +88,52 @@ def _add(args: argparse.Namespace, paths: Paths) -> int:
     from app.hosts.importing import our_config
 
     _split_options(args)
-    drafts = _drafts(args)
-    for draft in drafts:
-        _apply_options(draft, args)
-    ensure_config(paths.config_file, demo=demo_command())
-    _, config = our_config(paths)
-    for draft in drafts:
-        lookup = servers.server_path(draft, os.environ)
-        problems = servers.check(draft, config, path_for_lookup=lookup)
-        if problems:
-            raise CommandError(f"{draft.name or 'the server'} was not added: {problems[0]}")
-    store = SecretStore(paths.secret_index)
-    failed = False
-    for draft in drafts:
-        _say_saved(servers.add(paths, draft, store), paths)
-        failed |= not _say_started(paths, draft)
+    drafts = _drafts(args, paths)
+    try:
+        for draft in drafts:
+            _apply_options(draft, args)
+        ensure_config(paths.config_file, demo=demo_command())
+        _, config = our_config(paths)
+        for draft in drafts:
+            lookup = servers.server_path(draft, os.environ)
+            problems = servers.check(draft, config, path_for_lookup=lookup)
+            if problems:
+                raise CommandError(f"{draft.name or 'the server'} was not added: {problems[0]}")
+        store = SecretStore(paths.secret_index)
+        failed = False
+        for draft in drafts:
+            with _bundle_placed(args, draft, paths):
+                _say_saved(servers.add(paths, draft, store), paths)
+            failed |= not _say_started(paths, draft)
+    except BaseException:
+        if args.bundle:
+            _discard_bundle(drafts[0], paths)
+        raise
     return EXIT_FIXABLE if failed else EXIT_OK
+
+
+def _bundle_placed(
+    args: argparse.Namespace, draft: ServerDraft, paths: Paths
+) -> AbstractContextManager[None]:
+    """Around the save of a bundle: its new files take the place of an older unpack."""
+    import contextlib
+
+    from app.hosts import mcpb
+
+    return mcpb.placed(draft, paths.data_dir) if args.bundle else contextlib.nullcontext()
+
+
+def _discard_bundle(draft: ServerDraft, paths: Paths) -> None:
+    """A bundle that was not added leaves no unpacked files behind."""
+    from app.core.config import ConfigError
+    from app.hosts import mcpb
+    from app.hosts.importing import our_config
+
+    try:
+        _, config = our_config(paths)
+    except (ConfigError, OSError):  # no config to consult: keep the files, to be safe
+        return
+    mcpb.discard(draft, paths.data_dir, config)
 
 
 def _split_options(args: argparse.Namespace) -> None:
@@ -116,19 +152,21 @@ def _split_options(args: argparse.Namespace) -> None:
             setattr(args, key, value)
 
 
-def _drafts(args: argparse.Namespace) -> list[ServerDraft]:
+def _drafts(args: argparse.Namespace, paths: Paths) -> list[ServerDraft]:
     from app.hosts.paste import drafts_from_text
 
-    ways = [bool(args.paste), bool(args.catalog), bool(args.command)]
+    ways = [bool(args.paste), bool(args.catalog), bool(args.bundle), bool(args.command)]
     if sum(ways) != 1 or (args.command and not args.name):
         raise CommandError(
             "say what to add: NAME -- COMMAND ARGS, --paste (with the snippet on standard "
-            "input), or --catalog ID"
+            "input), --catalog ID, or --bundle FILE.mcpb"
         )
     if args.paste:
         drafts = drafts_from_text(_read_snippet())
     elif args.catalog:
         drafts = [_catalog_draft(args.catalog)]
+    elif args.bundle:
+        drafts = [_bundle_draft(args.bundle, paths)]
     else:
         drafts = drafts_from_text(" ".join(_quoted(word) for word in args.command))
     name = args.new_name or (args.name if not args.paste else None)
@@ -154,6 +192,14 @@ def _read_snippet() -> str:
     return sys.stdin.read()
 
 
+def _bundle_draft(file: str, paths: Paths) -> ServerDraft:
+    from pathlib import Path
+
+    from app.hosts import mcpb
+
+    return mcpb.draft_from_bundle(Path(file).expanduser(), paths.data_dir)
+
+
 def _catalog_draft(entry_id: str) -> ServerDraft:
     from app.core import catalog
 
@@ -173,12 +219,24 @@ def _apply_options(draft: ServerDraft, args: argparse.Namespace) -> None:
         _set_variable(draft, Variable(key, value, secret=secret, required=secret))
     for key in args.secret:
         _set_variable(draft, Variable(key, _read_secret(draft.name, key, args), secret=True))
-    if sys.stdin.isatty():
+    if sys.stdin.isatty() or args.bundle:  # a bundle's manifest says what it requires
         for variable in draft.variables:
             if variable.required and not variable.value:
                 variable.value = _read_secret(draft.name, variable.name, args)
+    if args.bundle:
+        _fill_bundle(draft, args)
     draft.watch = draft.watch or args.watch
     draft.cwd = args.cwd or draft.cwd
+
+
+def _fill_bundle(draft: ServerDraft, args: argparse.Namespace) -> None:
+    """Ask for the values a bundle uses in its arguments; leave out the optional secrets
+    not given, which the server would otherwise wait for."""
+    from app.hosts import mcpb
+
+    for key in mcpb.unfilled(draft):
+        mcpb.fill(draft, key, _read_secret(draft.name, key, args))
+    mcpb.drop_unset(draft)
 
 
 def _set_variable(draft: ServerDraft, variable: Any) -> None:
