@@ -6,6 +6,7 @@
 #     install.sh            installs it for the current user (see install.sh)
 #     uninstall.sh
 #     mcp-tray.service      the systemd user unit for the headless hub
+#     mcp-tray-mime.xml     the .mcpb file type, for opening bundles with MCP Tray
 #
 # Usage: installers/linux/build.sh [OUT]    (OUT defaults to dist/)
 # Needs the checkout's environment with the test extras (scripts/setup --test),
@@ -29,6 +30,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/$name"
 mv "$work/dist/mcp-tray" "$work/$name/mcp-tray"
 cp "$root/installers/linux/install.sh" "$root/installers/linux/uninstall.sh" \
-    "$root/installers/linux/mcp-tray.service" "$work/$name/"
+    "$root/installers/linux/mcp-tray.service" "$root/installers/linux/mcp-tray-mime.xml" \
+    "$work/$name/"
 tar -C "$work" -czf "$out/$name.tar.gz" "$name"
 echo "$out/$name.tar.gz"

@@ -5,6 +5,7 @@
 #   ~/.local/bin/mcp-tray                         a link to it, for the command line
 #   ~/.local/share/applications/mcp-tray.desktop  the menu entry
 #   ~/.local/share/icons/hicolor/scalable/apps/mcp-tray.svg
+#   ~/.local/share/mime/packages/mcp-tray.xml     .mcpb bundles open with MCP Tray
 #
 # Options:
 #   --autostart   start the tray at login (the tray's "Start at login" switch)
@@ -35,7 +36,7 @@ if [ -x "$program" ]; then
     "$program" quit || true # an upgrade: stop the running one before replacing it
 fi
 mkdir -p "$prefix/lib" "$prefix/bin" "$prefix/share/applications" \
-    "$prefix/share/icons/hicolor/scalable/apps"
+    "$prefix/share/icons/hicolor/scalable/apps" "$prefix/share/mime/packages"
 rm -rf "$prefix/lib/mcp-tray.new"
 cp -R "$here/mcp-tray" "$prefix/lib/mcp-tray.new"
 rm -rf "$prefix/lib/mcp-tray"
@@ -46,13 +47,23 @@ resources="$prefix/lib/mcp-tray/_internal/resources"
 cp "$resources/icons/mcp-tray.svg" "$prefix/share/icons/hicolor/scalable/apps/mcp-tray.svg"
 # Exec= holds the program's absolute path, quoted as the Desktop Entry spec asks.
 exec_line="\"$(printf '%s' "$program" | sed 's/[\\"`$]/\\\\&/g')\""
-sed "s|@EXEC@|$(printf '%s' "$exec_line" | sed 's/[|&\\]/\\&/g')|" "$resources/mcp-tray.desktop" \
-    >"$prefix/share/applications/mcp-tray.desktop"
+entry=$(sed "s|@EXEC@|$(printf '%s' "$exec_line" | sed 's/[|&\\]/\\&/g')|" "$resources/mcp-tray.desktop")
+# The menu entry also opens .mcpb bundles: a desktop runs `mcp-tray FILE` (%f),
+# which adds the bundle. The file type is installed beside it; the caches are
+# refreshed where the tools exist, and desktops without them read the files.
+printf '%s\n' "$entry" | sed 's/^Exec=.*/& %f/' >"$prefix/share/applications/mcp-tray.desktop"
+echo "MimeType=application/x-mcpb;" >>"$prefix/share/applications/mcp-tray.desktop"
+cp "$here/mcp-tray-mime.xml" "$prefix/share/mime/packages/mcp-tray.xml"
+if command -v update-mime-database >/dev/null 2>&1; then
+    update-mime-database "$prefix/share/mime" >/dev/null 2>&1 || true
+fi
+if command -v update-desktop-database >/dev/null 2>&1; then
+    update-desktop-database "$prefix/share/applications" >/dev/null 2>&1 || true
+fi
 
 if [ $autostart = yes ]; then
     mkdir -p "$config_home/autostart"
-    { cat "$prefix/share/applications/mcp-tray.desktop"; echo "X-GNOME-Autostart-enabled=true"; } \
-        >"$config_home/autostart/mcp-tray.desktop"
+    printf '%s\nX-GNOME-Autostart-enabled=true\n' "$entry" >"$config_home/autostart/mcp-tray.desktop"
 fi
 if [ $service = yes ]; then
     mkdir -p "$config_home/systemd/user"

@@ -19,7 +19,11 @@ if [ -x "$program" ]; then
 fi
 rm -rf "$prefix/lib/mcp-tray"
 rm -f "$prefix/bin/mcp-tray" "$prefix/share/applications/mcp-tray.desktop" \
-    "$prefix/share/icons/hicolor/scalable/apps/mcp-tray.svg" "$config_home/autostart/mcp-tray.desktop"
+    "$prefix/share/icons/hicolor/scalable/apps/mcp-tray.svg" "$config_home/autostart/mcp-tray.desktop" \
+    "$prefix/share/mime/packages/mcp-tray.xml"
+if command -v update-mime-database >/dev/null 2>&1 && [ -d "$prefix/share/mime/packages" ]; then
+    update-mime-database "$prefix/share/mime" >/dev/null 2>&1 || true
+fi
 echo "MCP Tray is uninstalled."
 if [ -n "${config:-}" ]; then
     echo "Your config stays in $config; apps you connected still point at MCP Tray:"
