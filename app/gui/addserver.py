@@ -1,0 +1,348 @@
+"""The "Add a server" dialog, which also changes one (Edit…).
+
+Two pages. The first: the ways in (app.gui.waysin: paste, catalog) beside
+the form (app.gui.serverform), what stops it from being saved under it
+(app.hosts.servers.check, asked again at every change), and "Save and
+start", off while anything does. The second: how it went, told as the
+server moves on (the tray passes every change to :meth:`follow`), "running,
+with 9 tools", or the first error in plain words with the server's last
+output, a way back to the form, and for a new server "Keep it" / "Remove it".
+
+Nothing is written before Save: Cancel on the first page leaves everything
+as it was. Saving and removing run app.hosts.servers on a worker thread
+(they use the keychain, files and the control socket), and that tells the
+hub, which starts, restarts or stops only the server concerned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtWidgets import (
+    QDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.catalog import placeholder
+from app.core.config import Config
+from app.core.config.draft import ServerDraft
+from app.core.endpoint.hubapi import HubAPI
+from app.core.errors import UserError
+from app.core.problems import plain
+from app.core.supervise.status import ServerStatus
+from app.gui.outcome import Outcome, OutcomeView, outcome_of
+from app.gui.serverform import ServerForm
+from app.gui.tasks import Run, WindowTasks
+from app.gui.toolcount import count_tools
+from app.gui.waysin import CatalogTab, PasteTab
+from app.hosts import servers
+
+logger = logging.getLogger(__name__)
+
+LAST_OUTPUT_LINES = 12  # enough of a failing server's output to see why; the log has the rest
+# A catalog entry's stand-in for an argument the user must give (app.core.catalog).
+_STAND_IN = re.compile(re.escape(placeholder("HINT")).replace("HINT", r"([A-Za-z0-9_.-]+)"))
+TYPE_IT_IN = (
+    "Fill in the form on the right with what the server's instructions give:\n\n"
+    "• Name: what MCP Tray and your apps call it.\n"
+    "• Program: what starts it, such as npx, uvx, docker or python3.\n"
+    "• Arguments: what the program is given, on one line.\n"
+    "• Settings: names and values the server reads. Mark passwords and keys as "
+    "secret: they are kept in your system's keychain, never in a file."
+)
+
+
+class AddServerDialog(QDialog):
+    """Adds a server, or (``editing``) changes the one of that name. ``run`` runs a
+    coroutine on the tray's loop."""
+
+    def __init__(self, hub: HubAPI, run: Run, *, logo: QIcon, editing: str | None = None) -> None:
+        super().__init__()
+        self.hub = hub
+        self.tasks = WindowTasks(run)
+        self._run = self.tasks.run
+        self.editing = editing  # the server this dialog changes; set too once one is saved
+        self.added = ""  # a server this dialog added, which "Remove it" takes out again
+        self.kept = False  # the user chose to keep it, or it runs: Cancel leaves it
+        self.waiting: list[ServerDraft] = []  # more servers from one paste, added in turn
+        self._counting = False
+        self._generation = 0  # of the form's contents, so that a late check is not shown
+        self.setWindowTitle(f"Change {editing}" if editing else "Add a server")
+        self.setWindowIcon(logo)
+        self.resize(980 if editing is None else 600, 600)
+        self.form = ServerForm()
+        self.problems = QLabel()
+        self.problems.setWordWrap(True)
+        self.problems.setObjectName("problems")
+        self.save = QPushButton("Save and start" if editing is None else "Save and restart")
+        self.save.setDefault(True)
+        self.cancel = QPushButton("Cancel")
+        self.outcome = OutcomeView()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._editor_page())
+        self.pages.addWidget(self.outcome)
+        QVBoxLayout(self).addWidget(self.pages)
+        self._wire()
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if editing is not None:
+            self._fill_for_edit(editing)
+        self.check()
+
+    def _editor_page(self) -> QWidget:
+        page = QWidget()
+        row = QHBoxLayout()
+        if self.editing is None:
+            self.paste = PasteTab()
+            self.catalog = CatalogTab(
+                self._run, online=self.hub.config.catalog, cache_dir=self.hub.paths.state_dir
+            )
+            self.ways = QTabWidget()
+            self.ways.addTab(self.paste, "Paste")
+            self.ways.addTab(self.catalog, "Catalog")
+            self.ways.addTab(_words(TYPE_IT_IN), "Type it in")
+            self.ways.setMinimumWidth(360)
+            row.addWidget(self.ways, stretch=4)
+        box = QGroupBox("The server")
+        inside = QVBoxLayout(box)
+        inside.addWidget(self.form)
+        inside.addStretch(1)
+        inside.addWidget(self.problems)
+        row.addWidget(box, stretch=5)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.save)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row, stretch=1)
+        layout.addLayout(buttons)
+        return page
+
+    def _wire(self) -> None:
+        self.form.changed.connect(self.check)
+        self.save.clicked.connect(self._save_clicked)
+        self.cancel.clicked.connect(self._cancel)
+        if self.editing is None:
+            self.paste.chosen.connect(self._from_paste)
+            self.catalog.chosen.connect(self.fill)
+        self.outcome.back.connect(self._back_to_form)
+        self.outcome.keep.connect(self._keep)
+        self.outcome.discard.connect(lambda: self._run(self._discard(close=True)))
+        self.outcome.next.connect(self._add_next)
+        self.outcome.close_clicked.connect(self.close)
+
+    # ----- the form
+
+    def fill(self, draft: ServerDraft) -> None:
+        """Show ``draft`` in the form; the cursor goes where typing is needed first."""
+        self.form.set_draft(draft)
+        where = self.form.first_empty_secret()
+        if where is not None:
+            where.setFocus()
+
+    def _from_paste(self, draft: ServerDraft) -> None:
+        self.waiting = [d for d in self.paste.drafts if d is not draft]
+        self.fill(draft)
+
+    def _fill_for_edit(self, name: str) -> None:
+        server = self.hub.config.servers[name]
+        draft = servers.draft_of(server, name)
+        stored = frozenset(v.name for v in draft.variables if v.secret)
+        self.form.set_draft(draft, stored=stored)
+
+    def check(self) -> None:
+        """The form changed: check it again (on a worker thread, see :meth:`recheck`)."""
+        self._generation += 1
+        self._run(self.recheck())
+
+    async def recheck(self) -> list[str]:
+        """What stops the form from being saved, shown under it, Save off while any.
+
+        On a worker thread: finding the program asks the login shell the first time
+        (app.core.shellenv), which may take seconds. An answer about a form that has
+        changed since is not shown; the check of the newer one is.
+        """
+        generation = self._generation
+        draft, config = self.form.draft(), self.hub.config
+        found = [p for p in [self.form.argument_problem()] if p]
+        found += await asyncio.to_thread(_problems, draft, config, self.editing)
+        if generation == self._generation:
+            self._show_problems(found)
+        return found
+
+    def _show_problems(self, problems: list[str]) -> None:
+        self.save.setEnabled(not problems)
+        self.save.setToolTip(problems[0] if problems else "")
+        if problems:
+            lines = "".join(f"<li>{_escaped(p)}</li>" for p in problems)
+            self._say(f"<b>Before it can be saved:</b><ul style='margin:0'>{lines}</ul>")
+        else:
+            self._say("")
+
+    def _say(self, html: str, *, error: bool = False) -> None:
+        self.problems.setStyleSheet("color: #a40e26;" if error else "")
+        self.problems.setText(html)
+
+    # ----- saving
+
+    def _save_clicked(self) -> None:
+        self._run(self.save_and_start())
+
+    async def save_and_start(self) -> None:
+        self.save.setEnabled(False)  # one save at a time
+        if await self.recheck():
+            return
+        draft = self.form.draft()
+        self._show(Outcome.saving(draft.name))
+        try:
+            saved = await asyncio.to_thread(
+                servers.add, self.hub.paths, draft, self.hub.store, replace=self.editing
+            )
+        except (UserError, OSError) as error:
+            self.pages.setCurrentIndex(0)
+            self._say(f"Not saved: {_escaped(plain(str(error)))}", error=True)
+            return
+        logger.info("%s saved from the Add dialog", saved.name)
+        if self.editing is None:
+            self.added = saved.name
+        self.editing = saved.name  # saving again changes this server
+        self.setWindowTitle(f"Change {saved.name}")
+        self.save.setText("Save and restart")
+        for field in self.form.secret_fields():
+            field.clear()  # stored now; the value does not linger in the widget
+        self._fill_for_edit(saved.name)
+        if saved.hub.problem:
+            self._show(Outcome.not_told(saved.name, saved.hub.problem))
+        elif not saved.hub.running:
+            self._show(Outcome.later(saved.name))
+        else:
+            self.follow(self.hub.status_rows())
+
+    def follow(self, rows: list[ServerStatus]) -> None:
+        """The tray saw states change: tell how the saved server fares."""
+        if self.pages.currentIndex() != 1 or not self.editing or self.outcome.final:
+            return
+        row = next((r for r in rows if r.name == self.editing), None)
+        told = outcome_of(row, self.editing, shared=self.form.shared.isChecked())
+        if told is None:
+            return  # not yet applied
+        if told.running:
+            self._count_tools_once(told)
+        elif told.failed:
+            self._run(self._show_failure(told))
+        else:
+            self._show(told)
+
+    def _count_tools_once(self, told: Outcome) -> None:
+        if not self._counting:
+            self._counting = True
+            self._run(self._say_running(told))
+
+    async def _say_running(self, told: Outcome) -> None:
+        tools = await asyncio.to_thread(count_tools, self.hub.paths.socket_path, told.name)
+        self.kept = True
+        self._show(told.with_tools(tools))
+
+    async def _show_failure(self, told: Outcome) -> None:
+        lines = await self.hub.log_tail(told.name, LAST_OUTPUT_LINES)
+        if self.outcome.final:
+            return
+        self._show(told.with_output(lines))
+
+    def _show(self, told: Outcome) -> None:
+        self.pages.setCurrentIndex(1)
+        self.outcome.show_outcome(
+            told, new=bool(self.added), next_name=self.waiting[0].name if self.waiting else ""
+        )
+        if told.final:
+            self.kept = self.kept or not told.failed
+
+    # ----- after the outcome
+
+    def _back_to_form(self) -> None:
+        self.outcome.final = False
+        self._counting = False
+        self.pages.setCurrentIndex(0)
+        self.cancel.setText("Remove it and close" if self.added and not self.kept else "Cancel")
+        self.check()
+
+    def _keep(self) -> None:
+        self.kept = True
+        if self.waiting:
+            self._add_next()
+        else:
+            self.close()
+
+    def _add_next(self) -> None:
+        draft = self.waiting.pop(0)
+        self.editing, self.added, self.kept, self._counting = None, "", False, False
+        self.outcome.final = False
+        self.setWindowTitle("Add a server")
+        self.save.setText("Save and start")
+        self.cancel.setText("Cancel")
+        self.paste.show_next(draft)
+        self.pages.setCurrentIndex(0)
+        self.fill(draft)
+
+    async def _discard(self, *, close: bool) -> None:
+        """Take out the server this dialog added, with its secrets: the start failed and
+        the user does not want it."""
+        name, self.added = self.added, ""
+        self._show(Outcome.removing(name))
+        try:
+            await asyncio.to_thread(
+                servers.remove, self.hub.paths, name, self.hub.store, delete_secrets=True
+            )
+        except (UserError, OSError) as error:
+            self._show(Outcome.not_removed(name, plain(str(error))))
+            return
+        logger.info("%s removed again from the Add dialog", name)
+        self.kept = True  # nothing is left to discard
+        if close:
+            self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.tasks.cancel()
+        super().closeEvent(event)
+
+    def _cancel(self) -> None:
+        """Before Save: close, with nothing written. Back at the form after a failed start
+        of a server this dialog added: the button says it removes that server."""
+        if self.added and not self.kept:
+            self._run(self._discard(close=True))
+        else:
+            self.close()
+
+
+def _problems(draft: ServerDraft, config: Config, editing: str | None) -> list[str]:
+    lookup = servers.server_path(draft, os.environ)
+    found = servers.check(draft, config, path_for_lookup=lookup, replacing=editing)
+    for argument in draft.args:
+        for hint in _STAND_IN.findall(argument):
+            found.append(f"Replace {placeholder(hint)} in the arguments with yours.")
+    return found
+
+
+def _words(text: str) -> QWidget:
+    page = QWidget()
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop)
+    QVBoxLayout(page).addWidget(label)
+    return page
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

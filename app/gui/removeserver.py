@@ -1,0 +1,114 @@
+"""Remove…: asks with the server's name, then stops it and takes it out of the config.
+
+Deleting its saved secrets is a checkbox, on by default as ``mcp-tray remove``
+does (a server's secrets are its own, and no other server reads them); a
+person who means to add it back later unticks it. The dialog stays to say
+what changed, or why not (app.hosts.servers.remove, on a worker thread: it
+writes the config, uses the keychain and tells the hub).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout
+
+from app.core.endpoint.hubapi import HubAPI
+from app.core.errors import UserError
+from app.core.problems import plain
+from app.core.secrets import secret_names
+from app.gui.tasks import Run, WindowTasks
+from app.hosts import servers
+from app.hosts.servers import Removed
+
+logger = logging.getLogger(__name__)
+
+
+class RemoveServerDialog(QDialog):
+    def __init__(self, hub: HubAPI, run: Run, name: str, *, logo: QIcon) -> None:
+        super().__init__()
+        self.hub = hub
+        self.server = name
+        self.tasks = WindowTasks(run)
+        self._run = self.tasks.run
+        self.setWindowTitle(f"Remove {name}?")
+        self.setWindowIcon(logo)
+        self.setMinimumWidth(440)
+        config = hub.config.servers.get(name)
+        names = secret_names(config) if config is not None else []
+        self.question = QLabel(
+            f"MCP Tray stops {name} and takes it out of its list of servers. "
+            "Apps that use it lose its tools."
+        )
+        self.question.setWordWrap(True)
+        self.delete_secrets = QCheckBox(_checkbox_words(names))
+        self.delete_secrets.setChecked(True)
+        self.delete_secrets.setVisible(bool(names))
+        self.buttons = QDialogButtonBox()
+        self.remove = self.buttons.addButton("Remove", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        self.buttons.accepted.connect(lambda: self._run(self.confirmed()))
+        self.buttons.rejected.connect(self.close)
+        heading = QLabel(f"<b>Remove {name}?</b>")
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(self.question)
+        layout.addWidget(self.delete_secrets)
+        layout.addWidget(self.buttons)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.tasks.cancel()
+        super().closeEvent(event)
+
+    async def confirmed(self) -> None:
+        self.remove.setEnabled(False)
+        self.delete_secrets.setEnabled(False)
+        self.question.setText(f"Removing {self.server}…")
+        try:
+            removed = await asyncio.to_thread(
+                servers.remove,
+                self.hub.paths,
+                self.server,
+                self.hub.store,
+                delete_secrets=self.delete_secrets.isChecked(),
+            )
+        except (UserError, OSError) as error:
+            self._finish(f"{self.server} was not removed: {plain(str(error))}")
+            return
+        logger.info("%s removed from the tray", self.server)
+        self._finish(removed_words(removed))
+
+    def _finish(self, text: str) -> None:
+        self.question.setText(text)
+        self.delete_secrets.hide()
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+        self.buttons.button(QDialogButtonBox.StandardButton.Close).setFocus()
+        self.adjustSize()
+
+
+def _checkbox_words(names: Sequence[str]) -> str:
+    listed = ", ".join(names)
+    return f"Also delete its saved secrets ({listed}) from your system's keychain"
+
+
+def removed_words(removed: Removed) -> str:
+    """What Remove changed, as the dialog says it at the end."""
+    words = [f"{removed.name} was removed."]
+    if removed.hub.problem:
+        words.append(f"MCP Tray could not stop it yet: {plain(removed.hub.problem)}")
+    if removed.secrets_deleted:
+        words.append(f"Its secrets ({', '.join(removed.secrets_deleted)}) were deleted.")
+    if removed.secrets_problem:
+        words.append(f"Its secrets were kept: {plain(removed.secrets_problem)}")
+    elif removed.secrets_kept:
+        words.append(
+            f"Its secrets ({', '.join(removed.secrets_kept)}) stay in your system's keychain, "
+            "for when you add it again."
+        )
+    return " ".join(words)
