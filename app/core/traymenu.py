@@ -9,7 +9,8 @@ pointer when a state changes.
 
 A server offers only the actions its state allows, the fix first: "Set
 secret…" for one that needs a secret, "Try again" for one that was paused,
-"Start" (not "Stop") for one at rest.
+"Start" (not "Stop") for one at rest. Changing a server (Edit…, Remove…) comes
+after what its state allows, apart from it: any state allows it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES, NEW_KEY = (
     "new-key",
 )
 LOGIN, MUTE, QUIT = "login", "mute", "quit"
+ADD, EDIT, REMOVE = "add", "edit", "remove"
 
 _NEEDS = {State.NEEDS_SECRET: "needs a secret", State.CRASH_LOOP: "keeps crashing"}
 PROBLEM_LINE_CHARS = 60  # a menu line does not wrap; longer problems take several lines
@@ -88,6 +90,11 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
     return actions
 
 
+def change_actions() -> list[tuple[str, str]]:
+    """(verb, label) for changing a server itself, whatever its state."""
+    return [(EDIT, "Edit…"), (REMOVE, "Remove…")]
+
+
 def tray_menu(
     rows: Sequence[ServerStatus],
     *,
@@ -106,6 +113,7 @@ def tray_menu(
     entries += [_server_menu(row, secrets.get(row.name, ())) for row in rows]
     if not rows:
         entries.append(Entry(key="no-servers", text="No servers in the config yet"))
+    entries.append(Entry(key="add", text="Add a server…", verb=ADD))
     entries += _app_actions(settings)
     return entries
 
@@ -136,6 +144,11 @@ def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:
     lines += [
         Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
         for verb, label in server_actions(row, uses_secrets=bool(secrets))
+    ]
+    lines.append(Entry(key="sep-change", separator=True))
+    lines += [
+        Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
+        for verb, label in change_actions()
     ]
     return Entry(
         key=f"server:{row.name}",

@@ -22,7 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QIcon
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from app.core import traymenu
 from app.core.autostart import Autostart
@@ -37,11 +37,13 @@ from app.core.overview import Overall, headline, overall, tooltip
 from app.core.problems import plain, secret_progress
 from app.core.secrets import secret_names
 from app.core.supervise.status import ServerStatus
+from app.gui.addserver import AddServerDialog
 from app.gui.bridge import HubBridge
 from app.gui.connect import ConnectDialog
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
 from app.gui.menus import LiveMenu
 from app.gui.notify import DesktopNotifier
+from app.gui.removeserver import RemoveServerDialog
 from app.gui.windows import SETTINGS, MainWindow
 from app.hosts.host import HostError
 from app.hosts.linking import Connections, rotate_token
@@ -105,6 +107,10 @@ class TrayApp(QObject):
         self.tasks: set[asyncio.Task[Any]] = set()
         self.connect_dialog: ConnectDialog | None = None
         self.secret_dialogs: dict[str, SecretDialog] = {}
+        # Open Add and Edit dialogs, each told of every change (one Add at a time, one
+        # Edit per server: the key is the server's name, "" for Add).
+        self.server_dialogs: dict[str, AddServerDialog] = {}
+        self.remove_dialogs: dict[str, RemoveServerDialog] = {}
         self.welcome: WelcomeWindow | None = None
         self.config_location: ConfigLocationDialog | None = None
         self.new_key_question: QMessageBox | None = None
@@ -152,6 +158,8 @@ class TrayApp(QObject):
             self.connect_dialog.deleteLater()
         if self.new_key_question is not None:
             self.new_key_question.close()
+        for dialog in [*self.server_dialogs.values(), *self.remove_dialogs.values()]:
+            dialog.close()
 
     # ----- the picture
 
@@ -180,6 +188,8 @@ class TrayApp(QObject):
             http_addresses=self._http_addresses(),
         )
         self._follow_saved_secrets(rows, secrets)
+        for dialog in list(self.server_dialogs.values()):
+            dialog.follow(rows)
 
     def _settings(self) -> traymenu.Settings:
         http = self.hub.config.http
@@ -211,6 +221,9 @@ class TrayApp(QObject):
             traymenu.RESTART: lambda: self._run(self.hub.restart_server(server)),
             traymenu.LOGS: lambda: self._run(self._show_logs(server)),
             traymenu.SECRET: lambda: self.ask_secret(server),
+            traymenu.ADD: self.open_add,
+            traymenu.EDIT: lambda: self.open_edit(server),
+            traymenu.REMOVE: lambda: self.ask_remove(server),
             traymenu.OPEN_CONFIG: self.open_config,
             traymenu.CONNECT: self.open_connect,
             traymenu.WINDOW: self.window.bring_forward,
@@ -281,6 +294,30 @@ class TrayApp(QObject):
             del self.secret_dialogs[server]
         if self._following.get(server) is dialog:
             del self._following[server]
+
+    def open_add(self) -> AddServerDialog:
+        return self._server_dialog("")
+
+    def open_edit(self, server: str) -> AddServerDialog:
+        return self._server_dialog(server)
+
+    def _server_dialog(self, server: str) -> AddServerDialog:
+        dialog = self.server_dialogs.get(server)
+        if dialog is None:
+            dialog = AddServerDialog(self.hub, self._run, logo=self.logo, editing=server or None)
+            dialog.destroyed.connect(lambda: self.server_dialogs.pop(server, None))
+            self.server_dialogs[server] = dialog
+        _bring_forward(dialog)
+        return dialog
+
+    def ask_remove(self, server: str) -> RemoveServerDialog:
+        dialog = self.remove_dialogs.get(server)
+        if dialog is None:
+            dialog = RemoveServerDialog(self.hub, self._run, server, logo=self.logo)
+            dialog.destroyed.connect(lambda: self.remove_dialogs.pop(server, None))
+            self.remove_dialogs[server] = dialog
+        _bring_forward(dialog)
+        return dialog
 
     def open_config(self) -> None:
         """In the desktop's program for JSON, else a text editor, else say where it is."""
@@ -468,7 +505,11 @@ class TrayApp(QObject):
             self.logo,
             demo_running=demo is not None,
             in_tray=self.icon.isVisible(),
-            steps=[(traymenu.CONNECT, "Connect an app…"), (traymenu.OPEN_CONFIG, "Open config")],
+            steps=[
+                (traymenu.ADD, "Add a server…"),
+                (traymenu.CONNECT, "Connect an app…"),
+                (traymenu.OPEN_CONFIG, "Open config"),
+            ],
         )
         welcome.chosen.connect(lambda verb: self.act(verb, ""))
         welcome.show()
@@ -495,6 +536,12 @@ class TrayApp(QObject):
             self.icon.showMessage(title, body, self.logo)
         elif (title, body) == self._own_words:
             self.window.say(f"{NO_TRAY_MESSAGE}\n{title}. {body}")
+
+
+def _bring_forward(dialog: QWidget) -> None:
+    dialog.show()  # not exec(): the loop keeps running
+    dialog.raise_()
+    dialog.activateWindow()
 
 
 def quit_app() -> None:

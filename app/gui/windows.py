@@ -5,7 +5,7 @@ file has a mistake (with Open config) and one for anything else worth a
 line (no system tray, say); three tabs ("Servers": a table in plain words,
 the selected server's details and the actions its state allows; "Logs":
 app.gui.logs; "Settings": the switches and the HTTP addresses); and a row
-with Connect an app…, Open config and, apart from them, Quit. Without a
+with Add a server…, Connect an app…, Open config and, apart from them, Quit. Without a
 system tray this window stands in for the icon, so it holds every action
 the menu has.
 
@@ -40,6 +40,7 @@ from app.core.overview import human_duration, look, times
 from app.core.problems import config_error_line, problem
 from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
+    ADD,
     CONNECT,
     HTTP,
     LOGIN,
@@ -48,6 +49,7 @@ from app.core.traymenu import (
     OPEN_CONFIG,
     QUIT,
     Settings,
+    change_actions,
     server_actions,
 )
 from app.gui.logs import LogsTab
@@ -94,7 +96,8 @@ class MainWindow(QWidget):
 
     def _bottom_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        for verb, label in ((CONNECT, "Connect an app…"), (OPEN_CONFIG, "Open config")):
+        steps = ((ADD, "Add a server…"), (CONNECT, "Connect an app…"), (OPEN_CONFIG, "Open config"))
+        for verb, label in steps:
             row.addWidget(button(label, partial(self._action, verb, "")))
         row.addStretch(1)
         row.addWidget(button("Quit", lambda: self._action(QUIT, "")))
@@ -251,6 +254,11 @@ class ServersTab(QWidget):
             self.buttons[verb] = pushed
             self.buttons_row.addWidget(pushed)
         self.buttons_row.addStretch(1)
+        if actions:  # a server is selected: changing it sits apart from running it
+            for verb, label in change_actions():
+                pushed = button(label, partial(self._selected, verb))
+                self.buttons[verb] = pushed
+                self.buttons_row.addWidget(pushed)
 
     def _selected(self, verb: str) -> None:
         server = self.selected_server()

@@ -84,7 +84,7 @@ def test_a_crash_loop_turns_the_icon_to_attention_and_reads_in_plain_words(
         "1 needs you",
         "bad keeps crashing — Try again",
     ]
-    assert enabled(bad) == ["Try again", "Stop", "Show logs"]
+    assert enabled(bad) == ["Try again", "Stop", "Show logs", "Edit…", "Remove…"]
     assert bad.actions()[0].text() == "Keeps crashing — paused · restarted twice"
     assert bad.actions()[1].text().startswith("It stopped with an error.")
     assert not JARGON.search("\n".join(menu_texts(menu)))
@@ -125,7 +125,7 @@ def test_an_open_menu_stays_open_and_updates_in_place_when_a_state_changes(
     assert menu.isVisible() and submenu.isVisible()
     assert menu.actions() == before  # the same entries, not new ones
     assert submenu_action.menu() is submenu
-    assert enabled(submenu) == ["Start", "Show logs"]
+    assert enabled(submenu) == ["Start", "Show logs", "Edit…", "Remove…"]
     menu.hide()
 
 
@@ -358,7 +358,7 @@ def test_the_first_run_shows_a_welcome_once(start_tray: Any, tray_loop: TrayLoop
     assert isinstance(welcome, WelcomeWindow) and welcome.isVisible()
     assert "demo server is already running" in texts
     assert "no system tray right now" in texts  # offscreen: it does not point at a tray
-    assert buttons == ["Connect an app…", "Open config", "Close"]
+    assert buttons == ["Add a server…", "Connect an app…", "Open config", "Close"]
     welcome.close()
     tray_loop.run(running.quit)
     again: RunningTray = start_tray({"demo": flaky()})
@@ -463,7 +463,7 @@ def test_state_changes_reach_the_window_table(start_tray: Any, tray_loop: TrayLo
 
     assert running.tray.state is Overall.IDLE
     assert running.tray.window.headline.text() == "No server running"
-    assert list(running.tray.window.servers.buttons) == ["start", "logs"]
+    assert list(running.tray.window.servers.buttons) == ["start", "logs", "edit", "remove"]
 
 
 def test_serve_over_http_shows_each_address_with_a_copy_button(

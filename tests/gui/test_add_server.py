@@ -1,0 +1,339 @@
+"""The Add dialog, Edit… and Remove… against a real hub, real servers and a real keyring.
+
+Each test drives the dialog as a person would (paste, click, type) and waits
+on what the hub publishes, bounded by the tray loop's timeout; screenshots of
+what the person sees land in ``test-artifacts/add-server`` (or under
+``$MCP_TRAY_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keyring.backends import SecretService
+from PySide6.QtWidgets import QLineEdit, QWidget
+
+from app.core.events import ServerStateChanged
+from app.core.secrets import Secrets, SecretStore
+from app.gui.addserver import AddServerDialog
+from app.gui.removeserver import RemoveServerDialog
+from tests.gui.conftest import RunningTray, TrayLoop, find_action
+from tests.helpers import FLAKY, PYTHON, SERVERS
+from tests.keyrings import MemoryKeyring
+
+ARTIFACTS = Path(os.environ.get("MCP_TRAY_TEST_ARTIFACTS", "test-artifacts")) / "add-server"
+JARGON = re.compile(r"\b(JSON|env|args|stdio|PATH|keyring|pid)\b|`|crash-loop|needs-secret")
+SECRETIVE = SERVERS / "secretive.py"
+
+
+def shoot(widget: QWidget, name: str) -> Path:
+    """What the person sees, saved for a look (and for the README's screenshot)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    widget.grab().save(str(path))
+    return path
+
+
+def texts(widget: QWidget) -> str:
+    """Every word the widget shows, for the jargon check."""
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    words = [w.text() for w in widget.findChildren(QLabel) if w.isVisible()]
+    words += [w.text() for w in widget.findChildren(QAbstractButton) if w.isVisible()]
+    words += [w.placeholderText() for w in widget.findChildren(QLineEdit) if w.isVisible()]
+    return "\n".join(words)
+
+
+def config_text(tray_home: Path) -> str:
+    return (tray_home / "config.json").read_text()
+
+
+async def until(running: RunningTray, done: Callable[[], bool]) -> None:
+    """Until ``done()``, checked at each repaint (bounded by the tray loop's timeout)."""
+    while not done():
+        await running.repainted()
+
+
+async def told(dialog: AddServerDialog) -> None:
+    """Until the dialog has told how the saved server fares, all it will tell."""
+    shown = asyncio.Event()
+    dialog.outcome.told.connect(lambda outcome: shown.set())
+    while not dialog.outcome.final:
+        shown.clear()
+        await shown.wait()
+
+
+def test_a_pasted_snippet_fills_the_form(start_tray: Any, tray_loop: TrayLoop) -> None:
+    running: RunningTray = start_tray({})
+    dialog = running.tray.open_add()
+    snippet = json.dumps(
+        {"mcpServers": {"notes": {"command": PYTHON, "args": [str(FLAKY)], "env": {"MODE": "x"}}}}
+    )
+
+    dialog.paste.box.setPlainText(snippet)
+    dialog.paste.parse()
+    tray_loop.run(dialog.recheck)
+
+    form = dialog.form
+    assert form.name.text() == "notes"
+    assert form.program.text() == PYTHON
+    assert shlex.split(form.arguments.text()) == [str(FLAKY)]
+    assert [(r.name.text(), r.value.text()) for r in form.rows] == [("MODE", "x")]
+    assert dialog.paste.verdict.text().startswith("Found the server notes.")
+    assert dialog.save.isEnabled()
+    assert not JARGON.search(texts(dialog))
+    shoot(dialog, "paste.png")
+    dialog.close()
+    tray_loop.run(running.settled)
+
+
+def test_a_paste_of_several_servers_lets_the_user_pick_and_a_bad_paste_says_why(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({})
+    dialog = running.tray.open_add()
+    both = {"one": {"command": PYTHON}, "two": {"command": PYTHON, "args": ["-V"]}}
+
+    dialog.paste.box.setPlainText(json.dumps({"mcpServers": both}))
+    dialog.paste.parse()
+    first = dialog.form.name.text()
+    dialog.paste.which.activated.emit(1)
+    second = dialog.form.name.text()
+    offered = dialog.paste.which.isVisibleTo(dialog)
+    dialog.paste.box.setPlainText("{ this is not a server }")
+    dialog.paste.parse()
+
+    assert (first, second) == ("one", "two")
+    assert offered and not dialog.paste.which.isVisibleTo(dialog)
+    assert dialog.paste.verdict.text()  # why, in words
+    assert not JARGON.search(dialog.paste.verdict.text())
+    dialog.close()
+    tray_loop.run(running.settled)
+
+
+def test_a_secret_typed_in_the_form_goes_to_the_keyring_and_never_to_the_config(  # noqa: PLR0917 - fixtures
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tray_home: Path,
+    secret_service: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    expect_warnings: Any,
+) -> None:
+    expect_warnings(r"desktop notification failed")  # no notification daemon on this bus
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service["DBUS_SESSION_BUS_ADDRESS"])
+    backend = SecretService.Keyring()
+    running: RunningTray = start_tray(
+        {}, secrets=Secrets(SecretStore(tray_home / "names.json", backend=backend))
+    )
+    dialog = running.tray.open_add()
+    typed = "tok-typed-into-the-add-form-5678"
+    form = dialog.form
+    dialog.ways.setCurrentIndex(2)  # "Type it in"
+    form.name.setText("api")
+    form.program.setText(PYTHON)
+    form.arguments.setText(shlex.join([str(SECRETIVE)]))
+    form.add_empty_variable()
+    form.rows[0].name.setText("API_TOKEN")
+    form.rows[0].value.textEdited.emit(typed)  # as typing does: it looks like a key
+    form.rows[0].value.setText(typed)
+
+    async def scenario() -> None:
+        await dialog.recheck()
+        shoot(dialog, "form.png")
+        dialog.save.click()
+        await told(dialog)
+        await running.settled()
+
+    tray_loop.run(scenario)
+    shoot(dialog, "running.png")
+
+    assert form.rows[0].secret.isChecked()
+    assert form.rows[0].value.echoMode() is QLineEdit.EchoMode.Password
+    assert backend.get_password("mcp-tray/api", "API_TOKEN") == typed
+    assert typed not in config_text(tray_home)
+    assert json.loads(config_text(tray_home))["mcpServers"]["api"]["env"] == {
+        "API_TOKEN": "${secret:API_TOKEN}"
+    }
+    assert dialog.outcome.title.text() == "api is running"
+    assert dialog.outcome.body.text().startswith("It offers 1 tool.")
+    assert not JARGON.search(texts(dialog))
+    backend.delete_password("mcp-tray/api", "API_TOKEN")
+    dialog.close()
+
+
+def test_a_catalog_entry_fills_the_form_and_asks_for_its_secret(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({})
+    dialog = running.tray.open_add()
+    catalog = dialog.catalog
+
+    async def scenario() -> None:
+        listed = asyncio.Event()
+        catalog.listed.connect(listed.set)
+        while not catalog.bundled:  # read on a worker thread
+            await listed.wait()
+
+    tray_loop.run(scenario)
+    dialog.ways.setCurrentIndex(1)
+    catalog.search.setText("brave")
+    item = catalog.list.item(0)
+    shoot(dialog, "catalog.png")
+    catalog.list.itemClicked.emit(item)
+    tray_loop.run(dialog.recheck)
+    shoot(dialog, "catalog-chosen.png")
+
+    assert item.text().startswith("Brave Search\n")
+    assert "Needs Node.js" in item.text() and "BRAVE_API_KEY" in item.text()
+    assert dialog.form.name.text() == "brave-search"
+    assert dialog.form.program.text() == "npx"
+    (row,) = dialog.form.rows
+    assert row.name.text() == "BRAVE_API_KEY" and row.secret.isChecked()
+    assert row.value.echoMode() is QLineEdit.EchoMode.Password
+    assert not dialog.save.isEnabled()
+    assert "BRAVE_API_KEY needs a value" in dialog.problems.text()
+    catalog.search.setText("linear")
+    remote = catalog.list.item(0)
+    assert "Runs on the internet only" in remote.text() and not remote.flags() & _enabled()
+    dialog.close()
+    tray_loop.run(running.settled)
+
+
+def _enabled() -> Any:
+    from PySide6.QtCore import Qt
+
+    return Qt.ItemFlag.ItemIsEnabled
+
+
+def test_save_is_off_and_says_why_while_the_name_is_taken(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+    dialog = running.tray.open_add()
+    dialog.form.name.setText("notes")
+    dialog.form.program.setText(PYTHON)
+    tray_loop.run(dialog.recheck)
+    taken = (dialog.save.isEnabled(), dialog.problems.text(), dialog.save.toolTip())
+    dialog.form.name.setText("notes-2")
+    tray_loop.run(dialog.recheck)
+
+    assert not taken[0]
+    assert "already has a server named notes" in taken[1]
+    assert "already has a server named notes" in taken[2]
+    assert dialog.save.isEnabled() and not dialog.problems.text()
+    dialog.close()
+    tray_loop.run(running.settled)
+
+
+def test_a_server_that_fails_to_start_shows_why_and_remove_it_leaves_nothing(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, expect_warnings: Any
+) -> None:
+    expect_warnings(r"broken (entered crash-loop|exited)")
+    running: RunningTray = start_tray({})
+    before = config_text(tray_home)
+    dialog = running.tray.open_add()
+    dialog.paste.box.setPlainText(f"{shlex.quote(PYTHON)} {FLAKY} --crash-at-start")
+    dialog.paste.parse()
+    dialog.form.name.setText("broken")
+
+    async def scenario() -> None:
+        dialog.save.click()
+        await told(dialog)
+
+    tray_loop.run(scenario)
+    shoot(dialog, "failed.png")
+    failed = (dialog.outcome.title.text(), dialog.outcome.body.text())
+    shown = [k for k, b in dialog.outcome.buttons.items() if b.isVisibleTo(dialog)]
+    output = dialog.outcome.output.toPlainText()
+
+    async def discard() -> None:
+        dialog.outcome.buttons["discard"].click()
+        await running.settled()
+
+    tray_loop.run(discard)
+
+    assert failed[0] == "broken did not start"
+    assert failed[1].startswith("It stopped with an error.")
+    assert "fatal" in output  # its own last words
+    assert shown == ["back", "discard", "keep"]
+    assert "broken" not in json.loads(config_text(tray_home))["mcpServers"]
+    assert json.loads(config_text(tray_home)) == json.loads(before)
+
+
+def test_edit_fills_the_form_and_saving_restarts_only_that_server(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path
+) -> None:
+    servers = {
+        "notes": {"command": PYTHON, "args": [str(FLAKY)]},
+        "other": {"command": PYTHON, "args": [str(FLAKY)]},
+    }
+    running: RunningTray = start_tray(servers)
+    stay_up = ["--exit-after-file", str(tray_home / "no-such-file")]
+
+    async def scenario() -> AddServerDialog:
+        await until(running, lambda: all(r.state == "running" for r in running.tray.rows()))
+        find_action(running.tray.menu, "notes", "Edit…").trigger()
+        dialog = running.tray.server_dialogs["notes"]
+        dialog.form.arguments.setText(shlex.join([str(FLAKY), *stay_up]))
+        mark = len(running.events.events)
+        dialog.save.click()
+        await told(dialog)
+        await running.settled()
+        changed = running.events.events[mark:]
+        restarted = {e.server for e in changed if isinstance(e, ServerStateChanged)}
+        assert restarted == {"notes"}
+        return dialog
+
+    dialog = tray_loop.run(scenario)
+
+    assert dialog.windowTitle() == "Change notes"
+    assert dialog.outcome.title.text() == "notes is running"
+    entry = json.loads(config_text(tray_home))["mcpServers"]["notes"]
+    assert entry["args"] == [str(FLAKY), *stay_up]
+    dialog.close()
+
+
+def test_remove_with_delete_secrets_removes_the_entry_and_its_secret(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path
+) -> None:
+    keyring = MemoryKeyring()
+    store = SecretStore(tray_home / "names.json", backend=keyring)
+    store.set("api", "API_TOKEN", "tok-kept-for-the-api-server-1234")
+    entry = {
+        "command": PYTHON,
+        "args": [str(SECRETIVE)],
+        "env": {"API_TOKEN": "${secret:API_TOKEN}"},
+    }
+    running: RunningTray = start_tray(
+        {"api": entry, "notes": {"command": PYTHON, "args": [str(FLAKY)]}},
+        secrets=Secrets(store),
+    )
+
+    async def scenario() -> RemoveServerDialog:
+        await until(running, lambda: "api" in {r.name for r in running.tray.rows()})
+        find_action(running.tray.menu, "api", "Remove…").trigger()
+        dialog = running.tray.remove_dialogs["api"]
+        shoot(dialog, "remove.png")
+        assert dialog.delete_secrets.isChecked() and dialog.delete_secrets.isVisible()
+        assert "API_TOKEN" in dialog.delete_secrets.text()
+        dialog.remove.click()
+        await running.settled()
+        await until(running, lambda: "api" not in {r.name for r in running.tray.rows()})
+        return dialog
+
+    dialog = tray_loop.run(scenario)
+    shoot(dialog, "removed.png")
+
+    assert list(json.loads(config_text(tray_home))["mcpServers"]) == ["notes"]
+    assert ("mcp-tray/api", "API_TOKEN") not in keyring.entries
+    assert dialog.question.text().startswith("api was removed. Its secrets (API_TOKEN)")
+    assert not JARGON.search(texts(dialog))
+    dialog.close()
