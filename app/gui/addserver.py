@@ -86,7 +86,7 @@ class AddServerDialog(QDialog):
         self.problems = QLabel()
         self.problems.setWordWrap(True)
         self.problems.setObjectName("problems")
-        self.save = QPushButton("Save and start" if editing is None else "Save and restart")
+        self.save = QPushButton("&Save and start" if editing is None else "&Save and restart")
         self.save.setDefault(True)
         self.cancel = QPushButton("Cancel")
         self.outcome = OutcomeView()
@@ -98,6 +98,8 @@ class AddServerDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if editing is not None:
             self._fill_for_edit(editing)
+        else:
+            self.paste.box.setFocus()  # most people come with something to paste
         self.check()
 
     def _editor_page(self) -> QWidget:
@@ -219,7 +221,7 @@ class AddServerDialog(QDialog):
             self.added = saved.name
         self.editing = saved.name  # saving again changes this server
         self.setWindowTitle(f"Change {saved.name}")
-        self.save.setText("Save and restart")
+        self.save.setText("&Save and restart")
         for field in self.form.secret_fields():
             field.clear()  # stored now; the value does not linger in the widget
         self._fill_for_edit(saved.name)
@@ -290,7 +292,7 @@ class AddServerDialog(QDialog):
         self.editing, self.added, self.kept, self._counting = None, "", False, False
         self.outcome.final = False
         self.setWindowTitle("Add a server")
-        self.save.setText("Save and start")
+        self.save.setText("&Save and start")
         self.cancel.setText("Cancel")
         self.paste.show_next(draft)
         self.pages.setCurrentIndex(0)

@@ -263,5 +263,7 @@ def _choose(parent: QWidget, title: str, start: str, field: QLineEdit, *, folder
 def _with_browse(field: QLineEdit, browse: Callable[[], object]) -> QHBoxLayout:
     row = QHBoxLayout()
     row.addWidget(field, stretch=1)
-    row.addWidget(button("Browse…", browse))
+    browse_button = button("Browse…", browse)
+    browse_button.setAutoDefault(False)  # Return in the form saves, never browses
+    row.addWidget(browse_button)
     return row

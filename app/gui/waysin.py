@@ -63,6 +63,7 @@ class PasteTab(QWidget):
         super().__init__()
         self.box = QPlainTextEdit()
         self.box.setPlaceholderText(PASTE_HINT)
+        self.box.setTabChangesFocus(True)  # Tab leaves the box, as in any other field
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.which = QComboBox()
@@ -89,6 +90,7 @@ class PasteTab(QWidget):
         except UserError as error:
             self._found([], _plain_paste_error(str(error)))
             return
+        logger.info("the pasted text holds %d server(s)", len(drafts))
         self._found(drafts, _found_words(drafts))
         self.chosen.emit(drafts[0])
 

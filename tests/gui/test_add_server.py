@@ -91,6 +91,12 @@ def test_a_pasted_snippet_fills_the_form(start_tray: Any, tray_loop: TrayLoop) -
     assert dialog.save.isEnabled()
     assert not JARGON.search(texts(dialog))
     shoot(dialog, "paste.png")
+    # The README's picture: a snippet as a server's README prints it.
+    memory = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}
+    dialog.paste.box.setPlainText(json.dumps({"mcpServers": {"memory": memory}}, indent=2))
+    dialog.paste.parse()
+    tray_loop.run(dialog.recheck)
+    shoot(dialog, "readme.png")
     dialog.close()
     tray_loop.run(running.settled)
 

@@ -225,6 +225,54 @@ def test_an_open_menu_stays_open_and_shows_a_state_changed_from_outside(
     assert grown.x + grown.width <= SCREEN.width, f"off the screen: {grown}"
 
 
+def test_a_server_pasted_into_add_a_server_from_the_menu_runs_and_shows_in_the_menu(
+    desktop: Desktop, tray_home: Path
+) -> None:
+    """Add a server… from the tray menu, a command line typed into its paste box, Save
+    and start (Alt+S), and the new server runs: the dialog says so, the menu shows it."""
+    configure(tray_home, {"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+    with tray_app(tray_home, desktop) as app:
+        app.wait_for_line(r"notes is running")
+        open_tray_menu(desktop)
+        # "MCP Tray", notes' submenu, then "Add a server…" (the status line is not an action).
+        press(desktop, "Down", "Down", "Down", "Return")
+        dialog = desktop.wait_for_window("--name", "^Add a server$")
+        desktop.run("xdotool", "type", "--delay", "1", f"{PYTHON} {FLAKY}")
+        app.wait_for_line(r"the pasted text holds 1 server")
+        desktop.screenshot("add-server-pasted.png", box=desktop.geometry(dialog))
+        press(desktop, "alt+s")
+        app.wait_for_line(r"flaky saved from the Add dialog")
+        app.wait_for_line(r"flaky is running")
+        told = desktop.wait_for_window("--name", "^Change flaky$")
+        desktop.screenshot("add-server-running.png", box=desktop.geometry(told))
+        press(desktop, "Escape")
+        desktop.windows.wait_for_unmap(told)
+        menu = open_tray_menu(desktop)
+        where = desktop.geometry(menu)
+        shown = desktop.wait_for_picture(
+            "add-server-menu.png",
+            "two green dots in the menu: notes and the new flaky",
+            lambda p: len(_green_rows(p, where)) >= 2,
+        )
+        press(desktop, "Escape")
+        rows = {row["name"]: row["state"] for row in app.status()}
+        entry = json.loads((tray_home / "config.json").read_text())["mcpServers"]["flaky"]
+
+    assert rows == {"notes": "running", "flaky": "running"}
+    assert entry == {"command": PYTHON, "args": [str(FLAKY)]}
+    assert shown.path.stat().st_size > 0
+
+
+def _green_rows(picture: Picture, within: Box) -> list[int]:
+    """The menu rows (by height) that hold a green dot."""
+    rows: set[int] = set()
+    for y in range(within.y, within.y + within.height, 4):
+        band = Box(within.x, y, within.width, 4)
+        if picture.count(Colour.GREEN, within=band) > 0:
+            rows.add((y - within.y) // 20)
+    return sorted(rows)
+
+
 def stopped_ring(picture: Picture, dot: Box) -> bool:
     """Where the dot is: grey, no green, and hollow (a ring, not the half of "Stopping…")."""
     centre = Box(dot.x + dot.width // 2 - 1, dot.y + dot.height // 2 - 1, 2, 2)
