@@ -32,6 +32,10 @@ or a notice, the control API sends it as a refusal's ``error``. The tree::
           │                      and nothing was kept from it
           ├── NothingToAdd       app.hosts.paste: the pasted text holds no server, and
           │                      what it should hold
+          ├── BundleError        app.hosts.bundlezip: a .mcpb bundle cannot be added,
+          │    │                 and why; nothing was unpacked
+          │    └── MissingRuntime app.hosts.mcpb: the program its server runs with is
+          │                      not installed, and where to get it
           ├── ServerNotSaved     app.hosts.servers: a server was not added, changed or
           │                      removed, and why; nothing was changed
           └── HostError          app.hosts.host: an app's config cannot be read or changed;
