@@ -168,6 +168,7 @@ def _failure(wire: Any) -> Failure | None:
         phrase=str(wire.get("phrase", "")),
         exit_status=wire.get("exit_status"),
         last_output=tuple(wire.get("last_output") or ()),
+        missing_program=wire.get("missing_program"),
     )
 
 

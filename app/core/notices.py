@@ -16,6 +16,9 @@ takes it off the screen. So "files keeps crashing" never stays up beside
 - **running again**: a parked server reached running; replaces the above.
 - **needs a secret**: once per wait, naming the secrets. Stays until the
   server runs (withdrawn) or is stopped.
+- **needs a program**: each time a start finds its program missing, naming
+  it and where to get it, with Retry first (a Retry that still finds none
+  says so again). Stays until the server runs (withdrawn) or is stopped.
 - **config error**: the first problem with its file:line:column; the same
   text twice in a row is not repeated. Stays until the config applies,
   when one short "The config is fixed" replaces it.
@@ -46,8 +49,14 @@ from app.core.events import (
     ServerStateChanged,
     Unsubscribe,
 )
-from app.core.problems import MISTAKE, config_error_line, what_happened, with_last_words
+from app.core.problems import (
+    MISTAKE,
+    config_error_line,
+    what_happened,
+    with_last_words,
+)
 from app.core.supervise.failure import Failure
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 
 CRASH_WINDOW_S = 60.0  # "restarted 3 times in the last minute"
@@ -77,6 +86,7 @@ class NoticeKind(enum.StrEnum):
     CRASH_LOOP = "crash-loop"
     RECOVERED = "recovered"
     NEEDS_SECRET = "needs-secret"
+    NEEDS_PROGRAM = "needs-program"
     CONFIG_ERROR = "config-error"
     CONFIG_FIXED = "config-fixed"
     RESTARTED = "restarted"
@@ -85,7 +95,12 @@ class NoticeKind(enum.StrEnum):
 
 # The kinds that wait for the user: critical, and on screen until withdrawn.
 _NEEDS_THE_USER = frozenset(
-    {NoticeKind.CRASH_LOOP, NoticeKind.NEEDS_SECRET, NoticeKind.CONFIG_ERROR}
+    {
+        NoticeKind.CRASH_LOOP,
+        NoticeKind.NEEDS_SECRET,
+        NoticeKind.NEEDS_PROGRAM,
+        NoticeKind.CONFIG_ERROR,
+    }
 )
 
 # (verb, label) per kind; the first is what a click on the notice does.
@@ -93,6 +108,7 @@ _ACTIONS: dict[NoticeKind, tuple[tuple[str, str], ...]] = {
     NoticeKind.CRASH_LOOP: ((LOGS, "Show logs"), (RESTART, "Try again")),
     NoticeKind.RECOVERED: ((LOGS, "Show logs"),),
     NoticeKind.NEEDS_SECRET: ((SECRET, "Set secret…"),),
+    NoticeKind.NEEDS_PROGRAM: ((RESTART, "Retry"), (LOGS, "Show logs")),
     NoticeKind.CONFIG_ERROR: ((OPEN_CONFIG, "Open config"),),
     NoticeKind.CONFIG_FIXED: (),
     NoticeKind.RESTARTED: ((LOGS, "Show logs"),),
@@ -134,6 +150,7 @@ class Notice:
 class _Server:
     parked: bool = False  # a crash-loop notice went out and it has not run since
     waiting_for_secret: bool = False
+    waiting_for_program: bool = False
     crash: ServerExited | None = None  # an unplanned exit not yet followed by running
     reason: Failure | None = None  # why its last run ended, as the supervisor put it
     window_ends: float = 0.0
@@ -191,6 +208,8 @@ class Notices:
             self._parked(event)
         elif event.state is State.RUNNING:
             self._running(event.server)
+        elif event.state is State.NEEDS_PROGRAM:
+            self._program_missing(event)
         elif event.state is State.BACKOFF:
             self._server(event.server).reason = event.failure
         elif event.state in (State.STOPPED, State.DISABLED):
@@ -219,9 +238,9 @@ class Notices:
             )
         elif crash is not None:
             self._restarted(name, server, crash)
-        elif server.waiting_for_secret:
-            self._withdraw(name)  # the secret arrived; nothing more to say
-        server.waiting_for_secret = False
+        elif server.waiting_for_secret or server.waiting_for_program:
+            self._withdraw(name)  # the secret or the program arrived; nothing more to say
+        server.waiting_for_secret = server.waiting_for_program = False
 
     def _stopped(self, name: str) -> None:
         """Stopped on purpose (by the user, or removed from the config): nothing is left
@@ -245,6 +264,27 @@ class Notices:
                 title=f"{event.server} needs a secret",
                 body=f"Set {names} to start it.",
                 secrets=event.names,
+            )
+        )
+
+    def _program_missing(self, event: ServerStateChanged) -> None:
+        server = self._server(event.server)
+        server.crash = None  # not a crash: it never started
+        server.waiting_for_program = True
+        command = event.failure.missing_program if event.failure else None
+        missing = MissingProgram(command) if command else None
+        self._show(
+            Notice(
+                kind=NoticeKind.NEEDS_PROGRAM,
+                server=event.server,
+                title=f"{event.server} needs {missing.product() if missing else 'a program'}",
+                body=(
+                    f"This server needs {missing.what()}, which is not installed. "
+                    f"{missing.get_it()}, then press Retry."
+                    if missing
+                    else "A program this server needs is not installed. "
+                    "Install it, then press Retry."
+                ),
             )
         )
 

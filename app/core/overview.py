@@ -5,7 +5,7 @@ Works on ``status`` rows (app.core.supervise.status.ServerStatus), so the
 tray shows the same whether it runs the hub itself or presents one already
 running. The enum
 names (``crash-loop``, ``needs-secret``) stay in the CLI and the logs; here
-they become "Keeps crashing — paused" and "Needs a secret". Qt-free.
+they become "Keeps crashing — paused", "Needs a secret" and "Needs Node.js". Qt-free.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
-NEEDS_YOU = frozenset({State.CRASH_LOOP, State.NEEDS_SECRET})
+NEEDS_YOU = frozenset({State.CRASH_LOOP, State.NEEDS_SECRET, State.NEEDS_PROGRAM})
 IN_MOTION = frozenset({State.STARTING, State.STOPPING, State.BACKOFF})
 
 
@@ -59,6 +60,7 @@ _LOOKS: dict[State, Look] = {
     State.DISABLED: Look("Turned off", Colour.GREY, Shape.RING),
     State.CRASH_LOOP: Look("Keeps crashing — paused", Colour.RED, Shape.WARNING),
     State.NEEDS_SECRET: Look("Needs a secret", Colour.RED, Shape.WARNING),
+    State.NEEDS_PROGRAM: Look("Needs a program", Colour.RED, Shape.WARNING),
 }
 
 
@@ -66,6 +68,11 @@ def look(row: ServerStatus) -> Look:
     """How a server's state reads and looks in the tray."""
     if row.state is State.STOPPED and row.stopped_by_user:
         return Look("Stopped by you", Colour.GREY, Shape.RING)
+    missing = row.failure.missing_program if row.failure else None
+    if row.state is State.NEEDS_PROGRAM and missing:
+        source = MissingProgram(missing).source  # "Needs Node.js", for one people know
+        if source is not None:
+            return Look(f"Needs {source.product}", Colour.RED, Shape.WARNING)
     return _LOOKS[row.state]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.supervise.failure import Failure
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
@@ -45,11 +46,25 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
             f"It needs {names} before it can start.",
             "Choose Set secret… and paste it; it is kept in your system's keyring.",
         )
+    if row.state is State.NEEDS_PROGRAM:
+        return needs_program(row.failure)
     if row.state is State.DISABLED:
         return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
     if row.failure is None or row.state in (State.RUNNING, State.STOPPING):
         return None
     return Problem(what_happened(row.failure), _todo(row.state), row.failure.last_words)
+
+
+def needs_program(failure: Failure | None) -> Problem:
+    """A program the server is started with is not on this computer: which, and where
+    to get it (app.core.supervise.programs)."""
+    if failure is None or failure.missing_program is None:
+        return Problem("A program it needs is not installed.", "Install it, then choose Retry.")
+    missing = MissingProgram(failure.missing_program)
+    return Problem(
+        f"It needs {missing.what()}, which is not installed.",
+        f"{missing.get_it()}, then choose Retry.",
+    )
 
 
 def _todo(state: State) -> str:

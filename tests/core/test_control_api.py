@@ -41,6 +41,7 @@ STATUS_FIELDS = {
     "last_exit",
     "last_error",
     "stopped_by_user",
+    "missing_program",
 }
 SERVING = re.compile(r"flaky server (\d+) serving")
 

@@ -122,6 +122,7 @@ LEGAL_EDGES = {
     (State.BACKOFF, Trigger.START): State.STARTING,
     (State.CRASH_LOOP, Trigger.START): State.STARTING,
     (State.NEEDS_SECRET, Trigger.START): State.STARTING,
+    (State.NEEDS_PROGRAM, Trigger.START): State.STARTING,
     (State.DISABLED, Trigger.START): State.STARTING,
     (State.STOPPING, Trigger.START): State.STARTING,
     (State.STARTING, Trigger.READY): State.RUNNING,
@@ -130,11 +131,13 @@ LEGAL_EDGES = {
     (State.STARTING, Trigger.PARKED): State.CRASH_LOOP,
     (State.RUNNING, Trigger.PARKED): State.CRASH_LOOP,
     (State.STARTING, Trigger.SECRET_MISSING): State.NEEDS_SECRET,
+    (State.STARTING, Trigger.PROGRAM_MISSING): State.NEEDS_PROGRAM,
     (State.STARTING, Trigger.STOP): State.STOPPING,
     (State.RUNNING, Trigger.STOP): State.STOPPING,
     (State.BACKOFF, Trigger.STOP): State.STOPPING,
     (State.CRASH_LOOP, Trigger.STOP): State.STOPPING,
     (State.NEEDS_SECRET, Trigger.STOP): State.STOPPING,
+    (State.NEEDS_PROGRAM, Trigger.STOP): State.STOPPING,
     (State.STOPPING, Trigger.STOPPED): State.STOPPED,
 }
 
@@ -187,6 +190,7 @@ def test_state_values_are_the_strings_status_shows() -> None:
             "backoff",
             "crash-loop",
             "needs-secret",
+            "needs-program",
             "disabled",
         ]
     )

@@ -197,23 +197,50 @@ async def test_garbage_on_stdout_is_logged_and_the_server_keeps_serving(supervis
     assert "not MCP" in supervisor.log.path.read_text()
 
 
-async def test_a_missing_command_parks_at_once_with_a_readable_error(supervise) -> None:
+async def test_a_missing_program_waits_for_the_user_without_retries_or_a_crash_loop(
+    supervise, caplog: pytest.LogCaptureFixture
+) -> None:
     config = ServerConfig.model_validate({"command": "mcp-tray-no-such-command"})
     supervisor, events = supervise(config)
 
-    parked = await events.wait_for_state("crash-loop")
+    waiting = await events.wait_for_state("needs-program")
     with pytest.raises(TimeoutError):  # no retry storm: nothing else happens
         await events.wait_for_state("starting", after=len(events.events), timeout=1.0)
 
-    assert "'mcp-tray-no-such-command' was not found on PATH" in parked.failure.text()
-    assert supervisor.status().restarts == 0
-    cannot, paused = map(parse_log_line, supervisor.log.last_stamped(10))
-    assert cannot.lifecycle and paused.lifecycle
-    assert cannot.text.startswith("Cannot start: the command 'mcp-tray-no-such-command' was not")
-    assert (
-        paused.text
-        == "Paused until that is fixed; trying again in 5 min, or when you choose Try again."
+    assert waiting.failure.missing_program == "mcp-tray-no-such-command"
+    assert waiting.failure.text() == (
+        "needs the program mcp-tray-no-such-command, which is not installed; "
+        "install it, then try again"
     )
+    assert "crash-loop" not in events.states()
+    assert supervisor.status().restarts == 0
+    (cannot,) = map(parse_log_line, supervisor.log.last_stamped(10))
+    assert cannot.lifecycle
+    assert cannot.text == (
+        "Cannot start: it needs the program mcp-tray-no-such-command, which is not "
+        "installed; install it, then try again."
+    )
+    assert "flaky needs the program mcp-tray-no-such-command" in caplog.text
+
+
+async def test_a_server_that_needs_a_program_runs_once_it_is_installed_and_retried(
+    supervise, tmp_path: Path
+) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    config = ServerConfig.model_validate(
+        {"command": "my-mcp-server", "args": [str(FLAKY)], "env": {"PATH": str(folder)}}
+    )
+    supervisor, events = supervise(config)
+    await events.wait_for_state("needs-program")
+
+    program = folder / "my-mcp-server"
+    program.write_text(f'#!/bin/sh\nexec "{PYTHON}" "$@"\n')
+    program.chmod(0o755)
+    supervisor.restart()  # what Retry asks of it
+    await events.wait_for_state("running")
+
+    assert supervisor.status().restarts == 0  # a start that found no program was no run
 
 
 async def test_a_missing_working_directory_parks_at_once(supervise, tmp_path: Path) -> None:

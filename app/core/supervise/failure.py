@@ -24,6 +24,7 @@ class Failure:
     phrase: str  # what the server did or needs, after its name: "exited with status 1"
     exit_status: int | None = None  # when it ended: its status; negative: killed by that signal
     last_output: tuple[str, ...] = ()  # the last lines it wrote to stderr, oldest first
+    missing_program: str | None = None  # the command it is started with, not on this computer
 
     @property
     def last_words(self) -> str:
@@ -51,11 +52,14 @@ class Failure:
         )
 
     @classmethod
-    def from_text(cls, text: str, *, last_exit: int | None = None) -> Failure:
+    def from_text(
+        cls, text: str, *, last_exit: int | None = None, missing_program: str | None = None
+    ) -> Failure:
         """The failure :meth:`text` wrote, as the control socket carries it.
 
         Only the last line of output travels; ``last_exit`` (the row's) is its
-        exit status when the phrase tells of an exit.
+        exit status when the phrase tells of an exit; ``missing_program`` travels
+        beside it (the row's field of that name).
         """
         phrase, _, said = text.partition(LAST_OUTPUT)
         exited = phrase.startswith(_WITH_AN_EXIT_STATUS)
@@ -63,4 +67,5 @@ class Failure:
             phrase=phrase,
             exit_status=last_exit if exited else None,
             last_output=(said,) if said else (),
+            missing_program=missing_program,
         )

@@ -28,6 +28,7 @@ from typing import Any
 
 from app.core.installation import bundled
 from app.core.supervise.launcher import BUNDLED_LAUNCHER_ARG
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.stdin import StdinPipe, StreamInput
 
 STDIN_CLOSE_GRACE_S = 1.0  # MCP stdio shutdown: servers exit on EOF; most do at once
@@ -42,6 +43,16 @@ class StartFailure(Exception):
     Raised before spawning, so it costs no retry: the supervisor parks the
     server with this message instead of restarting it in a loop.
     """
+
+
+class ProgramMissing(StartFailure):
+    """The program the server is started with is nowhere: not on the PATH it gets, or
+    not at the path the config gives. Nothing but installing it helps, so the server
+    waits for the user (needs-program) rather than parking as if it crashed."""
+
+    def __init__(self, program: MissingProgram) -> None:
+        self.program = program
+        super().__init__(program.phrase())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,15 +82,15 @@ def resolve_command(spec: SpawnSpec) -> str:
     if os.sep in command or (os.altsep and os.altsep in command):
         path = Path(command) if Path(command).is_absolute() else (spec.cwd or Path.cwd()) / command
         if not path.exists():
-            raise StartFailure(f'the command {command} does not exist; fix "command"')
+            raise ProgramMissing(MissingProgram(command))
         if not os.access(path, os.X_OK):
             raise StartFailure(f"the command {command} is not executable (chmod +x it)")
         return str(path)
+    # The PATH the server itself gets (the login shell's, or its config's own), so
+    # the program found is the one its children find too.
     found = shutil.which(command, path=spec.env.get("PATH", os.defpath))
     if found is None:
-        raise StartFailure(
-            f"the command {command!r} was not found on PATH; install it or give its full path"
-        )
+        raise ProgramMissing(MissingProgram(command))
     return found
 
 

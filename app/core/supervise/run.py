@@ -28,7 +28,15 @@ from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
-from app.core.supervise.process import ExitStatus, ServerProcess, SpawnSpec, StartFailure
+from app.core.supervise.process import (
+    ExitStatus,
+    ProgramMissing,
+    ServerProcess,
+    SpawnSpec,
+    StartFailure,
+    resolve_command,
+)
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import Trigger
 from app.core.supervise.stderr import ServerLog, pump_lines
 
@@ -83,6 +91,7 @@ class Outcome:
     uptime_s: float
     deterministic: bool = False
     missing_secrets: tuple[str, ...] = ()
+    missing_program: MissingProgram | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,22 +149,14 @@ class ServerRun:
     async def live(self) -> Outcome:
         """Spawn, serve and stop the server; how it ended."""
         owner = self._owner
-        try:
-            spec = await self._spawn_spec()
-        except MissingValues as missing:
-            if not missing.secrets:  # a missing secret has a line of its own: waiting for it
-                owner.note(lifecycle.cannot_start(str(missing)))
-            return Outcome(
-                failure=Failure(phrase=str(missing)),
-                uptime_s=0,
-                deterministic=True,
-                missing_secrets=missing.secrets,
-            )
-        except StartFailure as failure:
-            return self._cannot_start(str(failure))
+        spec = await self._prepare()
+        if isinstance(spec, Outcome):
+            return spec
         owner.count_spawn()
         try:
             process = await ServerProcess.spawn(spec)
+        except ProgramMissing as missing:
+            return self._program_missing(missing.program)
         except StartFailure as failure:
             return self._cannot_start(str(failure))
         except OSError as error:
@@ -341,6 +342,28 @@ class ServerRun:
         self._wiring.bus.publish(event)
         return event.failure()
 
+    async def _prepare(self) -> SpawnSpec | Outcome:
+        """What to spawn, or the outcome of a start that cannot get that far."""
+        try:
+            spec = await self._spawn_spec()
+            # Looked up before counting a spawn: a program that is not there never
+            # ran, so a Retry that still finds none is not a restart.
+            resolve_command(spec)
+        except MissingValues as missing:
+            if not missing.secrets:  # a missing secret has a line of its own: waiting for it
+                self._owner.note(lifecycle.cannot_start(str(missing)))
+            return Outcome(
+                failure=Failure(phrase=str(missing)),
+                uptime_s=0,
+                deterministic=True,
+                missing_secrets=missing.secrets,
+            )
+        except ProgramMissing as missing:
+            return self._program_missing(missing.program)
+        except StartFailure as failure:
+            return self._cannot_start(str(failure))
+        return spec
+
     async def _spawn_spec(self) -> SpawnSpec:
         config = self._owner.config
         args, env = await self._wiring.launch(config)
@@ -355,6 +378,16 @@ class ServerRun:
         """A start that cannot succeed as configured: say why, and park without retries."""
         self._owner.note(lifecycle.cannot_start(reason or error))
         return Outcome(failure=Failure(phrase=error), uptime_s=0, deterministic=True)
+
+    def _program_missing(self, program: MissingProgram) -> Outcome:
+        """No retry can find it: the server waits until the user installs it and retries."""
+        self._owner.note(lifecycle.cannot_start(f"it {program.phrase()}"))
+        return Outcome(
+            failure=Failure(phrase=program.phrase(), missing_program=program.command),
+            uptime_s=0,
+            deterministic=True,
+            missing_program=program,
+        )
 
     def _stdout_garbage(self, line: MalformedLine) -> None:
         self._owner.hear(f"[mcp-tray] ignored a stdout line that is not MCP: {line}")

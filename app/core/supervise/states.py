@@ -23,6 +23,7 @@ class State(enum.StrEnum):
     BACKOFF = "backoff"
     CRASH_LOOP = "crash-loop"
     NEEDS_SECRET = "needs-secret"
+    NEEDS_PROGRAM = "needs-program"  # a program it is started with is not on this computer
     DISABLED = "disabled"
 
 
@@ -32,6 +33,7 @@ class Trigger(enum.Enum):
     FAILED = "failed"  # it exited or timed out, and will be retried after a delay
     PARKED = "parked"  # too many failures in a row, or a start that cannot succeed
     SECRET_MISSING = "secret-missing"
+    PROGRAM_MISSING = "program-missing"  # its command is found nowhere, even on the login PATH
     STOP = "stop"  # the user or the hub asks it to stop; the stop sequence begins
     STOPPED = "stopped"  # the process tree is gone
 
@@ -66,11 +68,19 @@ class IllegalTransition(Exception):
     pass
 
 
-_ANY_LIVE = (State.STARTING, State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET)
+_ANY_LIVE = (
+    State.STARTING,
+    State.RUNNING,
+    State.BACKOFF,
+    State.CRASH_LOOP,
+    State.NEEDS_SECRET,
+    State.NEEDS_PROGRAM,
+)
 
 _EDGES: dict[tuple[State, Trigger], State] = {
     # Starting: from rest, after a backoff, as a crash-loop re-probe, once a
-    # secret arrives, or again after a planned restart's stop.
+    # secret arrives, when the user retries after installing a program, or
+    # again after a planned restart's stop.
     **{
         (state, Trigger.START): State.STARTING
         for state in (
@@ -78,6 +88,7 @@ _EDGES: dict[tuple[State, Trigger], State] = {
             State.BACKOFF,
             State.CRASH_LOOP,
             State.NEEDS_SECRET,
+            State.NEEDS_PROGRAM,
             State.DISABLED,
         )
     },
@@ -89,6 +100,9 @@ _EDGES: dict[tuple[State, Trigger], State] = {
     (State.STARTING, Trigger.PARKED): State.CRASH_LOOP,
     (State.RUNNING, Trigger.PARKED): State.CRASH_LOOP,
     (State.STARTING, Trigger.SECRET_MISSING): State.NEEDS_SECRET,
+    # Not a crash: no retry can succeed until the user installs it, so it waits
+    # for them instead of burning retries (DESIGN.md: deterministic start failures).
+    (State.STARTING, Trigger.PROGRAM_MISSING): State.NEEDS_PROGRAM,
     # Stopping can be asked at any moment; from a state with no process the
     # stop completes at once.
     **{(state, Trigger.STOP): State.STOPPING for state in _ANY_LIVE},

@@ -38,6 +38,8 @@ class ServerStatus:
             "last_exit": self.last_exit,
             "last_error": None if self.failure is None else self.failure.text(),
             "stopped_by_user": self.stopped_by_user,
+            # needs-program: the command it is started with ("npx"), for words naming it
+            "missing_program": self.failure.missing_program if self.failure else None,
         }
 
     @classmethod
@@ -47,6 +49,12 @@ class ServerStatus:
         ValueError for a state this version does not know (a newer hub's).
         """
         last_exit, last_error = row.get("last_exit"), row.get("last_error")
+        missing = row.get("missing_program")
+        failure = (
+            Failure.from_text(last_error, last_exit=last_exit, missing_program=missing)
+            if last_error
+            else None
+        )
         return cls(
             name=str(row["name"]),
             state=State(row["state"]),
@@ -54,6 +62,6 @@ class ServerStatus:
             restarts=int(row.get("restarts") or 0),
             uptime_s=row.get("uptime_s"),
             last_exit=last_exit,
-            failure=Failure.from_text(last_error, last_exit=last_exit) if last_error else None,
+            failure=failure,
             stopped_by_user=bool(row.get("stopped_by_user")),
         )

@@ -11,6 +11,7 @@ pressed Stop" and "the server just crashed".
        └──cannot start─────┴──────────────────────────────> crash-loop
     crash-loop ──slow re-probe, Start or Restart──> starting
     starting ──a secret is missing──> needs-secret ──secret set──> starting
+    starting ──its program is missing──> needs-program ──Retry (Start, Restart)──> starting
 
 Each start is one life of the server's process, a ServerRun
 (app.core.supervise.run): spawn, handshake, health checks, stop. What the
@@ -118,7 +119,8 @@ class Supervisor:
         return self._run.session if self._run is not None else None
 
     def start(self, *, why: str = "as you asked") -> None:
-        """Bring the server up; one resting (backoff, crash-loop, needs-secret) tries at once.
+        """Bring the server up; one resting (backoff, crash-loop, needs-secret or -program)
+        tries at once.
 
         ``why`` completes its log line when it was resting ("Trying again now as you asked.").
         """
@@ -217,7 +219,7 @@ class Supervisor:
             )
         if self.state is State.DISABLED:
             return f"{name} is disabled in MCP Tray's config."
-        if self.state is State.NEEDS_SECRET and self.failure is not None:
+        if self.state in (State.NEEDS_SECRET, State.NEEDS_PROGRAM) and self.failure is not None:
             return f"{name} is not running: it {self.failure.text()}."
         if self.state in (State.STOPPED, State.STOPPING) and not self._wish.wanted:
             return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
@@ -265,6 +267,9 @@ class Supervisor:
         if outcome.missing_secrets:
             await self._wait_for_secrets(outcome.missing_secrets)
             return
+        if outcome.missing_program is not None:
+            await self._wait_for_program()
+            return
         self._failures = policy.failures_after_exit(self._failures, outcome.uptime_s, limits)
         if outcome.deterministic or policy.should_park(self._failures, limits):
             self.move(Trigger.PARKED)
@@ -297,6 +302,15 @@ class Supervisor:
         if self.failure is not None:
             logger.warning("%s", self.failure.sentence(self.name))
         self._bus.publish(SecretsMissing(server=self.name, names=names))
+        await self.until_interrupted()
+        self._restart_begun()
+
+    async def _wait_for_program(self) -> None:
+        """No retries, no crash-loop: nothing changes until the user installs the program
+        and presses Retry (or Stop, Start, Restart). Its failure names the program."""
+        self.move(Trigger.PROGRAM_MISSING)
+        if self.failure is not None:
+            logger.warning("%s", self.failure.sentence(self.name))
         await self.until_interrupted()
         self._restart_begun()
 
@@ -381,9 +395,16 @@ class Supervisor:
         return process.pid if process is not None else None
 
 
-_RESTING = (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET)
+_RESTING = (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.NEEDS_PROGRAM)
 # States in which a start or restart has reached an answer the user can act on.
-_SETTLED = {State.RUNNING, State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.STOPPED}
+_SETTLED = {
+    State.RUNNING,
+    State.BACKOFF,
+    State.CRASH_LOOP,
+    State.NEEDS_SECRET,
+    State.NEEDS_PROGRAM,
+    State.STOPPED,
+}
 
 
 def _returncode(status: ExitStatus | None) -> int | None:
