@@ -10,6 +10,12 @@ watch their sources and the config → open the control socket. Shutdown
 reverses it, stopping every server in parallel so that the whole hub is gone
 within the stop sequence's bound.
 
+Servers find programs as a terminal would: the hub asks the user's login
+shell for its PATH once (app.core.shellenv) while it starts, and each server
+waits for that answer before it spawns. A server whose program is still not
+found waits in needs-program; a Retry (Start or Restart of it) and a config
+change ask the login shell again first, as the user may just have installed it.
+
 What the user stopped stays stopped: the hub keeps that choice in MCP Tray's
 own state (app.core.choices), never in the user's config, and does not start
 such a server at start-up or on a config change until the user starts it.
@@ -43,6 +49,7 @@ from app.core.reconcile import Launch, Plan, plan
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
 from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSecret, secret_names
+from app.core.shellenv import SHARED, ShellEnvironment
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess, StartFailure
 from app.core.supervise.states import State
@@ -81,6 +88,7 @@ class Hub:
         # Set by whoever runs the hub (serve, the tray): ends it as SIGTERM or Quit would.
         self.quitter: Callable[[], None] | None = None
         self.http: HttpEndpoint | None = None  # when the config enables it
+        self._programs: asyncio.Future[ShellEnvironment] | None = None  # the login shell's PATH
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
@@ -100,6 +108,7 @@ class Hub:
             config = Config()
         else:
             await self._forget_choices_outside(config)  # not for a config that failed to load
+        self._shell_environment()  # asked now: the servers wait for it before they spawn
         swept = self._groups.sweep()
         if swept:
             logger.warning("ended %d server process group(s) left over from an earlier run", swept)
@@ -135,6 +144,7 @@ class Hub:
     async def start_server(self, name: str) -> None:
         """The user starts it: it runs from now on, also after MCP Tray restarts."""
         supervisor = await self._wanted_by_user(name)
+        self._look_again_for_programs(supervisor)
         if supervisor.state is not State.RUNNING:
             await self._settle(supervisor, supervisor.start)
 
@@ -150,6 +160,7 @@ class Hub:
         ``why`` completes the line in the server's log ("Restarting as you asked.").
         """
         supervisor = await self._wanted_by_user(name)
+        self._look_again_for_programs(supervisor)
         relay = self.relays[name]
         await relay.prepare_planned_restart()
         try:
@@ -166,6 +177,27 @@ class Hub:
             supervisor.stopped_by_user = False
             raise ControlError(f'{name} is disabled in the config; remove "disabled" to start it')
         return supervisor
+
+    def _look_again_for_programs(self, supervisor: Supervisor) -> None:
+        """Retry of a server that needs a program: the user may just have installed it,
+        into a folder the login shell's PATH had not had before."""
+        if supervisor.state is State.NEEDS_PROGRAM:
+            self._forget_programs()
+
+    def _forget_programs(self) -> None:
+        SHARED.forget()
+        self._programs = None
+
+    def _shell_environment(self) -> asyncio.Future[ShellEnvironment]:
+        """What servers get of the user's environment (app.core.shellenv), asked once.
+
+        A worker thread asks the login shell: it may take seconds, and editors'
+        traffic on the loop must not wait for it.
+        """
+        if self._programs is None:
+            environ = dict(os.environ)
+            self._programs = asyncio.ensure_future(asyncio.to_thread(SHARED.get, environ))
+        return self._programs
 
     def relay(self, name: str) -> Relay | PerClientServer:
         if is_instance(name):  # NAME#N: the private process of another app's attachment
@@ -284,6 +316,8 @@ class Hub:
             raise ControlError(message) from None
         http_changed = config.http != self.config.http
         await self._forget_choices_outside(config)
+        # A server added or changed may use a program installed since MCP Tray started.
+        self._forget_programs()
         changed = await self._apply_changes(config)
         await self._watches.follow(config.servers)
         if http_changed:
@@ -449,10 +483,15 @@ class Hub:
         scope = server_of(name)  # an unshared instance uses its server's secrets
 
         async def launch(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
+            found = await asyncio.shield(self._shell_environment())
+            # ${env:NAME} also finds what the login shell exports; ${env:PATH} is the
+            # PATH servers get.
+            environ = {**found.login, **os.environ, **found.variables()}
             try:
-                return await self.secrets.fill_in(scope, config, os.environ)
+                args, env = await self.secrets.fill_in(scope, config, environ)
             except KeyringUnavailable as error:
                 raise StartFailure(f"cannot read its secrets: {error}") from None
+            return args, {**found.variables(), **env}  # its config's own env.PATH wins
 
         supervisor = Supervisor(
             name,

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.core import shellenv
 from app.core.config import (
     SERVER_NAME_PATTERN,
     SERVER_NAME_RULE,
@@ -44,6 +45,7 @@ from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import SecretStore, refusal, secret_names
 from app.core.secrets.migrate import Move, keep
+from app.core.supervise.programs import SOURCES, MissingProgram
 from app.hosts.importing import our_config
 
 # Applying a change stops what it replaces or removes (each gets its grace
@@ -51,13 +53,10 @@ from app.hosts.importing import our_config
 RELOAD_WAIT_S = 60.0
 # The keys of an entry the form edits; Edit keeps every other one (restart, disabled …).
 FORM_KEYS = frozenset({"command", "args", "env", "cwd", "watch", "shared", "type"})
-# Where to get the programs READMEs use most, for a problem that says one is missing.
+# Where to get the programs READMEs use most: the supervisor's one table
+# (app.core.supervise.programs), worded "Node.js, from nodejs.org".
 PROGRAM_SOURCES = {
-    "npx": "Node.js, from nodejs.org",
-    "node": "Node.js, from nodejs.org",
-    "uvx": "uv, from docs.astral.sh/uv",
-    "uv": "uv, from docs.astral.sh/uv",
-    "docker": "Docker, from docker.com",
+    name: f"{source.product}, from {source.site}" for name, source in SOURCES.items()
 }
 
 
@@ -111,12 +110,21 @@ def check(
 
 
 def server_path(draft: ServerDraft, environ: Mapping[str, str]) -> str:
-    """The PATH the server's program is looked up on: its own PATH variable, if it sets one
-    in plain words, or else the one MCP Tray runs with (``environ``)."""
-    for variable in draft.variables:
-        if variable.name == "PATH" and not variable.secret and "${" not in variable.value:
-            return variable.value
-    return environ.get("PATH", os.defpath)
+    """The PATH the server's program is looked up on, the one the hub starts it with
+    (app.core.shellenv): its own PATH variable, if it sets one in plain words, or else
+    the login shell's with the runtime folders, found from ``environ`` (MCP Tray's own).
+
+    The first call may take a few seconds (it asks the login shell); later ones do not.
+    """
+    own = next(
+        (
+            variable.value
+            for variable in draft.variables
+            if variable.name == "PATH" and not variable.secret and "${" not in variable.value
+        ),
+        None,
+    )
+    return shellenv.server_path(environ, own)
 
 
 def _fit_problems(draft: ServerDraft, config: Config, replacing: str | None) -> list[str]:
@@ -164,9 +172,15 @@ def _program_problem(draft: ServerDraft, path: str) -> str | None:
         command = os.path.join(os.path.expanduser(draft.cwd), command)
     if shutil.which(command, path=path) is not None:
         return None
-    source = PROGRAM_SOURCES.get(Path(command).name)
-    get = f"install {source}" if source else "install it"
-    return f"{draft.command} cannot be found on this computer; {get}, or give its full path."
+    missing = MissingProgram(draft.command)
+    if missing.source is None:
+        return (
+            f"{draft.command} cannot be found on this computer; install it, or give its full path."
+        )
+    return (
+        f"{draft.command} cannot be found on this computer: it comes with "
+        f"{missing.source.product}. {missing.get_it()}, or give the program's full path."
+    )
 
 
 def _secret_problems(draft: ServerDraft) -> list[str]:
