@@ -32,6 +32,7 @@ from app.core.notices import (
     Urgency,
 )
 from app.core.supervise.failure import Failure
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 
 pytestmark = pytest.mark.anyio
@@ -494,3 +495,73 @@ def test_what_the_tray_says_of_itself_has_a_slot_of_its_own_and_expires() -> Non
     assert said.slot == APP_SLOT != CONFIG_SLOT
     assert said.urgency is Urgency.NORMAL and said.timeout_ms > 0
     assert said.actions == ()
+
+
+# ----- needs a program
+
+
+def needs_program(server: str, command: str) -> ServerStateChanged:
+    program = MissingProgram(command)
+    return ServerStateChanged(
+        server=server,
+        state=State.NEEDS_PROGRAM,
+        previous=State.STARTING,
+        pid=None,
+        restarts=0,
+        failure=Failure(phrase=program.phrase(), missing_program=command),
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "title", "body"),
+    [
+        (
+            "npx",
+            "github needs Node.js",
+            "This server needs Node.js (npx), which is not installed. "
+            "Get it from nodejs.org, then press Retry.",
+        ),
+        (
+            "/opt/tools/uvx",
+            "github needs uv",
+            "This server needs uv (uvx), which is not installed. "
+            "Get it from docs.astral.sh/uv, then press Retry.",
+        ),
+        (
+            "my-tool",
+            "github needs the program my-tool",
+            "This server needs the program my-tool, which is not installed. "
+            "Install it, then press Retry.",
+        ),
+    ],
+)
+async def test_a_missing_program_is_a_critical_notice_naming_it_and_where_to_get_it(
+    command: str, title: str, body: str
+) -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+
+    bus.publish(state("github", "starting", "stopped"))
+    bus.publish(needs_program("github", command))
+
+    (notice,) = desktop.shown
+    assert (notice.kind, notice.title, notice.body) == (NoticeKind.NEEDS_PROGRAM, title, body)
+    assert notice.actions[0] == ("restart", "Retry")
+    assert notice.urgency is Urgency.CRITICAL and notice.timeout_ms == 0
+
+
+async def test_a_retry_that_finds_no_program_says_so_again_and_one_that_runs_withdraws_it() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+
+    bus.publish(needs_program("github", "npx"))
+    bus.publish(state("github", "starting", "needs-program"))
+    bus.publish(needs_program("github", "npx"))
+    bus.publish(state("github", "starting", "needs-program"))
+    bus.publish(state("github", "running", "starting"))
+
+    assert desktop.summary() == [
+        "needs-program github",
+        "needs-program github",
+        "withdraw github",
+    ]

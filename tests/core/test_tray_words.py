@@ -8,17 +8,20 @@ import pytest
 
 from app.core.overview import (
     Colour,
+    Look,
     Overall,
     Shape,
     headline,
     human_duration,
     look,
+    needs_you,
     overall,
     summary,
     tooltip,
 )
 from app.core.problems import config_error_line, plain, problem, secret_progress
 from app.core.supervise.failure import Failure
+from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
@@ -319,3 +322,44 @@ def test_the_secret_dialog_says_why_a_server_did_not_start() -> None:
 
     assert text == "Saved, but weather did not start: it stopped with an error."
     assert over
+
+
+# ----- a server that needs a program
+
+
+def needs(command: str) -> ServerStatus:
+    phrase = MissingProgram(command).phrase()
+    return row(State.NEEDS_PROGRAM, failure=Failure(phrase=phrase, missing_program=command))
+
+
+def test_a_server_that_needs_a_program_people_know_says_which_and_where_to_get_it() -> None:
+    found = problem(needs("npx"))
+
+    assert look(needs("npx")) == Look("Needs Node.js", Colour.RED, Shape.WARNING)
+    assert found is not None
+    assert found.sentences() == (
+        "It needs Node.js (npx), which is not installed. Get it from nodejs.org, then choose Retry."
+    )
+    assert needs_you(needs("npx"))
+    assert headline([needs("npx")]) == "1 needs you"
+
+
+def test_a_server_that_needs_an_unknown_program_names_the_program() -> None:
+    found = problem(needs("/opt/acme/acme-mcp"))
+
+    assert look(needs("acme-mcp")).words == "Needs a program"
+    assert found is not None
+    assert found.sentences() == (
+        "It needs the program acme-mcp, which is not installed. Install it, then choose Retry."
+    )
+    assert not JARGON.search(found.sentences())
+
+
+def test_the_missing_program_travels_in_the_status_row() -> None:
+    sent = needs("uvx")
+
+    received = ServerStatus.from_wire(sent.to_wire())
+
+    assert sent.to_wire()["missing_program"] == "uvx"
+    assert received.failure == sent.failure
+    assert look(received).words == "Needs uv"
