@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 START_WAIT_S = 120.0
 STATUS_POLL_S = 0.2  # the hub's status is asked again this often while it starts
 # States in which a server added a moment ago will not get further by itself.
-SETTLED = frozenset({"running", "backoff", "crash-loop", "needs-secret", "disabled", "stopped"})
+SETTLED = frozenset(
+    {"running", "backoff", "crash-loop", "needs-secret", "needs-program", "disabled", "stopped"}
+)
 
 
 def add_parsers(commands: Any) -> None:

@@ -36,7 +36,11 @@ OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES, NEW_KEY = (
 LOGIN, MUTE, QUIT = "login", "mute", "quit"
 ADD, EDIT, REMOVE = "add", "edit", "remove"
 
-_NEEDS = {State.NEEDS_SECRET: "needs a secret", State.CRASH_LOOP: "keeps crashing"}
+_NEEDS = {
+    State.NEEDS_SECRET: "needs a secret",
+    State.NEEDS_PROGRAM: "needs a program",
+    State.CRASH_LOOP: "keeps crashing",
+}
 PROBLEM_LINE_CHARS = 60  # a menu line does not wrap; longer problems take several lines
 PROBLEM_LINES = 4
 
@@ -72,6 +76,8 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
     state = row.state
     if state is State.NEEDS_SECRET:
         actions = [(SECRET, "Set secret…"), (STOP, "Stop")]
+    elif state is State.NEEDS_PROGRAM:
+        actions = [(RESTART, "Retry"), (STOP, "Stop")]
     elif state is State.CRASH_LOOP:
         actions = [(RESTART, "Try again"), (STOP, "Stop")]
     elif state is State.BACKOFF:

@@ -33,6 +33,7 @@ from app.core.catalog import CatalogEntry
 from app.core.config.draft import ServerDraft
 from app.core.config.schema import CatalogConfig
 from app.core.errors import UserError
+from app.core.supervise.programs import MissingProgram
 from app.gui.tasks import Run
 from app.hosts.paste import HOW_TO_PASTE, drafts_from_text
 
@@ -46,9 +47,6 @@ PASTE_HINT = (
     "line such as npx -y @modelcontextprotocol/server-memory. It fills in the form."
 )
 
-# What a person installs for each program the catalog's entries start with
-# (app.core.catalog launches npm, PyPI and Docker packages with these three).
-RUNTIMES = {"npx": "Node.js", "uvx": "uv", "docker": "Docker"}
 _FORMAT_NAME = re.compile(r"\bJSON\b")
 PASTE_AGAIN = "Paste the whole block from the server's instructions, braces included."
 
@@ -224,7 +222,7 @@ def needs(entry: CatalogEntry) -> str:
     if entry.remote_only:
         return "Runs on the internet only: MCP Tray cannot add it yet."
     draft = entry.draft()
-    parts = [f"Needs {RUNTIMES.get(draft.command, draft.command)}"]
+    parts = [f"Needs {MissingProgram(draft.command).product()}"]
     secrets = [v.name for v in draft.variables if v.secret and v.required]
     others = [v.name for v in draft.variables if not v.secret and v.required]
     if secrets:

@@ -54,8 +54,9 @@ import platformdirs
 from app.core.config import SERVER_NAME_PATTERN, Config
 from app.core.config.draft import ServerDraft, Variable
 from app.core.config.placeholders import SECRET_NAME_PATTERN
+from app.core.supervise.programs import MissingProgram
 from app.hosts.bundlezip import LIMITS, BundleError, Limits, opened, read, unpack
-from app.hosts.servers import PROGRAM_SOURCES, server_path
+from app.hosts.servers import server_path
 
 __all__ = ["LIMITS", "BundleError", "Limits", "MissingRuntime", "draft_from_bundle"]
 
@@ -427,14 +428,13 @@ def _check_runtime(draft: ServerDraft, server_type: str) -> None:
         return
     if server_type == "binary" or os.path.isabs(draft.command):
         return  # inside the bundle, which is not unpacked yet; it is checked when saved
-    program = Path(draft.command).name
-    runtime, _, where = PROGRAM_SOURCES.get(program, "").partition(", from ")
-    runtime = runtime or RUNTIMES.get(server_type, program)
-    get = f"Get it from {where}" if where else "Install it"
+    missing = MissingProgram(draft.command)
+    source = missing.source
+    runtime = source.product if source else RUNTIMES.get(server_type, missing.name)
     raise MissingRuntime(
-        f"This bundle needs {runtime} ({program}), which is not installed. "
-        f"{get}, then open the bundle again.",
-        program=program,
+        f"This bundle needs {runtime} ({missing.name}), which is not installed. "
+        f"{missing.get_it()}, then open the bundle again.",
+        program=missing.name,
     )
 
 

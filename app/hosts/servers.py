@@ -45,7 +45,7 @@ from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import SecretStore, refusal, secret_names
 from app.core.secrets.migrate import Move, keep
-from app.core.supervise.programs import SOURCES, MissingProgram
+from app.core.supervise.programs import MissingProgram
 from app.hosts.importing import our_config
 
 # Applying a change stops what it replaces or removes (each gets its grace
@@ -53,11 +53,6 @@ from app.hosts.importing import our_config
 RELOAD_WAIT_S = 60.0
 # The keys of an entry the form edits; Edit keeps every other one (restart, disabled …).
 FORM_KEYS = frozenset({"command", "args", "env", "cwd", "watch", "shared", "type"})
-# Where to get the programs READMEs use most: the supervisor's one table
-# (app.core.supervise.programs), worded "Node.js, from nodejs.org".
-PROGRAM_SOURCES = {
-    name: f"{source.product}, from {source.site}" for name, source in SOURCES.items()
-}
 
 
 class ServerNotSaved(UserError):

@@ -186,6 +186,7 @@ def test_plain_drops_command_lines_from_any_message() -> None:
     ("state", "first", "absent"),
     [
         (State.NEEDS_SECRET, SECRET, START),
+        (State.NEEDS_PROGRAM, RESTART, START),  # Retry: the program may be installed now
         (State.CRASH_LOOP, RESTART, START),
         (State.STOPPED, START, STOP),
         (State.RUNNING, RESTART, START),
@@ -226,6 +227,18 @@ def test_the_menu_opens_with_the_name_the_status_and_what_needs_the_user() -> No
     assert menu[4].verb == OPEN_CONFIG and menu[5].verb == SECRET and menu[5].server == "weather"
     assert menu[-1].text == "Quit"
     assert not JARGON.search("\n".join(every_text(menu)))
+
+
+def test_a_server_that_needs_a_program_is_among_those_that_need_the_user() -> None:
+    rows = [row(State.NEEDS_PROGRAM, "github")]
+    menu = tray_menu(rows, secrets={}, settings=Settings())
+
+    assert [e.text for e in menu[:3]] == [
+        "MCP Tray",
+        "1 needs you",
+        "github needs a program — Retry",
+    ]
+    assert menu[2].verb == RESTART and menu[2].server == "github"
 
 
 def test_menu_keys_stay_the_same_when_a_state_changes() -> None:
