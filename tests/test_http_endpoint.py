@@ -113,6 +113,34 @@ async def test_the_sdk_http_client_lists_and_calls_tools_and_never_sees_a_kill(
     assert after != before
 
 
+async def test_progress_arrives_on_its_request_s_stream_before_the_answer(tray_home: Path) -> None:
+    """A client that never opens the GET stream still sees a call's progress, in order:
+    the transport puts a notification on a POST's stream only when told its request."""
+    async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient() as http:
+        url = server_url(tray.hub.config.http.port, "rich")
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        opened = await http.post(url, headers=headers, json=INITIALIZE_REQUEST)
+        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        call = {
+            "jsonrpc": "2.0",
+            "id": "call-1",
+            "method": "tools/call",
+            "params": {
+                "name": "progress",
+                "arguments": {"steps": 3},
+                "_meta": {"progressToken": 7},
+            },
+        }
+        answer = await http.post(url, headers=headers, json=call)
+
+    events = [json.loads(line[5:]) for line in answer.text.splitlines() if line.startswith("data:")]
+    assert [e.get("params", {}).get("progress") for e in events[:-1]] == [1, 2, 3]
+    assert all(e["params"]["progressToken"] == 7 for e in events[:-1])
+    assert events[-1]["id"] == "call-1" and "result" in events[-1]
+
+
 async def test_the_endpoint_s_connections_send_without_waiting_for_acknowledgements() -> None:
     """asyncio turns off Nagle's algorithm only on sockets marked as TCP. Unmarked,
     the end of each streamed answer waited for the client's delayed acknowledgement:

@@ -51,7 +51,7 @@ import anyio
 import uvicorn
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
 from mcp.server.transport_security import RequestBodyLimitMiddleware
-from mcp.shared.message import SessionMessage
+from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from mcp_types import jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.datastructures import Headers
@@ -69,6 +69,9 @@ from app.core.endpoint.httpguard import (
     cut,
     guarded_protocol,
 )
+from app.core.rpc.envelope import id_key, params
+from app.core.rpc.framing import Message
+from app.core.rpc.heads import valid_id
 from app.core.rpc.port import ClientOutput, ClientPort, MemoryClient
 
 logger = logging.getLogger(__name__)
@@ -348,9 +351,10 @@ class HttpEndpoint:
         output = MemoryClient()
         async with relay.attached(output) as port:
             session.ready.set()
+            owners = _ProgressOwners()
             carried = [
-                asyncio.create_task(_client_to_relay(from_client, port)),
-                asyncio.create_task(_relay_to_client(output, to_client)),
+                asyncio.create_task(_client_to_relay(from_client, port, owners)),
+                asyncio.create_task(_relay_to_client(output, to_client, owners)),
             ]
             try:
                 done, _ = await asyncio.wait(carried, return_when=asyncio.FIRST_COMPLETED)
@@ -370,15 +374,47 @@ async def _terminate(transport: StreamableHTTPServerTransport) -> None:
             await transport.terminate()
 
 
-async def _client_to_relay(from_client: Any, port: ClientPort) -> None:
+class _ProgressOwners:
+    """Which of a session's requests each progress token belongs to, while it runs.
+
+    The SDK's transport sends a notification on the stream of the POST it
+    relates to only when told which request that is; otherwise it goes to the
+    session's GET stream, which many clients never open, and arrives after
+    the answer it preceded. A server reports progress under the token of the
+    client's request, so the token says which request it is.
+    """
+
+    def __init__(self) -> None:
+        self._requests: dict[Any, Any] = {}  # the token (id_key) -> the request's id
+        self._tokens: dict[Any, Any] = {}  # the request's id (id_key) -> its token (id_key)
+
+    def sent(self, message: Message) -> None:
+        meta = params(message).get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        if "method" in message and valid_id(message.get("id")) and valid_id(token):
+            self._requests[id_key(token)] = message["id"]
+            self._tokens[id_key(message["id"])] = id_key(token)
+
+    def related(self, message: Message) -> Any:
+        """The id of the request ``message`` belongs on the stream of, or None."""
+        if message.get("method") == "notifications/progress":
+            return self._requests.get(id_key(params(message).get("progressToken")))
+        if "method" not in message and valid_id(message.get("id")):  # answered: over
+            self._requests.pop(self._tokens.pop(id_key(message["id"]), None), None)
+        return None
+
+
+async def _client_to_relay(from_client: Any, port: ClientPort, owners: _ProgressOwners) -> None:
     async for item in from_client:
         if isinstance(item, Exception):
             logger.debug("HTTP session: %s", item)
             continue
-        port.receive(item.message.model_dump(by_alias=True, exclude_unset=True))
+        message = item.message.model_dump(by_alias=True, exclude_unset=True)
+        owners.sent(message)
+        port.receive(message)
 
 
-async def _relay_to_client(output: MemoryClient, to_client: Any) -> None:
+async def _relay_to_client(output: MemoryClient, to_client: Any, owners: _ProgressOwners) -> None:
     while True:
         message = await output.receive()
         try:
@@ -386,7 +422,8 @@ async def _relay_to_client(output: MemoryClient, to_client: Any) -> None:
         except ValidationError as error:
             logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
             continue
-        await to_client.send(SessionMessage(carried))
+        related = ServerMessageMetadata(related_request_id=owners.related(message))
+        await to_client.send(SessionMessage(carried, metadata=related))
 
 
 def http_listener(port: int) -> socket.socket:
