@@ -410,6 +410,7 @@ def test_1100_half_sent_requests_leave_the_hub_its_descriptors_and_status_answer
     attackers: list[socket.socket] = []
     try:
         hub.wait_for_line(r"HTTP endpoint: http://127\.0\.0\.1")
+        hub.wait_for_line(r"rich is running")  # what status must still say under the attack
         with sockets_enough(HALF_OPEN), selectors.DefaultSelector() as selector:
             for _ in range(HALF_OPEN):
                 attacker = socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
