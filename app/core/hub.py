@@ -85,6 +85,8 @@ class Hub:
         self._control = ControlServer(self, paths.socket_path, attach=self.relay)
         # Set by the tray: brings its window forward when MCP Tray is started again.
         self.presenter: Callable[[], None] | None = None
+        # Set by the tray: opens its Add dialog on a bundle file opened on the desktop.
+        self.bundle_opener: Callable[[str], None] | None = None
         # Set by whoever runs the hub (serve, the tray): ends it as SIGTERM or Quit would.
         self.quitter: Callable[[], None] | None = None
         self.http: HttpEndpoint | None = None  # when the config enables it
@@ -230,6 +232,16 @@ class Hub:
         if self.presenter is None:
             raise ControlError("this MCP Tray runs without a window (`mcp-tray serve`)")
         self.presenter()
+
+    async def open_bundle(self, path: str) -> None:
+        """Open the tray's Add dialog on the bundle at ``path`` (a bundle file opened on
+        the desktop while MCP Tray runs)."""
+        if self.bundle_opener is None:
+            raise ControlError(
+                "this MCP Tray runs without a window (`mcp-tray serve`); add the bundle with "
+                "`mcp-tray add --bundle FILE` in a terminal"
+            )
+        self.bundle_opener(path)
 
     async def quit(self) -> None:
         """Stop every server and end MCP Tray (``mcp-tray quit``: uninstallers, upgrades).

@@ -11,7 +11,7 @@ has the hub's API (app.core.endpoint.hubapi):
 - its events are published again on a bus of the tray's loop;
 - ``status_rows()`` asks the hub's loop and waits for the rows, which the
   hub makes without I/O;
-- what the hub asks of the tray (bring the window forward, quit) is done on
+- what the hub asks of the tray (bring the window forward, open a bundle, quit) is done on
   the tray's loop.
 """
 
@@ -44,6 +44,7 @@ class ThreadedHub:
         self._hub = hub
         self.bus = EventBus()
         self.presenter: Callable[[], None] | None = None
+        self.bundle_opener: Callable[[str], None] | None = None
         self.quitter: Callable[[], None] | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -72,6 +73,7 @@ class ThreadedHub:
         self._hub.bus.subscribe_every(self._publish_on_tray)
         self._hub.presenter = lambda: self._on_tray(self.presenter)
         self._hub.quitter = lambda: self._on_tray(self.quitter)
+        self._hub.bundle_opener = self._open_bundle_on_tray
         self._thread.start()
         await self._on_hub(self._hub.start(keep_going=keep_going))
 
@@ -122,6 +124,9 @@ class ThreadedHub:
     async def show(self) -> None:
         await self._on_hub(self._hub.show())
 
+    async def open_bundle(self, path: str) -> None:
+        await self._on_hub(self._hub.open_bundle(path))
+
     async def quit(self) -> None:
         await self._on_hub(self._hub.quit())
 
@@ -137,3 +142,8 @@ class ThreadedHub:
     def _on_tray(self, action: Callable[[], None] | None) -> None:
         if action is not None and self._tray_loop is not None:
             self._tray_loop.call_soon_threadsafe(action)
+
+    def _open_bundle_on_tray(self, path: str) -> None:
+        opener = self.bundle_opener
+        if opener is not None:
+            self._on_tray(lambda: opener(path))

@@ -57,6 +57,8 @@ class ControlServer:
             "restart": lambda request: hub.restart_server(_name(request)),
             "reload": lambda request: hub.reload(),
             "show": lambda request: hub.show(),
+            # A bundle file opened on the desktop: the tray opens its Add dialog on it.
+            "open_bundle": lambda request: hub.open_bundle(_path(request)),
             "quit": lambda request: hub.quit(),
             # The CLI stored or removed secrets in the keyring itself; the hub acts on it.
             "secrets_changed": lambda request: hub.secrets_changed(
@@ -231,6 +233,14 @@ def _name(request: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise ControlError("this operation needs a server name")
     return name
+
+
+def _path(request: dict[str, Any]) -> str:
+    """A file's full path: the hub's working folder is not the caller's."""
+    path = request.get("path")
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise ControlError("this operation needs a file's full path")
+    return path
 
 
 def _count(request: dict[str, Any], key: str, default: int) -> int:

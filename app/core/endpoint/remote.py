@@ -39,6 +39,7 @@ class RemoteHub:
         self.bus = EventBus()
         self.config = Config()
         self.presenter: Callable[[], None] | None = None  # unused: the other hub has no window
+        self.bundle_opener: Callable[[str], None] | None = None  # unused, as presenter
         self.quitter: Callable[[], None] | None = None
         self.ended = asyncio.Event()  # the other hub stopped, or hung up
         self.store = store or SecretStore(paths.secret_index)
@@ -95,6 +96,9 @@ class RemoteHub:
 
     async def show(self) -> None:
         await self._call("show")
+
+    async def open_bundle(self, path: str) -> None:
+        await self._call("open_bundle", path=path)
 
     async def quit(self) -> None:
         await self._call("quit")
