@@ -84,6 +84,7 @@ class Removed:
     secrets_deleted: tuple[str, ...] = ()
     secrets_kept: tuple[str, ...] = ()
     secrets_problem: str = ""  # why the keyring kept them although asked to delete them
+    bundle_deleted: Path | None = None  # the bundle's folder it ran from, deleted with it
 
 
 # ----- checking
@@ -297,17 +298,22 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
     A server's secrets are its own (the keyring keeps them under its name), so
     no other server uses them. The config changes first: a keyring that then
     fails leaves them stored, and :attr:`Removed.secrets_problem` says why.
+
+    A server added from a bundle ran from the bundle's folder under the data
+    folder, which MCP Tray made for it: that goes too (unless another server
+    runs from it) once the config no longer names it.
     """
     text, config = our_config(paths)
     if name not in config.servers:
         raise ServerNotSaved(_unknown(name, config))
     new_text = _without(Document.parse(text), ("mcpServers", name))
-    parse_config(new_text, path=paths.config_file)
+    remaining = parse_config(new_text, path=paths.config_file)
     backup = write_config_text(paths.config_file, new_text)
     hub = _reload(paths)
+    folder = _delete_bundle(paths, config.servers[name].cwd, remaining)
     names = sorted({*secret_names(config.servers[name]), *store.names(name)})
     if not delete_secrets:
-        return Removed(name, backup, hub, secrets_kept=tuple(names))
+        return Removed(name, backup, hub, secrets_kept=tuple(names), bundle_deleted=folder)
     deleted: list[str] = []
     try:
         for secret in names:
@@ -315,8 +321,18 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
                 deleted.append(secret)
     except UserError as error:  # KeyringUnavailable, in its own words
         kept = tuple(secret for secret in names if secret not in deleted)
-        return Removed(name, backup, hub, tuple(deleted), kept, str(error))
-    return Removed(name, backup, hub, secrets_deleted=tuple(deleted))
+        return Removed(name, backup, hub, tuple(deleted), kept, str(error), folder)
+    return Removed(name, backup, hub, secrets_deleted=tuple(deleted), bundle_deleted=folder)
+
+
+def _delete_bundle(paths: Paths, cwd: str | None, remaining: Config) -> Path | None:
+    """Delete the bundle folder a removed server ran from; that folder, if it is gone now."""
+    from app.hosts import mcpb  # which imports this module
+
+    if not cwd or not Path(cwd).is_dir():
+        return None
+    mcpb.discard(ServerDraft(cwd=cwd), paths.data_dir, remaining)
+    return None if Path(cwd).exists() else Path(cwd)
 
 
 def _unknown(name: str, config: Config) -> str:
