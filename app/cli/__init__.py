@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _opened_file(argv: list[str]) -> list[str]:
     """``mcp-tray FILE.mcpb``, as a desktop runs MCP Tray to open a bundle (``Exec=mcp-tray
-    %f``), is ``mcp-tray add --bundle FILE.mcpb``."""
+    %f``): with a display, the tray's Add dialog on it (app.gui.app, started or asked);
+    without one, ``mcp-tray add --bundle FILE.mcpb``, which asks in the terminal."""
     options, last = argv[:-1], argv[-1:]
     plain = options == [] or (len(options) == 2 and options[0] == "--config")
     # No command has a dot in it; only a file name makes it worth loading app.hosts.mcpb,
@@ -51,7 +52,11 @@ def _opened_file(argv: list[str]) -> list[str]:
         return argv
     from app.hosts.mcpb import is_bundle
 
-    return [*options, "add", "--bundle", last[0]] if is_bundle(last[0]) else argv
+    if not is_bundle(last[0]):
+        return argv
+    if _has_display():  # the running tray is told the path, so it must be a full one
+        return [*options, "--open-bundle", str(Path(last[0]).expanduser().absolute())]
+    return [*options, "add", "--bundle", last[0]]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mcp-tray {__version__}")
     parser.add_argument("--config", type=Path, metavar="FILE", help="use this config file")
+    # What a bundle file opened on the desktop becomes (_opened_file), not typed by anyone.
+    parser.add_argument("--open-bundle", type=Path, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     attach = commands.add_parser("attach", help="connect an editor to a server (for host configs)")
@@ -130,7 +137,7 @@ def _default(args: argparse.Namespace) -> int:
         return _serve(args)
     from app.gui.app import run_tray
 
-    return run_tray(_paths(args), write_default=args.config is None)
+    return run_tray(_paths(args), write_default=args.config is None, open_bundle=args.open_bundle)
 
 
 def _has_display() -> bool:

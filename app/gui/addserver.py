@@ -9,17 +9,24 @@ with 9 tools", or the first error in plain words with the server's last
 output, a way back to the form, and for a new server "Keep it" / "Remove it".
 
 Nothing is written before Save: Cancel on the first page leaves everything
-as it was. Saving and removing run app.hosts.servers on a worker thread
-(they use the keychain, files and the control socket), and that tells the
-hub, which starts, restarts or stops only the server concerned.
+as it was. Only a bundle (app.hosts.mcpb) is unpacked before, under the data
+folder, because the form shows the folder it runs in; Cancel, closing, or
+filling the form another way deletes those files again, and Save swaps them
+in (:func:`app.hosts.mcpb.placed`) only as it saves. Saving and removing run
+app.hosts.servers on a worker thread (they use the keychain, files and the
+control socket), and that tells the hub, which starts, restarts or stops
+only the server concerned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 import re
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QIcon
@@ -46,8 +53,8 @@ from app.gui.outcome import Outcome, OutcomeView, outcome_of
 from app.gui.serverform import ServerForm
 from app.gui.tasks import Run, WindowTasks
 from app.gui.toolcount import count_tools
-from app.gui.waysin import CatalogTab, PasteTab
-from app.hosts import servers
+from app.gui.waysin import BundleTab, CatalogTab, PasteTab
+from app.hosts import mcpb, servers
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,8 @@ class AddServerDialog(QDialog):
         self.added = ""  # a server this dialog added, which "Remove it" takes out again
         self.kept = False  # the user chose to keep it, or it runs: Cancel leaves it
         self.waiting: list[ServerDraft] = []  # more servers from one paste, added in turn
+        # The bundle the form shows, unpacked and not saved yet: its files go if it is not.
+        self.bundle: ServerDraft | None = None
         self._counting = False
         self._generation = 0  # of the form's contents, so that a late check is not shown
         self.setWindowTitle(f"Change {editing}" if editing else "Add a server")
@@ -113,6 +122,8 @@ class AddServerDialog(QDialog):
             self.ways = QTabWidget()
             self.ways.addTab(self.paste, "Paste")
             self.ways.addTab(self.catalog, "Catalog")
+            self.bundle_tab = BundleTab()
+            self.ways.addTab(self.bundle_tab, "Bundle file")
             self.ways.addTab(_words(TYPE_IT_IN), "Type it in")
             self.ways.setMinimumWidth(360)
             row.addWidget(self.ways, stretch=4)
@@ -138,7 +149,8 @@ class AddServerDialog(QDialog):
         self.cancel.clicked.connect(self._cancel)
         if self.editing is None:
             self.paste.chosen.connect(self._from_paste)
-            self.catalog.chosen.connect(self.fill)
+            self.catalog.chosen.connect(self._from_catalog)
+            self.bundle_tab.picked.connect(self.open_bundle)
         self.outcome.back.connect(self._back_to_form)
         self.outcome.keep.connect(self._keep)
         self.outcome.discard.connect(lambda: self._run(self._discard(close=True)))
@@ -156,7 +168,53 @@ class AddServerDialog(QDialog):
 
     def _from_paste(self, draft: ServerDraft) -> None:
         self.waiting = [d for d in self.paste.drafts if d is not draft]
+        self._leave_bundle()
         self.fill(draft)
+
+    def _from_catalog(self, draft: ServerDraft) -> None:
+        self._leave_bundle()
+        self.fill(draft)
+
+    # ----- a bundle
+
+    def open_bundle(self, path: Path) -> None:
+        """Read the bundle at ``path`` into the form: the Bundle tab's choice, or a bundle
+        file opened on the desktop."""
+        self.ways.setCurrentWidget(self.bundle_tab)
+        self.bundle_tab.say(f"Opening {path.name}…")
+        self._run(self.read_bundle(path))
+
+    async def read_bundle(self, path: Path) -> None:
+        """On a worker thread: it unpacks the bundle, which may hold many files."""
+        data_dir = self.hub.paths.data_dir
+        try:
+            draft = await asyncio.to_thread(mcpb.draft_from_bundle, path, data_dir)
+        except (UserError, OSError) as error:  # BundleError says what is wrong, in words
+            logger.info("bundle %s not opened: %s", path, error)
+            self.bundle_tab.say(str(error), error=True)
+            return
+        if self.bundle is not None and self.bundle.cwd != draft.cwd:
+            await self._discard_bundle()  # the one shown before, not saved
+        self.bundle, self.waiting = draft, []
+        self.pages.setCurrentIndex(0)
+        self.form.set_draft(dataclasses.replace(draft, notes=mcpb.without_questions(draft.notes)))
+        self.form.ask(mcpb.questions(draft))
+        then = "Fill in what it needs, then save it." if self.form.asked else "Check it, then save."
+        self.bundle_tab.say(f"Opened {path.name}: the form shows its server. {then}")
+        where = self.form.first_question() or self.form.first_empty_secret()
+        if where is not None:
+            where.setFocus()
+
+    def _leave_bundle(self) -> None:
+        """The form shows something else now: the bundle's files go."""
+        if self.bundle is not None:
+            self._run(self._discard_bundle())
+            self.bundle_tab.say("")
+
+    async def _discard_bundle(self) -> None:
+        bundle, self.bundle = self.bundle, None
+        if bundle is not None:
+            await asyncio.to_thread(mcpb.discard, bundle, self.hub.paths.data_dir, self.hub.config)
 
     def _fill_for_edit(self, name: str) -> None:
         server = self.hub.config.servers[name]
@@ -179,7 +237,12 @@ class AddServerDialog(QDialog):
         generation = self._generation
         draft, config = self.form.draft(), self.hub.config
         found = [p for p in [self.form.argument_problem()] if p]
-        found += await asyncio.to_thread(_problems, draft, config, self.editing)
+        unanswered = self.form.unanswered()
+        found += [f"Fill in at the top: {words}." for words in unanswered]
+        checked = await asyncio.to_thread(_problems, draft, config, self.editing)
+        # A value not typed in yet is still its bundle's placeholder, which the check
+        # would name in the config file's terms; the line above says it in the form's.
+        found += [p for p in checked if not (unanswered and "${" in p)]
         if generation == self._generation:
             self._show_problems(found)
         return found
@@ -207,15 +270,18 @@ class AddServerDialog(QDialog):
         if await self.recheck():
             return
         draft = self.form.draft()
+        bundle = self.bundle if self.bundle is not None and draft.cwd == self.bundle.cwd else None
+        if bundle is not None:
+            mcpb.drop_unset(draft)  # an optional key left empty: the server runs without it
         self._show(Outcome.saving(draft.name))
         try:
-            saved = await asyncio.to_thread(
-                servers.add, self.hub.paths, draft, self.hub.store, replace=self.editing
-            )
+            saved = await asyncio.to_thread(self._saved, draft, bundle)
         except (UserError, OSError) as error:
             self.pages.setCurrentIndex(0)
             self._say(f"Not saved: {_escaped(plain(str(error)))}", error=True)
             return
+        if bundle is not None:
+            self.bundle = None  # its files are the saved server's now
         logger.info("%s saved from the Add dialog", saved.name)
         if self.editing is None:
             self.added = saved.name
@@ -231,6 +297,12 @@ class AddServerDialog(QDialog):
             self._show(Outcome.later(saved.name))
         else:
             self.follow(self.hub.status_rows())
+
+    def _saved(self, draft: ServerDraft, bundle: ServerDraft | None) -> servers.Saved:
+        data_dir = self.hub.paths.data_dir
+        placing = mcpb.placed(bundle, data_dir) if bundle else contextlib.nullcontext()
+        with placing:
+            return servers.add(self.hub.paths, draft, self.hub.store, replace=self.editing)
 
     def follow(self, rows: list[ServerStatus]) -> None:
         """The tray saw states change: tell how the saved server fares."""
@@ -317,15 +389,23 @@ class AddServerDialog(QDialog):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.tasks.cancel()
+        if self.bundle is not None:  # closed by its window's ✕, or the tray quitting
+            bundle, self.bundle = self.bundle, None
+            mcpb.discard(bundle, self.hub.paths.data_dir, self.hub.config)
         super().closeEvent(event)
 
     def _cancel(self) -> None:
-        """Before Save: close, with nothing written. Back at the form after a failed start
-        of a server this dialog added: the button says it removes that server."""
+        """Before Save: close, with nothing written (a bundle opened: its files deleted).
+        Back at the form after a failed start of a server this dialog added: the button
+        says it removes that server."""
         if self.added and not self.kept:
             self._run(self._discard(close=True))
         else:
-            self.close()
+            self._run(self._close_without_bundle())
+
+    async def _close_without_bundle(self) -> None:
+        await self._discard_bundle()
+        self.close()
 
 
 def _problems(draft: ServerDraft, config: Config, editing: str | None) -> list[str]:

@@ -8,6 +8,11 @@ and asks the running one to bring its window forward; when that one is a
 headless hub (``mcp-tray serve``), the tray presents it through its control
 socket instead, and quitting the tray leaves it running.
 
+A bundle file opened on the desktop (``mcp-tray FILE.mcpb``, see app.cli)
+comes here as ``open_bundle``: the tray starts with its Add dialog open on
+it, or the tray already running is asked to open it (``open_bundle`` on the
+control socket); a headless hub is presented in a tray that opens it.
+
 Shutdown: Quit (or the session ending, or SIGTERM/SIGINT) ends Qt's event
 loop; the asyncio loop then runs once more to stop every server cleanly
 before the process exits, and whatever happens, nothing is left running.
@@ -21,6 +26,7 @@ import logging
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QSocketNotifier
@@ -42,30 +48,38 @@ logger = logging.getLogger("app")
 SHOW_TIMEOUT_S = 5.0  # asking a running tray to show its window
 
 
-def run_tray(paths: Paths, *, write_default: bool = True) -> int:
+def run_tray(paths: Paths, *, write_default: bool = True, open_bundle: Path | None = None) -> int:
+    """``open_bundle``: a bundle file to open the Add dialog on, once the tray is up."""
     return run_once(
         paths,
-        lambda hub: _run(ThreadedHub(hub)),
+        lambda hub: _run(ThreadedHub(hub), open_bundle=open_bundle),
         write_default=write_default,
-        already_running=lambda running: _join(paths, running),
+        already_running=lambda running: _join(paths, running, open_bundle),
     )
 
 
-def _join(paths: Paths, running: AlreadyRunning) -> int:
-    """Another MCP Tray holds the lock: bring its window forward, or present its hub."""
+def _join(paths: Paths, running: AlreadyRunning, bundle: Path | None) -> int:
+    """Another MCP Tray holds the lock: bring its window forward (or open its Add dialog
+    on ``bundle``), or present its hub."""
     try:
-        client.call(paths.socket_path, "show", timeout=SHOW_TIMEOUT_S)
+        if bundle is None:
+            client.call(paths.socket_path, "show", timeout=SHOW_TIMEOUT_S)
+        else:
+            client.call(paths.socket_path, "open_bundle", path=str(bundle), timeout=SHOW_TIMEOUT_S)
     except client.HubRefused:  # a headless hub (`mcp-tray serve`): show it in a tray
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        return _run(RemoteHub(paths))
+        return _run(RemoteHub(paths), open_bundle=bundle)
     except (client.HubNotRunning, OSError, TimeoutError) as error:
         print(f"{running}, but does not answer: {error}", file=sys.stderr)
         return EXIT_FIXABLE
-    print("MCP Tray is already running; its window is in front now.")
+    if bundle is None:
+        print("MCP Tray is already running; its window is in front now.")
+    else:
+        print(f"MCP Tray is already running; it shows {bundle.name} in its Add dialog now.")
     return EXIT_OK
 
 
-def _run(hub: HubAPI) -> int:
+def _run(hub: HubAPI, *, open_bundle: Path | None = None) -> int:
     """Run the tray over ``hub`` until Quit, or until the hub itself ends the tray."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
@@ -75,11 +89,13 @@ def _run(hub: HubAPI) -> int:
     asyncio.set_event_loop(loop)
     stop_on_signals(app)
     tray = TrayApp(hub)
-    hub.presenter = tray.window.bring_forward
+    present(hub, tray)
     hub.quitter = quit_app  # `mcp-tray quit`, or the other process's hub stopped
     try:
         with loop:
             code: int = run_until_done(loop, _start(hub, tray))
+            if code == EXIT_OK and open_bundle is not None:
+                tray.open_bundle(open_bundle)
             if code == EXIT_OK:
                 loop.run_forever()  # Qt's event loop, until Quit (QApplication.exit)
             run_until_done(loop, tray.close())
@@ -87,6 +103,17 @@ def _run(hub: HubAPI) -> int:
             return code
     finally:
         hub.kill_everything_now()  # whatever happened above, leave nothing running
+
+
+def present(hub: HubAPI, tray: TrayApp) -> None:
+    """What the hub asks of the tray for a second ``mcp-tray``: bring the window forward,
+    or open the Add dialog on a bundle file."""
+
+    def bundle_opened(path: str) -> None:
+        tray.open_bundle(Path(path))
+
+    hub.presenter = tray.window.bring_forward
+    hub.bundle_opener = bundle_opened
 
 
 async def _start(hub: HubAPI, tray: TrayApp) -> int:

@@ -6,6 +6,10 @@ line, quoted as a terminal would quote them, because that is how READMEs
 print them. A setting marked secret is typed into a masked field and goes to
 the keychain; a value that looks like a password or key is marked secret as
 soon as it is typed (``secret migrate``'s rule), unless the user unmarked it.
+
+A bundle (app.hosts.mcpb) may need values it uses in its arguments, such as
+a folder to work in: the form asks for each at its top, in the bundle's own
+words, and puts them in place in the draft it gives back.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.core.config.draft import ServerDraft, Variable
 from app.core.secrets.migrate import looks_secret
 from app.gui.widgets import button, empty
+from app.hosts import mcpb
 
 KEPT = "Kept in your keychain; type a new one to replace it"
 
@@ -119,6 +124,10 @@ class ServerForm(QWidget):
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: palette(placeholder-text);")
+        self.asked_box = QWidget()
+        self.asked_rows = QVBoxLayout(self.asked_box)
+        self.asked_rows.setContentsMargins(0, 0, 0, 8)
+        self.asked: dict[str, tuple[str, QLineEdit]] = {}  # a bundle's value: its words, its field
         self.variables = QGridLayout()
         self.variables.setColumnStretch(0, 2)
         self.variables.setColumnStretch(1, 3)
@@ -148,6 +157,7 @@ class ServerForm(QWidget):
         form.addRow(self.shared)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.asked_box)
         layout.addLayout(form)
         layout.addWidget(self.notes)
 
@@ -175,7 +185,35 @@ class ServerForm(QWidget):
         self.rows = []
         for variable in draft.variables:
             self._add_row(variable, stored=variable.secret and variable.name in stored)
+        self.ask({})
         self.changed.emit()
+
+    def ask(self, questions: dict[str, str]) -> None:
+        """Ask at the top for the values a bundle needs (:func:`app.hosts.mcpb.questions`)."""
+        empty(self.asked_rows)
+        self.asked = {}
+        if questions:
+            heading = QLabel("<b>This server needs from you:</b>")
+            self.asked_rows.addWidget(heading)
+        for key, words in questions.items():
+            label = QLabel(words)
+            label.setWordWrap(True)
+            field = QLineEdit()
+            field.setPlaceholderText("Type it here")
+            field.textChanged.connect(self.changed)
+            label.setBuddy(field)
+            self.asked_rows.addWidget(label)
+            self.asked_rows.addWidget(field)
+            self.asked[key] = (words, field)
+        self.asked_box.setVisible(bool(questions))
+        self.changed.emit()
+
+    def unanswered(self) -> list[str]:
+        """The words of each value a bundle needs that is not typed in yet."""
+        return [words for words, field in self.asked.values() if not field.text().strip()]
+
+    def first_question(self) -> QLineEdit | None:
+        return next((f for _, f in self.asked.values() if not f.text().strip()), None)
 
     def draft(self) -> ServerDraft:
         """What the fields say now. Arguments that cannot be split (an open quote) are
@@ -184,7 +222,7 @@ class ServerForm(QWidget):
             args = shlex.split(self.arguments.text())
         except ValueError:
             args = [self.arguments.text()]
-        return ServerDraft(
+        draft = ServerDraft(
             name=self.name.text().strip(),
             command=self.program.text().strip(),
             args=args,
@@ -195,6 +233,10 @@ class ServerForm(QWidget):
             description=self.description,
             remote_url=self.remote_url,
         )
+        for key, (_, field) in self.asked.items():
+            if field.text().strip():
+                mcpb.fill(draft, key, field.text().strip())
+        return draft
 
     def argument_problem(self) -> str | None:
         try:

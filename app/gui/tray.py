@@ -298,6 +298,12 @@ class TrayApp(QObject):
     def open_add(self) -> AddServerDialog:
         return self._server_dialog("")
 
+    def open_bundle(self, path: Path) -> AddServerDialog:
+        """The Add dialog, reading the bundle at ``path`` (one opened on the desktop)."""
+        dialog = self.open_add()
+        dialog.open_bundle(path)
+        return dialog
+
     def open_edit(self, server: str) -> AddServerDialog:
         return self._server_dialog(server)
 

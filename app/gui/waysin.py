@@ -1,7 +1,10 @@
-"""The Add dialog's ways in: paste what a README gives, or choose from the catalog.
+"""The Add dialog's ways in: paste what a README gives, choose from the catalog, or
+open a bundle file.
 
-Each fills the form (app.gui.serverform) through ``chosen(draft)``; the
-form itself is the third way (typing it in). The paste box parses as the
+Paste and catalog fill the form (app.gui.serverform) through
+``chosen(draft)``; the bundle tab only picks the file, which the dialog reads
+(it unpacks files, see app.gui.addserver). The form itself is the fourth way
+(typing it in). The paste box parses as the
 user pastes, with the importer's own translation (app.hosts.paste); the
 catalog lists the bundled entries and, when the config turns it on, the
 online registry's (app.core.catalog), read on a worker thread because they
@@ -19,11 +22,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -119,6 +124,51 @@ def _plain_paste_error(sentence: str) -> str:
     says it in the dialog's words) and without its file format's name."""
     sentence = sentence.replace(f" {HOW_TO_PASTE}.", "").replace("`", "")
     return f"{_FORMAT_NAME.sub('text', sentence)} {PASTE_AGAIN}"
+
+
+BUNDLE_HINT = (
+    "Some servers come as a single file ending in .mcpb (older ones: .dxt), called a "
+    "bundle. Open one and MCP Tray fills in the form; if the server needs something "
+    "from you, such as a key or a folder, the form asks for it."
+)
+BUNDLE_FILTER = "Server bundles (*.mcpb *.dxt);;All files (*)"
+
+
+class BundleTab(QWidget):
+    """A button that picks a bundle file (``picked(path)``) and a line saying how reading
+    it went (:meth:`say`)."""
+
+    picked = Signal(object)
+    said = Signal(str)  # the verdict changed
+
+    def __init__(self) -> None:
+        super().__init__()
+        hint = QLabel(BUNDLE_HINT)
+        hint.setWordWrap(True)
+        self.button = QPushButton("Open a bundle…")
+        self.button.setAutoDefault(False)  # Return in the form saves, never opens
+        self.button.clicked.connect(self._choose)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("bundle-verdict")
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addWidget(self.button, alignment=Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.verdict)
+        layout.addStretch(1)
+
+    def say(self, words: str, *, error: bool = False) -> None:
+        self.verdict.setStyleSheet("color: #a40e26;" if error else "")
+        self.verdict.setText(words)
+        self.said.emit(words)
+
+    def _choose(self) -> None:
+        """Opened with open(), not exec(), so the loop keeps running while it is up."""
+        chooser = QFileDialog(self, "Open a bundle", str(Path.home()), BUNDLE_FILTER)
+        chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+        chooser.fileSelected.connect(lambda file: self.picked.emit(Path(file)))
+        chooser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        chooser.open()
 
 
 class CatalogTab(QWidget):

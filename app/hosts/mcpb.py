@@ -384,7 +384,7 @@ class _Mapping:
         if field.default is not None:
             return os.pathsep.join(field.default).replace("${", "$${")
         if field.required:
-            self.notes.append(f"Replace ${{{_USER_CONFIG}{field.key}}} with {field.described}.")
+            self.notes.append(f"{_replace(field.key)}{field.described}.")
             return f"${{{_USER_CONFIG}{field.key}}}"
         return ""
 
@@ -452,6 +452,25 @@ def unfilled(draft: ServerDraft) -> list[str]:
         if match.group(1).startswith(_USER_CONFIG)
     )
     return list(keys)
+
+
+def questions(draft: ServerDraft) -> dict[str, str]:
+    """What to ask for each of :func:`unfilled`, in the manifest's words (its title and
+    description), for a form that asks for them one by one."""
+    asked = {}
+    for key in unfilled(draft):
+        note = next((n for n in draft.notes if n.startswith(_replace(key))), "")
+        asked[key] = note.removeprefix(_replace(key)).removesuffix(".") or key
+    return asked
+
+
+def without_questions(notes: list[str]) -> list[str]:
+    """The notes that are not :func:`questions` (a form asks those in fields of their own)."""
+    return [note for note in notes if not note.startswith(f"Replace ${{{_USER_CONFIG}")]
+
+
+def _replace(key: str) -> str:
+    return f"Replace ${{{_USER_CONFIG}{key}}} with "
 
 
 def fill(draft: ServerDraft, key: str, value: str) -> None:

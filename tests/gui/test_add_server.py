@@ -142,7 +142,7 @@ def test_a_secret_typed_in_the_form_goes_to_the_keyring_and_never_to_the_config(
     dialog = running.tray.open_add()
     typed = "tok-typed-into-the-add-form-5678"
     form = dialog.form
-    dialog.ways.setCurrentIndex(2)  # "Type it in"
+    dialog.ways.setCurrentIndex(3)  # "Type it in"
     form.name.setText("api")
     form.program.setText(PYTHON)
     form.arguments.setText(shlex.join([str(SECRETIVE)]))
@@ -343,3 +343,155 @@ def test_remove_with_delete_secrets_removes_the_entry_and_its_secret(
     assert dialog.question.text().startswith("api was removed. Its secrets (API_TOKEN)")
     assert not JARGON.search(texts(dialog))
     dialog.close()
+
+
+# ----- bundles
+
+
+def asking_bundle(tmp_path: Path) -> Path:
+    """A bundle whose server needs a key (a secret) and the name of the setting it reports,
+    a value its arguments use: the form asks for both."""
+    from tests.hosts.test_mcpb import bundle, manifest
+
+    config = {
+        "command": PYTHON,  # the Python of these tests, which has the server's library
+        "args": ["${__dirname}/server.py", "${user_config.variable}"],
+        "env": {"API_KEY": "${user_config.api_key}"},
+    }
+    data = manifest()
+    data["server"]["mcp_config"] = config
+    data["user_config"]["variable"] = {
+        "type": "string",
+        "title": "Setting to report",
+        "description": "Type API_KEY",
+        "required": True,
+    }
+    return bundle(tmp_path / "notes.mcpb", data)
+
+
+async def opened(dialog: AddServerDialog, path: Path) -> None:
+    """Choose ``path`` in the bundle tab's file chooser, as a person would; until read."""
+    from PySide6.QtWidgets import QFileDialog
+
+    said = asyncio.Event()
+    dialog.bundle_tab.said.connect(lambda words: "…" not in words and said.set())
+    dialog.bundle_tab.button.click()
+    chooser = dialog.bundle_tab.findChild(QFileDialog)
+    chooser.selectFile(str(path))
+    chooser.accept()
+    await said.wait()
+
+
+def bundles(tray_home: Path) -> list[str]:
+    folder = tray_home / "data" / "bundles"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_bundle_opened_in_the_dialog_asks_for_its_values_is_saved_runs_and_removed(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path
+) -> None:
+    from app.hosts import servers
+
+    keyring = MemoryKeyring()
+    running: RunningTray = start_tray(
+        {}, secrets=Secrets(SecretStore(tray_home / "names.json", backend=keyring))
+    )
+    dialog = running.tray.open_add()
+    tray_loop.run(lambda: opened(dialog, asking_bundle(tmp_path)))
+    tray_loop.run(dialog.recheck)
+    form = dialog.form
+    before = (dialog.save.isEnabled(), dialog.problems.text())
+    shoot(dialog, "bundle.png")
+    folder = tray_home / "data" / "bundles" / "Secretive-Notes-1.2.0"
+
+    assert dialog.bundle_tab.verdict.text().startswith("Opened notes.mcpb")
+    assert form.name.text() == "secretive-notes"
+    assert form.folder.text() == str(folder)
+    assert [words for words, _ in form.asked.values()] == ["Setting to report: Type API_KEY"]
+    assert not before[0] and "Setting to report" in before[1]
+    assert "${" not in texts(dialog) and not JARGON.search(texts(dialog))
+
+    form.asked["variable"][1].setText("API_KEY")
+    form.first_empty_secret().setText("bundle-key")  # type: ignore[union-attr] - asked for
+
+    async def save() -> None:
+        await dialog.recheck()
+        dialog.save.click()
+        await told(dialog)
+
+    tray_loop.run(save)
+    entry = json.loads(config_text(tray_home))["mcpServers"]["secretive-notes"]
+
+    assert dialog.outcome.title.text() == "secretive-notes is running"
+    assert entry["args"] == [f"{folder}/server.py", "API_KEY"]
+    assert entry["cwd"] == str(folder)
+    assert bundles(tray_home) == ["Secretive-Notes-1.2.0"]
+    dialog.close()
+
+    hub = running.hub
+    removed = tray_loop.run(
+        lambda: asyncio.to_thread(
+            servers.remove, hub.paths, "secretive-notes", hub.store, delete_secrets=True
+        )
+    )
+    tray_loop.run(running.settled)
+
+    assert removed.bundle_deleted == folder
+    assert bundles(tray_home) == []
+
+
+def test_cancel_after_opening_a_bundle_leaves_no_files_and_a_bad_one_says_why(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path
+) -> None:
+    running: RunningTray = start_tray({})
+    dialog = running.tray.open_add()
+    not_a_bundle = tmp_path / "broken.mcpb"
+    not_a_bundle.write_text("not a zip")
+
+    tray_loop.run(lambda: opened(dialog, not_a_bundle))
+    refused = dialog.bundle_tab.verdict.text()
+    tray_loop.run(lambda: opened(dialog, asking_bundle(tmp_path)))
+    unpacked = bundles(tray_home)
+    closed = asyncio.Event()
+    dialog.destroyed.connect(closed.set)
+
+    async def cancel() -> None:
+        dialog.cancel.click()
+        await closed.wait()
+
+    tray_loop.run(cancel)
+
+    assert refused and "broken.mcpb" in refused and not JARGON.search(refused)
+    assert unpacked == ["Secretive-Notes-1.2.0"]
+    assert bundles(tray_home) == []
+    assert "secretive-notes" not in config_text(tray_home)
+
+
+def test_a_bundle_opened_on_the_desktop_while_the_tray_runs_opens_its_add_dialog(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path
+) -> None:
+    from app.core.endpoint import client
+    from app.gui.app import present
+
+    running: RunningTray = start_tray({})
+    present(running.hub, running.tray)  # as app.gui.app wires the tray to its hub
+    path = asking_bundle(tmp_path)
+    shown = asyncio.Event()
+
+    async def ask() -> AddServerDialog:
+        socket = running.hub.paths.socket_path
+        await asyncio.to_thread(client.call, socket, "open_bundle", path=str(path), timeout=5)
+        while "" not in running.tray.server_dialogs:
+            await asyncio.sleep(0)  # the hub's call reaches the tray on the loop's next turns
+        dialog = running.tray.server_dialogs[""]
+        dialog.bundle_tab.said.connect(lambda words: "…" not in words and shown.set())
+        await shown.wait()
+        return dialog
+
+    dialog = tray_loop.run(ask)
+
+    assert dialog.isVisible()
+    assert dialog.ways.currentWidget() is dialog.bundle_tab
+    assert dialog.form.name.text() == "secretive-notes"
+    dialog.close()
+    assert bundles(tray_home) == []
