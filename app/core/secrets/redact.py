@@ -85,6 +85,7 @@ LOG_WORDS = frozenset(
         "receiving",
         "reconnect",
         "reconnecting",
+        "registry",
         "replaying",
         "requests",
         "resources",
