@@ -64,13 +64,16 @@ def test_a_bundle_is_added_with_its_secret_started_and_answers_through_attach(
     }
 
 
-def test_opening_a_bundle_file_adds_it_as_add_bundle_does(
+def test_without_a_display_opening_a_bundle_file_adds_it_as_add_bundle_does(
     tray_home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     (tray_home / "config.json").write_text(CONFIG)
     path = bundle(tmp_path / "notes.mcpb", manifest())
+    # With a display it opens the tray's Add dialog instead (tests/gui/test_add_server.py).
+    shown = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    headless = {key: value for key, value in env.items() if key not in shown}
 
-    opened = mcp_tray(tray_home, str(path), input=TOKEN, env=env)  # as Exec=mcp-tray %f runs
+    opened = mcp_tray(tray_home, str(path), input=TOKEN, env=headless)  # Exec=mcp-tray %f
 
     assert opened.returncode == 0, opened.stderr
     assert f"Added {NAME} to " in opened.stdout

@@ -238,7 +238,8 @@ class AddServerDialog(QDialog):
         draft, config = self.form.draft(), self.hub.config
         found = [p for p in [self.form.argument_problem()] if p]
         unanswered = self.form.unanswered()
-        found += [f"Fill in at the top: {words}." for words in unanswered]
+        # The manifest's words are "Title: description"; the title names the field.
+        found += [f"Fill in {words.partition(': ')[0]} at the top." for words in unanswered]
         checked = await asyncio.to_thread(_problems, draft, config, self.editing)
         # A value not typed in yet is still its bundle's placeholder, which the check
         # would name in the config file's terms; the line above says it in the form's.
