@@ -247,3 +247,36 @@ async def test_a_line_that_is_not_json_is_reported_and_the_session_carries_on(
     assert peer.malformed[0].preview == "hello from a stray print()"
     assert "raw wrote something that is not MCP to stdout" in caplog.text
     assert await peer.session.request("echo", {"ok": 1}, timeout=TIMEOUT_S) == {"ok": 1}
+
+
+async def test_only_lines_the_server_ended_are_passed_on_unparsed() -> None:
+    """A dying server's last line, cut short, must be read (and refused), never passed
+    on as it is: its request then gets the crash's answer instead of half a result."""
+    whole = b'{"jsonrpc":"2.0","id":1,"result":{"text":"whole"}}\n'
+    cut = b'{"jsonrpc":"2.0","id":2,"result":{"text":"cut sh'
+    stream = asyncio.StreamReader()
+    stream.feed_data(whole + cut)
+    stream.feed_eof()
+    offered: list[bytes] = []
+    malformed: list[MalformedLine] = []
+
+    def take(line: bytes) -> bool:
+        offered.append(line)
+        return True
+
+    session = BackendSession(
+        MessageReader(stream),
+        StreamInput(_NoWriter()),  # type: ignore[arg-type]
+        name="dying",
+        on_malformed=malformed.append,
+        on_line=take,
+    )
+    async with asyncio.timeout(TIMEOUT_S):
+        await session.run()
+
+    assert offered == [whole.rstrip(b"\n")]
+    assert len(malformed) == 1 and "cut sh" in malformed[0].preview
+
+
+class _NoWriter:
+    """A server input nothing is written to in the test."""

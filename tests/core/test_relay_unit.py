@@ -203,6 +203,29 @@ async def test_a_call_answered_by_the_server_is_passed_on_unparsed_under_the_cli
     assert not setting.relay.server_line(written % sent["id"])  # answered: nobody waits now
 
 
+async def test_an_answer_that_is_not_whole_json_stays_unanswered_for_the_parser(scene):
+    setting = scene()
+    server, editor = await setting.server(), setting.editor()
+    editor.request(1, "tools/call", call("echo"))
+    (sent,) = server.take()
+    head = b'{"jsonrpc":"2.0","id":%d,"result":' % sent["id"]
+
+    assert not setting.relay.server_line(head + b'{"text":"cut sh')  # no closing brace
+    with pytest.raises(ValueError):  # the client could not take it: nothing was answered
+        setting.relay.server_line(head + b"{oops}}")
+    assert setting.relay.server_line(head + b"{}}")
+    assert editor.take() == [result(1, {})]
+
+
+def test_a_memory_client_past_its_limit_says_so_and_keeps_what_it_had() -> None:
+    client = MemoryClient(limit=2)
+    for number in range(3):
+        client.send(result(number, {}))
+
+    assert client.overflowed.is_set()
+    assert client.take() == [result(0, {}), result(1, {})]
+
+
 async def test_answers_the_relay_reads_and_lines_it_cannot_place_are_left_to_be_parsed(scene):
     setting = scene()
     server, editor = await setting.server(), setting.editor()

@@ -83,6 +83,9 @@ MAX_SESSIONS = 256  # sessions end with DELETE, idleness or the hub; a bound all
 # As the SDK's own session manager: an app that keeps its GET stream open is
 # never idle; one that only posts is asked to start anew after half an hour.
 IDLE_SESSION_S = 30 * 60.0
+# A session's messages waiting for its client, as a socket client may have 256
+# MiB (app.core.rpc.clientlink): past it, the client has stopped reading.
+MAX_WAITING_MESSAGES = 10_000
 SHOWN_CHARS = 80  # of a header value an outsider chose, quoted in a refusal line
 _PATH = re.compile(r"^/servers/([^/]+)/mcp/?$")
 
@@ -348,13 +351,14 @@ class HttpEndpoint:
         """Until the client's side ends: its messages into the relay's port, the
         relay's out through the SDK's transport (as objects: nothing is encoded
         to be parsed again on the way)."""
-        output = MemoryClient()
+        output = MemoryClient(limit=MAX_WAITING_MESSAGES)
         async with relay.attached(output) as port:
             session.ready.set()
             owners = _ProgressOwners()
             carried = [
                 asyncio.create_task(_client_to_relay(from_client, port, owners)),
                 asyncio.create_task(_relay_to_client(output, to_client, owners)),
+                asyncio.create_task(_stopped_reading(session, output)),
             ]
             try:
                 done, _ = await asyncio.wait(carried, return_when=asyncio.FIRST_COMPLETED)
@@ -364,6 +368,15 @@ class HttpEndpoint:
                 await asyncio.gather(*carried, return_exceptions=True)
             for task in done:
                 task.result()  # a failure of either side is the session's
+
+
+async def _stopped_reading(session: _Session, output: MemoryClient) -> None:
+    await output.overflowed.wait()
+    logger.warning(
+        "HTTP session of %s stopped taking messages (%d waiting); ending it",
+        session.server,
+        MAX_WAITING_MESSAGES,
+    )
 
 
 async def _terminate(transport: StreamableHTTPServerTransport) -> None:

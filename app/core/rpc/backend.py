@@ -87,7 +87,7 @@ class BackendSession:
                 self.last_message_at = time.monotonic()
                 if isinstance(line, MalformedLine):
                     self._malformed(line)
-                elif not self._taken_as_it_is(line):
+                elif self._reader.unterminated or not self._taken_as_it_is(line):
                     message = decode(line)
                     if isinstance(message, MalformedLine):
                         self._malformed(message)
@@ -155,14 +155,16 @@ class BackendSession:
 
     def _taken_as_it_is(self, line: bytes) -> bool:
         """Whether ``on_line`` routed the line unparsed (an answer it recognised by its
-        first bytes): a large tool result then costs a copy instead of a parse."""
+        first bytes): a large tool result then costs a copy instead of a parse. Only
+        lines the server ended with a newline are offered: the one a dying server
+        left unfinished must be parsed, and refused."""
         if self._on_line is None:
             return False
         try:
             return self._on_line(line)
         except Exception:
-            logger.exception("%s: could not route a line it wrote", self.name)
-            return True  # parsing it would route it into the same failure
+            logger.exception("%s: could not pass on a line it wrote; reading it in full", self.name)
+            return False
 
     def _dispatch(self, message: Message, line: bytes) -> None:
         message_id = message.get("id")

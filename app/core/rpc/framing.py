@@ -126,6 +126,8 @@ class MessageReader:
         self._splitter = LineSplitter(max_bytes=max_bytes)
         self._ready: collections.deque[bytes | MalformedLine] = collections.deque()
         self._eof = False
+        self._unterminated: bytes | MalformedLine | None = None  # the line the stream ended in
+        self.unterminated = False  # the line read last had no newline: it may be cut short
 
     async def read_line(self) -> bytes | MalformedLine | None:
         """The next line, unparsed; a MalformedLine for one over the limit; None at the end."""
@@ -137,8 +139,12 @@ class MessageReader:
                 self._ready.extend(self._splitter.feed(chunk))
             else:
                 self._eof = True
-                self._ready.extend(self._splitter.end())
-        return self._ready.popleft()
+                last = self._splitter.end()
+                self._unterminated = last[-1] if last else None
+                self._ready.extend(last)
+        line = self._ready.popleft()
+        self.unterminated = line is self._unterminated
+        return line
 
     async def read(self) -> Message | MalformedLine | None:
         """The next message, a malformed line, or None at end of stream."""

@@ -68,13 +68,23 @@ class Upstream(Protocol):
 
 
 class MemoryClient:
-    """A client's output in memory: the relay's messages to it wait here, in order."""
+    """A client's output in memory: the relay's messages to it wait here, in order.
 
-    def __init__(self) -> None:
+    An HTTP session's output (app.core.endpoint.http), and the tests' clients.
+    ``limit``: at most that many messages wait; past it the client has stopped
+    taking them, and :attr:`overflowed` is set (what arrives then is dropped).
+    """
+
+    def __init__(self, *, limit: int | None = None) -> None:
         self._messages: collections.deque[Message] = collections.deque()
         self._arrived = asyncio.Event()
+        self._limit = limit
+        self.overflowed = asyncio.Event()
 
     def send(self, message: Message, encoded: bytes | None = None) -> None:
+        if self._limit is not None and len(self._messages) >= self._limit:
+            self.overflowed.set()
+            return
         self._messages.append(message)
         self._arrived.set()
 

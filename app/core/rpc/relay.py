@@ -191,17 +191,22 @@ class Relay:
         Most of what a server writes is answers to tool calls, and the relay needs
         only their id to route them: a 20 MiB result then costs a copy, not a
         parse and a copy. Answers the relay reads (lists it caches, refused
-        subscriptions) go the parsed way.
+        subscriptions) go the parsed way. What follows the head is the server's
+        own business with its own client: a line with a second "id" or a
+        "method" further on reaches only the client whose request it answers,
+        and can confuse no other.
         """
         upstream_id = answer_id(raw)
         pending = self._requests.get(upstream_id) if upstream_id is not None else None
         if pending is None or pending.answered or pending.message["method"] in _READ_ANSWERS:
             return False
+        if not raw.rstrip().endswith(b"}"):
+            return False  # not a whole object: parsed, it is refused as the malformed line it is
         forwarded = with_id(raw, pending.client_id)
         if forwarded is None:
             return False
+        pending.client.send_line(forwarded)  # first: one that raises leaves it unanswered
         self._requests.drop(pending.message["id"])
-        pending.client.send_line(forwarded)
         if not self._requests:
             self.notify()  # a draining planned restart may go on
         return True
