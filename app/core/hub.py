@@ -328,8 +328,9 @@ class Hub:
             raise ControlError(message) from None
         http_changed = config.http != self.config.http
         await self._forget_choices_outside(config)
-        # A server added or changed may use a program installed since MCP Tray started.
-        self._forget_programs()
+        if config.servers != self.config.servers:
+            # A server added or changed may use a program installed since MCP Tray started.
+            self._forget_programs()
         changed = await self._apply_changes(config)
         await self._watches.follow(config.servers)
         if http_changed:

@@ -56,6 +56,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,29 +323,52 @@ def _account_shell() -> str | None:
 # ----- once per hub run
 
 
+_Key = tuple[str | None, str | None, str | None]  # the SHELL, HOME and PATH it was asked for
+
+
 class LoginEnvironment:
     """:func:`resolve`, once per hub run: again only after :meth:`forget` (the user may
     have just installed a program), or for another ``environ``'s shell, home or PATH.
 
     Thread-safe: the hub asks from a worker thread, the Add dialog from the GUI's,
     and a second caller waits for the first one's answer rather than asking again.
+    The lock is never held while the shell runs (up to :data:`LOGIN_SHELL_TIMEOUT_S`):
+    :meth:`forget` is called on the hub's event loop, which carries every editor's
+    traffic. Each answer is one generation, a future its askers share; ``forget``
+    starts the next one at once, and an answer still under way then goes only to
+    those already waiting for it.
     """
 
     def __init__(self, resolver: Callable[[Mapping[str, str]], ShellEnvironment] = resolve):
         self._resolver = resolver
         self._lock = threading.Lock()
-        self._cached: tuple[tuple[str | None, ...], ShellEnvironment] | None = None
+        self._generation: tuple[_Key, Future[ShellEnvironment]] | None = None
 
     def get(self, environ: Mapping[str, str]) -> ShellEnvironment:
         key = (environ.get("SHELL"), environ.get("HOME"), environ.get("PATH"))
         with self._lock:
-            if self._cached is None or self._cached[0] != key:
-                self._cached = (key, self._resolver(environ))
-            return self._cached[1]
+            generation = self._generation
+            asking = generation is None or generation[0] != key
+            if asking:
+                generation = self._generation = (key, Future())
+        assert generation is not None  # set above when there was none
+        answer = generation[1]
+        if asking:
+            try:
+                answer.set_result(self._resolver(environ))
+            except BaseException as error:
+                answer.set_exception(error)
+                self._drop(generation)  # the next caller asks again
+        return answer.result()
 
     def forget(self) -> None:
+        self._drop(None)
+
+    def _drop(self, generation: tuple[_Key, Future[ShellEnvironment]] | None) -> None:
+        """End ``generation`` (None: whichever is current)."""
         with self._lock:
-            self._cached = None
+            if generation is None or self._generation is generation:
+                self._generation = None
 
 
 SHARED = LoginEnvironment()  # the hub's and the Add dialog's: one process, one answer

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -228,6 +230,72 @@ def test_the_login_shell_is_asked_once_per_run_and_again_after_forget() -> None:
 
     assert (first.path, again.path, after_forget.path) == ("/login1", "/login1", "/login2")
     assert len(asked) == 2
+
+
+class BlockingResolver:
+    """A login shell that answers only when the test lets it, counting how often it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, environ: Mapping[str, str]) -> ShellEnvironment:
+        self.asked += 1
+        self.running.set()
+        assert self.release.wait(WAIT_S), "the test never let the login shell answer"
+        return ShellEnvironment(path=f"/login{self.asked}")
+
+
+WAIT_S = 5.0  # bound on every wait below; each is over in milliseconds when all is well
+
+
+def test_forget_returns_at_once_while_the_login_shell_is_still_being_asked() -> None:
+    resolver = BlockingResolver()
+    login = LoginEnvironment(resolver)
+    environ = {"PATH": DESKTOP_PATH, "SHELL": "/bin/zsh", "HOME": "/home/me"}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(login.get, environ)
+        assert resolver.running.wait(WAIT_S)
+        forgot = pool.submit(login.forget)
+
+        forgot.result(timeout=WAIT_S)  # the hub's loop calls this: it must not wait
+        assert not first.done()
+        resolver.release.set()
+        assert first.result(timeout=WAIT_S).path == "/login1"  # for whoever was waiting
+
+    assert login.get(environ).path == "/login2"  # asked before forget: not kept
+
+
+def test_callers_asking_at_once_share_one_login_shell() -> None:
+    resolver = BlockingResolver()
+    login = LoginEnvironment(resolver)
+    environ = {"PATH": DESKTOP_PATH, "SHELL": "/bin/zsh", "HOME": "/home/me"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(login.get, dict(environ)) for _ in range(4)]
+        assert resolver.running.wait(WAIT_S)
+        resolver.release.set()
+        paths = {answer.result(timeout=WAIT_S).path for answer in answers}
+
+    assert paths == {"/login1"}
+    assert resolver.asked == 1
+
+
+def test_a_login_shell_that_fails_is_asked_again_next_time() -> None:
+    calls: list[int] = []
+
+    def resolver(environ: Mapping[str, str]) -> ShellEnvironment:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("no shell")
+        return ShellEnvironment(path="/login")
+
+    login = LoginEnvironment(resolver)
+    environ = {"PATH": DESKTOP_PATH}
+
+    with pytest.raises(OSError, match="no shell"):
+        login.get(environ)
+    assert login.get(environ).path == "/login"
 
 
 def test_a_path_the_servers_config_sets_wins_over_the_login_shells(tmp_path: Path) -> None:
