@@ -95,9 +95,9 @@ def unpack(archive: zipfile.ZipFile, into: Path, limits: Limits) -> None:
     for member in members:
         target = into / _inside(member.filename)
         if member.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
+            _make_folder(target, member.filename)
         elif _is_link(member):
-            links.append((target, read(archive, member, limits.link_bytes).decode()))
+            links.append((target, _link_target(archive, member, limits)))
         else:
             budget -= _write(archive, member, target, budget, limits)
     # Links come last, so that no file is written through one.
@@ -132,7 +132,7 @@ def _write(
     """Copy one file out, counting what it really holds (the sizes the archive states may
     lie); the bytes written."""
     written = 0
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(target.parent, member.filename)
     try:
         with _member(archive, member) as source, open(target, "xb") as sink:
             while chunk := source.read(COPY_CHUNK):
@@ -149,20 +149,60 @@ def _write(
     return written
 
 
+def _link_target(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> str:
+    data = read(archive, member, limits.link_bytes)
+    if not data or b"\0" in data:
+        raise BundleError(
+            f"The bundle is damaged: the link {member.filename[:80]} in it points nowhere; "
+            "download it again."
+        )
+    return os.fsdecode(data)  # a link's target is bytes, as a file name is
+
+
+def _make_folder(folder: Path, name: str) -> None:
+    """Make ``folder`` for the member ``name``; a file already in its way means a damaged
+    archive (``x`` and then ``x/y``)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise BundleError(
+            f"The bundle is damaged: it puts {name[:80]} inside a file; download it again."
+        ) from None
+    except OSError as error:
+        raise BundleError(
+            f"The bundle cannot be unpacked ({name[:80]}): {error.strerror or error}."
+        ) from None
+
+
 def _make_links(into: Path, links: list[tuple[Path, str]]) -> None:
     if sys.platform == "win32":
         return  # creating links needs a privilege there; a runnable bundle does not rely on them
+    root = os.path.realpath(into)
     for link, target in links:
-        link.parent.mkdir(parents=True, exist_ok=True)
+        # Checked before each is made: an earlier link may lead this one's folder out
+        # ("a" -> /elsewhere, then "a/planted"), and it must not be made there at all.
+        parent = os.path.realpath(link.parent)
+        if os.path.isabs(target) or not (
+            _within(root, parent) and _within(root, os.path.realpath(os.path.join(parent, target)))
+        ):
+            raise _link_out(target)
+        _make_folder(link.parent, str(link.relative_to(into)))
         try:
             os.symlink(target, link)
         except OSError:
             raise BundleError("The bundle is damaged: a link in it clashes with a file.") from None
-    root = os.path.realpath(into)
     for link, target in links:
-        # Checked once all exist: a link may point through another one.
-        if os.path.commonpath([root, os.path.realpath(link)]) != root:
-            raise BundleError(
-                f"The bundle holds a link that points outside it ({target[:80]}); "
-                "MCP Tray does not open such bundles."
-            )
+        # Checked again once all exist: a link may point through one made after it.
+        if not _within(root, os.path.realpath(link)):
+            raise _link_out(target)
+
+
+def _within(root: str, path: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
+def _link_out(target: str) -> BundleError:
+    return BundleError(
+        f"The bundle holds a link that points outside it ({target[:80]}); "
+        "MCP Tray does not open such bundles."
+    )

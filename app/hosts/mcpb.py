@@ -201,9 +201,14 @@ def _make_executable(folder: Path, manifest: dict[str, Any]) -> None:
     if manifest["server"]["type"] != "binary":
         return
     for where in (folder, _staged(folder)):
-        entry = where / manifest["server"]["entry_point"]
+        entry = where / _entry_point(manifest["server"])
         if entry.is_file():
             os.chmod(entry, 0o755)
+
+
+def _entry_point(server: dict[str, Any]) -> str:
+    """The entry point as the archive names it: manifests written on Windows use ``\\``."""
+    return str(server["entry_point"]).replace("\\", "/").removeprefix("./")
 
 
 def _staged(folder: Path) -> Path:
@@ -216,7 +221,7 @@ def _staged(folder: Path) -> Path:
 
 def _draft(manifest: dict[str, Any], folder: Path, names: set[str]) -> ServerDraft:
     server: dict[str, Any] = manifest["server"]
-    entry_point = str(server["entry_point"]).replace("\\", "/").removeprefix("./")
+    entry_point = _entry_point(server)
     if entry_point not in names:
         raise BundleError(
             f"The bundle names {entry_point} as its server, but does not hold it; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import zipfile
@@ -204,6 +205,18 @@ def test_a_binary_bundle_runs_its_entry_point_which_is_made_executable(
     assert draft.args == ["--stdio"]
 
 
+@pytest.mark.parametrize("entry_point", ["bin\\serve", "./bin/serve"])
+def test_a_binary_entry_point_written_the_windows_or_dotted_way_is_made_executable(
+    tmp_path: Path, data_dir: Path, entry_point: str
+) -> None:
+    server = {"type": "binary", "entry_point": entry_point, "mcp_config": {"command": "bin/serve"}}
+    path = bundle(tmp_path / "b.mcpb", manifest(server=server), files={"bin/serve": "#!/bin/sh\n"})
+
+    draft = draft_from_bundle(path, data_dir)
+
+    assert os.access(draft.command, os.X_OK)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="bundles' links are not made on Windows")
 def test_a_link_that_stays_inside_the_bundle_is_kept(tmp_path: Path, data_dir: Path) -> None:
     path = with_link(bundle(tmp_path / "b.mcpb", manifest()), "bin/run", "../server.py")
@@ -260,6 +273,21 @@ def _link_absolute(tmp_path: Path) -> Path:
     return with_link(bundle(tmp_path / "b.mcpb", manifest()), "passwd", "/etc/passwd")
 
 
+def _member_inside_a_file(tmp_path: Path) -> Path:
+    return bundle(tmp_path / "b.mcpb", manifest(), files={"x": "", "x/y": ""})
+
+
+def _folder_inside_a_file(tmp_path: Path) -> Path:
+    path = bundle(tmp_path / "b.mcpb", manifest(), files={"x": ""})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.mkdir("x/y")
+    return path
+
+
+def _link_inside_a_file(tmp_path: Path) -> Path:
+    return with_link(bundle(tmp_path / "b.mcpb", manifest(), files={"x": ""}), "x/y", "../x")
+
+
 def _not_a_zip(tmp_path: Path) -> Path:
     path = tmp_path / "b.mcpb"
     path.write_text("<html>Not found</html>")
@@ -294,6 +322,13 @@ def _unknown_variable(tmp_path: Path) -> Path:
         (_link_out, r"^The bundle holds a link that points outside it \(\.\./\.\./\.\./out"),
         (_link_through_link, r"^The bundle holds a link that points outside it"),
         (_link_absolute, r"^The bundle holds a link that points outside it \(/etc/passwd\)"),
+        (_member_inside_a_file, r"^The bundle is damaged: it puts x/y inside a file;"),
+        (_folder_inside_a_file, r"^The bundle is damaged: it puts x/y/ inside a file;"),
+        pytest.param(
+            _link_inside_a_file,
+            r"^The bundle is damaged: it puts x/y inside a file;",
+            marks=pytest.mark.skipif(sys.platform == "win32", reason="no links made on Windows"),
+        ),
         (_not_a_zip, r"^b\.mcpb is not a bundle MCP Tray can open: it is not a zip archive\."),
         (_no_manifest, r"^b\.mcpb is a zip archive but not a bundle: it has no manifest\.json"),
         (_future_manifest, r"^b\.mcpb has a manifest of version 7\.0, which this MCP Tray"),
@@ -312,6 +347,26 @@ def test_a_bad_or_hostile_bundle_is_refused_in_a_sentence_and_leaves_nothing_beh
     assert left_behind(data_dir) == []
     assert not (tmp_path / "evil").exists()
     assert not (data_dir / "evil").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="bundles' links are not made on Windows")
+@pytest.mark.parametrize("lead", ["../../../outside", "absolute"])
+def test_no_link_is_made_through_an_earlier_link_that_leads_out_of_the_bundle(
+    tmp_path: Path, data_dir: Path, lead: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    lead = str(outside) if lead == "absolute" else lead
+    # The bundle unpacks into data/bundles/<a new folder>, three levels below tmp_path.
+    path = with_link(bundle(tmp_path / "b.mcpb", manifest()), "a", lead)
+    path = with_link(path, "a/planted", "../server.py")
+
+    says = re.escape(f"The bundle holds a link that points outside it ({lead})")
+    with pytest.raises(BundleError, match=f"^{says}"):
+        draft_from_bundle(path, data_dir)
+
+    assert not os.path.lexists(outside / "planted")
+    assert left_behind(data_dir) == []
 
 
 @pytest.mark.parametrize(
