@@ -12,7 +12,10 @@ line at once, so a server that cannot be started is found when it is read
 (:class:`Unusable`), not when the user chooses it. Registry data is written by
 anyone: package names, versions and variable names are checked against
 conservative patterns before they become arguments of ``npx``, ``uvx`` or
-``docker``, so a value such as ``--eval=…`` cannot pass for a package.
+``docker``, so a value such as ``--eval=…`` cannot pass for a package. Every
+value it gives is written so that ``${`` stays literal (no ``${env:…}`` or
+``${secret:…}`` of the user's reaches a server it names), and the runtime's own
+options are refused where they would change what runs or what it may touch.
 """
 
 from __future__ import annotations
@@ -43,6 +46,35 @@ _NAME_SUFFIXES = ("-mcp-server", "-server-mcp", "-mcp", "-server")
 # The docker arguments MCP Tray writes itself; registry entries often list them too.
 _DOCKER_FLAGS = frozenset({"-i", "--interactive", "--rm"})
 _DOCKER_ENV_FLAGS = frozenset({"-e", "--env"})
+_NPX_FLAGS = frozenset({"-y", "--yes"})  # npx's only runtime argument MCP Tray writes
+# Docker options that reach past the container: the user's files, devices, network,
+# processes or privileges, or a port open to the network (a stdio server needs none).
+_DOCKER_REFUSED = frozenset(
+    {
+        "--privileged",
+        "-v",
+        "--volume",
+        "--volumes-from",
+        "--mount",
+        "--network",
+        "--net",
+        "--pid",
+        "--ipc",
+        "--uts",
+        "--userns",
+        "--cgroupns",
+        "--cap-add",
+        "--device",
+        "--device-cgroup-rule",
+        "--security-opt",
+        "--env-file",
+        "--cidfile",
+        "-p",
+        "--publish",
+        "-P",
+        "--publish-all",
+    }
+)
 
 
 class Unusable(ValueError):
@@ -68,6 +100,7 @@ class Launch:
     args: tuple[str, ...]
     variables: tuple[VariableSpec, ...] = ()
     notes: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # the entry's own options for the runtime (docker's)
 
 
 @dataclass(frozen=True)
@@ -134,21 +167,31 @@ def read_server(data: Any) -> CatalogEntry:
     remote = _first_remote(data.get("remotes"))
     id_ = short_id(name)
     if package is not None:
-        kind = _KINDS[package["registryType"]]
+        launch = _launch(package)
         return CatalogEntry(
             id_,
             name,
             title,
             description,
             remote_only=False,
-            runs_with=f"{kind} {package['identifier']}",
-            launch=_launch(package),
+            runs_with=_runs_with(package, launch),
+            launch=launch,
             remote_url=remote,
         )
     if remote:
         runs_with = f"remote server at {remote}"
         return CatalogEntry(id_, name, title, description, True, runs_with, remote_url=remote)
     raise Unusable("no package MCP Tray can run (npm, PyPI or Docker over stdio) and no remote")
+
+
+def _runs_with(package: Mapping[str, Any], launch: Launch) -> str:
+    """What runs, in words; options the entry adds to docker's are named, so the user
+    sees them before choosing it."""
+    kind = package["registryType"]
+    what = f"{_KINDS[kind]} {package['identifier']}"
+    if not launch.options:
+        return what
+    return f"{what}, with the {_RUNTIMES[kind]} options {' '.join(launch.options)}"
 
 
 def short_id(name: str) -> str:
@@ -216,16 +259,67 @@ def _launch(package: Mapping[str, Any]) -> Launch:
     built = _Arguments()
     for variable in _list(package, "environmentVariables"):
         built.add_variable(variable)
-    runtime = [arg for arg in _list(package, "runtimeArguments") if not _docker_own(kind, arg)]
-    before = built.render_all(runtime, docker=kind == "oci")
+    before = _runtime_options(kind, _list(package, "runtimeArguments"), built)
     after = built.render_all(_list(package, "packageArguments"), docker=False)
     spec = _package_spec(kind, identifier, version)
     if kind == "oci":
         env_flags = [token for v in built.variables for token in ("-e", v.name)]
         args = ["run", "-i", "--rm", *before, *env_flags, spec, *after]
     else:
-        args = [*(["-y"] if kind == "npm" else []), *before, spec, *after]
-    return Launch(_RUNTIMES[kind], tuple(args), tuple(built.variables), tuple(built.notes))
+        args = ["-y", spec, *after] if kind == "npm" else [spec, *after]
+    return Launch(
+        _RUNTIMES[kind],
+        tuple(args),
+        tuple(built.variables),
+        tuple(built.notes),
+        options=tuple(before),
+    )
+
+
+def _runtime_options(kind: str, arguments: list[Any], built: _Arguments) -> list[str]:
+    """The entry's options for docker, each a single ``--name=value`` token so that no
+    value can stand in for the image; refused (:class:`Unusable`) where they would
+    change what runs or let it past the container.
+
+    npx and uvx get none: with them any runtime argument changes what runs (the
+    first positional one is the package; ``--package``, ``--from``, ``--with``,
+    ``--node-options``, ``--python`` name other code), and MCP Tray writes npx's
+    ``-y`` itself.
+    """
+    own = _docker_own if kind == "oci" else _npx_own
+    kept = [argument for argument in arguments if not own(kind, argument)]
+    if kind != "oci":
+        if kept:
+            raise Unusable(f"runtime arguments for {_RUNTIMES[kind]}, which could change what runs")
+        return []
+    options = built.render_all(kept, docker=True, joined=True)
+    for option in options:
+        if not option.startswith("-") or _docker_refused(option):
+            raise Unusable(f"the docker option {option[:80]!r}")
+    return options
+
+
+def _npx_own(kind: str, argument: Any) -> bool:
+    return (
+        kind == "npm"
+        and isinstance(argument, Mapping)
+        and argument.get("type") == "named"
+        and argument.get("name") in _NPX_FLAGS
+    )
+
+
+def _docker_refused(option: str) -> bool:
+    name = option.partition("=")[0]
+    if name.startswith("--"):
+        return name in _DOCKER_REFUSED
+    # Short options run together ("-itv" is -i -t -v) or carry their value ("-v/:/x").
+    return any(f"-{letter}" in _DOCKER_REFUSED for letter in name[1:])
+
+
+def _literal(value: str) -> str:
+    """``value`` as config.json writes a literal string: ``$${`` for ``${``
+    (app.core.config.placeholders)."""
+    return value.replace("${", "$${")
 
 
 def _package_spec(kind: str, identifier: str, version: str | None) -> str:
@@ -275,18 +369,27 @@ class _Arguments:
         value = data.get("value") or data.get("default") or ""
         if not isinstance(value, str):
             raise Unusable(f"the value of {name} is not text")
+        secret = data.get("isSecret") is True
+        value = self._filled(value, data.get("variables"))
         self.variables.append(
             VariableSpec(
                 name=name,
-                value=self._filled(value, data.get("variables")),
-                secret=data.get("isSecret") is True,
+                value=value if secret else _literal(value),  # a secret goes to the keyring
+                secret=secret,
                 required=data.get("isRequired") is True,
                 description=_optional_text(data, "description"),
             )
         )
 
-    def render_all(self, arguments: list[Any], *, docker: bool) -> list[str]:
-        return [token for argument in arguments for token in self._render(argument, docker)]
+    def render_all(self, arguments: list[Any], *, docker: bool, joined: bool = False) -> list[str]:
+        """The arguments' tokens; ``joined`` writes a named one as ``--name=value``."""
+        tokens: list[str] = []
+        for argument in arguments:
+            rendered = self._render(argument, docker)
+            if joined and len(rendered) == 2:
+                rendered = ["=".join(rendered)]
+            tokens.extend(_literal(token) for token in rendered)
+        return tokens
 
     def _render(self, argument: Any, docker: bool) -> list[str]:
         if not isinstance(argument, Mapping) or argument.get("type") not in {"positional", "named"}:
