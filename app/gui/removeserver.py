@@ -102,6 +102,8 @@ def removed_words(removed: Removed) -> str:
     words = [f"{removed.name} was removed."]
     if removed.hub.problem:
         words.append(f"MCP Tray could not stop it yet: {plain(removed.hub.problem)}")
+    if removed.bundle_deleted:
+        words.append("Deleted the files of its bundle.")
     if removed.secrets_deleted:
         words.append(f"Its secrets ({', '.join(removed.secrets_deleted)}) were deleted.")
     if removed.secrets_problem:

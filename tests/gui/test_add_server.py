@@ -495,3 +495,15 @@ def test_a_bundle_opened_on_the_desktop_while_the_tray_runs_opens_its_add_dialog
     assert dialog.form.name.text() == "secretive-notes"
     dialog.close()
     assert bundles(tray_home) == []
+
+
+def test_remove_says_the_files_of_its_bundle_were_deleted(tmp_path: Path) -> None:
+    from app.gui.removeserver import removed_words
+    from app.hosts.servers import HubTold, Removed
+
+    folder = tmp_path / "bundles" / "Notes-1.2.0"
+    with_bundle = Removed("notes", None, HubTold(running=True), bundle_deleted=folder)
+    without = Removed("notes", None, HubTold(running=True))
+
+    assert removed_words(with_bundle) == "notes was removed. Deleted the files of its bundle."
+    assert "bundle" not in removed_words(without)
