@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
+from app.core.catalog import tidy_name
 from app.core.config import Config, ServerConfig
 from app.core.config.draft import ServerDraft, Variable
 from app.core.errors import UserError
@@ -360,8 +361,6 @@ _SUBCOMMANDS = frozenset({"dlx", "run", "exec", "tool", "x"})
 # Script names that say nothing: the folder says more (``…/weather/index.js`` → weather).
 _PLAIN_SCRIPTS = frozenset({"index", "main", "server", "__main__", "app", "cli", "build", "dist"})
 _SCRIPTS = (".js", ".mjs", ".cjs", ".ts", ".py")
-_NAME_PREFIXES = ("mcp-server-", "server-", "mcp-")
-_NAME_SUFFIXES = ("-mcp-server", "-server-mcp", "-mcp", "-server")
 
 
 def derived_name(command: str, args: list[str]) -> str:
@@ -373,7 +372,7 @@ def derived_name(command: str, args: list[str]) -> str:
         what = args[args.index("-m") + 1]
     if what.endswith(_SCRIPTS):
         return _name_of_script(what)
-    return _tidy(_package_name(what or program)) or "server"
+    return tidy_name(_package_name(what or program)) or "server"
 
 
 def _name_of_raw(raw: dict[str, Any]) -> str:
@@ -405,7 +404,7 @@ def _name_of_script(path: str) -> str:
     script = PurePosixPath(path.replace("\\", "/"))
     for part in (script.stem, *(parent.name for parent in script.parents)):
         if part and part.lower() not in _PLAIN_SCRIPTS and part not in ("src", "."):
-            return _tidy(part) or "server"
+            return tidy_name(part) or "server"
     return "server"
 
 
@@ -414,16 +413,6 @@ def _package_name(package: str) -> str:
     package = re.sub(r"(?<=.)@[^/]*$", "", package)  # @1.2.3, @latest
     package = re.sub(r":[^/]*$", "", package)  # :latest, and jsr:/npm: prefixes below
     scope, _, last = package.rpartition("/")
-    if _tidy(last) in ("", "mcp", "server"):
+    if not tidy_name(last):
         return scope.rpartition("/")[2].lstrip("@")  # @playwright/mcp → playwright
     return last
-
-
-def _tidy(word: str) -> str:
-    """``word`` as a server name: lower case, no ``mcp-server-`` or ``-mcp`` around it."""
-    name = re.sub(r"[^a-z0-9.-]+", "-", word.lower().replace("_", "-")).strip("-.")
-    for prefix in _NAME_PREFIXES:
-        name = name.removeprefix(prefix)
-    for suffix in _NAME_SUFFIXES:
-        name = name.removesuffix(suffix)
-    return name[:100] if name not in ("mcp", "server") else ""

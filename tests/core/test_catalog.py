@@ -23,7 +23,7 @@ from app.core.catalog import (
     placeholder,
     search,
 )
-from app.core.catalog.serverjson import Unusable, read_server
+from app.core.catalog.serverjson import Unusable, read_server, short_id
 from app.core.config import parse_config
 from app.core.config.placeholders import expand, names_used
 from app.resources import resource_path
@@ -472,3 +472,17 @@ def test_npx_yes_given_by_the_entry_is_the_one_mcp_tray_writes() -> None:
 
     assert entry.runs_with == "npm package @someone/weather"
     assert entry.draft().args == ["-y", "@someone/weather@1.0.0"]
+
+
+@pytest.mark.parametrize(
+    ("name", "id_"),
+    [
+        ("io.github.modelcontextprotocol/server-memory", "memory"),
+        ("io.github.github/github-mcp-server", "github"),
+        ("io.github.someone/mcp_server_fetch", "fetch"),  # as a pasted python -m names it
+        ("io.github.Flux159/MCP-Server-Kubernetes", "kubernetes"),
+        ("com.supabase/mcp", "supabase"),
+    ],
+)
+def test_an_id_is_the_telling_part_of_the_registry_name(name: str, id_: str) -> None:
+    assert short_id(name) == id_

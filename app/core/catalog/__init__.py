@@ -15,6 +15,7 @@ catalog could not be reached and nothing was cached).
 """
 
 from app.core.catalog.lookup import UnknownEntry, bundled, entry, search
+from app.core.catalog.names import tidy_name
 from app.core.catalog.registry import CatalogUnavailable, from_registry
 from app.core.catalog.serverjson import CatalogEntry, placeholder
 
@@ -27,4 +28,5 @@ __all__ = [
     "from_registry",
     "placeholder",
     "search",
+    "tidy_name",
 ]

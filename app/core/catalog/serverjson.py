@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.catalog.names import tidy_name
 from app.core.config.draft import ServerDraft, Variable
 from app.core.config.schema import SERVER_NAME_PATTERN
 
@@ -38,10 +39,6 @@ _IMAGE = re.compile(r"^[A-Za-z0-9][\w.:/@-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][\w.+-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE = re.compile(r"\{([A-Za-z0-9_]+)\}")
-
-# Prefixes and suffixes that say "MCP server" in a name and nothing about the server.
-_NAME_PREFIXES = ("mcp-server-", "server-", "mcp-")
-_NAME_SUFFIXES = ("-mcp-server", "-server-mcp", "-mcp", "-server")
 
 # The docker arguments MCP Tray writes itself; registry entries often list them too.
 _DOCKER_FLAGS = frozenset({"-i", "--interactive", "--rm"})
@@ -201,12 +198,7 @@ def short_id(name: str) -> str:
     namespace's last label names the server instead.
     """
     namespace, _, last = name.rpartition("/")
-    word = last.lower()
-    word = next((word[len(p) :] for p in _NAME_PREFIXES if word.startswith(p) and word != p), word)
-    word = next((word[: -len(s)] for s in _NAME_SUFFIXES if word.endswith(s) and word != s), word)
-    if word in {"", "mcp", "server"}:
-        word = namespace.rpartition(".")[2].lower()
-    word = re.sub(r"[^a-z0-9_.-]+", "-", word).strip("-._")[:100]
+    word = tidy_name(last) or tidy_name(namespace.rpartition(".")[2])
     if not SERVER_NAME_PATTERN.fullmatch(word):
         raise Unusable(f"no usable short name in {name!r}")
     return word
