@@ -87,6 +87,7 @@ class AddServerDialog(QDialog):
         # The bundle the form shows, unpacked and not saved yet: its files go if it is not.
         self.bundle: ServerDraft | None = None
         self._counting = False
+        self._checking = False  # a check of the form is under way
         self._generation = 0  # of the form's contents, so that a late check is not shown
         self.setWindowTitle(f"Change {editing}" if editing else "Add a server")
         self.setWindowIcon(logo)
@@ -223,9 +224,26 @@ class AddServerDialog(QDialog):
         self.form.set_draft(draft, stored=stored)
 
     def check(self) -> None:
-        """The form changed: check it again (on a worker thread, see :meth:`recheck`)."""
+        """The form changed: check it again (on a worker thread, see :meth:`recheck`).
+
+        One check at a time: while the first one waits for the login shell, each
+        keystroke would otherwise hold another of the loop's worker threads, which
+        the catalog, bundles and tool counts need too.
+        """
         self._generation += 1
-        self._run(self.recheck())
+        if not self._checking:
+            self._checking = True
+            self._run(self._check_until_current())
+
+    async def _check_until_current(self) -> None:
+        """Check, and once more if the form changed while it ran."""
+        try:
+            checked = -1
+            while checked != self._generation:
+                checked = self._generation
+                await self.recheck()
+        finally:
+            self._checking = False
 
     async def recheck(self) -> list[str]:
         """What stops the form from being saved, shown under it, Save off while any.

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from app.core.events import ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from app.gui.addserver import AddServerDialog
 from app.gui.removeserver import RemoveServerDialog
-from tests.gui.conftest import RunningTray, TrayLoop, find_action
+from tests.gui.conftest import TEST_TIMEOUT_S, RunningTray, TrayLoop, find_action
 from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
 
@@ -507,3 +508,55 @@ def test_remove_says_the_files_of_its_bundle_were_deleted(tmp_path: Path) -> Non
 
     assert removed_words(with_bundle) == "notes was removed. Deleted the files of its bundle."
     assert "bundle" not in removed_words(without)
+
+
+class HeldLookup:
+    """servers.server_path held until released, as the first look-up in the login shell
+    can be: how many run at once, and in all."""
+
+    def __init__(self, real: Callable[..., str], loop: asyncio.AbstractEventLoop) -> None:
+        self.real, self.loop = real, loop
+        self.release = threading.Event()
+        self.entered = asyncio.Event()
+        self._lock = threading.Lock()
+        self.now = self.most = self.calls = 0
+
+    def __call__(self, *args: Any) -> str:
+        with self._lock:
+            self.now, self.calls = self.now + 1, self.calls + 1
+            self.most = max(self.most, self.now)
+        self.loop.call_soon_threadsafe(self.entered.set)
+        try:
+            self.release.wait(TEST_TIMEOUT_S)
+            return self.real(*args)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def test_typing_while_the_program_is_looked_up_checks_once_more_not_once_per_key(
+    start_tray: Any, tray_loop: TrayLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.hosts import servers
+
+    lookup = HeldLookup(servers.server_path, tray_loop.loop)
+    monkeypatch.setattr(servers, "server_path", lookup)
+    running: RunningTray = start_tray({"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+
+    async def type_fast() -> AddServerDialog:
+        dialog = running.tray.open_add()  # its first check waits for the look-up
+        try:
+            await lookup.entered.wait()
+            for typed in ("n", "no", "not", "note", "notes"):
+                dialog.form.name.setText(typed)
+        finally:
+            lookup.release.set()
+        await running.settled()
+        return dialog
+
+    dialog = tray_loop.run(type_fast)
+
+    assert (lookup.most, lookup.calls) == (1, 2)  # the first, and one of the form as typed
+    assert "already has a server named notes" in dialog.problems.text()
+    dialog.close()
+    tray_loop.run(running.settled)
