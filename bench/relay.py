@@ -10,7 +10,9 @@ that a round trip measures the path to it, and bench/servers/echo.py, the
 "attach" (the client spawns ``mcp-tray attach NAME``, the byte pump that
 editors run, which reaches the hub's relay and the one shared server process).
 A second hub runs inside the tray app (Qt offscreen), as users run it, for
-one row: its attach round trip against ``serve``'s:
+one row: its attach round trip against ``serve``'s. Another row takes the
+same hops through two byte pumps that only copy (bench/servers/pump.py): the
+least two extra processes cost on this machine, next to what the hub adds.
 
 1. the round trip of a trivial ``tools/call`` to the fast server with a raw
    NDJSON client (pipes and JSON lines, so that the client itself costs
@@ -48,6 +50,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -63,6 +66,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 SDK_SERVER = [sys.executable, str(ROOT / "bench" / "servers" / "echo.py")]
 FAST_SERVER = [sys.executable, str(ROOT / "bench" / "servers" / "fast.py")]
+PUMP = ROOT / "bench" / "servers" / "pump.py"
 DIRECT = {"echo": SDK_SERVER, "fast": FAST_SERVER}  # what a client spawns, by server name
 ATTACH = {name: [sys.executable, "-m", "app", "attach", name] for name in DIRECT}
 
@@ -122,26 +126,32 @@ def main() -> None:
 
 
 def raw_latency_rows(env: dict[str, str], tray_env: dict[str, str], runs: int) -> list[Row]:
-    """Direct, through ``mcp-tray serve``, and through the tray app's hub (``tray_env``)."""
+    """Direct, through ``mcp-tray serve``, through the tray app's hub (``tray_env``), and
+    through two byte pumps: the same hops with nothing done in them (bench/servers/pump.py)."""
     with (
+        pumps_to(DIRECT["fast"]) as pumped,
         RawClient(DIRECT["fast"], env=env) as direct,
         RawClient(ATTACH["fast"], env=env) as attach,
         RawClient(ATTACH["fast"], env=tray_env) as tray,
+        RawClient(pumped, env=env) as pumps,
     ):
-        for client in (direct, attach, tray):
+        clients = {"direct": direct, "attach": attach, "tray": tray, "pumps": pumps}
+        for client in clients.values():
             client.initialize()
         samples = collect(
             runs,
             lambda: {
                 name: 1e6 * statistics.median(raw_latencies(client))
-                for name, client in (("direct", direct), ("attach", attach), ("tray", tray))
+                for name, client in clients.items()
             },
         )
     added = [a - d for a, d in zip(samples["attach"], samples["direct"], strict=True)]
+    pumped_added = [p - d for p, d in zip(samples["pumps"], samples["direct"], strict=True)]
     return [
         Row("raw client, fast server: tools/call, direct", samples["direct"], "µs"),
         Row("raw client, fast server: tools/call, attach", samples["attach"], "µs"),
         Row("raw client, fast server: the hub adds", added, "µs", at_most(150)),
+        Row("raw client, fast server: two byte pumps add", pumped_added, "µs"),
         Row("raw client, fast server: attach, tray app", samples["tray"], "µs"),
         Row(
             "attach round trip: tray app / serve",
@@ -357,6 +367,26 @@ def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
                 ),
             ]
     return rows
+
+
+@contextlib.contextmanager
+def pumps_to(server: list[str]) -> Iterator[list[str]]:
+    """A pump listening for the server, and the command of the pump a client spawns."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "pump.sock")
+        pump = [sys.executable, str(PUMP)]
+        listening = subprocess.Popen(
+            [*pump, "serve", path, "--", *server], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert listening.stdout is not None
+            if listening.stdout.readline().strip() != "listening":
+                raise RuntimeError("bench/servers/pump.py did not start")
+            yield [*pump, path]
+        finally:
+            listening.kill()
+            listening.wait(EXIT_TIMEOUT_S)
+            listening.stdout.close()  # type: ignore[union-attr]
 
 
 @contextlib.contextmanager
