@@ -101,3 +101,30 @@ def test_a_program_only_the_login_shell_finds_runs_and_a_missing_one_says_what_t
     rows = {row["name"]: row for row in hub.status()}
     assert rows["missing"]["state"] == "running"
     assert rows["missing"]["last_error"] is None
+
+
+def test_a_path_that_does_not_exist_is_a_mistake_to_fix_not_a_program_to_install(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "my-server"  # its source is there; ./build is not, yet
+    project.mkdir()
+    (tray_home / "config.json").write_text(
+        json.dumps(
+            {"mcpServers": {"unbuilt": {"command": "./build/index.js", "cwd": str(project)}}}
+        )
+    )
+    hub = HubProcess(tray_home, env={**os.environ, "SHELL": "/bin/sh", "PATH": DESKTOP_PATH})
+    try:
+        said = hub.wait_for_line(r"WARNING .* unbuilt ").string  # parked, or waiting for a program
+        (row,) = hub.status()
+    finally:
+        hub.stop()
+
+    assert "entered crash-loop" in said
+    assert row["state"] == "crash-loop"
+    assert row["missing_program"] is None
+    assert row["last_error"] == (
+        f"its program ./build/index.js does not exist (in {project}); check the program in "
+        "the server's settings — a server you build yourself may need building first"
+    )
+    assert "install" not in row["last_error"]

@@ -32,7 +32,7 @@ from app.core.notices import (
     Urgency,
 )
 from app.core.supervise.failure import Failure
-from app.core.supervise.programs import MissingProgram
+from app.core.supervise.programs import MissingProgram, path_missing
 from app.core.supervise.states import State
 
 pytestmark = pytest.mark.anyio
@@ -548,6 +548,23 @@ async def test_a_missing_program_is_a_critical_notice_naming_it_and_where_to_get
     assert (notice.kind, notice.title, notice.body) == (NoticeKind.NEEDS_PROGRAM, title, body)
     assert notice.actions[0] == ("restart", "Retry")
     assert notice.urgency is Urgency.CRITICAL and notice.timeout_ms == 0
+
+
+async def test_a_program_path_that_does_not_exist_is_a_setting_to_fix_not_one_to_install() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+    phrase = path_missing("./build/index.js", "/home/me/my-server")
+
+    bus.publish(state("mine", "starting", "stopped"))
+    bus.publish(state("mine", "crash-loop", "starting", phrase))
+
+    (notice,) = desktop.shown
+    assert notice.kind is NoticeKind.CRASH_LOOP
+    assert notice.body == (
+        "Its program ./build/index.js does not exist (in /home/me/my-server); check the program "
+        "in the server's settings — a server you build yourself may need building first. "
+        "MCP Tray stopped restarting it."
+    )
 
 
 async def test_a_retry_that_finds_no_program_says_so_again_and_one_that_runs_withdraws_it() -> None:

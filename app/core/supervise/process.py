@@ -28,7 +28,7 @@ from typing import Any
 
 from app.core.installation import bundled
 from app.core.supervise.launcher import BUNDLED_LAUNCHER_ARG
-from app.core.supervise.programs import MissingProgram
+from app.core.supervise.programs import MissingProgram, is_path, path_missing
 from app.core.supervise.stdin import StdinPipe, StreamInput
 
 STDIN_CLOSE_GRACE_S = 1.0  # MCP stdio shutdown: servers exit on EOF; most do at once
@@ -46,9 +46,10 @@ class StartFailure(Exception):
 
 
 class ProgramMissing(StartFailure):
-    """The program the server is started with is nowhere: not on the PATH it gets, or
-    not at the path the config gives. Nothing but installing it helps, so the server
-    waits for the user (needs-program) rather than parking as if it crashed."""
+    """The program the server is started with, a bare name, is not on the PATH it gets.
+    Nothing but installing it helps, so the server waits for the user (needs-program)
+    rather than parking as if it crashed. A path that is not there is a plain
+    StartFailure: installing nothing fixes it."""
 
     def __init__(self, program: MissingProgram) -> None:
         self.program = program
@@ -79,10 +80,12 @@ def resolve_command(spec: SpawnSpec) -> str:
     if spec.cwd is not None and not spec.cwd.is_dir():
         raise StartFailure(f'its working directory {spec.cwd} does not exist; fix "cwd"')
     command = spec.command
-    if os.sep in command or (os.altsep and os.altsep in command):
-        path = Path(command) if Path(command).is_absolute() else (spec.cwd or Path.cwd()) / command
+    if is_path(command):
+        folder = None if Path(command).is_absolute() else spec.cwd or Path.cwd()
+        path = Path(command) if folder is None else folder / command
         if not path.exists():
-            raise ProgramMissing(MissingProgram(command))
+            # A file the settings name, not an install: crash-loop, not needs-program.
+            raise StartFailure(path_missing(command, None if folder is None else str(folder)))
         if not os.access(path, os.X_OK):
             raise StartFailure(f"the command {command} is not executable (chmod +x it)")
         return str(path)

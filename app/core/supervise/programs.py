@@ -5,10 +5,16 @@ READMEs start servers with a handful of programs (``npx``, ``uvx``, ``docker``
 is not the program itself ("Node.js", not "npx"), and where to get it. The
 supervisor's state, the tray's notice and problem line, and the Add dialog's
 check all word it from this one table.
+
+Only a bare name (``npx``) is looked up on PATH, so only a bare name can be a
+missing install. A path (``./build/index.js``, ``/opt/tool/bin/tool``) that
+is not there is a mistake in the settings, or a server not built yet: the
+words say that instead (:func:`path_missing`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -75,3 +81,18 @@ class MissingProgram:
         get_it = self.get_it()
         get_it = get_it[:1].lower() + get_it[1:]
         return f"needs {self.what()}, which is not installed; {get_it}, then try again"
+
+
+def is_path(command: str) -> bool:
+    """A command that names a file (``./build/index.js``), not a program looked up on PATH."""
+    return os.sep in command or bool(os.altsep and os.altsep in command)
+
+
+def path_missing(command: str, folder: str | None) -> str:
+    """Why a server whose program is a path that does not exist cannot start; ``folder``:
+    the one a relative path is taken in (None for an absolute one)."""
+    where = f" (in {folder})" if folder is not None else ""
+    return (
+        f"its program {command} does not exist{where}; check the program in the server's settings "
+        "— a server you build yourself may need building first"
+    )
