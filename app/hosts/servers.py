@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from app.core import shellenv
 from app.core.config import (
@@ -45,7 +46,7 @@ from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import SecretStore, refusal, secret_names
 from app.core.secrets.migrate import Move, keep
-from app.core.supervise.programs import MissingProgram
+from app.core.supervise.programs import MissingProgram, is_path, path_missing
 from app.hosts.importing import our_config
 
 # Applying a change stops what it replaces or removes (each gets its grace
@@ -148,24 +149,57 @@ def _fit_problems(draft: ServerDraft, config: Config, replacing: str | None) -> 
 
 
 def _entry_problems(draft: ServerDraft) -> list[str]:
+    """What config.json would refuse in the entry, said of the form's fields."""
     try:
         ServerConfig.model_validate(draft.config_entry())
     except ValidationError as error:
-        return [
-            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}."
-            if problem["loc"]
-            else f"{problem['msg']}."
-            for problem in error.errors()
-        ]
+        return [_entry_problem(problem) for problem in error.errors()]
     return []
+
+
+# A literal "${" is written "$${" (app.core.config.placeholders).
+_DOLLAR_AS_IT_IS = "To use a $ sign as it is, write $$."
+
+
+def _entry_problem(problem: ErrorDetails) -> str:
+    where = _field(problem["loc"])
+    sentence = f"{where}: {problem['msg']}." if where else f"{problem['msg']}."
+    if problem["type"] == "placeholder" and "$${" not in problem["msg"]:
+        sentence += f" {_DOLLAR_AS_IT_IS}"
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _field(loc: tuple[int | str, ...]) -> str | None:
+    """The form's words for where in the entry a problem is: ("args", 1) is "The 2nd
+    argument"; None for the entry as a whole."""
+    match loc:
+        case ("command", *_):
+            return "The program"
+        case ("args", int(index), *_):
+            return f"The {_ordinal(index + 1)} argument"
+        case ("env", str(name), *_):
+            return f"The setting {name}"
+        case ("cwd", *_):
+            return "The folder"
+        case ():
+            return None
+    return "The setting " + ".".join(map(str, loc))
+
+
+def _ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
+    suffix = (
+        "th" if 11 <= number % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"
 
 
 def _program_problem(draft: ServerDraft, path: str) -> str | None:
     command = os.path.expanduser(draft.command)
     if "${" in command:
         return None  # filled in when it starts
-    if draft.cwd and not os.path.isabs(command) and ("/" in command or os.sep in command):
-        command = os.path.join(os.path.expanduser(draft.cwd), command)
+    if is_path(command):
+        return _file_problem(draft, command)
     if shutil.which(command, path=path) is not None:
         return None
     missing = MissingProgram(draft.command)
@@ -177,6 +211,22 @@ def _program_problem(draft: ServerDraft, path: str) -> str | None:
         f"{draft.command} cannot be found on this computer: it comes with "
         f"{missing.source.product}. {missing.get_it()}, or give the program's full path."
     )
+
+
+def _file_problem(draft: ServerDraft, command: str) -> str | None:
+    """A program given as a path: a mistake in the form, or a server not built yet, when
+    it is not there; never something to install."""
+    folder = None if os.path.isabs(command) else os.path.expanduser(draft.cwd or os.getcwd())
+    file = Path(command if folder is None else os.path.join(folder, command))
+    if not file.exists():
+        words = path_missing(draft.command, folder)
+        return f"{words[:1].upper()}{words[1:]}."
+    if not os.access(file, os.X_OK) or file.is_dir():
+        return (
+            f"{draft.command} is not a program this computer can run: start it with the "
+            "program that runs it (node, python …), or make it executable."
+        )
+    return None
 
 
 def _secret_problems(draft: ServerDraft) -> list[str]:
