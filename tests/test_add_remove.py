@@ -7,14 +7,22 @@ the way an editor reaches it, through ``mcp-tray attach``.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
+from app.cli import main
+from app.core.config.draft import ServerDraft
+from app.core.paths import Paths
+from app.hosts import servers
+from app.hosts.servers import Saved
 from tests.helpers import PYTHON, SERVERS
 from tests.hubprocess import HubProcess, mcp_tray
 from tests.test_attach import attached, text
@@ -136,3 +144,93 @@ def test_bad_input_changes_nothing_and_exits_1_with_one_sentence(
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("mcp-tray: ")
     assert config.read_text() == CONFIG  # byte for byte
     assert list(tray_home.glob("config.json.*.bak")) == []
+
+
+def test_a_paste_of_several_servers_adds_them_all_and_waits_for_them_together(
+    hub: HubProcess,
+) -> None:
+    snippet = json.dumps(
+        {
+            "mcpServers": {
+                "first": {"command": PYTHON, "args": [str(ANSWER)]},
+                "second": {"command": PYTHON, "args": [str(ANSWER)]},
+            }
+        }
+    )
+
+    added = mcp_tray(hub.home, "add", "--paste", input=snippet, env=hub.env)
+
+    assert added.returncode == 0, added.stderr
+    said = added.stdout.splitlines()
+    assert said[:2] == [
+        f"Added {name} to {hub.home / 'config.json'}." for name in ("first", "second")
+    ]
+    assert "first is running (pid " in said[2] and "second is running (pid " in said[3]
+
+
+# ----- a paste of several servers, in this process (no snippet MCP Tray reads today gives
+# two servers one name: the paste's reading is stood in for)
+
+
+def paste_gives(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    drafts = [ServerDraft(name=name, command=PYTHON, args=[str(ANSWER)]) for name in names]
+    monkeypatch.setattr("app.hosts.paste.drafts_from_text", lambda text, **_: drafts)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("the snippet"))
+
+
+def test_a_paste_holding_two_servers_of_one_name_adds_neither(
+    tray_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tray_home / "config.json").write_text(CONFIG)
+    paste_gives(monkeypatch, "twin", "twin")
+
+    done = main(["add", "--paste"])
+
+    assert done == 1
+    assert "more than one server named twin; nothing was added" in capsys.readouterr().err
+    assert (tray_home / "config.json").read_text() == CONFIG
+
+
+def test_a_paste_whose_second_server_cannot_be_saved_says_how_many_were_added(
+    tray_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tray_home / "config.json").write_text(CONFIG)
+    paste_gives(monkeypatch, "one", "two", "three")
+    add = servers.add
+
+    def refusing_two(paths: Paths, draft: ServerDraft, *args: Any, **kwargs: Any) -> Saved:
+        if draft.name == "two":
+            raise servers.ServerNotSaved("the keyring said no")
+        return add(paths, draft, *args, **kwargs)
+
+    monkeypatch.setattr(servers, "add", refusing_two)
+
+    done = main(["add", "--paste"])
+
+    said = capsys.readouterr()
+    assert done == 1
+    assert "Added 2 of 3; two was not added: the keyring said no" in said.err
+    assert "MCP Tray is not running; one and three start with it." in said.out
+    assert list(json.loads((tray_home / "config.json").read_text())["mcpServers"]) == [
+        "kept",
+        "one",
+        "three",
+    ]
+
+
+def test_a_token_given_with_env_goes_to_the_keyring_and_secret_is_suggested_for_next_time(
+    tray_home: Path, secret_service: dict[str, str]
+) -> None:
+    (tray_home / "config.json").write_text(CONFIG)
+    command = ("add", "api", "--env", f"API_TOKEN={TOKEN}", "--", PYTHON, str(SECRETIVE))
+
+    added = mcp_tray(tray_home, *command, env=secret_service)
+    plain = mcp_tray(tray_home, "add", "plain", "--env", "MODE=fast", "--", PYTHON, str(ANSWER))
+
+    assert added.returncode == 0, added.stderr
+    assert added.stderr.splitlines() == [
+        "Next time, use --secret NAME: it asks for the value without showing it."
+    ]
+    assert keyring_value(secret_service, "api", "API_TOKEN") == TOKEN
+    assert plain.returncode == 0, plain.stderr
+    assert "--secret" not in plain.stderr

@@ -19,18 +19,21 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from app.core.errors import EXIT_FIXABLE, EXIT_OK, CommandError
+from app.core.errors import EXIT_FIXABLE, EXIT_OK, CommandError, UserError
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from app.core.config.draft import ServerDraft
     from app.core.paths import Paths
+    from app.core.secrets import SecretStore
     from app.hosts.servers import Removed, Saved
 
 # A first npx or uvx run downloads the package before the server answers.
 START_WAIT_S = 120.0
 STATUS_POLL_S = 0.2  # the hub's status is asked again this often while it starts
+# After a token given with --env, which the shell's history keeps.
+SECRET_HINT = "Next time, use --secret NAME: it asks for the value without showing it."
 # States in which a server added a moment ago will not get further by itself.
 SETTLED = frozenset(
     {"running", "backoff", "crash-loop", "needs-secret", "needs-program", "disabled", "stopped"}
@@ -60,7 +63,13 @@ def add_parsers(commands: Any) -> None:
 
 
 def _add_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="a variable")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a variable (for a token, use --secret: it is not shown)",
+    )
     parser.add_argument(
         "--secret", action="append", default=[], metavar="K", help="a variable for the keyring"
     )
@@ -92,6 +101,7 @@ def _add(args: argparse.Namespace, paths: Paths) -> int:
     _split_options(args)
     drafts = _drafts(args, paths)
     try:
+        _refuse_same_names(drafts)  # before any secret is asked for
         for draft in drafts:
             _apply_options(draft, args)
         ensure_config(paths.config_file, demo=demo_command())
@@ -101,17 +111,55 @@ def _add(args: argparse.Namespace, paths: Paths) -> int:
             problems = servers.check(draft, config, path_for_lookup=lookup)
             if problems:
                 raise CommandError(f"{draft.name or 'the server'} was not added: {problems[0]}")
-        store = SecretStore(paths.secret_index)
-        failed = False
-        for draft in drafts:
-            with _bundle_placed(args, draft, paths):
-                _say_saved(servers.add(paths, draft, store), paths)
-            failed |= not _say_started(paths, draft)
+        saved = _save_all(args, drafts, paths, SecretStore(paths.secret_index))
     except BaseException:
         if args.bundle:
             _discard_bundle(drafts[0], paths)
         raise
-    return EXIT_FIXABLE if failed else EXIT_OK
+    started = _say_started(paths, saved)
+    return EXIT_OK if started and len(saved) == len(drafts) else EXIT_FIXABLE
+
+
+def _refuse_same_names(drafts: list[ServerDraft]) -> None:
+    """Two servers of one snippet with one name: the second would fail after the first is
+    saved, so neither is."""
+    seen: set[str] = set()
+    for draft in drafts:
+        if draft.name in seen:
+            raise CommandError(
+                f"the snippet holds more than one server named {draft.name}; nothing was "
+                "added. Rename one in the snippet, or paste them one at a time"
+            )
+        seen.add(draft.name)
+
+
+def _save_all(
+    args: argparse.Namespace, drafts: list[ServerDraft], paths: Paths, store: SecretStore
+) -> list[ServerDraft]:
+    """Save each draft, the hub told after each (app.hosts.servers.add); those saved.
+
+    One that cannot be saved does not stop the rest; when none can, its error is raised
+    (nothing was changed), else the user is told which were not added.
+    """
+    from app.hosts import servers
+
+    saved: list[ServerDraft] = []
+    refused: list[str] = []
+    for draft in drafts:
+        try:
+            with _bundle_placed(args, draft, paths):
+                _say_saved(servers.add(paths, draft, store), paths)
+        except (UserError, OSError) as error:
+            if len(drafts) == 1:
+                raise
+            refused.append(f"{draft.name} was not added: {error}")
+        else:
+            saved.append(draft)
+    if refused and not saved:
+        raise CommandError("nothing was added: " + "; ".join(refused))
+    if refused:
+        print(f"Added {len(saved)} of {len(drafts)}; " + "; ".join(refused), file=sys.stderr)
+    return saved
 
 
 def _bundle_placed(
@@ -213,12 +261,16 @@ def _apply_options(draft: ServerDraft, args: argparse.Namespace) -> None:
     from app.core.config.draft import Variable
     from app.core.secrets.migrate import looks_secret
 
+    exposed = False
     for assignment in args.env:
         key, equals, value = assignment.partition("=")
         if not equals or not key:
             raise CommandError(f"--env {assignment!r} is not KEY=value; nothing was added")
         secret = looks_secret(key, value)  # a token given as --env still goes to the keyring
+        exposed |= secret
         _set_variable(draft, Variable(key, value, secret=secret, required=secret))
+    if exposed:  # it stays in the shell's history, and was in the process list meanwhile
+        print(SECRET_HINT, file=sys.stderr)
     for key in args.secret:
         _set_variable(draft, Variable(key, _read_secret(draft.name, key, args), secret=True))
     if sys.stdin.isatty() or args.bundle:  # a bundle's manifest says what it requires
@@ -269,26 +321,34 @@ def _say_saved(saved: Saved, paths: Paths) -> None:
         print(f"Note: MCP Tray could not act on it now: {saved.hub.problem}", file=sys.stderr)
 
 
-def _say_started(paths: Paths, draft: ServerDraft) -> bool:
-    """Say how the new server fares, once it has settled or the wait is over; False when
-    it failed."""
+def _say_started(paths: Paths, drafts: list[ServerDraft]) -> bool:
+    """Say how the new servers fare, once all have settled or the wait is over; False
+    when one failed. They start together: one wait, not one after another."""
     from app.core.endpoint import client
 
+    if not drafts:
+        return False
+    names = " and ".join(draft.name for draft in drafts)
     deadline = time.monotonic() + START_WAIT_S
     while True:
         try:
             rows = client.call(paths.socket_path, "status")
         except client.HubNotRunning:
-            print(f"MCP Tray is not running; {draft.name} starts with it.")
+            print(f"MCP Tray is not running; {names} {_verb(drafts, 'starts')} with it.")
             return True
         except (client.HubRefused, OSError) as error:
-            print(f"Note: MCP Tray did not say how {draft.name} fares: {error}", file=sys.stderr)
+            print(f"Note: MCP Tray did not say how {names} fare: {error}", file=sys.stderr)
             return True
-        row: dict[str, Any] = next((r for r in rows if r.get("name") == draft.name), {})
-        state = row.get("state")
-        if state in SETTLED or time.monotonic() > deadline:
-            return _say_state(draft, row)
+        by_name: dict[str, dict[str, Any]] = {row.get("name"): row for row in rows}
+        found = [by_name.get(draft.name, {}) for draft in drafts]
+        settled = all(row.get("state") in SETTLED for row in found)
+        if settled or time.monotonic() > deadline:
+            return all([_say_state(draft, row) for draft, row in zip(drafts, found, strict=True)])
         time.sleep(STATUS_POLL_S)
+
+
+def _verb(drafts: list[ServerDraft], singular: str) -> str:
+    return singular if len(drafts) == 1 else singular.removesuffix("s")
 
 
 def _say_state(draft: ServerDraft, row: dict[str, Any]) -> bool:
