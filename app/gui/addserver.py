@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -86,6 +87,10 @@ class AddServerDialog(QDialog):
         self.waiting: list[ServerDraft] = []  # more servers from one paste, added in turn
         # The bundle the form shows, unpacked and not saved yet: its files go if it is not.
         self.bundle: ServerDraft | None = None
+        # The save under way, and the bundle it saves (no longer self.bundle meanwhile):
+        # its files stay if the save succeeds, and go if it fails.
+        self.saving: asyncio.Future[servers.Saved] | None = None
+        self._saving_bundle: ServerDraft | None = None
         self._counting = False
         self._checking = False  # a check of the form is under way
         self._generation = 0  # of the form's contents, so that a late check is not shown
@@ -293,14 +298,21 @@ class AddServerDialog(QDialog):
         if bundle is not None:
             mcpb.drop_unset(draft)  # an optional key left empty: the server runs without it
         self._show(Outcome.saving(draft.name))
+        self.saving = asyncio.ensure_future(asyncio.to_thread(self._saved, draft, bundle))
+        self._saving_bundle = bundle
+        if bundle is not None:
+            self.bundle = None  # the save's now: nothing else deletes its files meanwhile
         try:
-            saved = await asyncio.to_thread(self._saved, draft, bundle)
+            # Closing the window cancels this, not the save's thread: closeEvent decides
+            # about the bundle's files when the save ends.
+            saved = await asyncio.shield(self.saving)
         except (UserError, OSError) as error:
+            self.saving = self._saving_bundle = None
+            self._take_back(bundle)
             self.pages.setCurrentIndex(0)
             self._say(f"Not saved: {_escaped(plain(str(error)))}", error=True)
             return
-        if bundle is not None:
-            self.bundle = None  # its files are the saved server's now
+        self.saving = self._saving_bundle = None  # a bundle's files are the server's now
         logger.info("%s saved from the Add dialog", saved.name)
         if self.editing is None:
             self.added = saved.name
@@ -316,6 +328,16 @@ class AddServerDialog(QDialog):
             self._show(Outcome.later(saved.name))
         else:
             self.follow(self.hub.status_rows())
+
+    def _take_back(self, bundle: ServerDraft | None) -> None:
+        """The save failed: its bundle's files are the form's again, or go if the form
+        shows another bundle now (opened from the desktop while it saved)."""
+        if bundle is None:
+            return
+        if self.bundle is None:
+            self.bundle = bundle
+        elif self.bundle.cwd != bundle.cwd:
+            _discard_in_background(bundle, self.hub.paths.data_dir, self.hub.config)
 
     def _saved(self, draft: ServerDraft, bundle: ServerDraft | None) -> servers.Saved:
         data_dir = self.hub.paths.data_dir
@@ -407,10 +429,24 @@ class AddServerDialog(QDialog):
             self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Closed by its window's ✕, or the tray quitting: the files of a bundle not saved
+        go, but those of one being saved only once its save has failed. A save that
+        outlasts the loop (Quit) keeps them: deleting a folder the config may point to
+        is the worse mistake."""
         self.tasks.cancel()
-        if self.bundle is not None:  # closed by its window's ✕, or the tray quitting
-            bundle, self.bundle = self.bundle, None
-            mcpb.discard(bundle, self.hub.paths.data_dir, self.hub.config)
+        hub, data_dir = self.hub, self.hub.paths.data_dir
+        if self.bundle is not None:
+            shown, self.bundle = self.bundle, None
+            _discard_in_background(shown, data_dir, hub.config)
+        saving, saved = self.saving, self._saving_bundle
+        if saving is not None and saved is not None:
+
+            def decide(save: asyncio.Future[servers.Saved]) -> None:
+                # Cancelled: the loop ended first, and the thread may have saved it.
+                if not save.cancelled() and save.exception() is not None:
+                    _discard_in_background(saved, data_dir, hub.config)
+
+            saving.add_done_callback(decide)
         super().closeEvent(event)
 
     def _cancel(self) -> None:
@@ -425,6 +461,27 @@ class AddServerDialog(QDialog):
     async def _close_without_bundle(self) -> None:
         await self._discard_bundle()
         self.close()
+
+
+def _discard_in_background(bundle: ServerDraft, data_dir: Path, config: Config) -> None:
+    """Delete the files of a bundle that was not saved, on a thread of their own.
+
+    A Node server's bundle can hold tens of thousands of files, and the window
+    closes at once. Not a task on the loop: quitting cancels those and ends the
+    loop, while Python waits for this thread before it exits, so a Quit does not
+    leave half a bundle behind.
+    """
+    name = Path(bundle.cwd).name
+    threading.Thread(
+        target=_discard_files, args=(bundle, data_dir, config), name=f"discard {name}"
+    ).start()
+
+
+def _discard_files(bundle: ServerDraft, data_dir: Path, config: Config) -> None:
+    try:
+        mcpb.discard(bundle, data_dir, config)
+    except OSError:
+        logger.exception("the files of the bundle in %s were not all deleted", bundle.cwd)
 
 
 def _problems(draft: ServerDraft, config: Config, editing: str | None) -> list[str]:

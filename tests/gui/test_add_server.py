@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from keyring.backends import SecretService
 from PySide6.QtWidgets import QLineEdit, QWidget
+from pytestqt.qtbot import QtBot
 
 from app.core.events import ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
@@ -33,6 +34,7 @@ from tests.keyrings import MemoryKeyring
 ARTIFACTS = Path(os.environ.get("MCP_TRAY_TEST_ARTIFACTS", "test-artifacts")) / "add-server"
 JARGON = re.compile(r"\b(JSON|env|args|stdio|PATH|keyring|pid)\b|`|crash-loop|needs-secret")
 SECRETIVE = SERVERS / "secretive.py"
+TRIED = {"running", "backoff", "crash-loop"}  # states of a server the hub has tried to start
 
 
 def shoot(widget: QWidget, name: str) -> Path:
@@ -469,7 +471,7 @@ def test_cancel_after_opening_a_bundle_leaves_no_files_and_a_bad_one_says_why(
 
 
 def test_a_bundle_opened_on_the_desktop_while_the_tray_runs_opens_its_add_dialog(
-    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path, tmp_path: Path, qtbot: QtBot
 ) -> None:
     from app.core.endpoint import client
     from app.gui.app import present
@@ -494,8 +496,8 @@ def test_a_bundle_opened_on_the_desktop_while_the_tray_runs_opens_its_add_dialog
     assert dialog.isVisible()
     assert dialog.ways.currentWidget() is dialog.bundle_tab
     assert dialog.form.name.text() == "secretive-notes"
-    dialog.close()
-    assert bundles(tray_home) == []
+    dialog.close()  # its files are deleted on a thread of their own
+    qtbot.waitUntil(lambda: bundles(tray_home) == [], timeout=int(TEST_TIMEOUT_S * 1000))
 
 
 def test_remove_says_the_files_of_its_bundle_were_deleted(tmp_path: Path) -> None:
@@ -560,3 +562,73 @@ def test_typing_while_the_program_is_looked_up_checks_once_more_not_once_per_key
     assert "already has a server named notes" in dialog.problems.text()
     dialog.close()
     tray_loop.run(running.settled)
+
+
+class HeldSave:
+    """servers.add held until released, as a save that waits for the hub can be; then it
+    saves, or fails as a full disk would."""
+
+    def __init__(self, real: Callable[..., Any], loop: asyncio.AbstractEventLoop, *, fails: bool):
+        self.real, self.loop, self.fails = real, loop, fails
+        self.release = threading.Event()
+        self.entered = asyncio.Event()
+
+    def __call__(self, *args: Any, **options: Any) -> Any:
+        self.loop.call_soon_threadsafe(self.entered.set)
+        self.release.wait(TEST_TIMEOUT_S)
+        if self.fails:
+            raise OSError(28, "No space left on device")
+        return self.real(*args, **options)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["saved", "not saved"])
+def test_closing_while_a_bundle_is_saved_keeps_its_files_only_if_it_is_saved(  # noqa: PLR0917 - fixtures
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tray_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
+    fails: bool,
+) -> None:
+    from app.hosts import servers
+
+    save = HeldSave(servers.add, tray_loop.loop, fails=fails)
+    monkeypatch.setattr(servers, "add", save)
+    running: RunningTray = start_tray(
+        {}, secrets=Secrets(SecretStore(tray_home / "names.json", backend=MemoryKeyring()))
+    )
+    dialog = running.tray.open_add()
+    tray_loop.run(lambda: opened(dialog, asking_bundle(tmp_path)))
+    dialog.form.asked["variable"][1].setText("API_KEY")
+    dialog.form.first_empty_secret().setText("bundle-key")  # type: ignore[union-attr] - asked for
+    folder = tray_home / "data" / "bundles" / "Secretive-Notes-1.2.0"
+
+    async def close_while_saving() -> None:
+        await dialog.recheck()
+        dialog.save.click()
+        try:
+            await save.entered.wait()
+            saving = dialog.saving
+            assert saving is not None
+            dialog.close()
+        finally:
+            save.release.set()
+        await asyncio.wait({saving})  # what the close decided is decided now
+        if not fails:  # until the hub has started it from its folder, or tried to
+            await until(running, lambda: _state(running, "secretive-notes") in TRIED)
+
+    tray_loop.run(close_while_saving)
+    tray_loop.run(running.settled)
+
+    if fails:
+        qtbot.waitUntil(lambda: bundles(tray_home) == [], timeout=int(TEST_TIMEOUT_S * 1000))
+        assert "secretive-notes" not in config_text(tray_home)
+    else:
+        assert folder.is_dir() and (folder / "server.py").is_file()
+        entry = json.loads(config_text(tray_home))["mcpServers"]["secretive-notes"]
+        assert entry["cwd"] == str(folder)
+
+
+def _state(running: RunningTray, name: str) -> str:
+    return next((r.state for r in running.tray.rows() if r.name == name), "")
