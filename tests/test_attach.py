@@ -331,13 +331,16 @@ def test_attach_imports_neither_pydantic_nor_the_mcp_sdk_nor_qt(hub: HubProcess)
     )
 
     assert json.loads(result.stdout) == {"jsonrpc": "2.0", "id": 1, "result": {}}
-    imported = {
-        line.split("|")[-1].strip().split(".")[0]
+    modules = {
+        line.split("|")[-1].strip()
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
+    imported = {module.split(".")[0] for module in modules}
     assert "json" in imported  # the flag worked
     assert not imported & {"pydantic", "mcp", "PySide6", "qasync", "anyio"}
+    # Nor the other commands' modules, which building the whole command line would load.
+    assert not {m for m in modules if m.startswith("app.cli.")}, modules
 
 
 def test_attach_says_what_to_do_when_no_hub_can_be_started(tray_home: Path) -> None:

@@ -29,8 +29,15 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(_opened_file(sys.argv[1:] if argv is None else argv))
-    command: Callable[[argparse.Namespace], int] = getattr(args, "run", _default)
+    arguments = sys.argv[1:] if argv is None else argv
+    command: Callable[[argparse.Namespace], int]
+    if len(arguments) == 2 and arguments[0] == "attach" and not arguments[1].startswith("-"):
+        # What editors start, often, and wait for: building every command's parser
+        # (and importing their modules) took longer than the rest of its start-up.
+        command, args = _attach, argparse.Namespace(name=arguments[1], config=None)
+    else:
+        args = _parser().parse_args(_opened_file(arguments))
+        command = getattr(args, "run", _default)
     try:
         return command(args)
     except UserError as error:
