@@ -51,7 +51,7 @@ class SecretDialog(QDialog):
         self.value.setEchoMode(QLineEdit.EchoMode.Password)
         self.value.setPlaceholderText("Paste the secret here")
         intro = QLabel(
-            f"{server} needs this to start. MCP Tray keeps it in your system's keyring; "
+            f"{server} needs this to start. MCP Tray keeps it in your system's keychain; "
             "it is never shown or written to a file."
         )
         intro.setWordWrap(True)
@@ -105,7 +105,7 @@ class SecretDialog(QDialog):
         if not name or refusal(value) is not None:
             return
         self.value.clear()  # the value does not linger in the widget
-        self.value.setPlaceholderText("Saved in your keyring")
+        self.value.setPlaceholderText("Saved in your keychain")
         for field in (self.name, self.value):
             field.setEnabled(False)
         self.save.setEnabled(False)
