@@ -28,7 +28,7 @@ from mcp.shared.exceptions import MCPError
 
 from app.core.endpoint import client as control
 from app.core.paths import default_paths
-from tests.helpers import FLAKY, PYTHON
+from tests.helpers import FLAKY, INITIALIZE_REQUEST, PYTHON
 from tests.hubprocess import HubProcess, mcp_tray
 
 pytestmark = pytest.mark.anyio
@@ -341,6 +341,31 @@ def test_attach_imports_neither_pydantic_nor_the_mcp_sdk_nor_qt(hub: HubProcess)
     assert not imported & {"pydantic", "mcp", "PySide6", "qasync", "anyio"}
     # Nor the other commands' modules, which building the whole command line would load.
     assert not {m for m in modules if m.startswith("app.cli.")}, modules
+
+
+def test_requests_sent_before_stdin_closes_are_all_answered(hub: HubProcess) -> None:
+    """As a server run directly answers a script piped into it: stdin ending is not a
+    reason to drop the answers still on their way."""
+    requests = [
+        INITIALIZE_REQUEST,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "work"}},
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "attach", "flaky"],
+        input="".join(json.dumps(request) + "\n" for request in requests),
+        env={**os.environ, "MCP_TRAY_HOME": str(hub.home)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [answer.get("id") for answer in answers] == [1, 2, 3], result.stdout
+    assert all("result" in answer for answer in answers)
+    assert result.returncode == 0, result.stderr
 
 
 def test_attach_says_what_to_do_when_no_hub_can_be_started(tray_home: Path) -> None:

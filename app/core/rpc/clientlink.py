@@ -62,6 +62,10 @@ class ClientLink:
             logger.warning("%s stopped reading; disconnecting it", self._label)
             transport.abort()
 
+    @property
+    def writable(self) -> bool:
+        return not self._writer.transport.is_closing()
+
     async def finish(self) -> None:
         """Flush what is queued (bounded), then close the connection."""
         with contextlib.suppress(TimeoutError):

@@ -91,6 +91,10 @@ HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
 # gave (its answer, when it comes, still refreshes that copy).
 LIST_PATIENCE_S = 2.0
 DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this long
+# A client that closed its side (its stdin ended) still gets the answers to what it
+# sent, as from a server run directly, for this long. A client that died instead
+# looks the same until the hub writes to it: its requests are cancelled this late.
+LAST_ANSWERS_S = 5.0
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
 # Requests the relay must look at before they go upstream.
 _HANDLED = frozenset(
@@ -106,6 +110,7 @@ class Limits:
     list_patience_s: float = LIST_PATIENCE_S
     drain_s: float = DRAIN_LIMIT_S
     replay_s: float = REPLAY_TIMEOUT_S
+    last_answers_s: float = LAST_ANSWERS_S
 
 
 class Relay:
@@ -265,9 +270,20 @@ class Relay:
         port = self._attach(number, link, resumed)
         try:
             await read_lines(reader, port.receive_line)
+            await self._answers_owed(number, link)
         finally:
             port.close()
             await link.finish()
+
+    async def _answers_owed(self, number: int, link: ClientLink) -> None:
+        """The client hung up its side: the answers to what it sent still reach it
+        (bounded by Limits.last_answers_s, and only while it can still be written to)."""
+        client = self._clients.get(number)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._limits.last_answers_s):
+                while client is not None and client.owed and link.writable:
+                    client.request_ended.clear()
+                    await client.request_ended.wait()
 
     def _attach(
         self, number: int, output: ClientOutput, resumed: dict[str, Any] | None
@@ -392,7 +408,12 @@ class Relay:
         key = id_key(message["id"])
         task = self._spawn(self._handle(client, message["method"], message))
         client.held[key] = task
-        task.add_done_callback(lambda _: client.held.pop(key, None))
+        task.add_done_callback(lambda _: self._ended(client, key))
+
+    @staticmethod
+    def _ended(client: Client, key: Any) -> None:
+        client.held.pop(key, None)
+        client.request_ended.set()
 
     async def _handle(self, client: Client, method: str, message: Message) -> None:
         if method == "initialize":

@@ -35,6 +35,12 @@ class Client:
         self.in_flight: dict[Any, int] = {}  # its request id (id_key) -> upstream id
         self.held: dict[Any, asyncio.Task[None]] = {}  # requests waiting for the server
         self.last_active = time.monotonic()
+        self.request_ended = asyncio.Event()  # set as each of its requests ends; cleared by waiters
+
+    @property
+    def owed(self) -> bool:
+        """Whether some request of this client has not been answered yet."""
+        return bool(self.in_flight or self.held)
 
     def send(self, message: Message, encoded: bytes | None = None) -> None:
         self.output.send(message, encoded)
@@ -98,12 +104,14 @@ class RequestTable:
         passed on, and the client may use the id again."""
         pending.answered = True
         pending.client.in_flight.pop(id_key(pending.client_id), None)
+        pending.client.request_ended.set()
 
     def drop(self, upstream_id: int) -> Pending | None:
         pending = self._pending.pop(upstream_id, None)
         if pending is not None:
             if not pending.answered:
                 pending.client.in_flight.pop(id_key(pending.client_id), None)
+                pending.client.request_ended.set()
             if pending.progress_token is not None:
                 self._progress.pop(pending.progress_token, None)
             if pending.patience is not None:
