@@ -141,6 +141,49 @@ async def test_progress_arrives_on_its_request_s_stream_before_the_answer(tray_h
     assert events[-1]["id"] == "call-1" and "result" in events[-1]
 
 
+async def test_a_tool_that_asks_the_client_is_answered_over_its_own_post_stream(
+    tray_home: Path,
+) -> None:
+    """The server's sampling request during a call reaches a client that opened no GET
+    stream, on the call's own stream; the client answers with a POST, and the call ends."""
+    params = {**INITIALIZE_REQUEST["params"], "capabilities": {"sampling": {}}}
+    initialize = {**INITIALIZE_REQUEST, "params": params}
+    async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
+        url = server_url(tray.hub.config.http.port, "rich")
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        opened = await http.post(url, headers=headers, json=initialize)
+        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        call = {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": "sample", "arguments": {"prompt": "hello?"}},
+        }
+        seen: list[dict[str, Any]] = []
+        async with http.stream("POST", url, headers=headers, json=call) as answer:
+            async for line in answer.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                seen.append(json.loads(line[5:]))
+                if seen[-1].get("method") == "sampling/createMessage":
+                    reply = {
+                        "jsonrpc": "2.0",
+                        "id": seen[-1]["id"],
+                        "result": {
+                            "role": "assistant",
+                            "content": {"type": "text", "text": "hi from the client"},
+                            "model": "test",
+                        },
+                    }
+                    await http.post(url, headers=headers, json=reply)
+
+    assert [message.get("method") for message in seen] == ["sampling/createMessage", None]
+    assert seen[-1]["id"] == 5
+    assert seen[-1]["result"]["content"][0]["text"] == "hi from the client"
+
+
 async def test_the_endpoint_s_connections_send_without_waiting_for_acknowledgements() -> None:
     """asyncio turns off Nagle's algorithm only on sockets marked as TCP. Unmarked,
     the end of each streamed answer waited for the client's delayed acknowledgement:

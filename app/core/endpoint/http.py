@@ -354,10 +354,10 @@ class HttpEndpoint:
         output = MemoryClient(limit=MAX_WAITING_MESSAGES)
         async with relay.attached(output) as port:
             session.ready.set()
-            owners = _ProgressOwners()
+            relations = _Relations()
             carried = [
-                asyncio.create_task(_client_to_relay(from_client, port, owners)),
-                asyncio.create_task(_relay_to_client(output, to_client, owners)),
+                asyncio.create_task(_client_to_relay(from_client, port, relations)),
+                asyncio.create_task(_relay_to_client(output, to_client, relations)),
                 asyncio.create_task(_stopped_reading(session, output)),
             ]
             try:
@@ -387,47 +387,75 @@ async def _terminate(transport: StreamableHTTPServerTransport) -> None:
             await transport.terminate()
 
 
-class _ProgressOwners:
-    """Which of a session's requests each progress token belongs to, while it runs.
+class _Relations:
+    """Which of a session's requests each message from the server belongs to.
 
-    The SDK's transport sends a notification on the stream of the POST it
+    The SDK's transport puts a server message on the stream of the POST it
     relates to only when told which request that is; otherwise it goes to the
-    session's GET stream, which many clients never open, and arrives after
-    the answer it preceded. A server reports progress under the token of the
-    client's request, so the token says which request it is.
+    session's GET stream, which many clients never open (the message is then
+    lost) and which races the answer it preceded. Over stdio a server does not
+    say which request a message is about, so it is worked out here:
+
+    - progress, by its token, which is the one the client's request carried;
+    - a log line, or a request of the server's own (sampling, elicitation,
+      roots), when exactly one of the session's requests is in flight: it can
+      only come from that one. With several in flight, or none, it goes to
+      the GET stream, as the spec allows.
     """
 
+    # What a server says or asks while working on a request.
+    DURING_A_REQUEST = frozenset(
+        {"notifications/message", "sampling/createMessage", "elicitation/create", "roots/list"}
+    )
+
     def __init__(self) -> None:
-        self._requests: dict[Any, Any] = {}  # the token (id_key) -> the request's id
+        self._in_flight: dict[Any, Any] = {}  # the request's id (id_key) -> its id
+        self._by_token: dict[Any, Any] = {}  # a progress token (id_key) -> the request's id
         self._tokens: dict[Any, Any] = {}  # the request's id (id_key) -> its token (id_key)
 
     def sent(self, message: Message) -> None:
+        """A message from the client, on its way to the relay."""
+        if message.get("method") == "notifications/cancelled":  # no answer will come
+            self._forget(params(message).get("requestId"))
+        if "method" not in message or not valid_id(message.get("id")):
+            return
+        self._in_flight[id_key(message["id"])] = message["id"]
         meta = params(message).get("_meta")
         token = meta.get("progressToken") if isinstance(meta, dict) else None
-        if "method" in message and valid_id(message.get("id")) and valid_id(token):
-            self._requests[id_key(token)] = message["id"]
+        if valid_id(token):
+            self._by_token[id_key(token)] = message["id"]
             self._tokens[id_key(message["id"])] = id_key(token)
 
     def related(self, message: Message) -> Any:
         """The id of the request ``message`` belongs on the stream of, or None."""
-        if message.get("method") == "notifications/progress":
-            return self._requests.get(id_key(params(message).get("progressToken")))
-        if "method" not in message and valid_id(message.get("id")):  # answered: over
-            self._requests.pop(self._tokens.pop(id_key(message["id"]), None), None)
+        method = message.get("method")
+        if method is None:
+            self._forget(message.get("id"))  # an answer: its request is over
+            return None
+        if method == "notifications/progress":
+            return self._by_token.get(id_key(params(message).get("progressToken")))
+        if method in self.DURING_A_REQUEST and len(self._in_flight) == 1:
+            return next(iter(self._in_flight.values()))
         return None
 
+    def _forget(self, request_id: Any) -> None:
+        if valid_id(request_id):
+            key = id_key(request_id)
+            self._in_flight.pop(key, None)
+            self._by_token.pop(self._tokens.pop(key, None), None)
 
-async def _client_to_relay(from_client: Any, port: ClientPort, owners: _ProgressOwners) -> None:
+
+async def _client_to_relay(from_client: Any, port: ClientPort, relations: _Relations) -> None:
     async for item in from_client:
         if isinstance(item, Exception):
             logger.debug("HTTP session: %s", item)
             continue
         message = item.message.model_dump(by_alias=True, exclude_unset=True)
-        owners.sent(message)
+        relations.sent(message)
         port.receive(message)
 
 
-async def _relay_to_client(output: MemoryClient, to_client: Any, owners: _ProgressOwners) -> None:
+async def _relay_to_client(output: MemoryClient, to_client: Any, relations: _Relations) -> None:
     while True:
         message = await output.receive()
         try:
@@ -435,7 +463,7 @@ async def _relay_to_client(output: MemoryClient, to_client: Any, owners: _Progre
         except ValidationError as error:
             logger.warning("HTTP session: dropped a message the SDK cannot carry: %s", error)
             continue
-        related = ServerMessageMetadata(related_request_id=owners.related(message))
+        related = ServerMessageMetadata(related_request_id=relations.related(message))
         await to_client.send(SessionMessage(carried, metadata=related))
 
 
