@@ -72,6 +72,7 @@ LOG_WORDS = frozenset(
         "leftover",
         "listening",
         "localhost",
+        "messages",
         "notification",
         "notifications",
         "possible",
