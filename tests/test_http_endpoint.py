@@ -184,6 +184,30 @@ async def test_a_tool_that_asks_the_client_is_answered_over_its_own_post_stream(
     assert seen[-1]["result"]["content"][0]["text"] == "hi from the client"
 
 
+async def test_a_client_of_an_older_revision_gets_that_revision_and_goes_on_with_it(
+    tray_home: Path,
+) -> None:
+    older = {**INITIALIZE_REQUEST, "params": {**INITIALIZE_REQUEST["params"]}}
+    older["params"]["protocolVersion"] = "2025-06-18"
+    async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
+        url = server_url(tray.hub.config.http.port, "rich")
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        opened = await http.post(url, headers=headers, json=older)
+        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+        headers["MCP-Protocol-Version"] = "2025-06-18"
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await http.post(url, headers=headers, json=initialized)
+        listed = await http.post(
+            url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        )
+
+    handshake = [
+        json.loads(line[5:]) for line in opened.text.splitlines() if line.startswith("data:")
+    ]
+    assert handshake[0]["result"]["protocolVersion"] == "2025-06-18"
+    assert listed.status_code == 200 and '"tools"' in listed.text
+
+
 async def test_the_endpoint_s_connections_send_without_waiting_for_acknowledgements() -> None:
     """asyncio turns off Nagle's algorithm only on sockets marked as TCP. Unmarked,
     the end of each streamed answer waited for the client's delayed acknowledgement:

@@ -260,6 +260,27 @@ async def test_initialize_is_answered_from_the_handshake_the_hub_made(scene):
     assert server.take() == []
 
 
+@pytest.mark.parametrize(
+    ("asked", "given"),
+    [
+        ("2025-06-18", "2025-06-18"),
+        ("2025-03-26", "2025-03-26"),
+        ("2024-11-05", "2024-11-05"),
+        ("2025-11-25", "2025-11-25"),
+        ("2031-01-01", "2025-11-25"),  # unknown: the server's own, for the client to judge
+        (None, "2025-11-25"),
+    ],
+)
+async def test_each_client_gets_the_revision_it_asked_for_when_the_server_speaks_it(
+    scene, asked, given
+):
+    s = scene()
+    await s.server()
+    editor = s.editor()
+    editor.request(1, "initialize", {"protocolVersion": asked, "capabilities": {}})
+    assert await editor.next() == result(1, {**HANDSHAKE, "protocolVersion": given})
+
+
 async def test_an_initialize_before_the_first_server_is_ready_is_answered_once_it_is(scene):
     s = scene()
     editor = s.editor()

@@ -96,6 +96,10 @@ DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this lo
 # looks the same until the hub writes to it: its requests are cancelled this late.
 LAST_ANSWERS_S = 5.0
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
+# The revisions of MCP's stdio era, oldest first (their names sort as their dates).
+# The hub speaks to a server in the newest it takes; a client asking for an older
+# one the server also takes gets that one, as it would from the server directly.
+REVISIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 # Requests the relay must look at before they go upstream.
 _HANDLED = frozenset(
     {"initialize", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"}
@@ -111,6 +115,16 @@ class Limits:
     drain_s: float = DRAIN_LIMIT_S
     replay_s: float = REPLAY_TIMEOUT_S
     last_answers_s: float = LAST_ANSWERS_S
+
+
+def negotiated(handshake: dict[str, Any] | None, asked: Any) -> dict[str, Any] | None:
+    """The server's handshake as a client asking for revision ``asked`` gets it: with
+    that revision when the server's is the same or newer, else the server's own
+    (the client then decides whether it can go on, as the spec says)."""
+    theirs = handshake.get("protocolVersion") if handshake is not None else None
+    if handshake is not None and asked in REVISIONS and theirs in REVISIONS and asked < theirs:
+        return {**handshake, "protocolVersion": asked}
+    return handshake
 
 
 class Relay:
@@ -441,7 +455,8 @@ class Relay:
             if problem is not None:
                 client.send(errors.error_response(message["id"], *problem))
                 return
-        client.send(result(message["id"], self.initialize_result))
+        asked = params(message).get("protocolVersion")
+        client.send(result(message["id"], negotiated(self.initialize_result, asked)))
 
     async def _forward(self, client: Client, message: Message) -> None:
         """Send a client's request upstream, waiting for the server if it is down."""
