@@ -93,6 +93,21 @@ async def sdk_client(url: str, token: str, **options: Any) -> AsyncIterator[Clie
             yield client
 
 
+async def raw_session(
+    http: httpx2.AsyncClient, url: str, token: str, initialize: dict[str, Any] = INITIALIZE_REQUEST
+) -> tuple[dict[str, str], httpx2.Response]:
+    """A session opened by hand, as a client with no GET stream opens one: the headers
+    its requests carry from then on, and the answer to its initialize."""
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+    opened = await http.post(url, headers=headers, json=initialize)
+    headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
+    version = initialize["params"]["protocolVersion"]
+    headers["MCP-Protocol-Version"] = version
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    await http.post(url, headers=headers, json=initialized)
+    return headers, opened
+
+
 async def test_the_sdk_http_client_lists_and_calls_tools_and_never_sees_a_kill(
     tray_home: Path,
 ) -> None:
@@ -118,11 +133,7 @@ async def test_progress_arrives_on_its_request_s_stream_before_the_answer(tray_h
     the transport puts a notification on a POST's stream only when told its request."""
     async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient() as http:
         url = server_url(tray.hub.config.http.port, "rich")
-        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
-        opened = await http.post(url, headers=headers, json=INITIALIZE_REQUEST)
-        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers, _ = await raw_session(http, url, token)
         call = {
             "jsonrpc": "2.0",
             "id": "call-1",
@@ -150,11 +161,7 @@ async def test_a_tool_that_asks_the_client_is_answered_over_its_own_post_stream(
     initialize = {**INITIALIZE_REQUEST, "params": params}
     async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
         url = server_url(tray.hub.config.http.port, "rich")
-        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
-        opened = await http.post(url, headers=headers, json=initialize)
-        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers, _ = await raw_session(http, url, token, initialize)
         call = {
             "jsonrpc": "2.0",
             "id": 5,
@@ -191,12 +198,7 @@ async def test_a_client_of_an_older_revision_gets_that_revision_and_goes_on_with
     older["params"]["protocolVersion"] = "2025-06-18"
     async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
         url = server_url(tray.hub.config.http.port, "rich")
-        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
-        opened = await http.post(url, headers=headers, json=older)
-        headers["Mcp-Session-Id"] = opened.headers["mcp-session-id"]
-        headers["MCP-Protocol-Version"] = "2025-06-18"
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        await http.post(url, headers=headers, json=initialized)
+        headers, opened = await raw_session(http, url, token, older)
         listed = await http.post(
             url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
         )
