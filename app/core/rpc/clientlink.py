@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import select
 from collections.abc import Callable
 
 from app.core.rpc.framing import (
@@ -64,7 +65,17 @@ class ClientLink:
 
     @property
     def writable(self) -> bool:
-        return not self._writer.transport.is_closing()
+        """Whether the client may still read what the relay writes: the connection is
+        open and the client closed at most its own side (``attach`` whose input ended),
+        not all of it (a client that went away)."""
+        if self._writer.transport.is_closing():
+            return False
+        sock = self._writer.get_extra_info("socket")
+        if sock is None or not hasattr(select, "poll"):
+            return True  # no way to ask (Windows): assume it still reads
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLHUP)
+        return not any(events & select.POLLHUP for _, events in poller.poll(0))
 
     async def finish(self) -> None:
         """Flush what is queued (bounded), then close the connection."""

@@ -92,8 +92,8 @@ HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
 LIST_PATIENCE_S = 2.0
 DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this long
 # A client that closed its side (its stdin ended) still gets the answers to what it
-# sent, as from a server run directly, for this long. A client that died instead
-# looks the same until the hub writes to it: its requests are cancelled this late.
+# sent, as from a server run directly, for this long; one that went away has its
+# requests cancelled at once.
 LAST_ANSWERS_S = 5.0
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
 # The revisions of MCP's stdio era, oldest first (their names sort as their dates).
