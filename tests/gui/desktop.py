@@ -272,9 +272,20 @@ class Desktop:
 
     def wait_for_window(self, *search: str, visible: bool = True) -> int:
         """The first window an ``xdotool search`` finds, once it finds one (``visible``:
-        a shown one); bounded like every command here."""
+        a shown one); bounded like every command here.
+
+        A search gives up (status 1) when a window it is looking at is destroyed
+        under it, as a menu is when the window it opened appears: it is asked
+        again until the bound.
+        """
         shown = ("--onlyvisible",) if visible else ()
-        return int(self.run("xdotool", "search", "--sync", *shown, *search).split()[0])
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                return int(self.run("xdotool", "search", "--sync", *shown, *search).split()[0])
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
 
     def visible(self, *search: str) -> list[int]:
         """``xdotool search --onlyvisible`` at once: the ids of the windows that match, if any."""
