@@ -25,8 +25,8 @@ takes it off the screen. So "files keeps crashing" never stays up beside
 - **crashed and was restarted**: an unexpected exit that the hub recovered
   by itself, told once the server runs again. At most one per server per
   ``window_s``: further ones in that window are summed up at its end
-  ("restarted 3 more times in the last minute"), unless the server parks,
-  recovers or stops first. This kind can be muted; the others cannot.
+  ("restarted 3 more times in the last minute", and whether it is running
+  now), unless the server parks, recovers or stops first. This kind can be muted; the others cannot.
 
 Stopping a server (by the user, or by removing it from the config, which
 stops it too) withdraws whatever its slot shows. Notices that need the user
@@ -151,6 +151,7 @@ class _Server:
     parked: bool = False  # a crash-loop notice went out and it has not run since
     waiting_for_secret: bool = False
     waiting_for_program: bool = False
+    running: bool = False  # its last state change was to running
     crash: ServerExited | None = None  # an unplanned exit not yet followed by running
     reason: Failure | None = None  # why its last run ended, as the supervisor put it
     window_ends: float = 0.0
@@ -204,6 +205,7 @@ class Notices:
             self._server(event.server).crash = event
 
     def _state_changed(self, event: ServerStateChanged) -> None:
+        self._server(event.server).running = event.state is State.RUNNING
         if event.state is State.CRASH_LOOP:
             self._parked(event)
         elif event.state is State.RUNNING:
@@ -346,13 +348,16 @@ class Notices:
         count = server.unreported
         server.summary, server.unreported = None, 0
         if count and not self.mute_restarts:
+            # Told up to a minute late, so it says where things stand now: a user who
+            # reads "crashed again" of a server that has been fine since should know.
             times = "once more" if count == 1 else f"{count} more times"
+            now = "It is running now." if server.running else "MCP Tray is restarting it."
             self._show(
                 Notice(
                     kind=NoticeKind.RESTARTED,
                     server=name,
                     title=f"{name} crashed again",
-                    body=f"It crashed and was restarted {times} in the last minute.",
+                    body=f"It crashed and was restarted {times} in the last minute. {now}",
                 )
             )
 

@@ -255,7 +255,24 @@ async def test_a_flapping_server_gets_one_notice_and_then_a_summary_in_its_slot(
 
     assert desktop.summary() == ["restarted files", "restarted files"]
     assert summary.title == "files crashed again"
-    assert summary.body == "It crashed and was restarted 3 more times in the last minute."
+    assert summary.body == (
+        "It crashed and was restarted 3 more times in the last minute. It is running now."
+    )
+
+
+async def test_a_summary_told_while_the_server_is_between_restarts_says_so() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus, window_s=WINDOW_S)
+    crash_and_recover(bus)
+    crash_and_recover(bus)
+    bus.publish(crash("files"))
+    bus.publish(state("files", "backoff", "running", "exited with status 3"))
+
+    summary = await desktop.next(2)
+
+    assert summary.body == (
+        "It crashed and was restarted once more in the last minute. MCP Tray is restarting it."
+    )
 
 
 @pytest.mark.parametrize("recovers", [False, True])
