@@ -17,6 +17,9 @@ from typing import Any
 import psutil
 
 LINE_TIMEOUT_S = 60.0  # the default config's first start compiles the SDK on a cold machine
+# A log record of WARNING or worse (app.core.startup's format), or what Python prints when
+# something escapes every handler.
+TROUBLE = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) |^Traceback |^Exception ignored ")
 
 
 def mcp_tray(
@@ -74,6 +77,7 @@ class HubProcess:
             errors="replace",
         )
         self.lines: list[str] = []
+        self.expected: list[re.Pattern[str]] = []  # troubles a test provokes on purpose
         self._incoming: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
@@ -104,6 +108,18 @@ class HubProcess:
             self.lines.append(line)
             if found := regex.search(line):
                 return found
+
+    def expect_warnings(self, pattern: str) -> None:
+        """A WARNING (or worse) line matching ``pattern`` is part of the test."""
+        self.expected.append(re.compile(pattern))
+
+    def unexpected_warnings(self) -> list[str]:
+        """The lines read so far that tell of trouble no test claimed."""
+        return [
+            line
+            for line in self.lines
+            if TROUBLE.search(line) and not any(p.search(line) for p in self.expected)
+        ]
 
     def status(self) -> list[dict[str, Any]]:
         result = mcp_tray(self.home, "status", "--json", env=self.env)

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QSocketNotifier
+from PySide6.QtCore import QMessageLogContext, QSocketNotifier, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from app.core.endpoint import client
@@ -81,6 +81,7 @@ def _join(paths: Paths, running: AlreadyRunning, bundle: Path | None) -> int:
 
 def _run(hub: HubAPI, *, open_bundle: Path | None = None) -> int:
     """Run the tray over ``hub`` until Quit, or until the hub itself ends the tray."""
+    log_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("MCP Tray")
@@ -124,6 +125,27 @@ async def _start(hub: HubAPI, tray: TrayApp) -> int:
         return EXIT_FIXABLE
     tray.show()
     return EXIT_OK
+
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def log_qt_messages() -> object:
+    """What Qt itself complains of goes to the app's log (hub.log and stderr) with a level,
+    so a report of a display or tray problem carries it, and tests can hold the app to
+    logging no warning they did not expect. Returns the handler it replaced."""
+    qt_logger = logging.getLogger("app.qt")
+
+    def to_log(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+        qt_logger.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
+
+    return qInstallMessageHandler(to_log)
 
 
 def stop_on_signals(app: QApplication) -> None:

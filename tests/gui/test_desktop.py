@@ -85,7 +85,8 @@ def configure(home: Path, servers: dict[str, Any], *, welcomed: bool = True) -> 
 
 @contextlib.contextmanager
 def tray_app(home: Path, desktop: Desktop) -> Iterator[HubProcess]:
-    """Plain ``mcp-tray`` (the tray) on ``desktop``; a failed wait shows the app's log."""
+    """Plain ``mcp-tray`` (the tray) on ``desktop``; a failed wait shows the app's log, and
+    a WARNING or worse that the test did not claim (``app.expect_warnings``) fails it."""
     app = HubProcess(home, env=desktop.env, command=())
     try:
         yield app
@@ -94,6 +95,8 @@ def tray_app(home: Path, desktop: Desktop) -> Iterator[HubProcess]:
         raise AssertionError(f"{error}\nThe app's log:\n" + "\n".join(app.lines[-40:])) from None
     finally:
         app.stop()
+    unexpected = app.unexpected_warnings()
+    assert not unexpected, "the app logged trouble no test expected:\n" + "\n".join(unexpected)
 
 
 def open_tray_menu(desktop: Desktop) -> int:
@@ -143,6 +146,7 @@ def test_the_tray_icon_appears_a_crash_loop_reaches_the_daemon_and_the_menu_open
     }
     configure(tray_home, servers, welcomed=False)
     with tray_app(tray_home, desktop) as app:
+        app.expect_warnings(r"weather entered crash-loop")
         app.wait_for_line(r"tray icon shown")
         app.wait_for_line(r"notes is running")
         app.wait_for_line(r"weather entered crash-loop")
@@ -298,6 +302,7 @@ def test_the_needs_a_secret_notice_opens_the_dialog_and_the_typed_secret_starts_
     typed = "tok-typed-by-a-person-1234"
     log = desktop.bus_log
     with tray_app(tray_home, desktop) as app:
+        app.expect_warnings(r"api needs the secret API_TOKEN")
         needs = log.wait_for_notified("api needs a secret")
         desktop.wait_for_window("--class", "Dunst")  # drawn: its actions act on what is drawn
         desktop.run("dunstctl", "action", "0")  # a click on the notice
@@ -326,6 +331,7 @@ def test_a_mistake_in_the_config_shows_a_banner_and_the_menu_says_so_until_it_is
     config = configure(tray_home, {"notes": notes})
     log = desktop.bus_log
     with tray_app(tray_home, desktop) as app:
+        app.expect_warnings(r"config not applied")
         app.wait_for_line(r"tray icon shown")
         app.wait_for_line(r"notes is running")
         menu = open_tray_menu(desktop)
@@ -413,6 +419,7 @@ def test_a_server_that_fails_at_once_is_supervised_in_the_tray_as_under_serve(
     desktop = open_desktop(tray=False)  # the window shows at start, with the welcome
     configure(tray_home, {"boom": boom}, welcomed=False)
     with tray_app(tray_home, desktop) as app:
+        app.expect_warnings(r"boom entered crash-loop")
         parked = app.wait_for_line(r"boom entered crash-loop after (\d+) failed start")
         desktop.bus_log.wait_for_notified("boom keeps crashing")
 
@@ -481,6 +488,8 @@ def test_the_readme_screenshots_show_a_running_a_secret_needing_and_a_crashing_s
         shots[name] = desktop.screenshot(f"{README_SHOTS}/{name}", box=box)
 
     with tray_app(tray_home, desktop) as app:
+        app.expect_warnings(r"github needs the secret")
+        app.expect_warnings(r"notes entered crash-loop")
         welcome = desktop.wait_for_window("--name", "^Welcome to MCP Tray$")
         app.wait_for_line(r"demo is running")
         welcome_box = desktop.geometry(welcome)

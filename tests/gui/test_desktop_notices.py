@@ -66,6 +66,7 @@ def test_a_crash_notice_is_replaced_when_the_server_recovers_and_withdrawn_when_
     (tray_home / "config.json").write_text(json.dumps({"mcpServers": servers}))
     log = desktop.bus_log
     app = HubProcess(tray_home, env=desktop.env, command=())  # plain `mcp-tray`: the tray
+    app.expect_warnings(r"(files|weather|maps) entered crash-loop")
     try:
         crashing = log.wait_for_notified("files keeps crashing")
         weather = log.wait_for_notified("weather keeps crashing")
@@ -85,6 +86,8 @@ def test_a_crash_notice_is_replaced_when_the_server_recovers_and_withdrawn_when_
         raise AssertionError(f"{error}\nThe app's log:\n" + "\n".join(app.lines[-40:])) from None
     finally:
         app.stop()
+    unexpected = app.unexpected_warnings()
+    assert not unexpected, "the app logged trouble no test expected:\n" + "\n".join(unexpected)
 
     assert (crashing.urgency, weather.urgency, maps.urgency) == (CRITICAL,) * 3
     assert stopped.returncode == 0, stopped.stderr
