@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Qt, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QIcon
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from app.core import traymenu
@@ -43,6 +43,7 @@ from app.gui.connect import ConnectDialog
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
 from app.gui.menus import LiveMenu
 from app.gui.notify import DesktopNotifier
+from app.gui.opener import DesktopOpener
 from app.gui.removeserver import RemoveServerDialog
 from app.gui.windows import SETTINGS, MainWindow
 from app.hosts.host import HostError
@@ -71,8 +72,8 @@ def icon_for(state: Overall) -> QIcon:
 class TrayApp(QObject):
     """The icon, its menu, the window and the notifier, over one hub.
 
-    ``open_url`` opens a file with the desktop's program for it (Qt's, unless
-    a test stands in for the desktop).
+    ``open_url`` opens a file with the desktop's program for it (app.gui.opener,
+    unless a test stands in for the desktop).
     """
 
     def __init__(
@@ -80,13 +81,15 @@ class TrayApp(QObject):
         hub: HubAPI,
         *,
         autostart: Autostart | None = None,
-        open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl,
+        open_url: Callable[[QUrl], bool] | None = None,
     ) -> None:
         super().__init__()
         self.hub = hub
         self.autostart = autostart or Autostart()
         self.choices = UserChoices(hub.paths.choices_file)
-        self.open_url = open_url
+        self.opener = DesktopOpener(self)
+        self.opener.failed.connect(self._open_in_editor)
+        self.open_url = open_url or self.opener.open
         self.logo = QIcon(str(resource_path("icons", "mcp-tray.svg")))
         self.bridge = HubBridge(hub.bus)
         self.bridge.notices.mute_restarts = self.choices.mute_restarts()
@@ -328,8 +331,12 @@ class TrayApp(QObject):
     def open_config(self) -> None:
         """In the desktop's program for JSON, else a text editor, else say where it is."""
         path = self.hub.paths.config_file
-        if self.open_url(QUrl.fromLocalFile(str(path))):
-            return
+        if not self.open_url(QUrl.fromLocalFile(str(path))):
+            self._open_in_editor(str(path))
+
+    def _open_in_editor(self, file: str) -> None:
+        """The desktop has no program for ``file``: a text editor, else show where it is."""
+        path = Path(file)
         command = text_editor_command(path)
         if command is not None and QProcess.startDetached(command[0], command[1:])[0]:
             logger.info("opened the config with %s", command[0])

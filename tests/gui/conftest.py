@@ -199,16 +199,21 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def start_tray(
     tray_home: Path, tray_loop: TrayLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., RunningTray]]:
-    """``start_tray(servers, secrets=None)``: a hub and tray, started; closed after the test."""
+    """``start_tray(servers, secrets=None, desktop_opens=False)``: a hub and tray, started;
+    closed after the test. ``desktop_opens``: files are opened as the app opens them, through
+    whatever ``xdg-open`` the PATH holds, instead of being recorded (OpenedFiles)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     started: list[RunningTray] = []
 
-    def start(servers: dict[str, Any], *, secrets: Secrets | None = None) -> RunningTray:
+    def start(
+        servers: dict[str, Any], *, secrets: Secrets | None = None, desktop_opens: bool = False
+    ) -> RunningTray:
         (tray_home / "config.json").write_text(json.dumps({"mcpServers": servers}))
         paths = default_paths()
         paths.ensure()
         hub = Hub(paths, secrets=secrets)
-        tray = TrayApp(hub, autostart=Autostart(["mcp-tray"]), open_url=OpenedFiles())
+        opened = None if desktop_opens else OpenedFiles()  # None: the tray's own, with xdg-open
+        tray = TrayApp(hub, autostart=Autostart(["mcp-tray"]), open_url=opened)
         running = RunningTray(tray, EventRecorder(hub.bus))
 
         async def start_both() -> None:  # as app.gui.app starts them: on the running loop
