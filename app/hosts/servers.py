@@ -102,6 +102,8 @@ def check(
     problems = _fit_problems(draft, config, replacing)
     if draft.remote_url:
         return problems
+    if not draft.command.strip():  # already said; there is no program to look for
+        return problems + _secret_problems(draft)
     problem = _program_problem(draft, path_for_lookup)
     return problems + ([problem] if problem else []) + _secret_problems(draft)
 

@@ -92,3 +92,9 @@ def test_what_the_problem_says_to_write_is_what_mcp_tray_reads_as_a_dollar() -> 
     fixed = ServerDraft(name="docs", command="/bin/sh", args=["-c", "echo $${PRICE}"])
 
     assert check(fixed) == []
+
+
+def test_an_empty_form_asks_for_a_program_and_names_no_program_that_cannot_be_found() -> None:
+    problems = check(ServerDraft(name="", command="  "))
+
+    assert problems == ["Give the server a name.", "Say which program starts the server."]
