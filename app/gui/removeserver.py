@@ -49,9 +49,13 @@ class RemoveServerDialog(QDialog):
         self.delete_secrets.setChecked(True)
         self.delete_secrets.setVisible(bool(names))
         self.buttons = QDialogButtonBox()
-        self.remove = self.buttons.addButton("Remove", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        self.remove = self.buttons.addButton("&Remove", QDialogButtonBox.ButtonRole.AcceptRole)
+        # Enter keeps the server: removing is chosen with a click (or Alt+R), never by
+        # an Enter meant for something else. A focused auto-default button would take Enter.
+        self.remove.setAutoDefault(False)
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setDefault(True)
+        cancel.setFocus()
         self.buttons.accepted.connect(lambda: self._run(self.confirmed()))
         self.buttons.rejected.connect(self.close)
         heading = QLabel(f"<b>Remove {name}?</b>")

@@ -632,3 +632,31 @@ def test_closing_while_a_bundle_is_saved_keeps_its_files_only_if_it_is_saved(  #
 
 def _state(running: RunningTray, name: str) -> str:
     return next((r.state for r in running.tray.rows() if r.name == name), "")
+
+
+def test_enter_in_the_remove_dialog_keeps_the_server_and_remove_must_be_chosen(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    running: RunningTray = start_tray({"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+
+    async def scenario() -> tuple[bool, bool, str, list[str]]:
+        await until(running, lambda: "notes" in {r.name for r in running.tray.rows()})
+        find_action(running.tray.menu, "notes", "Remove…").trigger()
+        dialog = running.tray.remove_dialogs["notes"]
+        default = (dialog.remove.isDefault(), dialog.remove.autoDefault(), dialog.remove.text())
+        cancelled = asyncio.Event()
+        dialog.buttons.rejected.connect(cancelled.set)
+        QTest.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
+        await cancelled.wait()
+        await running.settled()
+        return (*default, [r.name for r in running.tray.rows()])
+
+    remove_is_default, remove_is_auto_default, label, rows = tray_loop.run(scenario)
+
+    assert not remove_is_default and not remove_is_auto_default
+    assert label == "&Remove"  # Alt+R, or a click
+    assert list(json.loads(config_text(tray_home))["mcpServers"]) == ["notes"]
+    assert rows == ["notes"]
