@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import socket
@@ -12,8 +13,9 @@ from typing import Any
 import httpx2
 import pytest
 from keyring.backends import SecretService
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
-from PySide6.QtWidgets import QApplication, QLabel, QPushButton
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QPushButton
 
 from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
 from app.core.notices import Notice, NoticeKind
@@ -21,7 +23,9 @@ from app.core.overview import Overall
 from app.core.secrets import Secrets, SecretStore
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
+from app.core.traymenu import EDIT, HTTP, HTTP_ADDRESSES, NEW_KEY, SECRET, WINDOW
 from app.gui.dialogs import ConfigLocationDialog, SecretDialog, WelcomeWindow
+from app.gui.tray import TrayApp
 from app.gui.windows import COLUMNS, ServersTab
 from app.hosts.linking import connect
 from app.hosts.registry import HOSTS
@@ -30,6 +34,7 @@ from tests.helpers import FLAKY, INITIALIZE_REQUEST, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
 
 FAST = {"initialDelayMs": 10, "maxDelayMs": 50}
+EDITOR_START_TIMEOUT_MS = 10_000  # a detached shell script writing one line, on a busy machine
 JARGON = re.compile(r"crash-loop|needs-secret|backoff|status \d|pid\b|`|mcp-tray \w|\d+m\d\ds")
 
 
@@ -265,6 +270,29 @@ def test_the_secret_dialog_refuses_a_value_too_short_or_too_common_and_says_why(
     assert dialog.save.isEnabled() and dialog.status.text() == ""
 
 
+def test_return_in_the_secret_dialog_saves_only_what_save_would_and_keeps_the_reason(
+    qtbot: Any,
+) -> None:
+    dialog = SecretDialog("weather", ["API_KEY"])
+    qtbot.addWidget(dialog)
+    sent: list[tuple[str, str, str]] = []
+    dialog.submitted.connect(lambda *args: sent.append(args))
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    said = []
+
+    for typed in ("", "abc", "tok-" + "q" * 24):
+        dialog.value.setText(typed)
+        before = dialog.status.text()
+        qtbot.keyClick(dialog.value, Qt.Key.Key_Return)
+        said.append((before == dialog.status.text(), dialog.isVisible(), len(sent)))
+
+    assert said == [(True, True, 0), (True, True, 0), (False, True, 1)]
+    assert sent == [("weather", "API_KEY", "tok-" + "q" * 24)]
+    assert dialog.status.text() == "Saving it for weather…"
+    dialog.close()
+
+
 def test_the_log_view_tells_the_story_and_counts_matches(
     start_tray: Any, tray_loop: TrayLoop, expect_warnings: Any
 ) -> None:
@@ -302,7 +330,102 @@ def test_the_log_view_tells_the_story_and_counts_matches(
     assert "fatal: cannot open" in QGuiApplication.clipboard().text()
 
 
+def trigger_everything(menu: Any) -> None:
+    """Pick every entry of ``menu`` and of its submenus that the user can pick."""
+    for action in menu.actions():
+        if action.menu() is not None:
+            trigger_everything(action.menu())
+        elif action.isEnabled() and not action.isSeparator():
+            action.trigger()
+
+
+async def click_everything(window: Any) -> list[str]:
+    """Click every button and switch ``window`` shows, on each tab, with each server of its
+    table selected; the texts of those it showed."""
+    texts = []
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        for row in range(window.servers.table.rowCount()):
+            window.servers.table.selectRow(row)
+            drawn = window.servers.buttons.values()
+            while not all(b.isVisibleTo(window.servers) for b in drawn):
+                await asyncio.sleep(0)  # Qt shows the selected server's new buttons on a next turn
+            for control in window.findChildren(QAbstractButton):
+                if control.isVisibleTo(window):
+                    texts.append(control.text())
+                    control.click()
+    return texts
+
+
 def test_without_a_system_tray_the_window_holds_every_action_of_the_menu(
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tray_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    expect_warnings: Any,
+) -> None:
+    expect_warnings(r"gui-api needs the secret API_TOKEN")
+    # What each entry and button asks the tray to do is recorded, not done (Quit would quit).
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(TrayApp, "act", lambda tray, verb, server: asked.append((verb, server)))
+    store = SecretStore(tray_home / "names.json", backend=MemoryKeyring())
+    secretive = {
+        "command": PYTHON,
+        "args": [str(SERVERS / "secretive.py")],
+        "env": {"API_TOKEN": "${secret:API_TOKEN}"},
+    }
+    running: RunningTray = start_tray(  # offscreen: no system tray
+        {"demo": flaky(), "gui-api": secretive}, secrets=Secrets(store)
+    )
+    config_file = tray_home / "config.json"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def serving_over_http() -> None:  # so that the menu offers its HTTP entries too
+        await running.events.wait_for_state("running")
+        await running.events.wait_for_state("needs-secret")
+        mark = len(running.events.events)
+        config = json.loads(config_file.read_text())
+        config_file.write_text(json.dumps({**config, "http": {"enabled": True, "port": port}}))
+        await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
+
+    tray_loop.run(serving_over_http)
+    running.tray.refresh()
+    window = running.tray.window
+    trigger_everything(running.tray.menu)
+    in_menu = set(asked)
+    asked.clear()
+    shown = tray_loop.run(lambda: click_everything(window))
+    in_window = set(asked)
+
+    assert window.isVisible()
+    assert {(HTTP, ""), (NEW_KEY, ""), (SECRET, "gui-api"), (EDIT, "demo")} <= in_menu
+    assert in_window - in_menu == set()
+    # The window is what "Servers and logs…" opens, and its Settings tab lists the
+    # addresses "HTTP addresses…" shows.
+    assert in_menu - in_window == {(WINDOW, ""), (HTTP_ADDRESSES, "")}
+    assert window.settings.findChild(QPushButton, "copy:gui-api") is not None
+    assert not [t for t in shown + menu_texts(running.tray.menu) if "Reload" in t]
+
+
+def test_quit_sits_apart_from_the_other_buttons_of_the_window(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({})
+    window = running.tray.window
+    bottom = {
+        b.text(): b.geometry()
+        for b in window.findChildren(QPushButton)
+        if b.isVisibleTo(window) and b.parentWidget() is window
+    }
+
+    assert list(bottom) == ["Add a server…", "Connect an app…", "Open config", "Quit"]
+    gaps = [bottom[b].left() - bottom[a].right() for a, b in itertools.pairwise(bottom)]
+    assert gaps[-1] > bottom["Quit"].width() > gaps[0]  # a stretch before Quit, not a spacing
+
+
+def test_without_a_system_tray_the_window_shows_itself_and_closing_it_says_how_to_come_back(
     start_tray: Any, tray_loop: TrayLoop
 ) -> None:
     running: RunningTray = start_tray({"demo": flaky()})  # offscreen: no system tray
@@ -310,15 +433,10 @@ def test_without_a_system_tray_the_window_holds_every_action_of_the_menu(
     tray_loop.run(lambda: running.events.wait_for_state("running"))
     running.tray.refresh()
     window = running.tray.window
-    buttons = {b.text() for b in window.findChildren(QPushButton) if b.isVisibleTo(window)}
-    settings = window.settings
 
     assert window.isVisible()
     assert "no system tray" in window.banner.text()
     assert "applications menu" in window.banner.text()  # how to come back after closing
-    assert {"Connect an app…", "Open config", "Quit", "Restart", "Stop", "Show logs"} <= buttons
-    assert "Reload config" not in buttons
-    assert {settings.login.text(), settings.http.text(), settings.mute.text()}
     assert window.headline.text() == "1 server running"
     assert table_texts(running)[0][:2] == ["demo", "Running"]
     assert running.tray.tray_watch.isActive()  # it looks for a tray that starts later
@@ -365,6 +483,43 @@ def test_the_first_run_shows_a_welcome_once(start_tray: Any, tray_loop: TrayLoop
     assert getattr(again.tray, "welcome", None) is None
 
 
+@pytest.mark.parametrize(
+    ("step", "opens", "opened"),
+    [
+        ("Add a server…", {"AddServerDialog"}, False),
+        ("Connect an app…", {"ConnectDialog"}, False),
+        ("Open config", set(), True),
+    ],
+)
+def test_each_step_of_the_welcome_does_what_it_says(  # noqa: PLR0917 - fixtures
+    start_tray: Any,
+    tray_loop: TrayLoop,
+    tray_home: Path,
+    step: str,
+    opens: set[str],
+    opened: bool,
+) -> None:
+    running: RunningTray = start_tray({"demo": flaky()})
+    welcome = running.tray.welcome
+    assert welcome is not None
+
+    def on_screen() -> list[Any]:
+        return [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+    async def choose() -> tuple[set[str], bool]:
+        before = on_screen()
+        next(b for b in welcome.findChildren(QPushButton) if b.text() == step).click()
+        await running.settled()
+        after = on_screen()
+        return {type(w).__name__ for w in after if w not in before}, welcome in after
+
+    shown, welcome_stays = tray_loop.run(choose)
+
+    assert shown == opens
+    assert not welcome_stays  # a step taken, the welcome is done
+    assert running.tray.open_url.opened == ([str(tray_home / "config.json")] if opened else [])
+
+
 def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fixed(
     start_tray: Any,
     tray_loop: TrayLoop,
@@ -386,6 +541,7 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
         top = [a.text() for a in running.tray.menu.actions()[:5]]
         banner = running.tray.window.config_banner
         shown = (banner.text.text(), banner.isVisibleTo(running.tray.window))
+        next(b for b in banner.findChildren(QPushButton) if b.text() == "Open config").click()
         mark = len(running.events.events)
         config.write_text(good)
         await running.events.wait_for(lambda e: isinstance(e, ConfigApplied), after=mark)
@@ -398,6 +554,7 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
     assert top[3] == 'mcpServers.demo: missing required key "command"'  # on a line of its own
     assert top[4] == "Open config to fix it"
     assert banner_shown and "line 1, column" in banner_text and "keep running" in banner_text
+    assert running.tray.open_url.opened == [str(config)]  # by the banner's Open config
     # Offscreen there is no tray either: the notice does not repeat the mistake in the window.
     assert running.tray.window.banner.text().count("mistake") == 0
     assert "no system tray" in running.tray.window.banner.text()
@@ -426,6 +583,35 @@ def test_open_config_falls_back_to_showing_where_the_file_is(
     copy.click()
     assert QGuiApplication.clipboard().text() == str(tray_home / "config.json")
     shown.close()
+
+
+def test_open_config_falls_back_to_a_text_editor_when_no_program_opens_json(
+    start_tray: Any,
+    tray_home: Path,
+    tmp_path: Path,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    editor = folder / "mousepad"  # a fake editor: it writes the arguments it was started with
+    args = folder / "mousepad.args"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{args}"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))  # the only editor to be found
+    running: RunningTray = start_tray({})
+    running.tray.open_url.answer = False  # the desktop has no program for .json
+    config = str(tray_home / "config.json")
+
+    running.menu_action("Open config").trigger()
+    qtbot.waitUntil(
+        lambda: args.is_file() and args.read_text() == f"{config}\n",
+        timeout=EDITOR_START_TIMEOUT_MS,
+    )
+
+    assert running.tray.open_url.opened == [config]
+    shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, ConfigLocationDialog)]
+    assert not [w for w in shown if w.isVisible()]  # the editor opened it: nothing to show
 
 
 def test_start_at_login_is_toggled_from_the_menu(
