@@ -234,3 +234,33 @@ def test_a_token_given_with_env_goes_to_the_keyring_and_secret_is_suggested_for_
     assert keyring_value(secret_service, "api", "API_TOKEN") == TOKEN
     assert plain.returncode == 0, plain.stderr
     assert "--secret" not in plain.stderr
+
+
+def test_remove_takes_the_server_out_of_each_connected_app_and_says_which(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text(
+        "{\n"
+        "  // my servers\n"
+        '  "mcpServers": {\n'
+        f'    "kept": {{"command": "{PYTHON}", "args": ["{ANSWER}"]}},\n'
+        '    "mine": {"command": "my-own-server"}\n'
+        "  }\n"
+        "}\n"
+    )
+    connected = mcp_tray(hub.home, "connect", "cursor", "--path", str(cursor), env=hub.env)
+    assert connected.returncode == 0, connected.stderr
+    attached = cursor.read_text()
+
+    removed = mcp_tray(hub.home, "remove", "kept", "--yes", env=hub.env)
+    disconnected = mcp_tray(hub.home, "disconnect", "cursor", "--path", str(cursor), env=hub.env)
+
+    assert removed.returncode == 0, removed.stderr
+    assert f"Took kept out of Cursor's {cursor}" in removed.stdout
+    assert cursor.read_text() == (
+        '{\n  // my servers\n  "mcpServers": {\n    "mine": {"command": "my-own-server"}\n  }\n}\n'
+    )
+    assert attached in [p.read_text() for p in tmp_path.glob("mcp.json.*")]  # a backup
+    assert disconnected.returncode == 0, disconnected.stderr
+    assert "kept" not in cursor.read_text()  # disconnect does not bring it back

@@ -379,7 +379,7 @@ def _remove(args: argparse.Namespace, paths: Paths) -> int:
     if args.name not in config.servers:
         known = ", ".join(sorted(config.servers)) or "none"
         raise CommandError(f"MCP Tray has no server named {args.name!r} (its servers: {known})")
-    if sys.stdin.isatty() and not args.yes and not _confirmed(args):
+    if sys.stdin.isatty() and not args.yes and not _confirmed(args, paths):
         print("Nothing was changed.")
         return EXIT_OK
     store = SecretStore(paths.secret_index)
@@ -387,8 +387,13 @@ def _remove(args: argparse.Namespace, paths: Paths) -> int:
     return EXIT_OK
 
 
-def _confirmed(args: argparse.Namespace) -> bool:
+def _confirmed(args: argparse.Namespace, paths: Paths) -> bool:
+    from app.hosts.linking import apps_reaching
+
     secrets = "" if args.keep_secrets else " and delete its secrets from the keyring"
+    apps = sorted({host.title for host, _ in apps_reaching(paths, args.name)})
+    if apps:
+        secrets += f" (and from {' and '.join(apps)}, which use it)"
     answer = input(f"Stop {args.name}, remove it from MCP Tray{secrets}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
@@ -407,6 +412,10 @@ def _say_removed(removed: Removed) -> None:
     if removed.secrets_kept:
         kept = ", ".join(removed.secrets_kept)
         print(f"{kept} stay in the keyring; `mcp-tray secret rm {name} NAME` deletes one.")
+    for title, path in removed.apps:
+        print(f"Took {name} out of {title}'s {path}; restart {title} to load the change.")
+    for trouble in removed.apps_trouble:
+        print(f"Note: {trouble}", file=sys.stderr)
 
 
 # ----- catalog

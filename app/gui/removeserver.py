@@ -1,5 +1,7 @@
 """Remove…: asks with the server's name, then stops it and takes it out of the config.
 
+The apps connected to it (Connect an app…) are named before asking: removing
+takes the server out of their settings too, where it would only fail now.
 Deleting its saved secrets is a checkbox, on by default as ``mcp-tray remove``
 does (a server's secrets are its own, and no other server reads them); a
 person who means to add it back later unticks it. The dialog stays to say
@@ -22,7 +24,7 @@ from app.core.errors import UserError
 from app.core.problems import plain
 from app.core.secrets import secret_names
 from app.gui.tasks import Run, WindowTasks
-from app.hosts import servers
+from app.hosts import linking, servers
 from app.hosts.servers import Removed
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,17 @@ class RemoveServerDialog(QDialog):
         layout.addWidget(self.delete_secrets)
         layout.addWidget(self.buttons)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.apps_named = asyncio.Event()  # set once the question names the apps, if any
+        self._run(self._name_the_apps())
+
+    async def _name_the_apps(self) -> None:
+        """Say which connected apps reach the server: removing it edits their files too."""
+        found = await asyncio.to_thread(linking.apps_reaching, self.hub.paths, self.server)
+        if found and self.remove.isEnabled():
+            words = apps_words(sorted({host.title for host, _ in found}))
+            self.question.setText(f"{self.question.text()} {words}")
+            self.adjustSize()
+        self.apps_named.set()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.tasks.cancel()
@@ -101,11 +114,29 @@ def _checkbox_words(names: Sequence[str]) -> str:
     return f"Also delete its saved secrets ({listed}) from your system's keychain"
 
 
+def apps_words(titles: Sequence[str]) -> str:
+    """ "Cursor and Claude Desktop use it; MCP Tray takes it out of their settings too." """
+    one = len(titles) == 1
+    names = titles[0] if one else f"{', '.join(titles[:-1])} and {titles[-1]}"
+    return (
+        f"{names} {'uses' if one else 'use'} it; MCP Tray takes it out of "
+        f"{'its' if one else 'their'} settings too."
+    )
+
+
 def removed_words(removed: Removed) -> str:
     """What Remove changed, as the dialog says it at the end."""
     words = [f"{removed.name} was removed."]
     if removed.hub.problem:
         words.append(f"MCP Tray could not stop it yet: {plain(removed.hub.problem)}")
+    if removed.apps:
+        titles = sorted({title for title, _ in removed.apps})
+        them = "it" if len(titles) == 1 else "them"
+        words.append(
+            f"Took it out of {' and '.join(titles)}'s settings; restart {them} to see the change."
+        )
+    if removed.apps_trouble:
+        words.append(f"Some apps still list it: {plain('; '.join(removed.apps_trouble))}")
     if removed.bundle_deleted:
         words.append("Deleted the files of its bundle.")
     if removed.secrets_deleted:

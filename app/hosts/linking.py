@@ -14,6 +14,10 @@ that file is made readable by the user only (0600), and the command says so.
 :func:`rotate_token` replaces the token and writes the new one into every
 app file MCP Tray gave the old one; ``disconnect`` gives a file restored
 byte for byte its permission bits back.
+
+Removing a server from MCP Tray takes its entry out of each app file connect
+pointed at it (:func:`take_out`), since ``attach NAME`` would only fail there
+now; :func:`apps_reaching` says beforehand which apps those are.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from app.core.config import write_config_text
 from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
 from app.core.jsontext.jsonc import Document, JsoncError
+from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
@@ -203,6 +208,54 @@ def attaches(host: Host, name: str, raw: dict[str, Any]) -> bool:
     return list(host.launch(raw).args[-2:]) == ["attach", name]
 
 
+# ----- a server removed from MCP Tray
+
+
+@dataclass(frozen=True)
+class TakenOut:
+    """What removing a server changed in the apps connect pointed at it."""
+
+    changed: list[tuple[Host, Path]]  # the app files its entry was taken out of
+    trouble: list[str]  # a sentence for each app file that still names it
+
+
+def apps_reaching(paths: Paths, name: str) -> list[tuple[Host, Path]]:
+    """The app files, of those connect changed, whose entry for ``name`` goes through
+    MCP Tray; a file that cannot be read now is left out. Reads files: off the loop."""
+    found = []
+    for host, path in Connections(paths.connections_dir).recorded():
+        try:
+            if _attaching(host, path, name) is not None:
+                found.append((host, path))
+        except (OSError, UnicodeDecodeError, JsoncError, NotAConfigFile):
+            continue  # take_out says so, if it is still so then
+    return found
+
+
+def take_out(paths: Paths, name: str) -> TakenOut:
+    """Take the entry for the removed server ``name`` out of each app file connect pointed
+    at MCP Tray, where it would only fail now; entries the user pointed elsewhere stay."""
+    connections = Connections(paths.connections_dir)
+    changed, trouble = [], []
+    for host, path in connections.recorded():
+        try:
+            with _reported(path):
+                if connections.take_out(host, path, name):
+                    changed.append((host, path))
+        except HostError as error:
+            trouble.append(f"{host.title}: {error}")
+    return TakenOut(changed, trouble)
+
+
+def _attaching(host: Host, path: Path, name: str) -> Document | None:
+    """The app's file, parsed, when its entry for ``name`` goes through MCP Tray."""
+    if not path.exists():
+        return None
+    document = Document.parse(read_config_file(path))
+    raw = host.servers(document.data).get(name)
+    return document if isinstance(raw, dict) and attaches(host, name, raw) else None
+
+
 def disconnect(host: Host, path: Path, paths: Paths) -> Outcome:
     """Undo :func:`connect`: the host starts its servers itself again."""
     with _reported(path):
@@ -273,21 +326,52 @@ class Connections:
     def connected(self, host: Host, path: Path) -> bool:
         return self._record_file(host, path).exists()
 
+    def recorded(self) -> list[tuple[Host, Path]]:
+        """Every app file connect changed, as (host, file)."""
+        return [(host, path) for host, path, _written in self._records()]
+
     def over_http(self) -> list[tuple[Host, Path]]:
         """The app files connect gave a URL (and so the token), as (host, file)."""
-        found = []
+        return [
+            (host, path)
+            for host, path, written in self._records()
+            if any(isinstance(w, dict) and host.url_of(w) for w in written)
+        ]
+
+    def _records(self) -> Iterator[tuple[Host, Path, list[Any]]]:
+        """Each record's host, app file and the entries connect wrote there."""
         for record_file in sorted(self.folder.glob("*.json")):
             try:
                 record = json.loads(record_file.read_text())
                 # Records written before "host" was kept: the file name starts with it.
                 host = HOSTS[record.get("host") or record_file.stem.rpartition("-")[0]]
                 written = [entry["written"] for entry in record["entries"].values()]
+                path = Path(record["path"])
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
                 logger.warning("skipping the unreadable record %s: %s", record_file, error)
                 continue
-            if any(isinstance(w, dict) and host.url_of(w) for w in written):
-                found.append((host, Path(record["path"])))
-        return found
+            yield host, path, written
+
+    def take_out(self, host: Host, path: Path, name: str) -> bool:
+        """Take the entry for ``name`` out of the app's file if it goes through MCP Tray
+        (with a backup, the rest of the file as it was); whether it did. Disconnect
+        then no longer puts it back: the server is gone from MCP Tray."""
+        document = _attaching(host, path, name)
+        if document is None:
+            return False
+        write_config_text(path, without_member(document, (host.key, name)))
+        record = self._record(host, path)
+        if record is None:  # the file is no longer connected: nothing to keep in step
+            return True
+        record["entries"].pop(name, None)
+        if not record["entries"]:
+            self._forget(host, path)  # nothing left for disconnect to put back
+            return True
+        # Restoring the whole original would bring the removed server back.
+        record["byte_restore"] = False
+        record["written_sha256"] = _digest(path.read_bytes())
+        self._save(host, path, record)
+        return True
 
     def give_token(self, host: Host, path: Path, headers: dict[str, str]) -> list[str]:
         """Give each entry connect wrote with a URL, and that still points at MCP
@@ -368,3 +452,39 @@ def _stem(host: Host, path: Path) -> str:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# ----- taking a member out, formatting kept
+
+
+def without_member(document: Document, path: KeyPath) -> str:
+    """The text without the member at ``path``, its comma and the space before the next
+    member; comments around it stay."""
+    text, blank = document.text, document.blank
+    start, end = document.span(path)
+    key = _key_start(blank, start)
+    after = end
+    while after < len(blank) and blank[after].isspace():
+        after += 1
+    if blank[after] == ",":  # not the last member: up to the next one
+        after += 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        return text[:key] + text[after:]
+    before = key - 1
+    while blank[before].isspace():
+        before -= 1
+    if blank[before] == ",":  # the last member: from the comma before it
+        return text[:before] + text[end:]
+    return text[: before + 1] + text[end:]  # the only member: the object is left empty
+
+
+def _key_start(blank: str, value_start: int) -> int:
+    """Where the key of the member whose value starts at ``value_start`` opens: back over
+    the colon, to the first quote not escaped (a key holds no other)."""
+    index = blank.rindex('"', 0, blank.rindex(":", 0, value_start))  # its closing quote
+    while True:
+        index = blank.rindex('"', 0, index)
+        escapes = len(blank[:index]) - len(blank[:index].rstrip("\\"))
+        if escapes % 2 == 0:
+            return index

@@ -16,6 +16,7 @@ edited one and stops a removed one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Mapping
@@ -42,12 +43,13 @@ from app.core.endpoint.secret_changes import secrets_changed
 from app.core.errors import HubNotTold, UserError
 from app.core.installation import demo_command
 from app.core.jsontext.jsonc import Document
-from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import SecretStore, refusal, secret_names
 from app.core.secrets.migrate import Move, keep
 from app.core.supervise.programs import MissingProgram, is_path, path_missing
+from app.hosts import linking
 from app.hosts.importing import our_config
+from app.hosts.linking import without_member
 
 # Applying a change stops what it replaces or removes (each gets its grace
 # period); starting is not waited for.
@@ -86,6 +88,9 @@ class Removed:
     secrets_kept: tuple[str, ...] = ()
     secrets_problem: str = ""  # why the keyring kept them although asked to delete them
     bundle_deleted: Path | None = None  # the bundle's folder it ran from, deleted with it
+    # The apps whose files reached it through MCP Tray, its entry taken out of them:
+    apps: tuple[tuple[str, Path], ...] = ()  # (the app's title, its file)
+    apps_trouble: tuple[str, ...] = ()  # a sentence for each app file that still names it
 
 
 # ----- checking
@@ -284,7 +289,7 @@ def _with_entry(text: str, draft: ServerDraft, replace: str | None) -> str:
         entry = _merged(document.data["mcpServers"][replace], entry, draft)
         if replace == draft.name:
             return document.replace(("mcpServers", replace), entry)
-        document = Document.parse(_without(document, ("mcpServers", replace)))
+        document = Document.parse(without_member(document, ("mcpServers", replace)))
     if "mcpServers" not in document.data:
         document = Document.parse(document.insert((), "mcpServers", {}))
     return document.insert(("mcpServers",), draft.name, entry)
@@ -351,6 +356,9 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
     no other server uses them. The config changes first: a keyring that then
     fails leaves them stored, and :attr:`Removed.secrets_problem` says why.
 
+    Each app connect pointed at it (app.hosts.linking) loses its entry for it,
+    which would only fail now.
+
     A server added from a bundle ran from the bundle's folder under the data
     folder, which MCP Tray made for it: that goes too (unless another server
     runs from it) once the config no longer names it.
@@ -358,14 +366,22 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
     text, config = our_config(paths)
     if name not in config.servers:
         raise ServerNotSaved(_unknown(name, config))
-    new_text = _without(Document.parse(text), ("mcpServers", name))
+    new_text = without_member(Document.parse(text), ("mcpServers", name))
     remaining = parse_config(new_text, path=paths.config_file)
     backup = write_config_text(paths.config_file, new_text)
+    taken = linking.take_out(paths, name)
     hub = _reload(paths)
-    folder = _delete_bundle(paths, config.servers[name].cwd, remaining)
+    removed = Removed(
+        name,
+        backup,
+        hub,
+        bundle_deleted=_delete_bundle(paths, config.servers[name].cwd, remaining),
+        apps=tuple((host.title, path) for host, path in taken.changed),
+        apps_trouble=tuple(taken.trouble),
+    )
     names = sorted({*secret_names(config.servers[name]), *store.names(name)})
     if not delete_secrets:
-        return Removed(name, backup, hub, secrets_kept=tuple(names), bundle_deleted=folder)
+        return dataclasses.replace(removed, secrets_kept=tuple(names))
     deleted: list[str] = []
     try:
         for secret in names:
@@ -373,8 +389,10 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
                 deleted.append(secret)
     except UserError as error:  # KeyringUnavailable, in its own words
         kept = tuple(secret for secret in names if secret not in deleted)
-        return Removed(name, backup, hub, tuple(deleted), kept, str(error), folder)
-    return Removed(name, backup, hub, secrets_deleted=tuple(deleted), bundle_deleted=folder)
+        return dataclasses.replace(
+            removed, secrets_deleted=tuple(deleted), secrets_kept=kept, secrets_problem=str(error)
+        )
+    return dataclasses.replace(removed, secrets_deleted=tuple(deleted))
 
 
 def _delete_bundle(paths: Paths, cwd: str | None, remaining: Config) -> Path | None:
@@ -390,39 +408,6 @@ def _delete_bundle(paths: Paths, cwd: str | None, remaining: Config) -> Path | N
 def _unknown(name: str, config: Config) -> str:
     known = ", ".join(sorted(config.servers)) or "none"
     return f"MCP Tray has no server named {name!r} (its servers: {known})."
-
-
-def _without(document: Document, path: KeyPath) -> str:
-    """The text without the member at ``path``, its comma and the space before the next
-    member; comments around it stay."""
-    text, blank = document.text, document.blank
-    start, end = document.span(path)
-    key = _key_start(blank, start)
-    after = end
-    while after < len(blank) and blank[after].isspace():
-        after += 1
-    if blank[after] == ",":  # not the last member: up to the next one
-        after += 1
-        while after < len(text) and text[after].isspace():
-            after += 1
-        return text[:key] + text[after:]
-    before = key - 1
-    while blank[before].isspace():
-        before -= 1
-    if blank[before] == ",":  # the last member: from the comma before it
-        return text[:before] + text[end:]
-    return text[: before + 1] + text[end:]  # the only member: the object is left empty
-
-
-def _key_start(blank: str, value_start: int) -> int:
-    """Where the key of the member whose value starts at ``value_start`` opens: back over
-    the colon, to the first quote not escaped (a key holds no other)."""
-    index = blank.rindex('"', 0, blank.rindex(":", 0, value_start))  # its closing quote
-    while True:
-        index = blank.rindex('"', 0, index)
-        escapes = len(blank[:index]) - len(blank[:index].rstrip("\\"))
-        if escapes % 2 == 0:
-            return index
 
 
 # ----- editing

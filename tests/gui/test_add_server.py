@@ -660,3 +660,34 @@ def test_enter_in_the_remove_dialog_keeps_the_server_and_remove_must_be_chosen(
     assert label == "&Remove"  # Alt+R, or a click
     assert list(json.loads(config_text(tray_home))["mcpServers"]) == ["notes"]
     assert rows == ["notes"]
+
+
+def test_remove_names_the_connected_apps_and_takes_the_server_out_of_their_files(
+    start_tray: Any, tray_loop: TrayLoop, tmp_path: Path
+) -> None:
+    from app.hosts.linking import Connections
+    from app.hosts.registry import HOSTS
+
+    running: RunningTray = start_tray({"notes": {"command": PYTHON, "args": [str(FLAKY)]}})
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text(json.dumps({"mcpServers": {"notes": {"command": PYTHON}, "own": {}}}))
+    Connections(running.hub.paths.connections_dir).connect(HOSTS["cursor"], cursor, {"notes"})
+
+    async def scenario() -> tuple[str, RemoveServerDialog]:
+        await until(running, lambda: "notes" in {r.name for r in running.tray.rows()})
+        find_action(running.tray.menu, "notes", "Remove…").trigger()
+        dialog = running.tray.remove_dialogs["notes"]
+        await dialog.apps_named.wait()
+        asked = dialog.question.text()
+        dialog.remove.click()
+        await running.settled()
+        await until(running, lambda: "notes" not in {r.name for r in running.tray.rows()})
+        return asked, dialog
+
+    asked, dialog = tray_loop.run(scenario)
+
+    assert asked.endswith("Cursor uses it; MCP Tray takes it out of its settings too.")
+    assert json.loads(cursor.read_text()) == {"mcpServers": {"own": {}}}
+    assert "Took it out of Cursor's settings" in dialog.question.text()
+    assert not JARGON.search(texts(dialog))
+    dialog.close()
