@@ -35,10 +35,15 @@ from pydantic import ValidationError
 
 from app.core.catalog import tidy_name
 from app.core.config import Config, ServerConfig
-from app.core.config.draft import ServerDraft, Variable
+from app.core.config.draft import ServerDraft, Variable, is_placeholder
 from app.core.errors import UserError
 from app.core.jsontext.jsonc import Document, JsoncError
-from app.core.secrets.migrate import looks_secret, plan_migration
+from app.core.secrets.migrate import (
+    looks_secret,
+    name_looks_secret,
+    plan_migration,
+    value_looks_secret,
+)
 from app.hosts import vscode, zed
 from app.hosts.host import Host, Launch
 from app.hosts.importing import Entry, translate
@@ -196,9 +201,17 @@ def _variable(name: str, value: str, inputs: dict[str, str], notes: list[str]) -
         if secret[1] != name:
             notes.append(f"{name} is a secret to give (the snippet called it {secret[1]})")
         return Variable(name, "", secret=True, required=True, description=inputs.get(secret[1], ""))
+    if is_placeholder(value):  # "<YOUR_TOKEN>": the reader's own value goes there
+        wrapped = value.startswith("${")  # looks_secret passes over ${…}
+        hidden = name_looks_secret(name) if wrapped else _looks_secret_at_all(name, value)
+        return Variable(name, "", secret=hidden, required=True)
     return Variable(
         name, value, secret=looks_secret(name, value), required=looks_secret(name, value)
     )
+
+
+def _looks_secret_at_all(name: str, value: str) -> bool:
+    return name_looks_secret(name) or value_looks_secret(value)
 
 
 def _tokens_in_args(draft: ServerDraft) -> list[str]:

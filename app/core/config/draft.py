@@ -5,10 +5,14 @@ A draft keeps secrets apart from everything else: :attr:`ServerDraft.secrets`
 holds the values the user typed (or has yet to type) for the keyring, and
 :meth:`ServerDraft.config_entry` writes only ``${secret:NAME}`` in their
 place, so a secret never reaches ``config.json``.
+
+:func:`is_placeholder` tells a README's stand-in ("<YOUR_TOKEN>", "ghp_XXXX")
+from a value: a pasted stand-in comes in empty, for the user to fill in.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,3 +76,30 @@ class ServerDraft:
         if not self.shared:
             entry["shared"] = False
         return entry
+
+
+# What a README writes where the reader's own value goes. Kept narrow, so that no real
+# token is taken for one: a whole value in angle brackets; a name-like value holding a
+# word that asks to be replaced; or a run of X or * (after a prefix such as ghp_).
+_BRACKETED = re.compile(r"<[^<>]+>")
+_WRAPPED = re.compile(r"\$\{(?:env:)?([^{}]*)\}|\[([^\[\]]*)\]")
+_NAME_LIKE = re.compile(r"[A-Za-z0-9_. -]+")
+_ASKING_WORDS = frozenset({"your", "replace", "replaceme", "changeme", "placeholder"})
+_MASKED = re.compile(r"(?:[A-Za-z0-9]+[_-])?(?:[Xx]{3,}|\*{3,})(?:[_-](?:[Xx]{3,}|\*{3,}))*")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` is a stand-in for the reader's own, not a value: "<YOUR_TOKEN>",
+    "YOUR_API_KEY", "your-token-here", "CHANGE_ME", "xxx", "ghp_XXXXXXXX", "${YOUR_TOKEN}"."""
+    text = value.strip()
+    if _BRACKETED.fullmatch(text):
+        return True
+    if wrapped := _WRAPPED.fullmatch(text):
+        text = (wrapped[1] if wrapped[1] is not None else wrapped[2]).strip()
+    if _MASKED.fullmatch(text):
+        return True
+    if not _NAME_LIKE.fullmatch(text):
+        return False  # a path, a URL, a sentence: the user's own
+    words = [word for word in re.split(r"[_. -]+", text.lower()) if word]
+    joined = "".join(words)
+    return bool(_ASKING_WORDS & set(words)) or "changeme" in joined or "replaceme" in joined
