@@ -11,6 +11,10 @@ A server offers only the actions its state allows, the fix first: "Set
 secret…" for one that needs a secret, "Try again" for one that was paused,
 "Start" (not "Stop") for one at rest. Changing a server (Edit…, Remove…) comes
 after what its state allows, apart from it: any state allows it.
+
+The window shows the same actions as a row of buttons that never move
+(:func:`server_buttons`): each in its own place whatever the state, greyed
+with the reason when the state does not allow it.
 """
 
 from __future__ import annotations
@@ -99,6 +103,75 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
 def change_actions() -> list[tuple[str, str]]:
     """(verb, label) for changing a server itself, whatever its state."""
     return [(EDIT, "Edit…"), (REMOVE, "Remove…")]
+
+
+# The window's buttons, left to right: the fixes of a server that needs you come first
+# (Set secret…, then the place that reads Start, Try again or Retry), "Edit…" and
+# "Remove…" last, apart. Each place's label when greyed.
+PLACES = {
+    SECRET: "Set secret…",
+    START: "Start",
+    RESTART: "Restart",
+    STOP: "Stop",
+    LOGS: "Show logs",
+    EDIT: "Edit…",
+    REMOVE: "Remove…",
+}
+NO_SECRETS = "{name} uses no secrets."
+NOTHING_SELECTED = "Select a server in the list first."
+_WHY_NOT = {  # why a state greys its run buttons; "{name}": the server
+    State.RUNNING: "{name} is running already.",
+    State.STARTING: "{name} is starting.",
+    State.BACKOFF: "{name} restarts by itself in a moment; Restart now does it at once.",
+    State.STOPPING: "{name} is stopping.",
+    State.STOPPED: "{name} is not running; Start starts it.",
+    State.DISABLED: "{name} is turned off in the config.",
+    State.CRASH_LOOP: "{name} is paused after crashing; Try again starts it.",
+    State.NEEDS_PROGRAM: "{name} needs a program; install it, then press Retry.",
+    State.NEEDS_SECRET: "{name} cannot start without its secret; Set secret… gives it.",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Button:
+    """One of the window's buttons for the selected server, in a place of its own."""
+
+    place: str  # one of PLACES: where the button sits, the same in every state
+    text: str
+    verb: str = ""  # what pressing it asks the tray; empty: greyed out
+    why: str = ""  # greyed out: the reason, as its tooltip
+
+
+def server_buttons(row: ServerStatus | None, *, uses_secrets: bool) -> list[Button]:
+    """A button for each of PLACES, for ``row`` (None: nothing selected). Those
+    :func:`server_actions` allows are enabled, with its labels; the rest say why not."""
+    if row is None:
+        return [Button(place=p, text=t, why=NOTHING_SELECTED) for p, t in PLACES.items()]
+    allowed = {
+        _place(row, verb): (verb, label)
+        for verb, label in server_actions(row, uses_secrets=uses_secrets) + change_actions()
+    }
+    buttons = []
+    for place, text in PLACES.items():
+        verb, label = allowed.get(place, ("", text))
+        why = "" if verb else NO_SECRETS if place == SECRET else _WHY_NOT[row.state]
+        buttons.append(Button(place=place, text=label, verb=verb, why=why.format(name=row.name)))
+    return buttons
+
+
+def _place(row: ServerStatus, verb: str) -> str:
+    # Restarting a server that is paused for you (Try again, Retry) starts it: Start's place.
+    return START if verb == RESTART and needs_you(row) else verb
+
+
+def labels_by_place() -> dict[str, set[str]]:
+    """Every label each place can show, so that the window can make it wide enough for
+    the widest and its neighbours never move."""
+    labels = {place: {text} for place, text in PLACES.items()}
+    for state in State:
+        for button in server_buttons(ServerStatus(name="", state=state), uses_secrets=True):
+            labels[button.place].add(button.text)
+    return labels
 
 
 def tray_menu(

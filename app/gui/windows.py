@@ -3,7 +3,8 @@
 Top to bottom: the app's name with the status line; a banner when the config
 file has a mistake (with Open config) and one for anything else worth a
 line (no system tray, say); three tabs ("Servers": a table in plain words,
-the selected server's details and the actions its state allows; "Logs":
+the selected server's details and a row of buttons that never move, those its
+state does not allow greyed with the reason; "Logs":
 app.gui.logs; "Settings": the switches and the HTTP addresses); and a row
 with Add a server…, Connect an app…, Open config and, apart from them, Quit. Without a
 system tray this window stands in for the icon, so it holds every action
@@ -42,15 +43,18 @@ from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
     ADD,
     CONNECT,
+    EDIT,
     HTTP,
     LOGIN,
     MUTE,
     NEW_KEY,
     OPEN_CONFIG,
+    PLACES,
     QUIT,
+    Button,
     Settings,
-    change_actions,
-    server_actions,
+    labels_by_place,
+    server_buttons,
 )
 from app.gui.logs import LogsTab
 from app.gui.menus import state_icon
@@ -173,7 +177,11 @@ class ConfigBanner(QFrame):
 
 
 class ServersTab(QWidget):
-    """The table, the selected server's details, and the buttons its state allows."""
+    """The table, the selected server's details, and a button for each action.
+
+    The buttons stay in their places whatever the selected server's state, so that
+    none moves under the pointer; those its state does not allow are greyed out.
+    """
 
     def __init__(self, action: Action) -> None:
         super().__init__()
@@ -192,16 +200,16 @@ class ServersTab(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.buttons_row = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons: dict[str, QPushButton] = {}  # by place (app.core.traymenu PLACES)
+        self._shown: dict[str, Button] = {}
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, stretch=1)
         layout.addWidget(self.details)
-        layout.addLayout(self.buttons_row)
+        layout.addLayout(self._buttons_row())  # last: the table takes up what details leave
         self.table.itemSelectionChanged.connect(self._show_selected)
         self._rows: list[ServerStatus] = []
         self._secrets: Mapping[str, Sequence[str]] = {}
-        self._shown_actions: list[tuple[str, str]] = []
+        self._show_buttons(server_buttons(None, uses_secrets=False))
 
     def update_rows(
         self, rows: Sequence[ServerStatus], secrets: Mapping[str, Sequence[str]]
@@ -241,29 +249,42 @@ class ServersTab(QWidget):
         row = next((r for r in self._rows if r.name == self.selected_server()), None)
         secrets = self._secrets.get(row.name, ()) if row else ()
         self.details.setText(_details(row, secrets) if row else "")
-        actions = server_actions(row, uses_secrets=bool(secrets)) if row else []
-        if actions != self._shown_actions:
-            self._shown_actions = actions
-            self._draw_buttons(actions)
+        self._show_buttons(server_buttons(row, uses_secrets=bool(secrets)))
 
-    def _draw_buttons(self, actions: list[tuple[str, str]]) -> None:
-        empty(self.buttons_row)
-        self.buttons.clear()
-        for verb, label in actions:
-            pushed = button(label, partial(self._selected, verb))
-            self.buttons[verb] = pushed
-            self.buttons_row.addWidget(pushed)
-        self.buttons_row.addStretch(1)
-        if actions:  # a server is selected: changing it sits apart from running it
-            for verb, label in change_actions():
-                pushed = button(label, partial(self._selected, verb))
-                self.buttons[verb] = pushed
-                self.buttons_row.addWidget(pushed)
+    def _buttons_row(self) -> QHBoxLayout:
+        """A button for each place, as wide as its widest label (Try again, not Start), so
+        that a label changing with the state never moves the buttons beside it."""
+        row = QHBoxLayout()
+        for place, labels in labels_by_place().items():
+            if place == EDIT:  # changing a server sits apart from running it
+                row.addStretch(1)
+            pushed = button(PLACES[place], partial(self._pressed, place))
+            pushed.setMinimumWidth(max(_width(pushed, label) for label in labels))
+            self.buttons[place] = pushed
+            row.addWidget(pushed)
+        return row
 
-    def _selected(self, verb: str) -> None:
+    def _show_buttons(self, buttons: list[Button]) -> None:
+        self._shown = {shown.place: shown for shown in buttons}
+        for shown in buttons:
+            pushed = self.buttons[shown.place]
+            pushed.setText(shown.text)
+            pushed.setEnabled(bool(shown.verb))
+            pushed.setToolTip(shown.why)
+
+    def _pressed(self, place: str) -> None:
         server = self.selected_server()
-        if server is not None:
-            self._action(verb, server)
+        if server is not None:  # a greyed-out button is never pressed
+            self._action(self._shown[place].verb, server)
+
+
+def _width(pushed: QPushButton, label: str) -> int:
+    """How wide ``pushed`` wants to be with ``label`` on it."""
+    shown = pushed.text()
+    pushed.setText(label)
+    width = pushed.sizeHint().width()
+    pushed.setText(shown)
+    return width
 
 
 def _details(row: ServerStatus, secrets: Sequence[str]) -> str:

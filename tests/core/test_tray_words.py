@@ -27,15 +27,19 @@ from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
     NEW_KEY,
     OPEN_CONFIG,
+    PLACES,
     RESTART,
     SECRET,
     START,
     STOP,
     Entry,
     Settings,
+    change_actions,
+    labels_by_place,
     new_key_outcome,
     new_key_question,
     server_actions,
+    server_buttons,
     tray_menu,
     wrap,
 )
@@ -204,6 +208,34 @@ def test_a_server_offers_what_its_state_allows_with_the_fix_first(
 
 def test_a_turned_off_server_offers_only_its_logs() -> None:
     assert [v for v, _ in server_actions(row(State.DISABLED), uses_secrets=False)] == ["logs"]
+
+
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("uses_secrets", [False, True])
+def test_the_window_has_a_button_in_the_same_place_for_each_action_whatever_the_state(
+    state: State, uses_secrets: bool
+) -> None:
+    buttons = server_buttons(row(state), uses_secrets=uses_secrets)
+    allowed = server_actions(row(state), uses_secrets=uses_secrets) + change_actions()
+
+    assert [b.place for b in buttons] == list(PLACES)
+    assert sorted((b.verb, b.text) for b in buttons if b.verb) == sorted(allowed)
+    for greyed in [b for b in buttons if not b.verb]:
+        assert greyed.text == PLACES[greyed.place]
+        assert greyed.why.startswith("files ") and greyed.why.endswith(".")
+        assert not JARGON.search(greyed.why)
+
+
+def test_try_again_and_retry_sit_where_start_does_and_restart_now_where_restart_does() -> None:
+    assert labels_by_place()[START] == {"Start", "Try again", "Retry"}
+    assert labels_by_place()[RESTART] == {"Restart", "Restart now"}
+    crashing = server_buttons(row(State.CRASH_LOOP), uses_secrets=False)
+    assert [(b.text, b.verb) for b in crashing[1:3]] == [("Try again", RESTART), ("Restart", "")]
+
+
+def test_with_nothing_selected_every_button_is_greyed_out_and_says_so() -> None:
+    buttons = server_buttons(None, uses_secrets=False)
+    assert {(b.verb, b.why) for b in buttons} == {("", "Select a server in the list first.")}
 
 
 def test_the_menu_opens_with_the_name_the_status_and_what_needs_the_user() -> None:
