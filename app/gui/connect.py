@@ -11,7 +11,9 @@ The dialog does its own work: file and keyring work goes to a thread
 (asyncio.to_thread), scheduled on the app's loop through the ``run`` it is
 given, and nothing here blocks (the file chooser opens with ``open()``).
 What it says is worded in app.hosts.survey; the status line under the list
-says only what last happened, never the list again.
+says only what last happened, never the list again, and starts afresh each
+time the dialog is opened: what a change under way is doing, or news the user
+has not seen yet (it came while the dialog was closed), or nothing.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class ConnectDialog(QDialog):
         self.file_dialog: QFileDialog | None = None
         self._jobs = 0  # work under way; the buttons wait for it
         self._looks = 0  # the latest look draws; an older one finishing late does not
+        self._doing = ""  # the change under way ("Connecting Cursor…"), or empty
+        self._unseen = False  # the status line came while the dialog was closed
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
         self.list = QWidget()
@@ -137,7 +141,12 @@ class ConnectDialog(QDialog):
     # ----- what the tray and the buttons call
 
     def look_again(self) -> None:
-        """Read the apps' files again and redraw (the tray calls this each time it shows us)."""
+        """Read the apps' files again and redraw (the tray calls this each time it shows us).
+
+        The status line starts afresh: a previous opening's news is gone."""
+        if not self._unseen:
+            self.say(self._doing)
+        self._unseen = False
         self.run(self._look())
 
     def choose_file(self) -> QFileDialog:
@@ -165,6 +174,7 @@ class ConnectDialog(QDialog):
         """What last happened, under the list (nothing: the line goes away)."""
         self.status.setText(text)
         self.status.setVisible(bool(text))
+        self._unseen = bool(text) and not self.isVisible()
 
     # ----- the work
 
@@ -251,11 +261,14 @@ class ConnectDialog(QDialog):
         self._jobs += 1
         self._enable()
         if text:
+            self._doing = text
             self.say(text)
         try:
             yield
         finally:
             self._jobs -= 1
+            if text:
+                self._doing = ""
             self._enable()
 
     def _enable(self) -> None:

@@ -367,3 +367,40 @@ def test_a_hostile_file_is_its_app_s_problem_and_every_other_app_is_listed(
     html = next(label for label in dialog.findChildren(QLabel) if "<b>" in label.text())
     assert html.textFormat() == Qt.TextFormat.PlainText  # shown as written, not as HTML
     assert dialog.status.text().startswith("Cursor now reaches 2 servers through MCP Tray")
+
+
+def reopen(dialog: ConnectDialog, tray: Tray, tray_loop: TrayLoop) -> None:
+    """What the tray does on "Connect an app…" after the dialog was closed."""
+    dialog.show()
+    look(dialog, tray, tray_loop)
+
+
+def test_reopening_the_dialog_starts_with_a_fresh_status_line(
+    dialog: ConnectDialog, tray: Tray, tray_loop: TrayLoop, home: Path
+) -> None:
+    path = cursor_config(home)
+    look(dialog, tray, tray_loop)
+    press(dialog.buttons[(path, CONNECT)], tray, tray_loop)
+    said = dialog.status.text()
+    dialog.close()
+
+    reopen(dialog, tray, tray_loop)
+
+    assert said.startswith("Cursor now reaches 2 servers through MCP Tray")
+    assert (dialog.status.text(), dialog.status.isVisible()) == ("", False)
+    assert set(dialog.buttons) == {(path, DISCONNECT)}  # the list itself is as it is now
+
+
+def test_news_that_came_while_the_dialog_was_closed_is_still_there_when_it_opens(
+    dialog: ConnectDialog, tray: Tray, tray_loop: TrayLoop, home: Path
+) -> None:
+    path = cursor_config(home)
+    look(dialog, tray, tray_loop)
+    dialog.buttons[(path, CONNECT)].click()
+    dialog.close()  # before connecting is done
+    tray_loop.run(tray.settled)
+
+    reopen(dialog, tray, tray_loop)
+
+    assert dialog.status.isVisible()
+    assert dialog.status.text().startswith("Cursor now reaches 2 servers through MCP Tray")
