@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -97,6 +98,7 @@ class AddServerDialog(QDialog):
         self.setWindowTitle(f"Change {editing}" if editing else "Add a server")
         self.setWindowIcon(logo)
         self.resize(980 if editing is None else 600, 600)
+        self._form_size = self.size()  # the form's, kept while the outcome is shown
         self.form = ServerForm()
         self.problems = QLabel()
         self.problems.setWordWrap(True)
@@ -202,7 +204,7 @@ class AddServerDialog(QDialog):
         if self.bundle is not None and self.bundle.cwd != draft.cwd:
             await self._discard_bundle()  # the one shown before, not saved
         self.bundle, self.waiting = draft, []
-        self.pages.setCurrentIndex(0)
+        self._to_page(0)
         self.form.set_draft(dataclasses.replace(draft, notes=mcpb.without_questions(draft.notes)))
         self.form.ask(mcpb.questions(draft))
         then = "Fill in what it needs, then save it." if self.form.asked else "Check it, then save."
@@ -309,7 +311,7 @@ class AddServerDialog(QDialog):
         except (UserError, OSError) as error:
             self.saving = self._saving_bundle = None
             self._take_back(bundle)
-            self.pages.setCurrentIndex(0)
+            self._to_page(0)
             self._say(f"Not saved: {_escaped(plain(str(error)))}", error=True)
             return
         self.saving = self._saving_bundle = None  # a bundle's files are the server's now
@@ -350,7 +352,8 @@ class AddServerDialog(QDialog):
         if self.pages.currentIndex() != 1 or not self.editing or self.outcome.final:
             return
         row = next((r for r in rows if r.name == self.editing), None)
-        told = outcome_of(row, self.editing, shared=self.form.shared.isChecked())
+        draft = self.form.draft()
+        told = outcome_of(row, self.editing, shared=draft.shared, downloads=draft.downloads)
         if told is None:
             return  # not yet applied
         if told.running:
@@ -377,19 +380,37 @@ class AddServerDialog(QDialog):
         self._show(told.with_output(lines))
 
     def _show(self, told: Outcome) -> None:
-        self.pages.setCurrentIndex(1)
+        self._to_page(1)
         self.outcome.show_outcome(
             told, new=bool(self.added), next_name=self.waiting[0].name if self.waiting else ""
         )
         if told.final:
             self.kept = self.kept or not told.failed
 
+    def _to_page(self, index: int) -> None:
+        """Show the form (0) at the dialog's own size, or the outcome (1) at the size its
+        words need: a hidden page does not count towards the dialog's size."""
+        if index == self.pages.currentIndex():
+            return
+        if index == 1:
+            self._form_size = self.size()
+        for number in range(self.pages.count()):
+            page = self.pages.widget(number)
+            fits = QSizePolicy.Policy.Preferred if number == index else QSizePolicy.Policy.Ignored
+            if page is not None:
+                page.setSizePolicy(fits, fits)
+        self.pages.setCurrentIndex(index)
+        if index == 1:
+            self.adjustSize()
+        else:
+            self.resize(self._form_size)
+
     # ----- after the outcome
 
     def _back_to_form(self) -> None:
         self.outcome.final = False
         self._counting = False
-        self.pages.setCurrentIndex(0)
+        self._to_page(0)
         self.cancel.setText("Remove it and close" if self.added and not self.kept else "Cancel")
         self.check()
 
@@ -408,7 +429,7 @@ class AddServerDialog(QDialog):
         self.save.setText("&Save and start")
         self.cancel.setText("Cancel")
         self.paste.show_next(draft)
-        self.pages.setCurrentIndex(0)
+        self._to_page(0)
         self.fill(draft)
 
     async def _discard(self, *, close: bool) -> None:

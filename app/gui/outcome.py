@@ -72,8 +72,11 @@ class Outcome:
         return replace(self, output=tuple(own))
 
 
-def outcome_of(row: ServerStatus | None, name: str, *, shared: bool) -> Outcome | None:
-    """How ``name`` fares, by its status row; None while the hub has not taken it in."""
+def outcome_of(
+    row: ServerStatus | None, name: str, *, shared: bool, downloads: bool = False
+) -> Outcome | None:
+    """How ``name`` fares, by its status row; None while the hub has not taken it in.
+    ``downloads``: its program fetches the server first (npx …), which takes a while."""
     if row is None:
         return None
     if row.state is State.RUNNING:
@@ -85,12 +88,8 @@ def outcome_of(row: ServerStatus | None, name: str, *, shared: bool) -> Outcome 
         found = problem(row)
         body = f"{found.what} {_fix(found.what)}" if found else ""
         return Outcome(name, f"{name} did not start", body, failed=True, needs_form=True)
-    return Outcome(
-        name,
-        f"Starting {name}…",
-        "The first start can take a minute while its program is downloaded.",
-        final=False,
-    )
+    waiting = "The first start can take a minute while its program is downloaded."
+    return Outcome(name, f"Starting {name}…", waiting if downloads else "", final=False)
 
 
 def _at_rest(row: ServerStatus, name: str, *, shared: bool) -> Outcome | None:

@@ -691,3 +691,60 @@ def test_remove_names_the_connected_apps_and_takes_the_server_out_of_their_files
     assert "Took it out of Cursor's settings" in dialog.question.text()
     assert not JARGON.search(texts(dialog))
     dialog.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "downloads"),
+    [
+        ("python3", ["server.py"], False),
+        ("/usr/bin/node", ["build/index.js"], False),
+        ("npx", ["-y", "@modelcontextprotocol/server-memory"], True),
+        ("uvx", ["mcp-server-git"], True),
+        ("pipx", ["run", "mcp-server-fetch"], True),
+        ("pnpm", ["dlx", "srv"], True),
+        ("docker", ["run", "-i", "--rm", "mcp/fetch"], True),
+    ],
+)
+def test_starting_says_a_download_may_take_a_minute_only_for_a_package_runner(
+    command: str, args: list[str], downloads: bool
+) -> None:
+    from app.core.config.draft import ServerDraft
+    from app.core.supervise.states import State
+    from app.core.supervise.status import ServerStatus
+    from app.gui.outcome import outcome_of
+
+    draft = ServerDraft(name="srv", command=command, args=args)
+    row = ServerStatus(name="srv", state=State.STARTING)
+
+    told = outcome_of(row, "srv", shared=True, downloads=draft.downloads)
+
+    assert told is not None and told.title == "Starting srv…"
+    assert ("downloaded" in told.body) is downloads
+    assert told.body or not downloads
+
+
+def test_the_outcome_is_as_large_as_its_words_and_the_form_gets_its_size_back(
+    start_tray: Any, tray_loop: TrayLoop
+) -> None:
+    running: RunningTray = start_tray({})
+    dialog = running.tray.open_add()
+    form_size = dialog.size()
+    dialog.form.name.setText("notes")
+    dialog.form.program.setText(PYTHON)
+    dialog.form.arguments.setText(shlex.quote(str(FLAKY)))
+    said: list[str] = []
+    dialog.outcome.told.connect(lambda outcome: said.append(outcome.body))
+
+    async def scenario() -> None:
+        await dialog.save_and_start()
+        await told(dialog)
+
+    tray_loop.run(scenario)
+    outcome_size = dialog.size()
+    dialog.outcome.back.emit()
+
+    assert not any("downloaded" in words for words in said)
+    assert outcome_size.width() < form_size.width() and outcome_size.height() < 400
+    assert dialog.size() == form_size
+    dialog.close()
+    tray_loop.run(running.settled)

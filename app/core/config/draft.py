@@ -60,6 +60,17 @@ class ServerDraft:
         """Names of required variables without a value."""
         return [v.name for v in self.variables if v.required and not v.value]
 
+    @property
+    def downloads(self) -> bool:
+        """Whether its program is a package runner that may download the server when it
+        first starts (npx, uvx, pipx run, docker run …), so that start may take a while."""
+        program = re.split(r"[/\\]", self.command.strip())[-1].lower()
+        program = re.sub(r"\.(exe|cmd|bat)$", "", program)
+        if program in _DOWNLOADING:
+            return True
+        first = next((arg for arg in self.args if not arg.startswith("-")), "")
+        return first in _DOWNLOADING_WITH.get(program, ())
+
     def config_entry(self) -> dict[str, Any]:
         """The ``mcpServers`` entry for config.json: secrets as ``${secret:NAME}``,
         defaults left out so the file stays as short as a hand-written one."""
@@ -77,6 +88,19 @@ class ServerDraft:
             entry["shared"] = False
         return entry
 
+
+# Package runners that fetch the server they run, on their own or with a word first.
+_DOWNLOADING = frozenset({"npx", "pnpx", "bunx", "uvx"})
+_DOWNLOADING_WITH = {
+    "pipx": ("run",),
+    "pnpm": ("dlx",),
+    "yarn": ("dlx",),
+    "npm": ("exec",),
+    "uv": ("tool",),
+    "docker": ("run",),
+    "podman": ("run",),
+    "deno": ("run",),
+}
 
 # What a README writes where the reader's own value goes. Kept narrow, so that no real
 # token is taken for one: a whole value in angle brackets; a name-like value holding a
