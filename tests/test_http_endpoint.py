@@ -55,7 +55,7 @@ from app.hosts.registry import HOSTS
 from tests.helpers import INITIALIZE_REQUEST
 from tests.hubprocess import HubProcess, mcp_tray
 from tests.keyrings import MemoryKeyring
-from tests.relaykit import WAIT_S, Tray, rich_entry, start_tray
+from tests.relaykit import PYTHON, SERVERS, WAIT_S, Tray, rich_entry, start_tray
 
 pytestmark = pytest.mark.anyio
 
@@ -70,12 +70,16 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def http_tray(home: Path, **http: Any) -> AsyncIterator[tuple[Tray, str]]:
-    """A hub serving the rich server over HTTP too; yields it and the install token."""
+async def http_tray(
+    home: Path, servers: dict[str, Any] | None = None, **http: Any
+) -> AsyncIterator[tuple[Tray, str]]:
+    """A hub serving ``servers`` (the rich server) over HTTP too; yields it and the
+    install token."""
     keyring = MemoryKeyring()
     secrets = Secrets(SecretStore(home / "secret-names.json", backend=keyring))
     settings = {"http": {"enabled": True, "port": free_port(), **http}}
-    tray = await start_tray(home, {"rich": rich_entry()}, secrets=secrets, settings=settings)
+    servers = servers or {"rich": rich_entry()}
+    tray = await start_tray(home, servers, secrets=secrets, settings=settings)
     try:
         assert tray.hub.http is not None, "the HTTP endpoint did not start; see the log"
         yield tray, keyring.entries[(f"mcp-tray/{TOKEN_SCOPE}", TOKEN_NAME)]
@@ -146,7 +150,8 @@ async def test_progress_arrives_on_its_request_s_stream_before_the_answer(tray_h
         }
         answer = await http.post(url, headers=headers, json=call)
 
-    events = [json.loads(line[5:]) for line in answer.text.splitlines() if line.startswith("data:")]
+    data = [line[5:] for line in answer.text.splitlines() if line.startswith("data:")]
+    events = [json.loads(d) for d in data if d.strip()]  # not the empty priming event
     assert [e.get("params", {}).get("progress") for e in events[:-1]] == [1, 2, 3]
     assert all(e["params"]["progressToken"] == 7 for e in events[:-1])
     assert events[-1]["id"] == "call-1" and "result" in events[-1]
@@ -171,7 +176,7 @@ async def test_a_tool_that_asks_the_client_is_answered_over_its_own_post_stream(
         seen: list[dict[str, Any]] = []
         async with http.stream("POST", url, headers=headers, json=call) as answer:
             async for line in answer.aiter_lines():
-                if not line.startswith("data:"):
+                if not line.startswith("data:") or not line[5:].strip():  # or priming
                     continue
                 seen.append(json.loads(line[5:]))
                 if seen[-1].get("method") == "sampling/createMessage":
@@ -189,6 +194,78 @@ async def test_a_tool_that_asks_the_client_is_answered_over_its_own_post_stream(
     assert [message.get("method") for message in seen] == ["sampling/createMessage", None]
     assert seen[-1]["id"] == 5
     assert seen[-1]["result"]["content"][0]["text"] == "hi from the client"
+
+
+async def sse_events(response: httpx2.Response) -> AsyncIterator[dict[str, str]]:
+    """A response's SSE events as their fields (``id``, ``retry``, ``data``), until it ends."""
+    fields: dict[str, str] = {}
+    async for line in response.aiter_lines():
+        if line:
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        elif fields:
+            yield fields
+            fields = {}
+
+
+def tool_call(request_id: str, name: str, **arguments: Any) -> dict[str, Any]:
+    meta = {"progressToken": f"{request_id}-progress"}
+    params = {"name": name, "arguments": arguments, "_meta": meta}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
+async def test_a_client_whose_stream_broke_resumes_it_and_gets_the_rest_exactly_once(
+    tray_home: Path,
+) -> None:
+    """The call's stream opens with an id and a retry interval; the client drops it
+    after the first progress and GETs with Last-Event-ID: the progress sent while
+    it was away, then the rest live, then the answer, and the stream ends."""
+    paced = {"paced": {"command": PYTHON, "args": [str(SERVERS / "paced.py")]}}
+    async with http_tray(tray_home, paced) as (tray, token), httpx2.AsyncClient() as http:
+        url = server_url(tray.hub.config.http.port, "paced")
+        headers, _ = await raw_session(http, url, token)
+        with anyio.fail_after(WAIT_S):
+            call = tool_call("slow", "paced", steps=3)
+            async with http.stream("POST", url, headers=headers, json=call) as broken:
+                events = sse_events(broken)
+                priming = await anext(events)
+                first = await anext(events)
+                await events.aclose()  # and the connection with it
+            await http.post(url, headers=headers, json=tool_call("go-1", "go"))
+            resumed: list[dict[str, Any]] = []
+            again = {**headers, "Last-Event-ID": first["id"]}
+            async with http.stream("GET", url, headers=again) as resuming:
+                async for event in sse_events(resuming):
+                    resumed.append(json.loads(event["data"]))
+                    resumed[-1]["event id"] = event["id"]
+                    if len(resumed) == 1:  # progress 2: the third is sent while listening
+                        await http.post(url, headers=headers, json=tool_call("go-2", "go"))
+
+    assert priming["data"] == "" and priming["retry"] == "1000" and priming["id"]
+    assert json.loads(first["data"])["params"]["progress"] == 1
+    assert [m.get("params", {}).get("progress") for m in resumed] == [2, 3, None]
+    assert resumed[-1]["id"] == "slow"
+    assert resumed[-1]["result"]["content"][0]["text"] == "paced 3"
+    ids = [priming["id"], first["id"], *(m["event id"] for m in resumed)]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_a_last_event_id_that_cannot_be_resumed_from_is_answered_with_an_error(
+    tray_home: Path,
+) -> None:
+    """An id never sent is a bad request; one whose stream had a message too large
+    to keep (5 MiB, over the 4 MiB kept) is gone. Neither is an empty stream, which
+    a client would take for a break and retry at once, forever."""
+    async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
+        url = server_url(tray.hub.config.http.port, "rich")
+        headers, _ = await raw_session(http, url, token)
+        answer = await http.post(url, headers=headers, json=tool_call("big", "big", megabytes=5))
+        primed = next(line[3:].strip() for line in answer.text.splitlines() if line[:3] == "id:")
+        unknown = await http.get(url, headers={**headers, "Last-Event-ID": "nope.1"})
+        too_large = await http.get(url, headers={**headers, "Last-Event-ID": primed})
+
+    assert unknown.status_code == 400 and "No event" in unknown.text
+    assert too_large.status_code == 410 and "send the request again" in too_large.text
 
 
 async def test_a_client_of_an_older_revision_gets_that_revision_and_goes_on_with_it(

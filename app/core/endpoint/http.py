@@ -26,6 +26,9 @@ is read, each refusal logged (throttled: app.core.endpoint.httpguard):
 - request bodies above ``http.maxBodyBytes`` get 413; results are streamed
   back as SSE however large;
 - connections are capped and each request has a deadline (httpguard);
+- a session keeps its recent events, bounded, so that a client whose SSE
+  stream broke resumes it with ``Last-Event-ID`` (app.core.endpoint.events);
+  an id it cannot resume from is answered 400 or 410, never an empty stream;
 - a session with no request in flight for ``IDLE_SESSION_S`` ends, and with
   it the process of a ``"shared": false`` server that it kept;
 - a new token (``mcp-tray http rotate-token``) applies at once: see
@@ -49,7 +52,11 @@ from typing import Any, Protocol
 
 import anyio
 import uvicorn
-from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from mcp.server.streamable_http import (
+    LAST_EVENT_ID_HEADER,
+    MCP_SESSION_ID_HEADER,
+    StreamableHTTPServerTransport,
+)
 from mcp.server.transport_security import RequestBodyLimitMiddleware
 from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from mcp_types import jsonrpc_message_adapter
@@ -61,6 +68,7 @@ from starlette.types import Receive, Scope, Send
 from app.core.config import HttpConfig
 from app.core.endpoint import httpguard
 from app.core.endpoint.control import ControlError
+from app.core.endpoint.events import RETRY_MS, SessionEvents
 from app.core.endpoint.httpguard import (
     ACCEPT_BATCH,
     LISTEN_QUEUE,
@@ -133,6 +141,7 @@ def server_url(port: int, name: str) -> str:
 class _Session:
     server: str
     transport: StreamableHTTPServerTransport
+    events: SessionEvents
     remote: bool  # opened over TCP, with the token of the time
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -268,12 +277,23 @@ class HttpEndpoint:
             text = "Not found: servers are at /servers/NAME/mcp"
             await Response(text, status_code=404)(scope, receive, send)
             return
-        session_id = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
+        headers = Headers(scope=scope)
+        session_id = headers.get(MCP_SESSION_ID_HEADER)
         if session_id is not None:
             session = self._sessions.get(session_id)
             if session is None or session.server != match.group(1):
                 await Response("Session not found", status_code=404)(scope, receive, send)
                 return
+            last_event_id = headers.get(LAST_EVENT_ID_HEADER)
+            if scope["method"] == "GET" and last_event_id is not None:
+                # The SDK would answer an id it cannot resume from with an empty
+                # stream, which a client takes for a break and retries at once.
+                refused = session.events.unresumable(last_event_id)
+                if refused is not None:
+                    logger.info("HTTP session of %s: no resume: %s", session.server, refused.reason)
+                    response = Response(refused.reason, status_code=refused.status)
+                    await response(scope, receive, send)
+                    return
             await session.transport.handle_request(scope, receive, send)
             if session.transport.is_terminated and session.task is not None:
                 session.task.cancel()  # the client ended it (DELETE)
@@ -301,8 +321,14 @@ class HttpEndpoint:
         """A request without a session: only an initialize succeeds, and then the
         session lives on; anything else is answered and the session dropped."""
         session_id = secrets.token_hex(16)
-        transport = StreamableHTTPServerTransport(session_id, idle_timeout=self._idle_session_s)
-        session = _Session(server, transport, remote)
+        events = SessionEvents()
+        transport = StreamableHTTPServerTransport(
+            session_id,
+            event_store=events,
+            retry_interval=RETRY_MS,
+            idle_timeout=self._idle_session_s,
+        )
+        session = _Session(server, transport, events, remote)
         self._sessions[session_id] = session
         session.task = asyncio.create_task(self._run_session(session_id, session, relay))
         await session.ready.wait()
@@ -338,6 +364,7 @@ class HttpEndpoint:
                         )
                 finally:
                     self._sessions.pop(session_id, None)  # its id is unknown from now on
+                    session.events.close()
                     await _terminate(session.transport)
         except asyncio.CancelledError:
             pass
