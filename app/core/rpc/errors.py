@@ -13,6 +13,8 @@ from typing import Any
 PARSE_ERROR = -32700  # a client line that is not JSON
 INVALID_REQUEST = -32600  # JSON, but not a JSON-RPC 2.0 message MCP allows
 METHOD_NOT_FOUND = -32601  # for methods the hub refuses by design
+INVALID_PARAMS = -32602  # a 2026-07-28 request whose envelope lacks a required key
+UNSUPPORTED_PROTOCOL_VERSION = -32022  # 2026-07-28: an envelope naming a revision not served
 
 SERVER_CRASHED = -31001  # the server died during a call that is not safe to repeat
 SERVER_UNAVAILABLE = -31002  # the server is parked (crash-loop), stopped, or waiting for a secret
@@ -21,10 +23,30 @@ UNKNOWN_SERVER = -31004  # attach named a server the config does not have
 HUB_UNAVAILABLE = -31005  # the attach command found no hub and could not start one
 NO_CLIENT_FOR_REQUEST = -31006  # the server asked for sampling/elicitation and no client can
 HUB_RESTARTED = -31007  # MCP Tray itself restarted while the request was running
+NOT_BRIDGED = -31008  # a 2026-07-28 feature MCP Tray cannot relay to a handshake-era server yet
+
+# What each NOT_BRIDGED refusal says MCP Tray does not do yet.
+_NOT_BRIDGED = {
+    "subscriptions/listen": (
+        "MCP Tray does not relay subscriptions/listen (2026-07-28) yet: list changes and "
+        "resource updates reach only clients that connect with initialize"
+    ),
+    "sampling/createMessage": (
+        "MCP Tray cannot pass the server's sampling/createMessage to a client speaking "
+        "2026-07-28 yet (that revision asks for it with an input_required result)"
+    ),
+    "elicitation/create": (
+        "MCP Tray cannot pass the server's elicitation/create to a client speaking "
+        "2026-07-28 yet (that revision asks for it with an input_required result)"
+    ),
+}
 
 
-def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+def error_response(request_id: Any, code: int, message: str, *, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
 def invalid_request(request_id: Any, problem: str) -> dict[str, Any]:
@@ -61,3 +83,9 @@ def client_left(request_id: Any) -> dict[str, Any]:
     """The client a server's request went to disconnected before answering it."""
     text = "the client this request went to disconnected before answering"
     return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
+def not_bridged(request_id: Any, method: str) -> dict[str, Any]:
+    """A 2026-07-28 feature (``method``) that MCP Tray cannot relay yet."""
+    text = _NOT_BRIDGED.get(method, f"MCP Tray cannot relay {method} between eras yet")
+    return error_response(request_id, NOT_BRIDGED, text)

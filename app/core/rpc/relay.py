@@ -6,7 +6,9 @@ made), rewrites request ids and progress tokens so that clients whose ids
 collide never see each other's answers, and routes what the server sends:
 answers to their requester, progress to the one client that asked,
 ``resources/updated`` to subscribers, requests (sampling, elicitation,
-roots) to a client that can answer them, everything else to all.
+roots) to a client that can answer them, everything else to all. A client
+of revision 2026-07-28 is relayed to the same server, its discovery answered
+and its requests and results translated as app.core.rpc.modern says.
 
 Restart transparency lives here too:
 
@@ -36,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.rpc import errors
+from app.core.rpc import errors, modern
 from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.clientlink import ClientLink, read_lines
 from app.core.rpc.envelope import (
@@ -219,6 +221,8 @@ class Relay:
         pending = self._requests.get(upstream_id) if upstream_id is not None else None
         if pending is None or pending.answered or pending.message["method"] in _READ_ANSWERS:
             return False
+        if pending.client.modern:
+            return False  # its answer is completed for 2026-07-28 (app.core.rpc.modern)
         if not raw.rstrip().endswith(b"}"):
             return False  # not a whole object: parsed, it is refused as the malformed line it is
         forwarded = with_id(raw, pending.client_id)
@@ -331,6 +335,8 @@ class Relay:
     def _take_capabilities(client: Client, initialize_params: dict[str, Any]) -> None:
         capabilities = initialize_params.get("capabilities")
         client.capabilities = capabilities if isinstance(capabilities, dict) else {}
+        client.initialized = True
+        client.revision = None  # it speaks the handshake era from now on
 
     # ----- what a client sends
 
@@ -374,19 +380,38 @@ class Relay:
 
     def _client_request(self, client: Client, method: str, message: Message) -> None:
         request_id = message["id"]
-        if method == "ping":
+        meta = modern.envelope(message)
+        if meta is not None and method != "initialize":  # initialize is the handshake era's
+            self._modern_request(client, method, message, meta)
+        elif method == "ping":
             client.send(result(request_id, {}))
         elif method == "server/discover":
-            # 2026-07-28 era discovery: refusing it makes dual-era clients use initialize.
-            client.send(
-                errors.error_response(
-                    request_id,
-                    errors.METHOD_NOT_FOUND,
-                    "server/discover is not supported; use initialize",
-                )
-            )
+            # Without the 2026-07-28 envelope it is no discovery: as a handshake-era
+            # server would, refuse it, and the client uses initialize.
+            text = "server/discover needs the 2026-07-28 envelope in params._meta; or initialize"
+            client.send(errors.error_response(request_id, errors.METHOD_NOT_FOUND, text))
         elif method in _HANDLED or not self._usable() or not self._send(client, message):
             self._hold(client, message)
+
+    def _modern_request(
+        self, client: Client, method: str, message: Message, meta: dict[str, Any]
+    ) -> None:
+        """A 2026-07-28 request: its envelope checked, then taken off (app.core.rpc.modern)."""
+        refused = modern.refusal(message["id"], method, meta, REVISIONS)
+        if refused is not None:
+            client.send(refused)
+            return
+        if client.revision is None and not client.initialized:
+            client.revision = meta[modern.PROTOCOL_VERSION_KEY]
+            client.capabilities = modern.capabilities(meta)
+        if method == "server/discover":
+            self._hold(client, message)
+        elif method == "ping":
+            client.send(result(message["id"], {}))
+        else:
+            upstream = modern.without_envelope(message)
+            if not self._usable() or not self._send(client, upstream):
+                self._hold(client, upstream)
 
     def _client_notification(self, client: Client, method: str, message: Message) -> None:
         if method == "notifications/initialized":
@@ -432,6 +457,8 @@ class Relay:
     async def _handle(self, client: Client, method: str, message: Message) -> None:
         if method == "initialize":
             await self._initialize(client, message)
+        elif method == "server/discover":
+            await self._discover(client, message)
         elif self._shared_subscription(client, method, message):
             # Another client holds the same subscription upstream; answer locally.
             client.send(result(message["id"], {}))
@@ -458,13 +485,21 @@ class Relay:
         asked = params(message).get("protocolVersion")
         client.send(result(message["id"], negotiated(self.initialize_result, asked)))
 
+    async def _discover(self, client: Client, message: Message) -> None:
+        """2026-07-28 discovery, answered from the handshake the hub made."""
+        if self.initialize_result is None and (problem := await self._wait_for_server()):
+            client.send(errors.error_response(message["id"], *problem))
+            return
+        handshake = self.initialize_result or {}  # set before the server became usable
+        client.send(result(message["id"], modern.discover_result(handshake)))
+
     async def _forward(self, client: Client, message: Message) -> None:
         """Send a client's request upstream, waiting for the server if it is down."""
         while client.number in self._clients:  # else it hung up while waiting
             if not self._usable():
                 cached = self._cached_list(message["method"], message)
                 if cached is not None:
-                    client.send(result(message["id"], cached))
+                    client.send(self._result_for(client, message["method"], message["id"], cached))
                     return
                 problem = await self._wait_for_server()
                 if problem is not None:
@@ -502,7 +537,13 @@ class Relay:
         if cached is None:
             return
         self._requests.answered_early(pending)
-        pending.client.send(result(pending.client_id, cached))
+        method = pending.message["method"]
+        pending.client.send(self._result_for(pending.client, method, pending.client_id, cached))
+
+    @staticmethod
+    def _result_for(client: Client, method: str, request_id: Any, value: Any) -> Message:
+        """A result the relay answers with, as the client's revision wants it."""
+        return result(request_id, modern.completed(method, value) if client.modern else value)
 
     def _usable(self) -> bool:
         return self._session is not None and self._session.open and not self._holding
@@ -544,8 +585,12 @@ class Relay:
             # The id first, where `mcp-tray attach` looks for it in a long answer.
             rest = {k: v for k, v in message.items() if k not in ("jsonrpc", "id")}
             answer = {"jsonrpc": "2.0", "id": pending.client_id, **rest}
-            # A large answer is passed on as it came, not encoded again.
-            pending.client.send(answer, with_id(raw, pending.client_id))
+            if pending.client.modern and "result" in answer:
+                answer["result"] = modern.completed(str(method), answer["result"])
+                pending.client.send(answer)
+            else:
+                # A large answer is passed on as it came, not encoded again.
+                pending.client.send(answer, with_id(raw, pending.client_id))
         if not self._requests:
             self.notify()  # a draining planned restart may go on
 
@@ -583,8 +628,11 @@ class Relay:
 
     def _client_for(self, capability: str | None) -> Client | None:
         """The client that has work in flight, else the most recently active; capable ones only."""
+        # A 2026-07-28 client takes no requests from a server (that revision has none).
         capable = [
-            c for c in self._clients.values() if capability is None or capability in c.capabilities
+            c
+            for c in self._clients.values()
+            if not c.modern and (capability is None or capability in c.capabilities)
         ]
         if not capable:
             return None
@@ -593,11 +641,18 @@ class Relay:
     def _no_client_answer(self, method: str, server_id: Any) -> Message:
         if method == "roots/list":
             return result(server_id, {"roots": []})
+        if any(c.modern and c.in_flight for c in self._clients.values()):
+            # Most likely asked during a 2026-07-28 client's call: the server, and
+            # through it that client, learn what MCP Tray cannot do yet.
+            return errors.not_bridged(server_id, method)
         return errors.no_client_for(server_id, method)
 
     def _broadcast(self, message: Message) -> None:
+        """To every client of the handshake era: 2026-07-28 sends list changes and log
+        messages only on streams the relay does not offer yet (app.core.rpc.modern)."""
         for client in self._clients.values():
-            client.send(message)
+            if not client.modern:
+                client.send(message)
 
     # ----- a new process
 

@@ -32,10 +32,19 @@ class Client:
         self.number = number
         self.output = output
         self.capabilities: dict[str, Any] = {}
+        # 2026-07-28 when it speaks that revision (no initialize, an envelope on
+        # every request); None until its first request says so.
+        self.revision: str | None = None
+        self.initialized = False  # it sent initialize (or resumed after one)
         self.in_flight: dict[Any, int] = {}  # its request id (id_key) -> upstream id
         self.held: dict[Any, asyncio.Task[None]] = {}  # requests waiting for the server
         self.last_active = time.monotonic()
         self.request_ended = asyncio.Event()  # set as each of its requests ends; cleared by waiters
+
+    @property
+    def modern(self) -> bool:
+        """Whether it speaks 2026-07-28: the server's requests and broadcasts are not for it."""
+        return self.revision is not None
 
     @property
     def owed(self) -> bool:

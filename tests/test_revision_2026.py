@@ -1,0 +1,109 @@
+"""A client speaking spec revision 2026-07-28, attached through ``mcp-tray attach``.
+
+The SDK's own client, set to that revision (``mode="2026-07-28"``: no handshake,
+an envelope on every request; ``mode="auto"``: ``server/discover`` first), runs
+``mcp-tray attach`` as an editor would, against a real hub supervising
+tests/servers/rich.py, which the hub speaks to in the handshake era
+(2025-11-25). The relay's rules for this, one by one, are in
+tests/core/test_relay_modern.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from tests.helpers import PYTHON
+from tests.hubprocess import HubProcess
+
+pytestmark = pytest.mark.anyio
+
+CALL_TIMEOUT_S = 30.0
+RICH = Path(__file__).parent / "servers" / "rich.py"
+
+
+@pytest.fixture
+def hub(tray_home: Path) -> Iterator[HubProcess]:
+    config = {"mcpServers": {"rich": {"command": PYTHON, "args": [str(RICH)]}}}
+    (tray_home / "config.json").write_text(json.dumps(config))
+    process = HubProcess(tray_home)
+    process.wait_for_line(r"is running")
+    yield process
+    process.stop()
+
+
+@asynccontextmanager
+async def attached(home: Path, mode: str) -> AsyncIterator[Client]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "app", "attach", "rich"],
+        env={**os.environ, "MCP_TRAY_HOME": str(home)},
+    )
+    with anyio.fail_after(60):
+        async with Client(params, mode=mode, read_timeout_seconds=CALL_TIMEOUT_S) as client:
+            yield client
+
+
+def text(result: object) -> str:
+    return result.content[0].text  # type: ignore[attr-defined]
+
+
+async def test_a_2026_client_lists_and_calls_tools_of_a_handshake_era_server(
+    hub: HubProcess,
+) -> None:
+    async with attached(hub.home, "2026-07-28") as client:
+        tools = await client.list_tools()
+        called = await client.call_tool("progress", {"steps": 2})
+
+        assert client.protocol_version == "2026-07-28"
+    assert {"progress", "hold", "sample"} <= {tool.name for tool in tools.tools}
+    assert text(called) == "done 2"
+
+
+async def test_a_dual_era_client_discovers_the_server_and_settles_on_2026(
+    hub: HubProcess,
+) -> None:
+    async with attached(hub.home, "auto") as client:
+        found = client.session.discover_result
+        called = await client.call_tool("progress", {"steps": 1})
+
+        assert client.protocol_version == "2026-07-28"
+        assert client.session.server_info is not None
+        assert client.session.server_info.name == "rich"
+    assert found is not None and found.supported_versions == ["2026-07-28"]
+    assert found.capabilities.tools is not None and found.capabilities.resources is not None
+    assert text(called) == "done 1"
+
+
+async def test_the_servers_sampling_during_a_2026_call_is_refused_naming_what_is_missing(
+    hub: HubProcess,
+) -> None:
+    async with attached(hub.home, "2026-07-28") as client:
+        called = await client.call_tool("sample", {"prompt": "hello"})
+
+    # The server's request got MCP Tray's refusal; the tool reports it as it came.
+    assert text(called).startswith("error -31008: ")
+    assert "sampling/createMessage" in text(called) and "2026-07-28" in text(called)
+
+
+async def test_subscriptions_listen_is_refused_with_an_error_saying_it_is_not_relayed_yet(
+    hub: HubProcess,
+) -> None:
+    async with attached(hub.home, "2026-07-28") as client:
+        with pytest.raises(MCPError) as refused:
+            async with client.listen(tools_list_changed=True):
+                pass
+        still = await client.list_tools()  # the refusal did not end the connection
+
+    assert refused.value.error.code == -31008
+    assert "subscriptions/listen" in refused.value.error.message
+    assert still.tools
