@@ -24,7 +24,7 @@ def add_parsers(commands: Any) -> None:
     names = ", ".join(HOST_NAMES)
     for verb, text in (
         ("import", f"copy an app's servers into MCP Tray ({names})"),
-        ("connect", "make an app reach its servers through MCP Tray"),
+        ("connect", "make an app reach its servers, and MCP Tray's, through MCP Tray"),
         ("disconnect", "undo connect: the app starts its servers itself again"),
     ):
         command = commands.add_parser(verb, help=text)

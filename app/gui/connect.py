@@ -291,6 +291,11 @@ class ConnectDialog(QDialog):
         """Where the file is and its servers on the left; the buttons on the right."""
         box = QGroupBox(app.host.title)
         lines = [f"• {server.name} — {app.describe(server)}" for server in app.servers]
+        if app.to_give:
+            them = "it" if len(app.to_give) == 1 else "them"
+            lines.append(
+                f"• {', '.join(app.to_give)} — in MCP Tray; Connect gives {app.host.title} {them}"
+            )
         details = plain(QLabel(app.problem or "\n".join(lines) or "No servers in this file yet."))
         details.setWordWrap(True)
         details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -27,14 +27,14 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.atomic import PRIVATE_MODE, write_atomically
-from app.core.config import write_config_text
+from app.core.config import Config, write_config_text
 from app.core.config.switches import set_http_enabled
 from app.core.installation import cli_command
 from app.core.jsontext.jsonc import Document, JsoncError
@@ -69,7 +69,8 @@ def connect(
     http: bool = False,
     store: SecretStore | None = None,
 ) -> Outcome:
-    """Point each server the host shares with MCP Tray's config at MCP Tray.
+    """Point each server the host shares with MCP Tray's config at MCP Tray, and give it
+    the servers MCP Tray runs that it has none of the same name of (:func:`to_give`).
 
     A server counts as shared when MCP Tray's entry of that name runs the same
     command; one that merely has the same name is left alone, and said. With
@@ -93,16 +94,37 @@ def connect(
             clashes.append(
                 f"{entry.name}: MCP Tray has a different server of that name; left as it is"
             )
+    given = to_give(host, document.data, config)
     entry_for = _url_entries(host, paths, config.http.port, store) if http else None
     with _reported(path):
         shared_before = _shared_with_others(path)
         outcome = Connections(paths.connections_dir).connect(
-            host, path, ours, entry_for, private=http
+            host, path, ours, entry_for, private=http, given=given
         )
     message = outcome.message
     if http and (outcome.changed or shared_before):
         message += " " + _privacy_note(path, shared_before)
     return Outcome(outcome.changed, clashes + outcome.untouched, message)
+
+
+def _connected(host: Host, changed: list[str], given: Sequence[str]) -> str:
+    pointed = [name for name in changed if name not in given]
+    said = [f"Connected {', '.join(pointed)}."] if pointed else []
+    if given:
+        said.append(f"Gave {host.title} {', '.join(given)} from MCP Tray.")
+    return " ".join(said)
+
+
+def to_give(host: Host, data: Any, config: Config) -> list[str]:
+    """The servers MCP Tray runs (not those turned off) that the app's parsed config
+    ``data`` has no entry of that name for: connect adds them, so that an app connected
+    to MCP Tray reaches every server in it, the demo server first of all."""
+    present = host.servers(data)
+    return [
+        name
+        for name, server in config.servers.items()
+        if not server.disabled and name not in present
+    ]
 
 
 EntryFor = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -284,16 +306,19 @@ class Connections:
         entry_for: EntryFor | None = None,
         *,
         private: bool = False,
+        given: Sequence[str] = (),
     ) -> Outcome:
         """Rewrite the entries named in ``ours`` to what ``entry_for(name, previous)``
-        gives (default: the ``attach`` command). ``private``: they hold a credential,
-        so the file becomes readable by the user only."""
+        gives (default: the ``attach`` command), and add one so for each name in
+        ``given``. ``private``: they hold a credential, so the file becomes readable by
+        the user only."""
         entry_for = entry_for or _attach_entries(host)
         text = read_config_file(path)  # keeps \r\n as it is
         document = Document.parse(text)
         servers = host.servers(document.data)
         shared = [name for name in servers if name in ours]
-        if not shared:
+        given = [name for name in given if name not in servers]
+        if not shared and not given:
             return Outcome([], [], f"{host.title} has no server MCP Tray runs; import them first")
         record = self._record(host, path)
         if record is None:
@@ -312,6 +337,11 @@ class Connections:
             record["entries"].setdefault(name, {"original": servers[name]})["written"] = wanted
             text = Document.parse(text).replace((host.key, name), wanted)
             changed.append(name)
+        for name in given:
+            wanted = entry_for(name, {})
+            record["entries"].setdefault(name, {"original": None})["written"] = wanted
+            text = _with_member(host, text, name, wanted)
+            changed.append(name)
         if not changed:
             if private:  # written before files with the token were made private
                 os.chmod(os.path.realpath(path), PRIVATE_MODE)
@@ -321,7 +351,7 @@ class Connections:
         write_config_text(path, text, private=private)
         record["written_sha256"] = _digest(path.read_bytes())
         self._save(host, path, record)
-        return Outcome(changed, [], f"Connected {', '.join(changed)}. {host.restart}")
+        return Outcome(changed, [], f"{_connected(host, changed, given)} {host.restart}")
 
     def connected(self, host: Host, path: Path) -> bool:
         return self._record_file(host, path).exists()
@@ -412,7 +442,10 @@ class Connections:
             if servers.get(name) != entry["written"]:
                 untouched.append(f"{name}: changed since MCP Tray connected it; left as it is")
                 continue
-            text = Document.parse(text).replace((host.key, name), entry["original"])
+            if entry["original"] is None:  # connect added it
+                text = without_member(Document.parse(text), (host.key, name))
+            else:
+                text = Document.parse(text).replace((host.key, name), entry["original"])
             changed.append(name)
         if changed:
             write_config_text(path, text)
@@ -454,7 +487,16 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# ----- taking a member out, formatting kept
+# ----- adding and taking out members, formatting kept
+
+
+def _with_member(host: Host, text: str, name: str, entry: dict[str, Any]) -> str:
+    """The app's file with ``name: entry`` added to its servers, making the object that
+    holds them when the file has none yet."""
+    document = Document.parse(text if text.strip() else "{}\n")
+    if isinstance(document.data, dict) and isinstance(document.data.get(host.key), dict):
+        return document.insert((host.key,), name, entry)
+    return document.insert((), host.key, {name: entry})
 
 
 def without_member(document: Document, path: KeyPath) -> str:

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from app.core.config import ConfigError, shown_name
+from app.core.config import Config, ConfigError, shown_name
 from app.core.jsontext.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
@@ -70,10 +70,12 @@ class FoundApp:
     servers: list[AppServer]
     connected: bool  # connect changed this file, and disconnect can undo it
     problem: str = ""  # the file cannot be read; what happened and what to do
+    to_give: tuple[str, ...] = ()  # MCP Tray's servers it has none of the same name of
 
     @property
     def can_connect(self) -> bool:
-        return not self.problem and any(s.route is Route.STARTS_ITSELF for s in self.servers)
+        starts_itself = any(s.route is Route.STARTS_ITSELF for s in self.servers)
+        return not self.problem and (starts_itself or bool(self.to_give))
 
     def named(self, route: Route) -> list[str]:
         return [server.name for server in self.servers if server.route is route]
@@ -123,7 +125,10 @@ def survey(
             places.append((host, path))
             seen.add(same_file(path))
     connections = linking.Connections(paths.connections_dir)
-    return [_look_on_its_own(h, p, connected=connections.connected(h, p)) for h, p in places]
+    ours = _our_config(paths)
+    return [
+        _look_on_its_own(h, p, connected=connections.connected(h, p), ours=ours) for h, p in places
+    ]
 
 
 def _present(path: Path) -> bool:
@@ -134,11 +139,11 @@ def _present(path: Path) -> bool:
         return True
 
 
-def _look_on_its_own(host: Host, path: Path, *, connected: bool) -> FoundApp:
+def _look_on_its_own(host: Host, path: Path, *, connected: bool, ours: Config | None) -> FoundApp:
     """:func:`look_at`, but an error no one foresaw is this file's problem, not the list's:
     the file is the app's and may hold anything, and the other apps still show."""
     try:
-        return look_at(host, path, connected=connected)
+        return look_at(host, path, connected=connected, ours=ours)
     except Exception:
         logger.exception("could not make sense of %s's %s", host.name, path)
         problem = (
@@ -153,7 +158,11 @@ def same_file(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def look_at(host: Host, path: Path, *, connected: bool = False) -> FoundApp:
+def look_at(
+    host: Host, path: Path, *, connected: bool = False, ours: Config | None = None
+) -> FoundApp:
+    """The app's file at ``path`` as the Connect dialog lists it; with ``ours`` (MCP Tray's
+    config), also which of MCP Tray's servers connecting would give it."""
     try:
         document = read(path, title=host.title)
     except Unreadable as error:
@@ -163,7 +172,8 @@ def look_at(host: Host, path: Path, *, connected: bool = False) -> FoundApp:
         AppServer(shown_name(entry.name), *_route(host, entry, raw[entry.name]))
         for entry in importing.host_entries(host, path, document)
     ]
-    return FoundApp(host, path, servers, connected)
+    to_give = tuple(linking.to_give(host, document.data, ours)) if ours else ()
+    return FoundApp(host, path, servers, connected, to_give=to_give)
 
 
 def read(path: Path, *, title: str = "the app") -> Document:
@@ -362,10 +372,16 @@ def _not_imported(plan: importing.ImportPlan, name: str) -> str:
 
 def _ours(paths: Paths) -> set[str]:
     """The servers in MCP Tray's config (none when it cannot be read just now)."""
+    config = _our_config(paths)
+    return set(config.servers) if config else set()
+
+
+def _our_config(paths: Paths) -> Config | None:
+    """MCP Tray's config, or None when it cannot be read just now."""
     try:
-        return set(importing.our_config(paths)[1].servers)
+        return importing.our_config(paths)[1]
     except (HostError, OSError):
-        return set()
+        return None
 
 
 def disconnect_app(app: FoundApp, paths: Paths) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from keyring.backends import SecretService
+from PySide6.QtWidgets import QLabel
 
 from app.gui.connect import CONNECT, DISCONNECT
 from tests.gui.conftest import RunningTray, TrayLoop
@@ -59,6 +60,7 @@ def test_connect_and_disconnect_an_app_from_the_tray(
                 )
             )
         seen["buttons after"] = set(dialog.buttons)
+        seen["words after"] = [label.text() for label in dialog.findChildren(QLabel)]
         ARTIFACTS.mkdir(exist_ok=True)
         dialog.grab().save(str(ARTIFACTS / "connect-an-app.png"))
         dialog.buttons[(claude, DISCONNECT)].click()
@@ -76,7 +78,11 @@ def test_connect_and_disconnect_an_app_from_the_tray(
     )
     for name, entry in seen["app config"]["mcpServers"].items():
         assert entry["args"][-2:] == ["attach", name] and "env" not in entry
-    assert seen["buttons after"] == {(claude, DISCONNECT)}
+    # Cursor can now be given the two servers Claude Desktop brought into MCP Tray.
+    assert seen["buttons after"] == {(claude, DISCONNECT), (cursor, CONNECT)}
+    assert "• notes, github — in MCP Tray; Connect gives Cursor them" in "\n".join(
+        seen["words after"]
+    )
     assert seen["disconnected"] == (
         "Claude Desktop is back to starting its servers itself.\n"
         "notes and github keep running in MCP Tray; "

@@ -80,6 +80,54 @@ def test_connect_and_disconnect_from_the_command_line(tray_home: Path, tmp_path:
     assert path.read_bytes() == original
 
 
+def test_connect_gives_an_app_without_servers_those_mcp_tray_runs_and_disconnect_takes_them_back(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    ours = {
+        "demo": {"command": "python3", "args": ["-m", "demo"]},
+        "github": {"command": "npx", "args": ["-y", "srv"]},
+        "paused": {"command": "npx", "args": ["-y", "other"], "disabled": True},
+    }
+    (tray_home / "config.json").write_text(json.dumps({"mcpServers": ours}))
+    path = tmp_path / "claude_desktop_config.json"
+    path.write_text('{\n  "globalShortcut": "Ctrl+Space"\n}\n')  # no servers at all yet
+    original = path.read_bytes()
+
+    connected = mcp_tray(tray_home, "connect", "claude-desktop", "--path", str(path))
+    given = json.loads(path.read_text())
+    disconnected = mcp_tray(tray_home, "disconnect", "claude-desktop", "--path", str(path))
+
+    assert connected.returncode == 0, connected.stderr
+    assert "Gave Claude Desktop demo, github from MCP Tray." in connected.stdout
+    assert given["globalShortcut"] == "Ctrl+Space"
+    assert sorted(given["mcpServers"]) == ["demo", "github"]  # not the one turned off
+    assert [e["args"][-2:] for e in given["mcpServers"].values()] == [
+        ["attach", "demo"],
+        ["attach", "github"],
+    ]
+    assert disconnected.returncode == 0, disconnected.stderr
+    assert path.read_bytes() == original
+
+
+def test_disconnect_after_an_edit_takes_out_only_the_servers_connect_gave(tmp_path: Path) -> None:
+    host = HOSTS["cursor"]
+    path = fixture_copy("cursor", tmp_path)
+    connections = Connections(tmp_path / "state")
+    connections.connect(host, path, {"github"}, given=["demo"])
+    edited = Document.parse(path.read_text()).insert(
+        ("mcpServers",), "added-later", {"command": "x"}
+    )
+    path.write_text(edited)  # the whole file can no longer be put back as it was
+
+    connections.disconnect(host, path)
+
+    servers = json.loads(path.read_text())["mcpServers"]
+    before = json.loads((FIXTURES / "cursor.json").read_text())["mcpServers"]
+    assert "demo" not in servers
+    assert servers["github"] == before["github"]
+    assert servers["added-later"] == {"command": "x"}
+
+
 def test_disconnect_refuses_an_app_file_replaced_by_a_pipe_in_words_without_waiting(
     tray_home: Path, tmp_path: Path
 ) -> None:

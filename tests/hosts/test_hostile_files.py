@@ -176,7 +176,10 @@ def test_import_leaves_entries_it_cannot_take_behind_and_takes_the_rest(
     assert sorted(json.loads(ours.read_text())["mcpServers"]) == ["github", "n" * 100, "odd-type"]
     assert mcp_tray(tray_home, "config", "check").returncode == 0
     assert connected.returncode == 0, connected.stderr
-    assert connected.stdout.startswith(f"Connected odd-type, {'n' * 100}.")
+    assert connected.stdout.startswith(
+        f"Connected odd-type, {'n' * 100}. Gave Cursor github from MCP Tray."
+    )
+    assert json.loads(path.read_text())["mcpServers"]["github"]["args"][-2:] == ["attach", "github"]
     after = json.loads(path.read_text())["mcpServers"]
     for name in [*UNFIT, "bad-args", "bad-env"]:
         assert after[name] == servers[name]  # left as the app wrote them
