@@ -208,9 +208,17 @@ def _needs_you(rows: Sequence[ServerStatus], config_error: str) -> list[Entry]:
     for row in rows:
         if needs_you(row):
             verb, label = server_actions(row, uses_secrets=True)[0]
-            text = f"{row.name} {_NEEDS[row.state]} — {label}"
+            text = f"{row.name} {_needs(row)} — {label}"
             entries.append(Entry(key=f"fix:{row.name}", text=text, verb=verb, server=row.name))
     return entries
+
+
+def _needs(row: ServerStatus) -> str:
+    """What the server needs, in the words its row in the window uses: "needs Node.js"."""
+    if row.state is State.NEEDS_PROGRAM:
+        words = look(row).words  # "Needs Node.js", or "Needs a program" for one unknown
+        return words[0].lower() + words[1:]
+    return _NEEDS[row.state]
 
 
 def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:

@@ -387,6 +387,8 @@ def test_a_server_that_needs_a_program_people_know_says_which_and_where_to_get_i
     )
     assert needs_you(needs("npx"))
     assert headline([needs("npx")]) == "1 needs you"
+    menu = tray_menu([needs("npx")], secrets={}, settings=Settings())
+    assert menu[2].text == "files needs Node.js — Retry"  # the window's words, not vaguer ones
 
 
 def test_a_server_that_needs_an_unknown_program_names_the_program() -> None:

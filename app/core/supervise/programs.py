@@ -15,6 +15,7 @@ words say that instead (:func:`path_missing`).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -38,7 +39,10 @@ SOURCES: dict[str, Source] = {
     "uv": _UV,
     "python": _PYTHON,
     "python3": _PYTHON,
-    "docker": Source("Docker Desktop", "docker.com"),
+    # Linux has Docker Engine from its packages; Docker Desktop is what the others install.
+    "docker": Source(
+        "Docker" if sys.platform.startswith("linux") else "Docker Desktop", "docker.com"
+    ),
     "bun": _BUN,
     "bunx": _BUN,
     "deno": Source("Deno", "deno.com"),
