@@ -6,7 +6,7 @@ and reports through signals; the tray does the work on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -35,18 +35,29 @@ class SecretDialog(QDialog):
     to the masked Value field, so a secret can never land in a visible field.
     Save stays off, and the status line says why, while the name or value is
     missing or the value cannot be kept as a secret (too short or too common
-    to be hidden in logs). After Save the dialog stays to tell how it went
-    (:meth:`report`).
+    to be hidden in logs). A name in ``stored`` already has a value in the
+    keychain, and the status line says that saving replaces it. After Save the
+    dialog stays to tell how it went (:meth:`report`).
     """
 
     submitted = Signal(str, str, str)
 
-    def __init__(self, server: str, names: Sequence[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        names: Sequence[str],
+        parent: QWidget | None = None,
+        *,
+        stored: Collection[str] = (),
+    ) -> None:
         super().__init__(parent)
+        self.stored = frozenset(stored)
         self.setWindowTitle(f"Set a secret for {server}")
         self.setMinimumWidth(460)
         self.server = server
         self.name = _name_field(names)
+        if isinstance(self.name, QComboBox):
+            self.name.currentTextChanged.connect(self._check)
         self.value = QLineEdit()
         self.value.setEchoMode(QLineEdit.EchoMode.Password)
         self.value.setPlaceholderText("Paste the secret here")
@@ -92,7 +103,11 @@ class SecretDialog(QDialog):
         reason = f"Type the secret's {missing} to save it." if missing else None
         reason = reason or refusal(self.value.text())
         self.save.setEnabled(reason is None)
-        self._say(reason or "")
+        replaces = " One is saved already; saving replaces it." if self._stored() else ""
+        self._say((reason or "") + replaces if reason else replaces.strip())
+
+    def _stored(self) -> bool:
+        return self.secret_name() in self.stored
 
     def _say(self, text: str) -> None:
         """The line under the fields; the dialog grows to show it whole (a refusal's reason

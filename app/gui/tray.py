@@ -255,7 +255,7 @@ class TrayApp(QObject):
             return open_already
         config = self.hub.config.servers.get(server)
         wanted = list(names) or (secret_names(config) if config else [])
-        dialog = SecretDialog(server, wanted)
+        dialog = SecretDialog(server, wanted, stored=self.hub.store.names(server))
         dialog.setWindowIcon(self.logo)
         dialog.submitted.connect(lambda s, n, v: self._run(self._save_secret(dialog, s, n, v)))
         dialog.finished.connect(lambda result: self._forget_dialog(server, dialog))

@@ -247,6 +247,21 @@ def test_the_secret_dialog_asks_for_a_name_only_when_none_is_known(qtbot: Any) -
     assert width < known.value.width() - 10  # the placeholder is not cut off
 
 
+def test_the_secret_dialog_says_when_saving_replaces_a_secret_already_kept(qtbot: Any) -> None:
+    kept = SecretDialog("github", ["TOKEN", "ORG_KEY"], stored=["TOKEN"])
+    qtbot.addWidget(kept)
+    fresh = SecretDialog("github", ["ORG_KEY"], stored=["TOKEN"])
+    qtbot.addWidget(fresh)
+    replaces = "One is saved already; saving replaces it."
+
+    assert kept.status.text() == f"Type the secret's value to save it. {replaces}"
+    kept.value.setText("a-long-enough-replacement-9f3k")
+    assert kept.save.isEnabled() and kept.status.text() == replaces
+    kept.name.setCurrentText("ORG_KEY")  # one with nothing kept yet
+    assert kept.status.text() == ""
+    assert replaces not in fresh.status.text()
+
+
 @pytest.mark.parametrize(
     ("value", "why"), [("abc", "too short"), ("running", "too short"), ("password", "common word")]
 )
