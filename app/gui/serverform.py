@@ -38,6 +38,7 @@ from app.gui.widgets import button, empty
 from app.hosts import mcpb
 
 KEPT = "Kept in your keychain; type a new one to replace it"
+NAME_MIN_PX, NAME_MAX_PX, NAME_PADDING_PX = 150, 300, 16
 
 
 class VariableRow:
@@ -47,7 +48,11 @@ class VariableRow:
         self.required = variable.required
         self.name = QLineEdit(variable.name)
         self.name.setPlaceholderText("NAME")
-        self.name.setMinimumWidth(150)
+        # Wide enough for names like GITHUB_PERSONAL_ACCESS_TOKEN, and a longer one shows
+        # its start (a line edit scrolls to its end when given text).
+        wide = self.name.fontMetrics().horizontalAdvance(variable.name) + NAME_PADDING_PX
+        self.name.setMinimumWidth(min(max(NAME_MIN_PX, wide), NAME_MAX_PX))
+        self.name.setCursorPosition(0)
         self.name.setReadOnly(variable.required)  # the server looks for exactly this name
         self.value = QLineEdit(variable.value)
         self.secret = QCheckBox("Secret")

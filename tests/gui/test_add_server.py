@@ -23,10 +23,12 @@ from keyring.backends import SecretService
 from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
+from app.core.config.draft import Variable
 from app.core.events import ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from app.gui.addserver import AddServerDialog
 from app.gui.removeserver import RemoveServerDialog
+from app.gui.serverform import VariableRow
 from tests.gui.conftest import TEST_TIMEOUT_S, RunningTray, TrayLoop, find_action
 from tests.helpers import FLAKY, PYTHON, SERVERS
 from tests.keyrings import MemoryKeyring
@@ -748,3 +750,16 @@ def test_the_outcome_is_as_large_as_its_words_and_the_form_gets_its_size_back(
     assert dialog.size() == form_size
     dialog.close()
     tray_loop.run(running.settled)
+
+
+def test_a_long_setting_name_shows_whole_in_the_form(qtbot: QtBot) -> None:
+    name = "GITHUB_PERSONAL_ACCESS_TOKEN"
+    row = VariableRow(Variable(name, secret=True, required=True), stored=False)
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    row.name.setParent(holder)
+    holder.show()
+    qtbot.waitExposed(holder)
+
+    assert row.name.width() > row.name.fontMetrics().horizontalAdvance(name)
+    assert row.name.cursorPosition() == 0  # a longer one would show its start, not its end
