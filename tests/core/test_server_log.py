@@ -96,6 +96,31 @@ def test_a_log_continues_an_existing_file(tmp_path: Path) -> None:
     assert _file_lines(path) == ["from the last run", "from this run"]
 
 
+def test_the_log_window_goes_on_from_the_last_run_but_a_crash_speaks_of_this_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "demo.log"
+    first = ServerLog(path)
+    first.note("Started (process 4242).")
+    first.write("from the last run")
+    first.close()
+
+    second = ServerLog(path)
+    second.write("from this run")
+
+    assert [parse_log_line(line).text for line in second.last_stamped(10)] == [
+        "Started (process 4242).",
+        "from the last run",
+        "from this run",
+    ]
+    assert [parse_log_line(line).text for line in second.last_stamped(2)] == [
+        "from the last run",
+        "from this run",
+    ]
+    assert second.last_lines(10) == ("from this run",)  # a crash's last output
+    second.close()
+
+
 def test_a_windows_line_ending_is_not_kept(log: ServerLog) -> None:
     _, kept = log.write("dos line\r\n")
 

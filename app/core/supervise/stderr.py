@@ -1,9 +1,13 @@
 """What a server writes to stderr: kept in a rotating file and an in-memory tail.
 
-The file is what ``mcp-tray logs NAME`` and the log window read after the
-fact; the tail feeds crash notifications and a failure's last output without
-touching the disk. Lines pass through ``redact`` before they are kept anywhere, so a
-secret a server prints never reaches the file, the tail or an event.
+The file is what ``mcp-tray logs NAME`` reads after the fact; the tail feeds
+the log window, crash notifications and a failure's last output without
+touching the disk. A log opened on a file that holds lines already (MCP Tray
+started again, or the server was changed) reads that file's last lines once,
+for the log window only: its story goes on where it stopped, while a crash's
+last output is still only what this run wrote. Lines pass through ``redact``
+before they are kept anywhere, so a secret a server prints never reaches the
+file, the tail or an event.
 
 Between the server's own lines the supervisor writes lifecycle lines, so the
 log tells the story of a crash (started, exited with status 1, restarting in
@@ -36,6 +40,7 @@ MAX_LOG_BYTES = 1024 * 1024  # per file; a chatty server costs at most ~4 MiB on
 KEPT_ROTATIONS = 3  # NAME.log.1 … NAME.log.3
 TAIL_LINES = 500
 MAX_LINE_CHARS = 8192  # a runaway line (a base64 blob) is cut, not kept whole
+TAIL_READ_BYTES = 256 * 1024  # of an earlier run's file: 500 ordinary lines, and then some
 # Rarely the first thing on a line of program output, and in every console encoding.
 LIFECYCLE_MARKER = "» "
 ESCAPE = "\\"
@@ -85,6 +90,7 @@ class ServerLog:
         self.path = path
         self._redact = redact
         self._tail: collections.deque[_Kept] = collections.deque(maxlen=TAIL_LINES)
+        self._earlier = _last_lines_of(path, TAIL_LINES)  # written before this log was opened
         self._file: TextIO | None = None
         self._size = 0
 
@@ -106,8 +112,11 @@ class ServerLog:
 
     def last_stamped(self, count: int) -> list[str]:
         """The newest lines, lifecycle lines included, as they stand in the log file."""
-        recent = list(self._tail)[-count:] if count > 0 else []
-        return [stamped(kept.stamp, kept.text, lifecycle=kept.lifecycle) for kept in recent]
+        if count <= 0:
+            return []
+        recent = list(self._tail)[-count:]
+        earlier = self._earlier[-(count - len(recent)) :] if len(recent) < count else []
+        return earlier + [stamped(k.stamp, k.text, lifecycle=k.lifecycle) for k in recent]
 
     def _keep(self, text: str, *, lifecycle: bool) -> tuple[str, str]:
         line = self._redact(text.rstrip("\r\n"))
@@ -145,6 +154,21 @@ class ServerLog:
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+
+def _last_lines_of(path: Path, count: int) -> list[str]:
+    """The last ``count`` lines of the log file at ``path`` (none when there is none)."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - TAIL_READ_BYTES))
+            data = file.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if len(data) == TAIL_READ_BYTES:
+        lines = lines[1:]  # the first may be cut
+    return lines[-count:]
 
 
 async def pump_lines(stream: asyncio.StreamReader, sink: Callable[[str], None]) -> None:
