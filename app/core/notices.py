@@ -51,6 +51,7 @@ from app.core.events import (
 )
 from app.core.problems import (
     MISTAKE,
+    PAUSED,
     config_error_line,
     what_happened,
     with_last_words,
@@ -382,7 +383,7 @@ def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice
         kind=NoticeKind.CRASH_LOOP,
         server=event.server,
         title=f"{event.server} keeps crashing",
-        body=_with_last_line(f"{what} MCP Tray stopped restarting it.", crash),
+        body=_with_last_line(f"{what} {PAUSED}", crash),
     )
 
 

@@ -21,6 +21,7 @@ from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
 MISTAKE = "The config file has a mistake: "
+PAUSED = "MCP Tray paused it and tries again every few minutes."  # a server in crash-loop
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def needs_program(failure: Failure | None) -> Problem:
 
 def _todo(state: State) -> str:
     if state is State.CRASH_LOOP:
-        return "MCP Tray stopped restarting it. Fix the cause, then choose Try again."
+        return f"{PAUSED} Fix the cause, then choose Try again."
     if state is State.BACKOFF:
         return "MCP Tray will restart it in a moment."
     if state is State.STOPPED:

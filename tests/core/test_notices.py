@@ -140,8 +140,8 @@ async def test_a_crash_loop_is_one_critical_notice_that_stays_however_often_it_r
     assert (notice.kind, notice.slot) == (NoticeKind.CRASH_LOOP, "files")
     assert notice.title == "files keeps crashing"
     assert notice.body == (
-        "It stopped with an error. MCP Tray stopped restarting it.\n"
-        "It last said: fatal: database locked"
+        "It stopped with an error. MCP Tray paused it and tries again every few minutes."
+        "\nIt last said: fatal: database locked"
     )
     assert (notice.urgency, notice.timeout_ms) == (Urgency.CRITICAL, 0)
     assert notice.actions == (("logs", "Show logs"), ("restart", "Try again"))
@@ -498,11 +498,12 @@ async def test_no_notice_title_speaks_jargon_and_no_body_has_command_lines_or_pi
     bodies = [notice.body for notice in desktop.shown]
     assert not [body for body in bodies if re.search(r"`|mcp-tray |4242|crash-loop", body)]
     assert (
-        "It started but did not answer MCP Tray within 120 seconds. MCP Tray stopped restarting it."
-        in bodies
+        "It started but did not answer MCP Tray within 120 seconds. "
+        "MCP Tray paused it and tries again every few minutes." in bodies
     )
-    assert "Needs the secret API_KEY: set it from the tray. MCP Tray stopped restarting it." in (
-        bodies
+    assert (
+        "Needs the secret API_KEY: set it from the tray. "
+        "MCP Tray paused it and tries again every few minutes." in (bodies)
     )
 
 
@@ -580,7 +581,7 @@ async def test_a_program_path_that_does_not_exist_is_a_setting_to_fix_not_one_to
     assert notice.body == (
         "Its program ./build/index.js does not exist (in /home/me/my-server); check the program "
         "in the server's settings — a server you build yourself may need building first. "
-        "MCP Tray stopped restarting it."
+        "MCP Tray paused it and tries again every few minutes."
     )
 
 

@@ -367,7 +367,7 @@ class BusLog:
         while True:
             try:
                 message = self._connection.receive()
-            except OSError:  # the bus ended, or close()
+            except (OSError, ValueError):  # the bus ended, or close() (its epoll closed under us)
                 return
             with self._changed:
                 self.messages.append(message)

@@ -41,7 +41,7 @@ CRASH = Notice(
     kind=NoticeKind.CRASH_LOOP,
     server="files",
     title="files keeps crashing",
-    body="It stopped with an error (status 3). MCP Tray stopped restarting it.",
+    body="It stopped with an error (status 3). MCP Tray paused it, trying again now and then.",
 )
 RECOVERED = Notice(
     kind=NoticeKind.RECOVERED,
