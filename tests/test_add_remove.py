@@ -264,3 +264,24 @@ def test_remove_takes_the_server_out_of_each_connected_app_and_says_which(
     assert attached in [p.read_text() for p in tmp_path.glob("mcp.json.*")]  # a backup
     assert disconnected.returncode == 0, disconnected.stderr
     assert "kept" not in cursor.read_text()  # disconnect does not bring it back
+
+
+def test_a_server_added_reaches_each_connected_app_and_disconnect_takes_it_out(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text(
+        f'{{"mcpServers": {{"kept": {{"command": "{PYTHON}", "args": ["{ANSWER}"]}}}}}}'
+    )
+    connected = mcp_tray(hub.home, "connect", "cursor", "--path", str(cursor), env=hub.env)
+    assert connected.returncode == 0, connected.stderr
+
+    added = mcp_tray(hub.home, "add", "answer", "--", PYTHON, str(ANSWER), env=hub.env)
+    given = json.loads(cursor.read_text())["mcpServers"]
+    disconnected = mcp_tray(hub.home, "disconnect", "cursor", "--path", str(cursor), env=hub.env)
+
+    assert added.returncode == 0, added.stderr
+    assert f"Gave answer to Cursor in {cursor}" in added.stdout
+    assert given["answer"]["args"][-2:] == ["attach", "answer"]
+    assert disconnected.returncode == 0, disconnected.stderr
+    assert sorted(json.loads(cursor.read_text())["mcpServers"]) == ["kept"]

@@ -319,6 +319,10 @@ def _say_saved(saved: Saved, paths: Paths) -> None:
         print(f"Stored {', '.join(saved.secrets)} for {saved.name} in the keyring.")
     if saved.hub.problem:
         print(f"Note: MCP Tray could not act on it now: {saved.hub.problem}", file=sys.stderr)
+    for title, path in saved.apps:
+        print(f"Gave {saved.name} to {title} in {path}; restart {title} to load the change.")
+    for trouble in saved.apps_trouble:
+        print(f"Note: {trouble}", file=sys.stderr)
 
 
 def _say_started(paths: Paths, drafts: list[ServerDraft]) -> bool:

@@ -91,6 +91,7 @@ class AddServerDialog(QDialog):
         # The save under way, and the bundle it saves (no longer self.bundle meanwhile):
         # its files stay if the save succeeds, and go if it fails.
         self.saving: asyncio.Future[servers.Saved] | None = None
+        self.given_to: tuple[str, ...] = ()  # the connected apps the saved server went to
         self._saving_bundle: ServerDraft | None = None
         self._counting = False
         self._checking = False  # a check of the form is under way
@@ -316,6 +317,7 @@ class AddServerDialog(QDialog):
             return
         self.saving = self._saving_bundle = None  # a bundle's files are the server's now
         logger.info("%s saved from the Add dialog", saved.name)
+        self.given_to = tuple(title for title, _ in saved.apps)
         if self.editing is None:
             self.added = saved.name
         self.editing = saved.name  # saving again changes this server
@@ -371,7 +373,7 @@ class AddServerDialog(QDialog):
     async def _say_running(self, told: Outcome) -> None:
         tools = await asyncio.to_thread(count_tools, self.hub.paths.socket_path, told.name)
         self.kept = True
-        self._show(told.with_tools(tools))
+        self._show(told.with_tools(tools, self.given_to))
 
     async def _show_failure(self, told: Outcome) -> None:
         lines = await self.hub.log_tail(told.name, LAST_OUTPUT_LINES)

@@ -21,7 +21,16 @@ from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import parse_log_line
 
-CONNECT_HINT = "Apps connected to MCP Tray can use it now; Connect an app… adds it to others."
+CONNECT_HINT = "Connect an app… gives it to your apps."
+
+
+def apps_have_it(apps: Sequence[str]) -> str:
+    """Which connected apps were given the new server (app.hosts.linking.give_to_connected)."""
+    if not apps:
+        return CONNECT_HINT
+    names = apps[0] if len(apps) == 1 else f"{', '.join(apps[:-1])} and {apps[-1]}"
+    has = "has" if len(apps) == 1 else "have"
+    return f"{names} {has} it now; an app may need a restart to show it."
 
 
 @dataclass(frozen=True)
@@ -57,13 +66,15 @@ class Outcome:
         body = f"MCP Tray could not start it now: {why}"
         return cls(name, f"{name} is saved", body, failed=True)
 
-    def with_tools(self, tools: int | None) -> Outcome:
+    def with_tools(self, tools: int | None, apps: Sequence[str] = ()) -> Outcome:
+        """``apps``: the connected apps it was given to."""
+        reach = apps_have_it(apps)
         if tools is None:
-            body = CONNECT_HINT
+            body = reach
         elif tools == 0:
-            body = "It offers no tools, though it may offer your apps other things."
+            body = f"It offers no tools, though it may offer your apps other things. {reach}"
         else:
-            body = f"It offers {tools} tool{'s' if tools != 1 else ''}. {CONNECT_HINT}"
+            body = f"It offers {tools} tool{'s' if tools != 1 else ''}. {reach}"
         return replace(self, body=body)
 
     def with_output(self, lines: Sequence[str]) -> Outcome:

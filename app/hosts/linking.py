@@ -15,9 +15,11 @@ that file is made readable by the user only (0600), and the command says so.
 app file MCP Tray gave the old one; ``disconnect`` gives a file restored
 byte for byte its permission bits back.
 
-Removing a server from MCP Tray takes its entry out of each app file connect
-pointed at it (:func:`take_out`), since ``attach NAME`` would only fail there
-now; :func:`apps_reaching` says beforehand which apps those are.
+A connected app reaches every server MCP Tray runs: a server added to MCP
+Tray is added to each app file connect changed (:func:`give_to_connected`),
+and removing one takes its entry out of them (:func:`take_out`), since
+``attach NAME`` would only fail there now; :func:`apps_reaching` says
+beforehand which apps those are.
 """
 
 from __future__ import annotations
@@ -234,11 +236,11 @@ def attaches(host: Host, name: str, raw: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class TakenOut:
-    """What removing a server changed in the apps connect pointed at it."""
+class AppsChanged:
+    """What adding or removing a server changed in the apps connect pointed at MCP Tray."""
 
-    changed: list[tuple[Host, Path]]  # the app files its entry was taken out of
-    trouble: list[str]  # a sentence for each app file that still names it
+    changed: list[tuple[Host, Path]]  # the app files its entry was added to or taken out of
+    trouble: list[str]  # a sentence for each app file that could not be changed
 
 
 def apps_reaching(paths: Paths, name: str) -> list[tuple[Host, Path]]:
@@ -254,7 +256,7 @@ def apps_reaching(paths: Paths, name: str) -> list[tuple[Host, Path]]:
     return found
 
 
-def take_out(paths: Paths, name: str) -> TakenOut:
+def take_out(paths: Paths, name: str) -> AppsChanged:
     """Take the entry for the removed server ``name`` out of each app file connect pointed
     at MCP Tray, where it would only fail now; entries the user pointed elsewhere stay."""
     connections = Connections(paths.connections_dir)
@@ -266,7 +268,33 @@ def take_out(paths: Paths, name: str) -> TakenOut:
                     changed.append((host, path))
         except HostError as error:
             trouble.append(f"{host.title}: {error}")
-    return TakenOut(changed, trouble)
+    return AppsChanged(changed, trouble)
+
+
+def give_to_connected(paths: Paths, name: str, store: SecretStore | None = None) -> AppsChanged:
+    """Add the server ``name``, new in MCP Tray, to each app file connect pointed at MCP
+    Tray, as connect gives it: the ``attach`` command, or the URL for a file connected
+    over HTTP. A file that has an entry of that name already keeps it."""
+    connections = Connections(paths.connections_dir)
+    over_http = connections.over_http()
+    port = our_config(paths)[1].http.port
+    changed, trouble = [], []
+    for host, path in connections.recorded():
+        http = (host, path) in over_http
+        try:
+            with _reported(path):
+                if not path.exists():
+                    continue  # the app is gone; nothing to give it
+                entry_for = _url_entries(host, paths, port, store) if http else None
+                given = connections.connect(
+                    host, path, set(), entry_for, private=http, given=[name]
+                )
+        except HostError as error:
+            trouble.append(f"{host.title}: {error}")
+            continue
+        if given.changed:
+            changed.append((host, path))
+    return AppsChanged(changed, trouble)
 
 
 def _attaching(host: Host, path: Path, name: str) -> Document | None:

@@ -77,6 +77,9 @@ class Saved:
     backup: Path | None  # the config as it was
     secrets: tuple[str, ...]  # stored in the keyring
     hub: HubTold
+    # The connected apps it was added to (a new or renamed server), as in Removed:
+    apps: tuple[tuple[str, Path], ...] = ()
+    apps_trouble: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,13 @@ def add(
     hub = _reload(paths)
     if replace == draft.name and values and hub.running and draft.name not in hub.changed:
         hub = _secrets_changed(paths, draft.name, list(values), hub)
-    return Saved(draft.name, backup, tuple(values), hub)
+    if replace == draft.name:
+        return Saved(draft.name, backup, tuple(values), hub)
+    if replace is not None:  # renamed: the apps' entries for the old name would only fail
+        linking.take_out(paths, replace)
+    given = linking.give_to_connected(paths, draft.name, store)
+    apps = tuple((host.title, path) for host, path in given.changed)
+    return Saved(draft.name, backup, tuple(values), hub, apps, tuple(given.trouble))
 
 
 def _with_entry(text: str, draft: ServerDraft, replace: str | None) -> str:

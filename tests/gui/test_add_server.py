@@ -27,6 +27,7 @@ from app.core.config.draft import Variable
 from app.core.events import ServerStateChanged
 from app.core.secrets import Secrets, SecretStore
 from app.gui.addserver import AddServerDialog
+from app.gui.outcome import Outcome
 from app.gui.removeserver import RemoveServerDialog
 from app.gui.serverform import VariableRow
 from tests.gui.conftest import TEST_TIMEOUT_S, RunningTray, TrayLoop, find_action
@@ -763,3 +764,13 @@ def test_a_long_setting_name_shows_whole_in_the_form(qtbot: QtBot) -> None:
 
     assert row.name.width() > row.name.fontMetrics().horizontalAdvance(name)
     assert row.name.cursorPosition() == 0  # a longer one would show its start, not its end
+
+
+def test_the_outcome_names_the_connected_apps_the_new_server_went_to() -> None:
+    running = Outcome("api", "api is running", running=True)
+
+    assert running.with_tools(2, ("Cursor", "Claude Desktop")).body == (
+        "It offers 2 tools. Cursor and Claude Desktop have it now; "
+        "an app may need a restart to show it."
+    )
+    assert running.with_tools(1).body == "It offers 1 tool. Connect an app… gives it to your apps."
