@@ -16,8 +16,10 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
+import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
@@ -42,14 +44,16 @@ def hub(tray_home: Path) -> Iterator[HubProcess]:
 
 
 @asynccontextmanager
-async def attached(home: Path, mode: str) -> AsyncIterator[Client]:
+async def attached(home: Path, mode: str, **callbacks: Any) -> AsyncIterator[Client]:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "app", "attach", "rich"],
         env={**os.environ, "MCP_TRAY_HOME": str(home)},
     )
     with anyio.fail_after(60):
-        async with Client(params, mode=mode, read_timeout_seconds=CALL_TIMEOUT_S) as client:
+        async with Client(
+            params, mode=mode, read_timeout_seconds=CALL_TIMEOUT_S, **callbacks
+        ) as client:
             yield client
 
 
@@ -84,15 +88,43 @@ async def test_a_dual_era_client_discovers_the_server_and_settles_on_2026(
     assert text(called) == "done 1"
 
 
-async def test_the_servers_sampling_during_a_2026_call_is_refused_naming_what_is_missing(
+async def sample(context: Any, params: types.CreateMessageRequestParams) -> Any:
+    asked = params.messages[0].content.text  # type: ignore[union-attr]
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(text=f"sampled {asked}"), model="test-model"
+    )
+
+
+async def elicit(context: Any, params: types.ElicitRequestParams) -> Any:
+    return types.ElicitResult(action="accept", content={"name": f"Ada ({params.message})"})
+
+
+async def test_the_servers_sampling_and_elicitation_reach_a_dual_era_client_in_input_required(
+    hub: HubProcess,
+) -> None:
+    async with attached(
+        hub.home, "auto", sampling_callback=sample, elicitation_callback=elicit
+    ) as client:
+        sampled = await client.call_tool("sample", {"prompt": "hello"})
+        asked = await client.call_tool("ask", {"question": "name?"})
+        # One after the other on the same connection: each round is its own.
+        again = await client.call_tool("sample", {"prompt": "again"})
+
+        assert client.protocol_version == "2026-07-28"
+    assert text(sampled) == "sampled hello"
+    assert text(asked) == "accept Ada (name?)"
+    assert text(again) == "sampled again"
+
+
+async def test_a_2026_client_without_a_sampling_callback_gets_the_servers_request_refused(
     hub: HubProcess,
 ) -> None:
     async with attached(hub.home, "2026-07-28") as client:
         called = await client.call_tool("sample", {"prompt": "hello"})
 
-    # The server's request got MCP Tray's refusal; the tool reports it as it came.
-    assert text(called).startswith("error -31008: ")
-    assert "sampling/createMessage" in text(called) and "2026-07-28" in text(called)
+    # It declared no sampling: the server's request got MCP Tray's refusal, as the tool says.
+    assert text(called).startswith("error -31006: ")
+    assert "sampling/createMessage" in text(called)
 
 
 async def test_subscriptions_listen_is_refused_with_an_error_saying_it_is_not_relayed_yet(

@@ -16,6 +16,7 @@ from app.core.rpc.envelope import notification, result
 from app.core.rpc.framing import Message
 from app.core.rpc.port import MemoryClient
 from app.core.rpc.relay import Limits, Relay
+from tests.core.fake_backend import FakeBackend
 from tests.core.test_relay_unit import Scene, bounded, call, turn
 
 pytestmark = pytest.mark.anyio
@@ -162,20 +163,262 @@ async def test_what_2026_removed_or_the_relay_cannot_bridge_yet_gets_a_precise_e
     assert server.take() == []
 
 
-async def test_the_servers_elicitation_during_a_2026_call_is_refused_naming_what_is_missing(
-    scene,
-):
+# ----- the server's requests during a 2026 call: multi-round-trip requests
+
+ELICIT = {"message": "Your name?", "requestedSchema": {"type": "object", "properties": {}}}
+CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
+
+
+def asks(server_id: Any, method: str = "elicitation/create") -> Message:
+    return {"jsonrpc": "2.0", "id": server_id, "method": method, "params": ELICIT}
+
+
+def input_required(answer: Message) -> tuple[str, dict[str, Any], str]:
+    """The key, input request and requestState of an input_required answer asking one thing."""
+    value = answer["result"]
+    assert value["resultType"] == "input_required"
+    ((key, asked),) = value["inputRequests"].items()
+    return key, asked, value["requestState"]
+
+
+def retry(editor: ModernEditor, request_id: Any, state: Any, **answers: Any) -> None:
+    given = {**call("ask"), "inputResponses": answers, "requestState": state}
+    editor.request(request_id, "tools/call", given)
+
+
+async def parked(s: Scene) -> tuple[FakeBackend, ModernEditor, Message, str, str]:
+    """A 2026 client's call whose server asked for elicitation (id 70): the call
+    upstream, the input key and the state the client was given."""
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "tools/call", call("ask"))
+    (sent,) = server.take()
+    server.say(asks(70))
+    key, _, state = input_required(editor.take()[0])
+    return server, editor, sent, key, state
+
+
+async def test_the_servers_elicitation_during_a_2026_call_answers_it_input_required(scene):
     s = scene()
     server, editor = await s.server(), modern(s)
     editor.request(1, "tools/call", call("ask"))
     server.take()
-    server.say({"jsonrpc": "2.0", "id": 70, "method": "elicitation/create", "params": {}})
+    server.say(asks(70))
+    (answer,) = editor.take()
+    assert answer["id"] == 1
+    _key, asked, state = input_required(answer)
+    assert asked == {"method": "elicitation/create", "params": ELICIT}
+    assert len(state) >= 32  # opaque and unguessable
+    assert server.take() == []  # the call and the server's request both wait
+
+
+async def test_the_retry_answers_the_server_and_gets_the_calls_result(scene):
+    s = scene()
+    server, editor, sent, key, state = await parked(s)
+    accepted = {"action": "accept", "content": {"name": "Ada"}}
+    retry(editor, 2, state, **{key: accepted})
+    assert server.take() == [result(70, accepted)]  # the server's own id
+    server.reply(sent, {"content": []})
+    assert editor.take() == [result(2, {"resultType": "complete", "content": []})]
+
+
+async def test_a_server_asking_again_gives_the_retry_another_input_required(scene):
+    s = scene()
+    server, editor, sent, key, state = await parked(s)
+    retry(editor, 2, state, **{key: {"action": "accept", "content": {}}})
+    server.take()
+    server.say(asks(71, "sampling/createMessage"))
+    second_key, asked, second_state = input_required(await editor.next())
+    assert asked["method"] == "sampling/createMessage" and second_state != state
+    sampled = {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}
+    retry(editor, 3, second_state, **{second_key: sampled})
+    assert server.take() == [result(71, sampled)]
+    server.reply(sent, {"content": []})
+    assert (await editor.next())["id"] == 3
+
+
+async def test_a_request_state_is_good_once_and_only_for_the_client_it_was_given_to(scene):
+    s = scene()
+    server, editor, _sent, key, state = await parked(s)
+    other = modern(s)
+    retry(other, 1, state, **{key: {"action": "decline"}})
+    retry(editor, 2, "made-up", **{key: {"action": "decline"}})
+    retry(editor, 3, state, **{key: {"action": "decline"}})
+    retry(editor, 4, state, **{key: {"action": "decline"}})
+    (stolen,) = other.take()
+    unknown, replayed = editor.take()  # the good one goes on upstream: no answer yet
+    assert (
+        stolen["error"]["data"] == unknown["error"]["data"] == {"reason": "unknown_request_state"}
+    )
+    assert stolen["error"]["code"] == errors.INVALID_PARAMS
+    assert replayed["error"]["data"] == {"reason": "replayed_request_state"}
+    assert server.take() == [result(70, {"action": "decline"})]  # once
+
+
+async def test_a_retry_of_another_request_or_without_the_answers_is_refused_and_may_be_made_again(
+    scene,
+):
+    s = scene()
+    server, editor, _sent, key, state = await parked(s)
+    editor.request(2, "tools/call", {**call("other"), "inputResponses": {}, "requestState": state})
+    retry(editor, 3, state)
+    wrong, empty = editor.take()
+    assert wrong["error"]["data"] == {"reason": "request_mismatch"}
+    assert empty["error"]["data"] == {"reason": "missing_input_responses"}
+    assert key in empty["error"]["message"]
+    retry(editor, 4, state, **{key: {"action": "cancel"}})
+    assert server.take() == [result(70, {"action": "cancel"})]
+
+
+async def test_a_client_that_never_retries_has_its_call_cancelled_and_the_server_answered(scene):
+    s = scene(round_s=0.01)
+    server, editor, sent, key, state = await parked(s)
+    cancelled = await bounded(server.receive())
+    refused = await bounded(server.receive())
+    assert cancelled == notification(
+        "notifications/cancelled", {"requestId": sent["id"], "reason": "the client did not retry"}
+    )
+    assert refused["id"] == 70 and refused["error"]["code"] == errors.NO_CLIENT_FOR_REQUEST
+    retry(editor, 2, state, **{key: {"action": "decline"}})
+    assert editor.take()[0]["error"]["data"] == {"reason": "expired_request_state"}
+
+
+async def test_a_client_that_leaves_while_its_call_is_parked_has_it_cancelled(scene):
+    s = scene()
+    server, editor, sent, _, _ = await parked(s)
+    editor.port.close()
+    cancelled, refused = server.take()
+    assert cancelled["params"]["requestId"] == sent["id"]
+    assert refused == errors.client_left(70)
+
+
+async def test_a_parked_call_is_no_stall_of_the_server(scene):
+    s = scene()
+    _server, editor, _sent, key, state = await parked(s)
+    assert s.relay.waiting_since() is None  # the server waits on the client
+    retry(editor, 2, state, **{key: {"action": "decline"}})
+    assert s.relay.waiting_since() is not None
+
+
+async def test_a_crash_while_a_call_is_parked_fails_its_retry_as_a_crashed_call(scene):
+    s = scene()
+    server, editor, _sent, key, state = await parked(s)
+    s.crash(server)
+    assert editor.take() == []  # nothing to answer: the client holds an answer already
+    fresh = await s.server()
+    retry(editor, 2, state, **{key: {"action": "accept", "content": {}}})
+    (lost,) = editor.take()
+    assert lost["id"] == 2 and lost["error"]["code"] == errors.SERVER_CRASHED
+    assert fresh.take() == []  # neither the call nor the old process's request goes on
+
+
+async def test_a_crash_after_the_retry_fails_the_retry_as_a_crashed_call(scene):
+    s = scene()
+    server, editor, _sent, key, state = await parked(s)
+    retry(editor, 2, state, **{key: {"action": "decline"}})
+    s.crash(server)
+    (lost,) = editor.take()
+    assert lost["id"] == 2 and lost["error"]["code"] == errors.SERVER_CRASHED
+
+
+async def test_a_parked_read_whose_server_crashed_is_read_again_on_its_retry(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "resources/read", {"uri": "a://b"})
+    server.take()
+    server.say(asks(70))
+    key, _, state = input_required(editor.take()[0])
+    s.crash(server)
+    fresh = await s.server()
+    given = {"uri": "a://b", "inputResponses": {key: {"action": "decline"}}, "requestState": state}
+    editor.request(2, "resources/read", given)
+    (again,) = fresh.take()
+    assert again["method"] == "resources/read" and again["params"] == {"uri": "a://b"}
+
+
+async def test_the_servers_answer_while_the_call_is_parked_is_given_to_the_retry(scene):
+    s = scene()
+    server, editor, sent, _key, state = await parked(s)
+    server.say(notification("notifications/cancelled", {"requestId": 70, "reason": "gave up"}))
+    server.reply(sent, {"content": [], "isError": True})
+    assert editor.take() == []
+    retry(editor, 2, state)  # the withdrawn request needs no answer
+    assert editor.take() == [result(2, {"resultType": "complete", "content": [], "isError": True})]
+    assert server.take() == []
+
+
+async def test_a_second_request_of_the_server_while_parked_is_asked_on_the_retry(scene):
+    s = scene()
+    server, editor, _sent, key, state = await parked(s)
+    server.say(asks(71, "roots/list"))  # the client did not declare roots: not for it
+    server.say(asks(72))
+    assert server.take() == [result(71, {"roots": []})]
+    retry(editor, 2, state, **{key: {"action": "decline"}})
+    assert server.take() == [result(70, {"action": "decline"})]
+    second_key, asked, _ = input_required(editor.take()[0])
+    assert second_key != key and asked["params"] == ELICIT
+
+
+async def test_roots_are_asked_of_a_2026_client_that_declared_them(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "prompts/get", {"name": "p"}, meta={CAPABILITIES_KEY: {"roots": {}}})
+    server.take()
+    server.say({"jsonrpc": "2.0", "id": 5, "method": "roots/list"})
+    _, asked, _ = input_required(editor.take()[0])
+    assert asked == {"method": "roots/list", "params": {}}
+
+
+async def test_a_2026_client_that_did_not_declare_the_capability_is_not_asked(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "tools/call", call("ask"), meta={CAPABILITIES_KEY: {"sampling": {}}})
+    server.take()
+    server.say(asks(70))
+    assert server.take() == [errors.no_client_for(70, "elicitation/create")]
+    assert editor.take() == []
+
+
+async def test_the_servers_request_during_two_2026_calls_is_refused_as_ambiguous(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "tools/call", call("a"))
+    editor.request(2, "tools/call", call("b"))
+    server.take()
+    server.say(asks(70))
     (refusal,) = server.take()
-    assert refusal["id"] == 70
+    assert refusal["id"] == 70 and refusal["error"]["code"] == errors.NOT_BRIDGED
+    assert "2 calls" in refusal["error"]["message"]
+    assert editor.take() == []  # neither call is shown a request that may not be its own
+
+
+async def test_the_servers_request_during_a_2026_list_is_refused_naming_what_can_carry_it(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    editor.request(1, "tools/list")
+    server.take()
+    server.say(asks(70))
+    (refusal,) = server.take()
     assert refusal["error"]["code"] == errors.NOT_BRIDGED
-    assert "elicitation/create" in refusal["error"]["message"]
+    assert "tools/call" in refusal["error"]["message"]
     assert "input_required" in refusal["error"]["message"]
-    assert editor.take() == []  # 2026-07-28 has no requests from a server
+
+
+async def test_a_handshake_client_at_work_is_asked_first_and_an_idle_one_after_a_2026_call(
+    scene,
+):
+    s = scene()
+    server, editor, old = await s.server(), modern(s), s.editor({"elicitation": {}})
+    editor.request(1, "tools/call", call("a"))
+    old.request(1, "tools/call", call("b"))
+    _, theirs = server.take()
+    server.say(asks(70))
+    assert [m.get("method") for m in old.take()] == ["elicitation/create"]  # as ever
+    assert editor.take() == []
+    server.reply(theirs, {"content": []})
+    old.take()
+    server.say(asks(71))  # the handshake client is idle now: the 2026 call asked
+    assert old.take() == []
+    assert input_required(editor.take()[0])[1]["method"] == "elicitation/create"
 
 
 async def test_broadcasts_reach_handshake_clients_only(scene):

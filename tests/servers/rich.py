@@ -19,6 +19,8 @@ Tools:
   release(label)    lets ``hold(label)`` finish (before or after it started)
   touch(uri)        sends notifications/resources/updated for ``uri``
   sample(prompt)    asks the client for sampling; answers its text, or "error CODE: MESSAGE"
+  ask(question)     asks the client for a name (elicitation); answers "ACTION NAME", or
+                    "error CODE: MESSAGE"
   big(megabytes)    ``big_text(megabytes)``: that many MiB of UTF-8
   emit(lines)       writes those raw lines to stdout (the wire), then answers "emitted"
   events()          the record, as JSON
@@ -39,11 +41,18 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from pydantic import BaseModel
 
 EVENTS: list[dict[str, Any]] = []
 GATES: dict[str, asyncio.Event] = {}
 SLOW_SUBSCRIBE_S = 1.0  # long enough for a test to act while the hub waits on it
 WIRE: int | None = None  # the real stdout, for ``emit``: the SDK diverts fd 1 to stderr
+
+
+class Name(BaseModel):
+    """What ``ask`` elicits."""
+
+    name: str
 
 
 def big_text(megabytes: float) -> str:
@@ -106,6 +115,14 @@ def build() -> MCPServer:
         except MCPError as error:
             return f"error {error.error.code}: {error.error.message}"
         return reply.content.text  # type: ignore[union-attr]  # a text reply is all tests send
+
+    @server.tool()
+    async def ask(question: str, ctx: Context) -> str:
+        try:
+            answer = await ctx.elicit(question, Name)
+        except MCPError as error:
+            return f"error {error.error.code}: {error.error.message}"
+        return f"{answer.action} {answer.data.name if answer.action == 'accept' else ''}".strip()
 
     @server.tool(structured_output=False)  # else the SDK sends the text twice
     def big(megabytes: float) -> str:

@@ -31,15 +31,9 @@ _NOT_BRIDGED = {
         "MCP Tray does not relay subscriptions/listen (2026-07-28) yet: list changes and "
         "resource updates reach only clients that connect with initialize"
     ),
-    "sampling/createMessage": (
-        "MCP Tray cannot pass the server's sampling/createMessage to a client speaking "
-        "2026-07-28 yet (that revision asks for it with an input_required result)"
-    ),
-    "elicitation/create": (
-        "MCP Tray cannot pass the server's elicitation/create to a client speaking "
-        "2026-07-28 yet (that revision asks for it with an input_required result)"
-    ),
 }
+# The requests a 2026-07-28 client can be answered input_required on (app.core.rpc.modern).
+_CARRIERS = "tools/call, prompts/get or resources/read"
 
 
 def error_response(request_id: Any, code: int, message: str, *, data: Any = None) -> dict[str, Any]:
@@ -86,6 +80,29 @@ def client_left(request_id: Any) -> dict[str, Any]:
 
 
 def not_bridged(request_id: Any, method: str) -> dict[str, Any]:
-    """A 2026-07-28 feature (``method``) that MCP Tray cannot relay yet."""
-    text = _NOT_BRIDGED.get(method, f"MCP Tray cannot relay {method} between eras yet")
+    """A 2026-07-28 feature (``method``) that MCP Tray cannot relay yet; for the server's
+    own requests, one asked during a request that cannot carry it to such a client."""
+    text = _NOT_BRIDGED.get(
+        method,
+        f"MCP Tray passes the server's {method} to a client speaking 2026-07-28 only "
+        f"during its {_CARRIERS} (in an input_required result)",
+    )
     return error_response(request_id, NOT_BRIDGED, text)
+
+
+def ambiguous_input(request_id: Any, method: str, calls: int) -> dict[str, Any]:
+    """The server asked during several 2026-07-28 calls, and none can be told it is its own."""
+    text = (
+        f"{calls} calls of clients speaking 2026-07-28 are running, and MCP Tray cannot "
+        f"tell which one asks this {method}; it is given to none of them"
+    )
+    return error_response(request_id, NOT_BRIDGED, text)
+
+
+def not_retried(request_id: Any, waited_s: float) -> dict[str, Any]:
+    """A 2026-07-28 client given this request (input_required) did not retry in time."""
+    text = (
+        f"the client was given this request in an input_required result and did not "
+        f"retry within {waited_s:g} seconds; its call was cancelled"
+    )
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)

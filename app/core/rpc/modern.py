@@ -12,19 +12,38 @@ server does, with -32600). Everything else in ``_meta`` (``progressToken``,
 vendor keys) is kept, as such a server uses it.
 
 What the relay cannot bridge yet is refused with a message naming it:
-``subscriptions/listen``, and the server's own requests (sampling,
-elicitation) during a 2026 client's call, which that revision carries as an
-``input_required`` result. The README's table "2026-07-28 through MCP Tray"
-sums it up. Everything here is pure.
+``subscriptions/listen`` for one. The README's table "2026-07-28 through MCP
+Tray" sums it up. Everything here is pure but the table of rounds, below.
+
+Multi-round-trip requests (the table of rounds, :class:`Rounds`) are made of a
+handshake-era server's own requests:
+such a server asks its client for sampling, elicitation or roots with
+a request of its own while a call runs. A 2026-07-28 client takes no requests:
+the server's request is put in an ``input_required`` result of the client's
+call, the call waits upstream (parked), and the client retries the call with
+its answers and the opaque ``requestState`` it was given. Each such leg is a
+:class:`Round`, kept here under its state: a random token bound to the client
+it was given to, good for one retry and for ``Limits.round_s``.
+
+A token that is spent, expired or never was is refused with -32602 saying
+which (tokens of other clients are "unknown": a client learns nothing of them).
+Like the other routing tables, this one sends nothing: the relay does
+(app.core.rpc.relay).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import itertools
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.rpc import errors
 from app.core.rpc.envelope import params
 from app.core.rpc.framing import Message
+from app.core.rpc.routing import Client
 
 MODERN_REVISIONS = ("2026-07-28",)  # revisions whose requests carry their own envelope
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -148,3 +167,132 @@ def _modern_capabilities(declared: Any) -> dict[str, Any]:
             flags = name != "experimental"  # its keys name capabilities, not flags
             shown[name] = {k: v for k, v in value.items() if not (flags and k in _NOTIFYING)}
     return shown
+
+
+# ----- multi-round-trip requests
+
+# The requests a 2026-07-28 client may be answered ``input_required`` on (its SDK's
+# INPUT_REQUIRED_METHODS): the server's requests during others cannot be bridged.
+CARRIERS = frozenset({"tools/call", "prompts/get", "resources/read"})
+# What the client adds to a retry, for the relay alone: the server never sees them.
+RETRY_KEYS = ("inputResponses", "requestState")
+STATE_BYTES = 32  # of randomness in a requestState: unguessable, as the spec requires
+# Spent and expired tokens remembered, to refuse a replay by name rather than as unknown.
+REMEMBERED = 1_000
+
+
+@dataclass
+class Round:
+    """One ``input_required`` answer given to a client, waiting for its retry."""
+
+    client: Client
+    upstream_id: int  # the call that waits upstream, parked
+    request: Message  # the call as the server has it, to check the retry against
+    asked: dict[str, Any]  # input key -> the server's own request id, shown to the client
+    queued: dict[str, Message] = field(default_factory=dict)  # asked by the server since
+    outcome: Message | None = None  # the server's answer, when it came while parked
+    lost: bool = False  # the server ended meanwhile
+    planned: bool = False  # ... in a planned restart
+    timer: asyncio.TimerHandle | None = None
+
+
+def identity(message: Message) -> tuple[Any, ...]:
+    """What a retry must repeat of its call: the method, its target and arguments."""
+    given = params(message)
+    return message.get("method"), given.get("name"), given.get("uri"), given.get("arguments")
+
+
+def without_retry_keys(message: Message) -> Message:
+    """A retry as the server takes it: the call it repeats, without what is the relay's."""
+    given = {k: v for k, v in params(message).items() if k not in RETRY_KEYS}
+    return {**message, "params": given}
+
+
+def input_required(request_id: Any, asked: dict[str, Message], state: str) -> Message:
+    """The 2026-07-28 ``InputRequiredResult`` carrying the server's requests."""
+    requests = {key: {"method": m["method"], "params": params(m)} for key, m in asked.items()}
+    value = {"resultType": "input_required", "inputRequests": requests, "requestState": state}
+    return {"jsonrpc": "2.0", "id": request_id, "result": value}
+
+
+def bad_state(request_id: Any, reason: str, text: str) -> Message:
+    """A retry the relay refuses; ``reason`` as the SDK's servers name theirs."""
+    return errors.error_response(request_id, errors.INVALID_PARAMS, text, data={"reason": reason})
+
+
+def mismatch(round_: Round, retry: Message, answers: dict[str, Any]) -> tuple[str, str] | None:
+    """Why ``retry`` cannot resume ``round_`` (a reason and a sentence), or None."""
+    if identity(retry) != identity(round_.request):
+        method, name, uri, _ = identity(round_.request)
+        return "request_mismatch", (
+            f"this requestState belongs to {method} of {name or uri!r} with the same "
+            "arguments; retry that request"
+        )
+    missing = [key for key in round_.asked if key not in answers]
+    if missing and not round_.lost and round_.outcome is None:
+        return "missing_input_responses", f"inputResponses has no answer to {', '.join(missing)}"
+    return None
+
+
+class Rounds:
+    """The rounds waiting for a retry, by their state; and recently ended ones."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, Round] = {}
+        self._ended: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._keys = itertools.count(1)
+
+    def __iter__(self) -> Any:
+        return iter(list(self._waiting.values()))
+
+    def key(self) -> str:
+        """A fresh input key (keys are the asking side's to choose)."""
+        return f"input-{next(self._keys)}"
+
+    def open(self, round_: Round) -> str:
+        state = secrets.token_urlsafe(STATE_BYTES)
+        self._waiting[state] = round_
+        return state
+
+    def parked(self, upstream_id: int) -> Round | None:
+        """The round whose call waits upstream under ``upstream_id``."""
+        return next((r for r in self._waiting.values() if r.upstream_id == upstream_id), None)
+
+    def find(self, client: Client, state: Any) -> tuple[Round | None, str, str]:
+        """The round ``client`` may retry with ``state``; else None, a reason and why."""
+        round_ = self._waiting.get(state) if isinstance(state, str) else None
+        if round_ is not None and round_.client is client:
+            return round_, "", ""
+        ended = self._ended.get(state) if isinstance(state, str) else None
+        if ended == "spent":
+            return None, "replayed_request_state", "this requestState was used already"
+        if ended == "expired":
+            return None, "expired_request_state", "this requestState expired"
+        return None, "unknown_request_state", "this requestState was not issued to this client"
+
+    def end(self, state: str, how: str) -> Round | None:
+        """Forget a round (``how``: "spent" or "expired", as a later retry is told)."""
+        round_ = self._waiting.pop(state, None)
+        if round_ is not None and round_.timer is not None:
+            round_.timer.cancel()
+        self._ended[state] = how
+        while len(self._ended) > REMEMBERED:
+            self._ended.popitem(last=False)
+        return round_
+
+    def state_of(self, round_: Round) -> str | None:
+        return next((s for s, r in self._waiting.items() if r is round_), None)
+
+    def of_client(self, client: Client) -> list[str]:
+        return [state for state, r in self._waiting.items() if r.client is client]
+
+    def withdrawn(self, server_id: Any) -> None:
+        """The server cancelled its request: no answer to it is passed on."""
+        for round_ in self._waiting.values():
+            round_.asked = {k: v for k, v in round_.asked.items() if v != server_id}
+            round_.queued = {k: m for k, m in round_.queued.items() if m["id"] != server_id}
+
+    def server_ended(self, *, planned: bool) -> None:
+        """Calls parked are gone with their server; each retry learns it."""
+        for round_ in self._waiting.values():
+            round_.lost, round_.planned = True, planned

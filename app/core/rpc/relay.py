@@ -54,8 +54,9 @@ from app.core.rpc.envelope import (
 )
 from app.core.rpc.framing import ByteSource, MalformedLine, Message, decode
 from app.core.rpc.heads import valid_id
+from app.core.rpc.modern import Round, Rounds
 from app.core.rpc.port import ClientOutput, ClientPort, Upstream
-from app.core.rpc.routing import Client, RequestTable, ServerRequests, Subscriptions
+from app.core.rpc.routing import Client, Pending, RequestTable, ServerRequests, Subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,10 @@ DRAIN_LIMIT_S = 10.0  # a planned restart lets in-flight requests finish this lo
 # requests cancelled at once.
 LAST_ANSWERS_S = 5.0
 REPLAY_TIMEOUT_S = 10.0  # per replayed subscription or log level
+# A 2026-07-28 client answered input_required retries within this, or its call is
+# cancelled upstream: time for a person to answer a form, and the lifetime the SDK's
+# own servers give a requestState (RequestStateSecurity's ttl).
+ROUND_LIMIT_S = 600.0
 # The revisions of MCP's stdio era, oldest first (their names sort as their dates).
 # The hub speaks to a server in the newest it takes; a client asking for an older
 # one the server also takes gets that one, as it would from the server directly.
@@ -117,6 +122,7 @@ class Limits:
     drain_s: float = DRAIN_LIMIT_S
     replay_s: float = REPLAY_TIMEOUT_S
     last_answers_s: float = LAST_ANSWERS_S
+    round_s: float = ROUND_LIMIT_S
 
 
 def negotiated(handshake: dict[str, Any] | None, asked: Any) -> dict[str, Any] | None:
@@ -150,6 +156,7 @@ class Relay:
         self._requests = RequestTable()
         self._subscriptions = Subscriptions()
         self._server_requests = ServerRequests(name)
+        self._rounds = Rounds()
         self._log_level: Any = None
         self._list_cache: dict[tuple[str, Any], dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -188,6 +195,7 @@ class Relay:
             else:
                 pending.client.send(errors.call_lost(pending.client_id, self.name, planned=planned))
         self._server_requests.clear()
+        self._rounds.server_ended(planned=planned)
         self.notify()
 
     def server_message(self, message: Message, raw: bytes = b"") -> None:
@@ -330,6 +338,9 @@ class Relay:
             self._spawn(self._unsubscribe_upstream(uri))
         for server_id in self._server_requests.remove_client(client):
             self._send_upstream(errors.client_left(server_id))  # the server must not wait
+        for state in self._rounds.of_client(client):
+            if (round_ := self._rounds.end(state, "spent")) is not None:
+                self._abandon(round_, "the client disconnected", errors.client_left)
 
     @staticmethod
     def _take_capabilities(client: Client, initialize_params: dict[str, Any]) -> None:
@@ -404,14 +415,19 @@ class Relay:
         if client.revision is None and not client.initialized:
             client.revision = meta[modern.PROTOCOL_VERSION_KEY]
             client.capabilities = modern.capabilities(meta)
+        upstream = modern.without_envelope(message)
         if method == "server/discover":
             self._hold(client, message)
         elif method == "ping":
             client.send(result(message["id"], {}))
+        elif method in modern.CARRIERS and params(upstream).get("requestState") is not None:
+            self._resume(client, upstream)
         else:
-            upstream = modern.without_envelope(message)
-            if not self._usable() or not self._send(client, upstream):
-                self._hold(client, upstream)
+            self._send_or_hold(client, upstream)
+
+    def _send_or_hold(self, client: Client, message: Message) -> None:
+        if not self._usable() or not self._send(client, message):
+            self._hold(client, message)
 
     def _client_notification(self, client: Client, method: str, message: Message) -> None:
         if method == "notifications/initialized":
@@ -581,18 +597,26 @@ class Relay:
             )
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, cursor(pending.message))] = message["result"]
-        if not pending.answered:  # else it had the cached list already
-            # The id first, where `mcp-tray attach` looks for it in a long answer.
-            rest = {k: v for k, v in message.items() if k not in ("jsonrpc", "id")}
-            answer = {"jsonrpc": "2.0", "id": pending.client_id, **rest}
-            if pending.client.modern and "result" in answer:
-                answer["result"] = modern.completed(str(method), answer["result"])
-                pending.client.send(answer)
-            else:
-                # A large answer is passed on as it came, not encoded again.
-                pending.client.send(answer, with_id(raw, pending.client_id))
+        if pending.parked and (round_ := self._rounds.parked(message["id"])) is not None:
+            round_.outcome = message  # its client is told on its retry
+        elif not pending.answered:  # else it had the cached list already
+            self._pass_answer(pending.client, pending.client_id, str(method), message, raw)
         if not self._requests:
             self.notify()  # a draining planned restart may go on
+
+    @staticmethod
+    def _pass_answer(
+        client: Client, client_id: Any, method: str, message: Message, raw: bytes = b""
+    ) -> None:
+        # The id first, where `mcp-tray attach` looks for it in a long answer.
+        rest = {k: v for k, v in message.items() if k not in ("jsonrpc", "id")}
+        answer = {"jsonrpc": "2.0", "id": client_id, **rest}
+        if client.modern and "result" in answer:
+            answer["result"] = modern.completed(method, answer["result"])
+            client.send(answer)
+        else:
+            # A large answer is passed on as it came, not encoded again.
+            client.send(answer, with_id(raw, client_id) if raw else None)
 
     def _server_notification(self, message: Message) -> None:
         method, notification_params = message["method"], params(message)
@@ -612,14 +636,28 @@ class Relay:
 
     def _server_cancelled(self, cancel_params: dict[str, Any]) -> None:
         """The server withdrew one of its own requests to a client."""
+        self._rounds.withdrawn(cancel_params.get("requestId"))
         for client, key in self._server_requests.withdrawn(cancel_params.get("requestId")):
             client.send(
                 notification("notifications/cancelled", {**cancel_params, "requestId": key})
             )
 
     def _server_request(self, message: Message) -> None:
+        """To the handshake-era client working with the server, as ever; else, when
+        one 2026-07-28 call could have asked it, into that call's input_required result
+        (app.core.rpc.modern). Several such calls: none is told a request that may not
+        be its own, and the server hears why."""
         method = message["method"]
-        client = self._client_for(CLIENT_CAPABILITY.get(method))
+        capability = CLIENT_CAPABILITY.get(method)
+        client = self._client_for(capability)
+        if client is None or not client.in_flight:
+            calls = self._modern_calls(capability)
+            if len(calls) == 1:
+                self._ask_modern(calls[0], message)
+                return
+            if calls:
+                self._send_upstream(errors.ambiguous_input(message["id"], method, len(calls)))
+                return
         if client is None:
             self._send_upstream(self._no_client_answer(method, message["id"]))
             return
@@ -641,9 +679,13 @@ class Relay:
     def _no_client_answer(self, method: str, server_id: Any) -> Message:
         if method == "roots/list":
             return result(server_id, {"roots": []})
-        if any(c.modern and c.in_flight for c in self._clients.values()):
-            # Most likely asked during a 2026-07-28 client's call: the server, and
-            # through it that client, learn what MCP Tray cannot do yet.
+        capability = CLIENT_CAPABILITY.get(method)
+        if any(
+            c.modern and c.in_flight and capability in c.capabilities
+            for c in self._clients.values()
+        ):
+            # Asked during a 2026-07-28 request that cannot be answered input_required
+            # (a list, say): the server, and through it that client, learn why.
             return errors.not_bridged(server_id, method)
         return errors.no_client_for(server_id, method)
 
@@ -653,6 +695,102 @@ class Relay:
         for client in self._clients.values():
             if not client.modern:
                 client.send(message)
+
+    # ----- multi-round-trip requests: the server's requests to 2026-07-28 clients
+
+    def _modern_calls(self, capability: str | None) -> list[Pending]:
+        """The 2026-07-28 calls upstream (waiting, or parked for a retry) whose client
+        can answer a request that needs ``capability``."""
+        return [
+            p
+            for p in self._requests.pending()
+            if p.client.modern
+            and capability is not None
+            and capability in p.client.capabilities
+            and p.message["method"] in modern.CARRIERS
+            and (p.parked or not p.answered)
+        ]
+
+    def _ask_modern(self, pending: Pending, message: Message) -> None:
+        """Answer the call input_required with the server's request; if it is parked
+        already, the request waits for its retry, which is answered so in turn."""
+        key = self._rounds.key()
+        round_ = self._rounds.parked(pending.message["id"])
+        if round_ is not None:
+            round_.queued[key] = message
+        else:
+            self._park(pending, {key: message})
+
+    def _park(self, pending: Pending, asked: dict[str, Message]) -> None:
+        server_ids = {key: m["id"] for key, m in asked.items()}
+        round_ = Round(pending.client, pending.message["id"], pending.message, server_ids)
+        state = self._rounds.open(round_)
+        loop = asyncio.get_running_loop()
+        round_.timer = loop.call_later(self._limits.round_s, self._round_expired, state)
+        self._requests.park(pending)
+        pending.client.send(modern.input_required(pending.client_id, asked, state))
+
+    def _resume(self, client: Client, message: Message) -> None:
+        """A retry: the client's answers go to the server, and the call goes on under
+        the retry's id (the server may ask again, or answer)."""
+        request_id, given = message["id"], params(message)
+        round_, reason, why = self._rounds.find(client, given["requestState"])
+        if round_ is None:
+            client.send(modern.bad_state(request_id, reason, why))
+            return
+        answers = given.get("inputResponses")
+        answers = answers if isinstance(answers, dict) else {}
+        problem = modern.mismatch(round_, message, answers)
+        if problem is not None:
+            client.send(modern.bad_state(request_id, *problem))  # it may retry right
+            return
+        self._rounds.end(given["requestState"], "spent")
+        retry = modern.without_retry_keys(message)
+        pending = self._requests.get(round_.upstream_id)
+        if round_.lost or (pending is None and round_.outcome is None):
+            self._lost(client, retry, planned=round_.planned)
+        elif round_.outcome is not None:  # the server answered without waiting
+            self._pass_answer(client, request_id, retry["method"], round_.outcome)
+        elif pending is not None:
+            for key, server_id in round_.asked.items():
+                self._send_upstream(result(server_id, answers[key]))
+            self._requests.resume(pending, retry)
+            if round_.queued:
+                self._park(pending, round_.queued)
+
+    def _lost(self, client: Client, retry: Message, *, planned: bool) -> None:
+        """The retry of a call whose server ended while it was parked: the crash rules."""
+        if retry["method"] in IDEMPOTENT:
+            self._send_or_hold(client, retry)  # the new process may ask again
+        else:
+            client.send(errors.call_lost(retry["id"], self.name, planned=planned))
+
+    def _round_expired(self, state: str) -> None:
+        round_ = self._rounds.end(state, "expired")
+        if round_ is not None:
+            logger.info(
+                "%s: client %d did not retry within %gs; its call is cancelled",
+                self.name,
+                round_.client.number,
+                self._limits.round_s,
+            )
+            waited = self._limits.round_s
+            self._abandon(
+                round_, "the client did not retry", lambda i: errors.not_retried(i, waited)
+            )
+
+    def _abandon(self, round_: Round, reason: str, refusal: Callable[[Any], Message]) -> None:
+        """Nobody will retry: the parked call is cancelled upstream, and the server's
+        requests are answered with ``refusal`` (a server may not heed the cancel)."""
+        if round_.lost:
+            return  # gone with its server: nothing upstream waits
+        if self._requests.drop(round_.upstream_id) is not None:
+            cancel = {"requestId": round_.upstream_id, "reason": reason}
+            self._send_upstream(notification("notifications/cancelled", cancel))
+        for server_id in [*round_.asked.values(), *(m["id"] for m in round_.queued.values())]:
+            self._send_upstream(refusal(server_id))
+        if not self._requests:
+            self.notify()  # a draining planned restart may go on
 
     # ----- a new process
 

@@ -70,6 +70,9 @@ class Pending:
     sent_at: float = field(default_factory=time.monotonic)
     answered: bool = False  # from the cached list: the server's answer only refreshes it
     patience: asyncio.TimerHandle | None = None  # until a list is answered from the cache
+    # Its client was answered input_required and has yet to retry (app.core.rpc.modern):
+    # the server waits on the client, not the other way round. Parked implies answered.
+    parked: bool = False
 
     @property
     def client_id(self) -> Any:
@@ -96,7 +99,11 @@ class RequestTable:
         return self._pending.get(upstream_id)
 
     def waiting_since(self) -> float | None:
-        return min((pending.sent_at for pending in self._pending.values()), default=None)
+        waiting = (p.sent_at for p in self._pending.values() if not p.parked)
+        return min(waiting, default=None)
+
+    def pending(self) -> list[Pending]:
+        return list(self._pending.values())
 
     def register(self, client: Client, message: Message, offset: int) -> Pending:
         """Give a client's request its upstream id (and token), and keep it until answered."""
@@ -114,6 +121,24 @@ class RequestTable:
         pending.answered = True
         pending.client.in_flight.pop(id_key(pending.client_id), None)
         pending.client.request_ended.set()
+
+    def park(self, pending: Pending) -> None:
+        """Its client has an input_required answer; its retry will resume it."""
+        self.answered_early(pending)
+        pending.parked = True
+
+    def resume(self, pending: Pending, retry: Message) -> None:
+        """A parked request goes on as ``retry`` (the client's new id and progress token)."""
+        pending.original, pending.answered, pending.parked = retry, False, False
+        pending.sent_at = time.monotonic()  # the server has the answer it waited for now
+        pending.client.in_flight[id_key(retry["id"])] = pending.message["id"]
+        meta = params(retry).get("_meta")
+        if (
+            pending.progress_token is not None
+            and isinstance(meta, dict)
+            and "progressToken" in meta
+        ):
+            self._progress[pending.progress_token] = (pending.client, meta["progressToken"])
 
     def drop(self, upstream_id: int) -> Pending | None:
         pending = self._pending.pop(upstream_id, None)

@@ -51,6 +51,7 @@ LOG_WORDS = frozenset(
         "applying",
         "available",
         "background",
+        "cancelled",
         "complete",
         "completed",
         "computer",
