@@ -397,7 +397,8 @@ def _confirmed(args: argparse.Namespace, paths: Paths) -> bool:
     secrets = "" if args.keep_secrets else " and delete its secrets from the keyring"
     apps = sorted({host.title for host, _ in apps_reaching(paths, args.name)})
     if apps:
-        secrets += f" (and from {' and '.join(apps)}, which use it)"
+        use = "uses" if len(apps) == 1 else "use"
+        print(f"{' and '.join(apps)} {use} it; MCP Tray takes it out of their settings too.")
     answer = input(f"Stop {args.name}, remove it from MCP Tray{secrets}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

@@ -317,7 +317,8 @@ class AddServerDialog(QDialog):
             return
         self.saving = self._saving_bundle = None  # a bundle's files are the server's now
         logger.info("%s saved from the Add dialog", saved.name)
-        self.given_to = tuple(title for title, _ in saved.apps)
+        # Kept over saves: a save after a failed start gives no app anything new.
+        self.given_to = tuple(dict.fromkeys([*self.given_to, *(t for t, _ in saved.apps)]))
         if self.editing is None:
             self.added = saved.name
         self.editing = saved.name  # saving again changes this server

@@ -17,6 +17,7 @@ from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.core.problems import problem
+from app.core.supervise.lifecycle import starts_a_run
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import parse_log_line
@@ -78,8 +79,12 @@ class Outcome:
         return replace(self, body=body)
 
     def with_output(self, lines: Sequence[str]) -> Outcome:
+        """The server's own lines of its last run in ``lines`` (its log's tail, which may go
+        back to runs before the one just saved)."""
         entries = [parse_log_line(line) for line in lines]
-        own = [entry.text for entry in entries if not entry.lifecycle]
+        starts = [i for i, e in enumerate(entries) if e.lifecycle and starts_a_run(e.text)]
+        this_run = entries[starts[-1] :] if starts else entries
+        own = [entry.text for entry in this_run if not entry.lifecycle]
         return replace(self, output=tuple(own))
 
 

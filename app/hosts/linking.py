@@ -274,18 +274,29 @@ def take_out(paths: Paths, name: str) -> AppsChanged:
 def give_to_connected(paths: Paths, name: str, store: SecretStore | None = None) -> AppsChanged:
     """Add the server ``name``, new in MCP Tray, to each app file connect pointed at MCP
     Tray, as connect gives it: the ``attach`` command, or the URL for a file connected
-    over HTTP. A file that has an entry of that name already keeps it."""
+    over HTTP. A file that has an entry of that name already keeps it; a server turned
+    off is given to none (as connect does), and a file connected over HTTP gets nothing
+    while the HTTP endpoint is off: the user turned it off, so it stays off."""
     connections = Connections(paths.connections_dir)
     over_http = connections.over_http()
-    port = our_config(paths)[1].http.port
+    config = our_config(paths)[1]
+    server = config.servers.get(name)
+    if server is None or server.disabled:
+        return AppsChanged([], [])
     changed, trouble = [], []
     for host, path in connections.recorded():
         http = (host, path) in over_http
+        if http and not config.http.enabled:
+            trouble.append(
+                f"{host.title} reaches MCP Tray over HTTP, which is turned off, so it did not "
+                f"get {name}; turn on Serve over HTTP, then connect {host.title} again"
+            )
+            continue
         try:
             with _reported(path):
                 if not path.exists():
                     continue  # the app is gone; nothing to give it
-                entry_for = _url_entries(host, paths, port, store) if http else None
+                entry_for = _url_entries(host, paths, config.http.port, store) if http else None
                 given = connections.connect(
                     host, path, set(), entry_for, private=http, given=[name]
                 )

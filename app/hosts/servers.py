@@ -284,11 +284,28 @@ def add(
         hub = _secrets_changed(paths, draft.name, list(values), hub)
     if replace == draft.name:
         return Saved(draft.name, backup, tuple(values), hub)
-    if replace is not None:  # renamed: the apps' entries for the old name would only fail
-        linking.take_out(paths, replace)
-    given = linking.give_to_connected(paths, draft.name, store)
+    given = _given_to_apps(paths, draft.name, store, renamed_from=replace)
     apps = tuple((host.title, path) for host, path in given.changed)
     return Saved(draft.name, backup, tuple(values), hub, apps, tuple(given.trouble))
+
+
+def _given_to_apps(
+    paths: Paths, name: str, store: SecretStore, *, renamed_from: str | None
+) -> linking.AppsChanged:
+    """The connected apps get the server saved as ``name``, and lose it under the name it
+    was renamed from, where it would only fail now. The server is saved by then: trouble
+    here is said, never raised. Given first, so that an app whose only entry from MCP Tray
+    was the old name stays connected."""
+    try:
+        given = linking.give_to_connected(paths, name, store)
+        if renamed_from is not None:
+            taken = linking.take_out(paths, renamed_from)
+            given = linking.AppsChanged(given.changed, given.trouble + taken.trouble)
+    except (UserError, OSError) as error:
+        return linking.AppsChanged(
+            [], [f"the apps connected to MCP Tray were not changed: {error}"]
+        )
+    return given
 
 
 def _with_entry(text: str, draft: ServerDraft, replace: str | None) -> str:

@@ -774,3 +774,18 @@ def test_the_outcome_names_the_connected_apps_the_new_server_went_to() -> None:
         "an app may need a restart to show it."
     )
     assert running.with_tools(1).body == "It offers 1 tool. Connect an app… gives it to your apps."
+
+
+def test_a_failure_shows_only_what_the_last_run_wrote() -> None:
+    log = [
+        "2026-12-01 10:00:00 » Started (process 10).",
+        "2026-12-01 10:00:01 error: --port takes a number",  # the mistake the user then fixed
+        "2026-12-01 10:00:01 » Exited with status 2.",
+        "2026-12-01 10:05:00 » Started (process 11).",
+        "2026-12-01 10:05:01 error: cannot reach the database",
+        "2026-12-01 10:05:01 » Exited with status 1.",
+    ]
+
+    failed = Outcome("api", "api did not start", failed=True).with_output(log)
+
+    assert failed.output == ("error: cannot reach the database",)

@@ -8,14 +8,21 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
+from app.core.config.draft import ServerDraft
+from app.core.config.switches import set_http_enabled
 from app.core.jsontext.jsonc import Document
-from app.hosts.linking import Connections
+from app.core.paths import Paths, default_paths
+from app.core.secrets import SecretStore
+from app.hosts.linking import Connections, connect
 from app.hosts.registry import HOSTS
+from app.hosts.servers import add
 from tests.helpers import INITIALIZE_REQUEST
 from tests.hubprocess import HubProcess, mcp_tray
+from tests.keyrings import MemoryKeyring
 from tests.relaykit import rich_entry
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -220,3 +227,45 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def _ours(tray_home: Path, servers: dict[str, Any], **settings: Any) -> Paths:
+    (tray_home / "config.json").write_text(json.dumps({"mcpServers": servers, **settings}))
+    paths = default_paths()
+    paths.ensure()
+    return paths
+
+
+def test_a_renamed_server_follows_into_a_connected_app_that_had_only_it(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    paths = _ours(tray_home, {"demo": {"command": "python3", "args": ["-m", "demo"]}})
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text('{"mcpServers": {}}')
+    connect(HOSTS["cursor"], cursor, paths)  # Cursor was given demo, its only entry
+    store = SecretStore(paths.secret_index, backend=MemoryKeyring())
+
+    renamed = ServerDraft(name="hello", command="python3", args=["-m", "demo"])
+    saved = add(paths, renamed, store, replace="demo")
+
+    assert [title for title, _ in saved.apps] == ["Cursor"]
+    assert list(json.loads(cursor.read_text())["mcpServers"]) == ["hello"]
+    assert Connections(paths.connections_dir).connected(HOSTS["cursor"], cursor)
+
+
+def test_an_app_connected_over_http_gets_no_new_server_while_http_is_off(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    paths = _ours(tray_home, {"demo": {"command": "python3", "args": ["-m", "demo"]}})
+    cursor = tmp_path / "mcp.json"
+    cursor.write_text('{"mcpServers": {}}')
+    store = SecretStore(paths.secret_index, backend=MemoryKeyring())
+    connect(HOSTS["cursor"], cursor, paths, http=True, store=store)
+    set_http_enabled(paths.config_file, False)  # the user turned Serve over HTTP off since
+
+    saved = add(paths, ServerDraft(name="more", command="python3", args=["-m", "more"]), store)
+
+    assert saved.apps == ()
+    assert "Cursor reaches MCP Tray over HTTP, which is turned off" in saved.apps_trouble[0]
+    assert json.loads(paths.config_file.read_text())["http"]["enabled"] is False
+    assert "more" not in json.loads(cursor.read_text())["mcpServers"]

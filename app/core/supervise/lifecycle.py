@@ -28,6 +28,11 @@ def started(pid: int | None) -> str:
     return f"Started (process {pid})." if pid is not None else "Started."
 
 
+def starts_a_run(text: str) -> bool:
+    """Whether ``text``, one of MCP Tray's lines, is :func:`started`'s: a new run begins."""
+    return text == "Started." or (text.startswith("Started (process ") and text.endswith(")."))
+
+
 def ended(how: str) -> str:
     """``how``: ServerExited.how(), e.g. "exited with status 1"."""
     return _sentence(how)
