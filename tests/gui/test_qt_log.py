@@ -19,7 +19,7 @@ def test_a_qt_warning_reaches_the_apps_log_as_a_warning(
     try:
         qWarning("the display went away")
     finally:
-        qInstallMessageHandler(previous)  # type: ignore[arg-type]
+        qInstallMessageHandler(previous)  # type: ignore[arg-type]  # Qt hands back an opaque handler
 
     assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
         ("app.qt", "WARNING", "the display went away")
