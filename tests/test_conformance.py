@@ -4,9 +4,11 @@ Streamable HTTP by the SDK itself, once hosted over stdio by MCP Tray and reache
 its HTTP endpoint. Every scenario that passes directly must pass through MCP Tray.
 
 Asserted at 2025-11-25 and 2025-06-18, where all of them pass both ways (33 and 27
-scenarios); not yet at 2026-07-28, which MCP Tray does not speak. Every scenario at a
-revision runs: a leg takes about ten seconds. The harness cannot be given headers, so
-tests/servers/bearer.mjs adds the bearer token `mcp-tray connect --http` would write.
+scenarios), and at 2026-07-28 (30 of 40 through MCP Tray): there the multi-round-trip
+scenarios still fail (NOT_YET_2026). Every scenario at a revision runs: a leg takes
+about ten seconds. The harness cannot be given headers, so tests/servers/bearer.mjs
+(with bearer_node_http.mjs for its raw node:http requests) adds the bearer token
+`mcp-tray connect --http` would write.
 
 The harness and the Node it needs are npm packages that ``scripts/setup --test``
 installs, pinned, under bench/.tools/conformance.
@@ -32,8 +34,27 @@ TOOLS = ROOT / "bench" / ".tools" / "conformance" / "node_modules"
 NODE = TOOLS / ".bin" / "node"
 HARNESS = TOOLS / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 EVERYTHING = ROOT / "tests" / "servers" / "everything.py"
-BEARER = ROOT / "tests" / "servers" / "bearer.mjs"
+BEARER = ROOT / "tests" / "servers" / "bearer_node_http.mjs"
 
+# The everything server's tools for these answer input_required themselves, a result
+# its SDK refuses to send on the handshake-era stdio connection the hub opens ("Handler
+# returned an invalid result"): they pass once the hub speaks 2026-07-28 to a server
+# that does. (MCP Tray's own input_required bridging of a 2025 server's sampling,
+# elicitation and roots is tested in tests/test_http_2026.py.)
+NOT_YET_2026 = frozenset(
+    {
+        "input-required-result-basic-elicitation",
+        "input-required-result-basic-list-roots",
+        "input-required-result-basic-sampling",
+        "input-required-result-capability-check",
+        "input-required-result-multi-round",
+        "input-required-result-multiple-input-requests",
+        "input-required-result-non-tool-request",
+        "input-required-result-request-state",
+        "input-required-result-result-type",
+        "input-required-result-tampered-state",
+    }
+)
 LEG_TIMEOUT_S = 120.0  # a whole leg takes about 10 s; each scenario has its own 30 s limit
 SERVER_START_S = 30.0  # the everything server imports the SDK and starlette in about 2 s
 PROBE_S = 0.1  # between tries to connect to it
@@ -159,7 +180,7 @@ def _install_token(env: dict[str, str]) -> str:
     return read.stdout.strip()
 
 
-@pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18"])
+@pytest.mark.parametrize("version", ["2026-07-28", "2025-11-25", "2025-06-18"])
 def test_every_scenario_that_passes_directly_passes_through_mcp_tray(
     version: str,
     direct_url: str,
@@ -171,7 +192,8 @@ def test_every_scenario_that_passes_directly_passes_through_mcp_tray(
     through = run_suite(url, version, tmp_path / "tray", env=auth)
 
     passed = sorted(name for name, ok in direct.items() if ok)
-    lost = [name for name in passed if not through.get(name, False)]
+    expected = [name for name in passed if version != "2026-07-28" or name not in NOT_YET_2026]
+    lost = [name for name in expected if not through.get(name, False)]
     print(
         f"{version}: directly {len(passed)}/{len(direct)} scenarios pass, through MCP Tray "
         f"{sum(through.values())}/{len(through)}; failing directly: "

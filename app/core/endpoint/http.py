@@ -69,6 +69,7 @@ from app.core.config import HttpConfig
 from app.core.endpoint import httpguard
 from app.core.endpoint.control import ControlError
 from app.core.endpoint.events import RETRY_MS, SessionEvents
+from app.core.endpoint.exchange import VERSION_HEADER, Exchanges, has_envelope, is_modern
 from app.core.endpoint.httpguard import (
     ACCEPT_BATCH,
     LISTEN_QUEUE,
@@ -101,7 +102,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class PortedRelay(Protocol):
-    """A server's relay, as an HTTP session joins it (app.core.rpc.relay.Relay)."""
+    """A server's relay, as an HTTP session or exchange joins it (app.core.rpc.relay.Relay)."""
 
     def attached(
         self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
@@ -171,6 +172,7 @@ class HttpEndpoint:
         self._limits = limits or Limits()
         self._throttle = Throttle(refusals)
         self._sessions: dict[str, _Session] = {}
+        self._exchanges = Exchanges()
         self._listeners: list[tuple[uvicorn.Server, socket.socket]] = []
         port = settings.port
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
@@ -209,6 +211,7 @@ class HttpEndpoint:
         for task in sessions:
             task.cancel()
         await asyncio.gather(*sessions, return_exceptions=True)
+        await self._exchanges.forget(remote_only=False)
         for server, sock in self._listeners:
             await server.shutdown(sockets=[sock])
         self._listeners.clear()
@@ -224,6 +227,7 @@ class HttpEndpoint:
         ended = [s.task for s in self._sessions.values() if s.remote and s.task is not None]
         for task in ended:
             task.cancel()
+        self._exchanges.forget_soon(remote_only=True)  # a retry with the old token cannot come
         logger.info(
             "HTTP endpoint: took the new access token; ended %d session(s) opened with the old one",
             len(ended),
@@ -298,15 +302,34 @@ class HttpEndpoint:
             if session.transport.is_terminated and session.task is not None:
                 session.task.cancel()  # the client ended it (DELETE)
             return
+        await self._without_session(match.group(1), scope, receive, send, remote=remote)
+
+    async def _without_session(
+        self, server: str, scope: Scope, receive: Receive, send: Send, *, remote: bool
+    ) -> None:
+        """A 2026-07-28 exchange (app.core.endpoint.exchange), or a session's opening."""
+        headers = Headers(scope=scope)
         try:
-            relay = self._relays.relay(match.group(1))
+            relay = self._relays.relay(server)
         except ControlError as error:
             await Response(str(error), status_code=404)(scope, receive, send)
+            return
+        modern = is_modern(headers)
+        if not modern and scope["method"] == "POST" and VERSION_HEADER not in headers:
+            # A 2026-07-28 request may be known by its envelope alone (and is then
+            # refused for the header it lacks): the body decides, and is replayed.
+            body = await _whole_body(receive)
+            receive, modern = _replaying(body, receive), has_envelope(body)
+        if modern:
+            token = self._token if remote else None
+            await self._exchanges.serve(
+                server, relay, scope, receive, send, remote=remote, token=token
+            )
             return
         if len(self._sessions) >= MAX_SESSIONS:
             await Response("Too many open sessions", status_code=503)(scope, receive, send)
             return
-        await self._open_session(match.group(1), relay, scope, receive, send, remote=remote)
+        await self._open_session(server, relay, scope, receive, send, remote=remote)
 
     async def _open_session(
         self,
@@ -492,6 +515,32 @@ async def _relay_to_client(output: MemoryClient, to_client: Any, relations: _Rel
             continue
         related = ServerMessageMetadata(related_request_id=relations.related(message))
         await to_client.send(SessionMessage(carried, metadata=related))
+
+
+async def _whole_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client left: what came is all there is
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with the body read already given again, whole, first."""
+    given = False
+
+    async def replayed() -> Any:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def http_listener(port: int) -> socket.socket:
