@@ -22,7 +22,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
 
 from tests.helpers import PYTHON
 from tests.hubprocess import HubProcess
@@ -127,15 +127,39 @@ async def test_a_2026_client_without_a_sampling_callback_gets_the_servers_reques
     assert "sampling/createMessage" in text(called)
 
 
-async def test_subscriptions_listen_is_refused_with_an_error_saying_it_is_not_relayed_yet(
+async def test_a_2026_listener_hears_of_list_changes_and_resource_updates_until_it_cancels(
     hub: HubProcess,
 ) -> None:
-    async with attached(hub.home, "2026-07-28") as client:
-        with pytest.raises(MCPError) as refused:
-            async with client.listen(tools_list_changed=True):
-                pass
-        still = await client.list_tools()  # the refusal did not end the connection
+    uri = "rich://listened"
+    unsubscribed = anyio.Event()
 
-    assert refused.value.error.code == -31008
-    assert "subscriptions/listen" in refused.value.error.message
-    assert still.tools
+    async def watch(params: types.LoggingMessageNotificationParams) -> None:
+        if params.data == {"event": "unsubscribe", "uri": uri}:
+            unsubscribed.set()
+
+    # A handshake-era client sees the server's log entries: how the test knows it unsubscribed.
+    async with (
+        attached(hub.home, "legacy", logging_callback=watch) as watcher,
+        attached(hub.home, "2026-07-28") as client,
+    ):
+        async with client.listen(tools_list_changed=True, resource_subscriptions=[uri]) as sub:
+            assert sub.honored.tools_list_changed is True
+            assert sub.honored.resource_subscriptions == [uri]
+            assert text(await client.call_tool("grow", {"name": "sprout"})) == "grown sprout"
+            with anyio.fail_after(CALL_TIMEOUT_S):
+                grown = await anext(sub)
+            assert text(await client.call_tool("touch", {"uri": uri})) == "touched"
+            with anyio.fail_after(CALL_TIMEOUT_S):
+                touched = await anext(sub)
+        with anyio.fail_after(CALL_TIMEOUT_S):
+            await unsubscribed.wait()  # leaving the listen cancelled it, and the relay unsubscribed
+        tools = await client.list_tools()
+        recorded = json.loads(text(await watcher.call_tool("events", {})))
+
+    assert grown == ToolsListChanged()
+    assert touched == ResourceUpdated(uri=uri)
+    assert "sprout" in {tool.name for tool in tools.tools}
+    assert [e for e in recorded if e.get("uri") == uri] == [
+        {"event": "subscribe", "uri": uri},
+        {"event": "unsubscribe", "uri": uri},
+    ]

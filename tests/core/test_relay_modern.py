@@ -87,8 +87,8 @@ async def test_discovery_is_answered_from_the_servers_handshake_in_the_2026_shap
     found = (await editor.next())["result"]
     assert found == {
         "supportedVersions": ["2026-07-28"],
-        # Without the flags that promise notifications: those need subscriptions/listen.
-        "capabilities": {"tools": {}, "resources": {}},
+        # With the flags that promise notifications: subscriptions/listen delivers them.
+        "capabilities": {"tools": {"listChanged": True}, "resources": {"subscribe": True}},
         "resultType": "complete",
         "ttlMs": 0,
         "cacheScope": "private",
@@ -149,15 +149,12 @@ async def test_an_envelope_without_capabilities_or_with_an_unknown_revision_is_r
     assert {"2025-11-25", "2026-07-28"} <= set(unknown["error"]["data"]["supported"])
 
 
-async def test_what_2026_removed_or_the_relay_cannot_bridge_yet_gets_a_precise_error(scene):
+async def test_what_2026_removed_gets_a_precise_error(scene):
     s = scene()
     server, editor = await s.server(), modern(s)
-    editor.request(1, "subscriptions/listen", {"notifications": {"toolsListChanged": True}})
     editor.request(2, "resources/subscribe", {"uri": "a://b"})
     editor.request(3, "logging/setLevel", {"level": "debug"})
-    listen, subscribe, level = editor.take()
-    assert listen["error"]["code"] == errors.NOT_BRIDGED
-    assert "subscriptions/listen" in listen["error"]["message"]
+    subscribe, level = editor.take()
     assert subscribe["error"]["code"] == level["error"]["code"] == errors.METHOD_NOT_FOUND
     assert "2026-07-28" in subscribe["error"]["message"]
     assert server.take() == []
@@ -440,3 +437,165 @@ async def test_an_envelope_from_a_client_that_initialized_is_taken_off_and_nothi
     assert "_meta" not in sent["params"]
     server.reply(sent, {"content": []})
     assert old.take() == [result(1, {"content": []})]  # as the server wrote it
+
+
+# ----- subscriptions/listen: change notifications
+
+SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+EVERYTHING = {
+    "toolsListChanged": True,
+    "promptsListChanged": True,  # the fake server has no prompts
+    "resourcesListChanged": True,
+    "resourceSubscriptions": ["a://b", "a://c"],
+}
+
+
+def stamped(method: str, listen_id: Any, **fields: Any) -> Message:
+    return notification(method, {**fields, "_meta": {SUBSCRIPTION: listen_id}})
+
+
+def listening(s: Scene, listen_id: Any = "listen-1", **asked: Any) -> ModernEditor:
+    editor = modern(s)
+    editor.request(listen_id, "subscriptions/listen", {"notifications": asked or EVERYTHING})
+    return editor
+
+
+async def test_a_listen_is_acknowledged_first_with_what_the_relay_can_deliver(scene):
+    s = scene()
+    server = await s.server()
+    editor = listening(s)
+    await turn()
+    assert editor.take() == [
+        stamped(
+            "notifications/subscriptions/acknowledged",
+            "listen-1",
+            notifications={
+                "toolsListChanged": True,
+                "resourcesListChanged": True,
+                "resourceSubscriptions": ["a://b", "a://c"],
+            },
+        )
+    ]
+    assert server.take() == []  # the listen itself is the relay's own
+    assert server.take_hub_requests() == [
+        {"method": "resources/subscribe", "params": {"uri": "a://b"}},
+        {"method": "resources/subscribe", "params": {"uri": "a://c"}},
+    ]
+
+
+async def test_a_listen_before_the_server_is_known_is_acknowledged_once_it_is(scene):
+    s = scene()
+    editor = listening(s, toolsListChanged=True)
+    await turn()
+    assert editor.take() == []
+    await s.server()
+    ack = await editor.next()
+    assert ack["params"]["notifications"] == {"toolsListChanged": True}
+
+
+async def test_a_listener_gets_the_list_changes_it_asked_for_stamped_with_its_listen(scene):
+    s = scene()
+    server = await s.server()
+    tools_only, everything = listening(s, 7, toolsListChanged=True), listening(s, 8)
+    tools_only.take(), everything.take()
+    server.say(notification("notifications/tools/list_changed"))
+    server.say(notification("notifications/resources/list_changed"))
+    server.say(notification("notifications/message", {"level": "info", "data": "x"}))
+    assert tools_only.take() == [stamped("notifications/tools/list_changed", 7)]
+    assert everything.take() == [
+        stamped("notifications/tools/list_changed", 8),
+        stamped("notifications/resources/list_changed", 8),
+    ]
+
+
+async def test_a_listener_gets_updates_of_the_resources_it_listed_only(scene):
+    s = scene()
+    server = await s.server()
+    editor = listening(s, resourceSubscriptions=["a://b"])
+    editor.take()
+    server.say(notification("notifications/resources/updated", {"uri": "a://b"}))
+    server.say(notification("notifications/resources/updated", {"uri": "a://z"}))
+    server.say(notification("notifications/tools/list_changed"))  # not asked for
+    assert editor.take() == [stamped("notifications/resources/updated", "listen-1", uri="a://b")]
+
+
+async def test_cancelling_a_listen_ends_it_and_unsubscribes_upstream_without_an_answer(scene):
+    s = scene()
+    server = await s.server()
+    editor = listening(s)
+    await turn()
+    editor.take(), server.take_hub_requests()
+    cancel = {"requestId": "listen-1", "reason": "done"}
+    editor.port.receive(notification("notifications/cancelled", cancel))
+    await turn()
+    assert sorted(r["params"]["uri"] for r in server.take_hub_requests()) == ["a://b", "a://c"]
+    assert server.take() == []  # the server never had the listen to cancel
+    server.say(notification("notifications/tools/list_changed"))
+    server.say(notification("notifications/resources/updated", {"uri": "a://b"}))
+    assert editor.take() == []
+
+
+async def test_a_client_that_leaves_has_its_listens_ended_and_unsubscribed(scene):
+    s = scene()
+    server = await s.server()
+    editor = listening(s, resourceSubscriptions=["a://b"])
+    await turn()
+    server.take_hub_requests()
+    editor.port.close()
+    await turn()
+    assert server.take_hub_requests() == [
+        {"method": "resources/unsubscribe", "params": {"uri": "a://b"}}
+    ]
+
+
+async def test_a_resource_another_client_wants_stays_subscribed_upstream(scene):
+    s = scene()
+    server, old = await s.server(), s.editor()
+    old.request(1, "resources/subscribe", {"uri": "a://b"})
+    await turn()
+    server.reply(server.take()[0], {})
+    editor = listening(s, resourceSubscriptions=["a://b"])
+    other = listening(s, "other", resourceSubscriptions=["a://b"])
+    await turn()
+    assert server.take_hub_requests() == []  # the server holds it already
+    editor.port.receive(notification("notifications/cancelled", {"requestId": "listen-1"}))
+    old.request(2, "resources/unsubscribe", {"uri": "a://b"})
+    await turn()
+    assert server.take_hub_requests() == [] and server.take() == []  # "other" still wants it
+    other.take()
+    server.say(notification("notifications/resources/updated", {"uri": "a://b"}))
+    assert other.take() == [stamped("notifications/resources/updated", "other", uri="a://b")]
+    other.port.close()
+    await turn()
+    assert server.take_hub_requests() == [
+        {"method": "resources/unsubscribe", "params": {"uri": "a://b"}}
+    ]
+
+
+async def test_a_listen_outlives_a_restart_its_subscriptions_replayed_and_told_of_new_lists(
+    scene,
+):
+    s = scene()
+    server = await s.server()
+    editor = listening(s, toolsListChanged=True, resourceSubscriptions=["a://b"])
+    await turn()
+    editor.take()
+    s.crash(server)
+    fresh = await s.server()
+    assert fresh.take_hub_requests() == [
+        {"method": "resources/subscribe", "params": {"uri": "a://b"}}
+    ]
+    # The new process may list other tools: the relay says so, as to handshake clients.
+    assert editor.take() == [stamped("notifications/tools/list_changed", "listen-1")]
+    fresh.say(notification("notifications/resources/updated", {"uri": "a://b"}))
+    assert editor.take() == [stamped("notifications/resources/updated", "listen-1", uri="a://b")]
+
+
+async def test_a_second_listen_under_an_open_ones_id_is_refused(scene):
+    s = scene()
+    await s.server()
+    editor = listening(s, toolsListChanged=True)
+    editor.take()
+    editor.request("listen-1", "subscriptions/listen", {"notifications": {}})
+    (refused,) = editor.take()
+    assert refused["error"]["code"] == errors.INVALID_REQUEST

@@ -18,6 +18,8 @@ Tools:
   hold(label)       waits until ``release(label)``; answers "released LABEL"
   release(label)    lets ``hold(label)`` finish (before or after it started)
   touch(uri)        sends notifications/resources/updated for ``uri``
+  grow(name)        adds a tool called NAME (answering "grown") and sends
+                    notifications/tools/list_changed
   sample(prompt)    asks the client for sampling; answers its text, or "error CODE: MESSAGE"
   ask(question)     asks the client for a name (elicitation); answers "ACTION NAME", or
                     "error CODE: MESSAGE"
@@ -106,6 +108,12 @@ def build() -> MCPServer:
     async def touch(uri: str, ctx: Context) -> str:
         await ctx.session.send_resource_updated(uri)
         return "touched"
+
+    @server.tool()
+    async def grow(name: str, ctx: Context) -> str:
+        server.add_tool(lambda: "grown", name=name, description="added by grow")
+        await ctx.session.send_tool_list_changed()
+        return f"grown {name}"
 
     @server.tool()
     async def sample(prompt: str, ctx: Context) -> str:

@@ -25,13 +25,6 @@ NO_CLIENT_FOR_REQUEST = -31006  # the server asked for sampling/elicitation and 
 HUB_RESTARTED = -31007  # MCP Tray itself restarted while the request was running
 NOT_BRIDGED = -31008  # a 2026-07-28 feature MCP Tray cannot relay to a handshake-era server yet
 
-# What each NOT_BRIDGED refusal says MCP Tray does not do yet.
-_NOT_BRIDGED = {
-    "subscriptions/listen": (
-        "MCP Tray does not relay subscriptions/listen (2026-07-28) yet: list changes and "
-        "resource updates reach only clients that connect with initialize"
-    ),
-}
 # The requests a 2026-07-28 client can be answered input_required on (app.core.rpc.modern).
 _CARRIERS = "tools/call, prompts/get or resources/read"
 
@@ -80,12 +73,11 @@ def client_left(request_id: Any) -> dict[str, Any]:
 
 
 def not_bridged(request_id: Any, method: str) -> dict[str, Any]:
-    """A 2026-07-28 feature (``method``) that MCP Tray cannot relay yet; for the server's
-    own requests, one asked during a request that cannot carry it to such a client."""
-    text = _NOT_BRIDGED.get(
-        method,
+    """The server's own request (``method``) asked during a 2026-07-28 request that
+    cannot carry it to that client."""
+    text = (
         f"MCP Tray passes the server's {method} to a client speaking 2026-07-28 only "
-        f"during its {_CARRIERS} (in an input_required result)",
+        f"during its {_CARRIERS} (in an input_required result)"
     )
     return error_response(request_id, NOT_BRIDGED, text)
 

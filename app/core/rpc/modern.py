@@ -11,9 +11,9 @@ request carrying the envelope on a handshake connection (the ``mcp`` SDK's
 server does, with -32600). Everything else in ``_meta`` (``progressToken``,
 vendor keys) is kept, as such a server uses it.
 
-What the relay cannot bridge yet is refused with a message naming it:
-``subscriptions/listen`` for one. The README's table "2026-07-28 through MCP
-Tray" sums it up. Everything here is pure but the table of rounds, below.
+What the relay cannot bridge is refused with a message naming it; the README's
+table "2026-07-28 through MCP Tray" sums it up. ``subscriptions/listen`` is the
+relay's own (app.core.rpc.listens). Everything here is pure but the table of rounds, below.
 
 Multi-round-trip requests (the table of rounds, :class:`Rounds`) are made of a
 handshake-era server's own requests:
@@ -58,15 +58,16 @@ REMOVED = {
     "resources/subscribe": "2026-07-28 subscribes with subscriptions/listen",
     "resources/unsubscribe": "2026-07-28 subscribes with subscriptions/listen",
 }
-# The 2025-era capabilities a 2026 client is shown. Not ``logging``: its messages are
-# asked per request at 2026-07-28, and a handshake-era server sends them to everyone.
+# The 2025-era capabilities a 2026 client is shown, with their flags: what ``listChanged``
+# and ``subscribe`` promise comes on a subscriptions/listen (app.core.rpc.listens).
+# Not ``logging``: a handshake-era server's log messages name no request, and at
+# 2026-07-28 each goes to the request that asked for it.
 _SHOWN = ("completions", "experimental", "prompts", "resources", "tools")
-# Flags that promise notifications, which 2026-07-28 sends on a subscriptions/listen
-# stream; the relay offers none yet, so they are not shown.
-_NOTIFYING = ("listChanged", "subscribe")
-# How long a client may keep an answer to discovery or a list: not at all, since the
-# relay cannot tell it of changes (that takes subscriptions/listen) and a restarted
-# server may answer differently; and only for this user (the hub is per user).
+# How long a client may keep an answer to discovery or a list: not at all, as the SDK's
+# own servers say by default. A listener is told of changes, but a result cannot be
+# taken back when its listen ends, and a client that does not listen is told nothing;
+# a list asked again is answered by the relay's copy if the server is slow. And only
+# for this user (the hub is per user).
 TTL_MS = 0
 CACHE_SCOPE = "private"
 # Whose 2026-07-28 results say how long they may be kept (ttlMs, cacheScope).
@@ -106,8 +107,6 @@ def refusal(
     if method in REMOVED:
         text = f"{method} does not exist at {asked}: {REMOVED[method]}"
         return errors.error_response(request_id, errors.METHOD_NOT_FOUND, text)
-    if method == "subscriptions/listen":
-        return errors.not_bridged(request_id, method)
     return None
 
 
@@ -164,8 +163,7 @@ def _modern_capabilities(declared: Any) -> dict[str, Any]:
     for name in _SHOWN:
         value = declared.get(name)
         if isinstance(value, dict):
-            flags = name != "experimental"  # its keys name capabilities, not flags
-            shown[name] = {k: v for k, v in value.items() if not (flags and k in _NOTIFYING)}
+            shown[name] = dict(value)
     return shown
 
 

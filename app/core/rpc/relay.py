@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.rpc import errors, modern
+from app.core.rpc import errors, listens, modern
 from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.clientlink import ClientLink, read_lines
 from app.core.rpc.envelope import (
@@ -54,6 +54,7 @@ from app.core.rpc.envelope import (
 )
 from app.core.rpc.framing import ByteSource, MalformedLine, Message, decode
 from app.core.rpc.heads import valid_id
+from app.core.rpc.listens import Listen, Listens
 from app.core.rpc.modern import Round, Rounds
 from app.core.rpc.port import ClientOutput, ClientPort, Upstream
 from app.core.rpc.routing import Client, Pending, RequestTable, ServerRequests, Subscriptions
@@ -157,6 +158,7 @@ class Relay:
         self._subscriptions = Subscriptions()
         self._server_requests = ServerRequests(name)
         self._rounds = Rounds()
+        self._listens = Listens()
         self._log_level: Any = None
         self._list_cache: dict[tuple[str, Any], dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -336,6 +338,8 @@ class Relay:
             self._send_upstream(notification("notifications/cancelled", reason))
         for uri in self._subscriptions.remove_client(client.number):
             self._spawn(self._unsubscribe_upstream(uri))
+        for listen in self._listens.close_all(client):
+            self._end_listen(listen)
         for server_id in self._server_requests.remove_client(client):
             self._send_upstream(errors.client_left(server_id))  # the server must not wait
         for state in self._rounds.of_client(client):
@@ -418,6 +422,8 @@ class Relay:
         upstream = modern.without_envelope(message)
         if method == "server/discover":
             self._hold(client, message)
+        elif method == "subscriptions/listen":
+            self._listen(client, upstream)
         elif method == "ping":
             client.send(result(message["id"], {}))
         elif method in modern.CARRIERS and params(upstream).get("requestState") is not None:
@@ -445,6 +451,9 @@ class Relay:
         held = client.held.get(id_key(request_id))
         if held is not None and id_key(request_id) not in client.in_flight:
             held.cancel()  # never reached the server: nothing to tell it
+            return
+        if (listen := self._listens.close(client, request_id)) is not None:
+            self._end_listen(listen)  # the relay's own: nothing to tell the server
             return
         upstream_id = self._requests.cancel(client, request_id)
         if upstream_id is not None:
@@ -475,6 +484,8 @@ class Relay:
             await self._initialize(client, message)
         elif method == "server/discover":
             await self._discover(client, message)
+        elif method == "subscriptions/listen":
+            await self._listen_when_known(client, message)
         elif self._shared_subscription(client, method, message):
             # Another client holds the same subscription upstream; answer locally.
             client.send(result(message["id"], {}))
@@ -626,9 +637,11 @@ class Relay:
                 client, token = owner
                 client.send({**message, "params": {**notification_params, "progressToken": token}})
         elif method == "notifications/resources/updated":
-            for number in self._subscriptions.subscribers(str(notification_params.get("uri"))):
-                if (subscriber := self._clients.get(number)) is not None:
-                    subscriber.send(message)
+            for subscriber in self._subscriptions.subscribers(str(notification_params.get("uri"))):
+                if isinstance(subscriber, Listen):
+                    subscriber.client.send(subscriber.stamped(message))
+                elif isinstance(subscriber, int) and (old := self._clients.get(subscriber)):
+                    old.send(message)
         elif method == "notifications/cancelled":
             self._server_cancelled(notification_params)
         else:
@@ -690,11 +703,13 @@ class Relay:
         return errors.no_client_for(server_id, method)
 
     def _broadcast(self, message: Message) -> None:
-        """To every client of the handshake era: 2026-07-28 sends list changes and log
-        messages only on streams the relay does not offer yet (app.core.rpc.modern)."""
+        """To every client of the handshake era; a list change also to the 2026-07-28
+        listens that asked for it (app.core.rpc.listens), that revision's only way."""
         for client in self._clients.values():
             if not client.modern:
                 client.send(message)
+        for listen in self._listens.wanting(message["method"]):
+            listen.client.send(listen.stamped(message))
 
     # ----- multi-round-trip requests: the server's requests to 2026-07-28 clients
 
@@ -791,6 +806,57 @@ class Relay:
             self._send_upstream(refusal(server_id))
         if not self._requests:
             self.notify()  # a draining planned restart may go on
+
+    # ----- subscriptions/listen: change notifications for 2026-07-28 clients
+
+    def _listen(self, client: Client, message: Message) -> None:
+        """Open a listen now when the server's capabilities are known (even while it is
+        down: a restart replays its subscriptions), else once they are."""
+        if (client, message["id"]) in self._listens:
+            text = "a subscriptions/listen with this id is open already"
+            client.send(errors.invalid_request(message["id"], text))
+        elif self.initialize_result is None:
+            self._hold(client, message)
+        else:
+            self._open_listen(client, message)
+
+    async def _listen_when_known(self, client: Client, message: Message) -> None:
+        problem = await self._wait_for_server()
+        if problem is not None:
+            client.send(errors.error_response(message["id"], *problem))
+        else:
+            self._open_listen(client, message)
+
+    def _open_listen(self, client: Client, message: Message) -> None:
+        """Acknowledge first (the spec's order), then subscribe upstream to what no
+        one else subscribed to; a refused URI is honoured and never fires, as in the
+        SDK's servers."""
+        capabilities = (self.initialize_result or {}).get("capabilities")
+        listen = listens.honoured(client, message, capabilities)
+        self._listens.open(listen)
+        client.send(listen.acknowledgement())
+        for uri in sorted(listen.uris):
+            if self._subscriptions.add(listen, uri) and self._usable():
+                self._spawn(self._subscribe_upstream(listen, uri))
+
+    def _end_listen(self, listen: Listen) -> None:
+        """A listen ended: the server forgets what only it wanted."""
+        for uri in self._subscriptions.remove_client(listen):
+            self._spawn(self._unsubscribe_upstream(uri))
+
+    async def _subscribe_upstream(self, listen: Listen, uri: str) -> None:
+        session = self._session
+        if session is None:
+            return  # the next process gets it with the replay
+        try:
+            await session.request(
+                "resources/subscribe", {"uri": uri}, timeout=self._limits.replay_s
+            )
+        except RpcError as error:
+            logger.info("%s refused a subscription to %s: %s", self.name, uri, error)
+            self._subscriptions.remove(listen, uri)
+        except (TimeoutError, BackendClosed, ConnectionError) as error:
+            logger.info("%s: subscribing to %s did not finish: %s", self.name, uri, error)
 
     # ----- a new process
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,25 +181,26 @@ class RequestTable:
 
 
 class Subscriptions:
-    """Resource uri -> the clients (by number) subscribed to it."""
+    """Resource uri -> who subscribed to it: a handshake-era client by its number, a
+    2026-07-28 client's listen by itself (app.core.rpc.listens)."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[int]] = {}
+        self._subscribers: dict[str, set[Hashable]] = {}
 
     def uris(self) -> list[str]:
         return list(self._subscribers)
 
-    def subscribers(self, uri: str) -> Iterable[int]:
-        return self._subscribers.get(uri, ())
+    def subscribers(self, uri: str) -> Iterable[Hashable]:
+        return list(self._subscribers.get(uri, ()))
 
-    def add(self, number: int, uri: str) -> bool:
+    def add(self, number: Hashable, uri: str) -> bool:
         """Whether this is the resource's first subscriber (so the server must hear of it)."""
         subscribers = self._subscribers.setdefault(uri, set())
         first = not subscribers
         subscribers.add(number)
         return first
 
-    def remove(self, number: int, uri: str) -> bool:
+    def remove(self, number: Hashable, uri: str) -> bool:
         """Whether this was the resource's last subscriber (so the server must hear of it)."""
         subscribers = self._subscribers.get(uri, set())
         if number not in subscribers:
@@ -210,8 +211,8 @@ class Subscriptions:
         del self._subscribers[uri]
         return True
 
-    def remove_client(self, number: int) -> list[str]:
-        """Drop a client's subscriptions; the resources nobody subscribes to any more."""
+    def remove_client(self, number: Hashable) -> list[str]:
+        """Drop a subscriber's subscriptions; the resources nobody subscribes to any more."""
         return [uri for uri in self.uris() if self.remove(number, uri)]
 
 

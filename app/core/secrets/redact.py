@@ -103,6 +103,8 @@ LOG_WORDS = frozenset(
         "starting",
         "stopping",
         "subscribe",
+        "subscribing",
+        "subscription",
         "successful",
         "successfully",
         "supervise",
