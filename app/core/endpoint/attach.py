@@ -43,6 +43,9 @@ RECONNECT_LIMIT_ENV = "MCP_TRAY_ATTACH_RECONNECT_S"  # another limit, in seconds
 CONNECT_RETRY_S = 0.05  # first pause between connection attempts; it doubles to 1 s
 REPLY_TIMEOUT_S = 10.0
 FIRST_REQUEST_TIMEOUT_S = 30.0  # when refusing, how long to wait for the editor's first request
+# Each direction reads into a buffer of its own, made once: a read that allocated this
+# much every time would cost the kernel a map, a remap and an unmap per message (malloc
+# serves large blocks that way), more than the message's whole trip through the hub.
 CHUNK = 256 * 1024
 
 
@@ -140,15 +143,17 @@ class Bridge:
 
     def _editor_to_hub(self) -> None:
         lines = _LineHeads(self._note_request)
-        while data := os.read(0, CHUNK):
-            lines.feed(data)
-            self._send(data)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while count := os.readv(0, [buffer]):
+            lines.feed(buffer, count)
+            self._send(view[:count])
         self._stdin_closed = True
         with self._connected, contextlib.suppress(OSError):
             if self._connection is not None:
                 self._connection.shutdown(socket.SHUT_WR)  # the hub closes its side in turn
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | memoryview) -> None:
         """Send to the hub, waiting through a reconnection if one is under way."""
         while True:
             with self._connected:
@@ -167,12 +172,14 @@ class Bridge:
         assert self._connection is not None
         connection = self._connection
         lines = _LineHeads(self._note_answer)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
         while True:
             try:
-                data = connection.recv(CHUNK)
+                count = connection.recv_into(buffer)
             except OSError:
-                data = b""
-            if not data:
+                count = 0
+            if not count:
                 connection.close()
                 with self._connected:
                     if self._connection is connection:
@@ -180,8 +187,8 @@ class Bridge:
                 if self._stdin_closed:
                     return
                 raise HubGone()
-            _write_all(1, data)  # the editor first; the bookkeeping can wait
-            lines.feed(data)
+            _write_all(1, view[:count])  # the editor first; the bookkeeping can wait
+            lines.feed(buffer, count)
 
     # ----- what the pump reads of the traffic
 
@@ -221,17 +228,19 @@ class _LineHeads:
         self._head = bytearray()
         self._length = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray, length: int | None = None) -> None:
+        """The next bytes of the stream: ``data``, or its first ``length`` bytes."""
+        length = len(data) if length is None else length
         start = 0
-        while (end := data.find(b"\n", start)) != -1:
+        while (end := data.find(b"\n", start, length)) != -1:
             self._keep(data, start, end)
             self._on_line(bytes(self._head), self._length <= HEAD_BYTES)
             self._head.clear()
             self._length = 0
             start = end + 1
-        self._keep(data, start, len(data))
+        self._keep(data, start, length)
 
-    def _keep(self, data: bytes, start: int, end: int) -> None:
+    def _keep(self, data: bytes | bytearray, start: int, end: int) -> None:
         room = HEAD_BYTES - len(self._head)
         if room > 0:
             self._head += data[start : min(end, start + room)]
@@ -323,7 +332,7 @@ def _read_reply(connection: socket.socket) -> dict[str, Any]:
         return {"ok": False, "error": "MCP Tray closed the connection; see its log (hub.log)."}
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
