@@ -6,7 +6,6 @@ through ``mcp-tray attach`` is in tests/test_revision_2026.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,11 +14,14 @@ from app.core.rpc import errors
 from app.core.rpc.envelope import notification, result
 from app.core.rpc.framing import Message
 from app.core.rpc.port import MemoryClient
-from app.core.rpc.relay import Limits, Relay
+from app.core.rpc.relay import Relay
+from tests.core import test_relay_unit
 from tests.core.fake_backend import FakeBackend
 from tests.core.test_relay_unit import Scene, bounded, call, turn
 
 pytestmark = pytest.mark.anyio
+
+scene = test_relay_unit.scene  # the same fixture: its clients, 2026 ones too, closed after
 
 ENVELOPE: dict[str, Any] = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -53,28 +55,8 @@ class ModernEditor(MemoryClient):
         return await bounded(self.receive())
 
 
-_attached: list[ModernEditor] = []
-
-
-@pytest.fixture
-async def scene() -> AsyncIterator[Callable[..., Scene]]:
-    """``scene(**limits)``: as in test_relay_unit; its 2026 clients come from ``modern``."""
-    made: list[Scene] = []
-
-    def make(**limits: float) -> Scene:
-        made.append(Scene(Limits(**limits)))
-        return made[-1]
-
-    yield make
-    for editor in [*_attached, *(e for each in made for e in each.editors)]:
-        editor.port.close()  # ends the tasks of requests still waiting
-    _attached.clear()
-    await turn()
-
-
 def modern(s: Scene) -> ModernEditor:
-    _attached.append(ModernEditor(s.relay))
-    return _attached[-1]
+    return s.keep(ModernEditor(s.relay))
 
 
 async def test_discovery_is_answered_from_the_servers_handshake_in_the_2026_shape(scene):

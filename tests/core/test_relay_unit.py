@@ -27,6 +27,7 @@ pytestmark = pytest.mark.anyio
 
 WAIT_S = 5.0  # everything here happens within a few loop steps; this only bounds a broken test
 T = TypeVar("T")
+C = TypeVar("C")
 # What every client hears when a new process is ready (the fake's handshake names
 # tools and resources, not prompts).
 LISTS_CHANGED = [
@@ -78,7 +79,7 @@ class Scene:
     def __init__(self, limits: Limits) -> None:
         self.reason: str | None = None  # why the server is unavailable, as the supervisor says
         self.relay = Relay("weather", unavailable=lambda: self.reason, limits=limits)
-        self.editors: list[Editor] = []
+        self.editors: list[Any] = []  # every client attached, closed when the test ends
 
     async def server(self) -> FakeBackend:
         """A new process has finished its handshake."""
@@ -92,9 +93,12 @@ class Scene:
         self.relay.session_ended(planned=planned, delivered=server.bytes_sent)
 
     def editor(self, capabilities: dict[str, Any] | None = None) -> Editor:
-        editor = Editor(self.relay, capabilities)
-        self.editors.append(editor)
-        return editor
+        return self.keep(Editor(self.relay, capabilities))
+
+    def keep(self, client: C) -> C:
+        """``client``, attached to the relay, is closed when the test ends."""
+        self.editors.append(client)
+        return client
 
 
 @pytest.fixture
