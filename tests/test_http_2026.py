@@ -16,9 +16,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 
+from app.core.endpoint.exchange import Exchanges
 from app.core.endpoint.http import server_url
-from tests.relaykit import WAIT_S
-from tests.test_http_endpoint import http_tray
+from tests.relaykit import WAIT_S, rich_entry
+from tests.test_http_endpoint import http_tray, own_endpoint
 
 pytestmark = pytest.mark.anyio
 
@@ -177,8 +178,9 @@ async def test_the_sdk_client_in_2026_mode_lists_calls_and_answers_an_elicitatio
                 asked = await client.call_tool("ask", {"question": "name?"})
 
     assert {"progress", "ask"} <= tools
+    # content is a union of block types; the rich server answers with text only
     assert done.content[0].text == "done 2"  # type: ignore[union-attr]
-    assert asked.content[0].text == "accept Alice"  # type: ignore[union-attr]
+    assert asked.content[0].text == "accept Alice"  # type: ignore[union-attr]  # as above
 
 
 async def test_a_client_that_closes_its_stream_cancels_its_call_upstream(tray_home: Path) -> None:
@@ -193,13 +195,75 @@ async def test_a_client_that_closes_its_stream_cancels_its_call_upstream(tray_ho
             await _until_event(http, url, token, "cancelled")
 
 
+LOOKS = 200  # calls to the events tool, each a round trip to the server, before giving up
+
+
 async def _until_event(http: httpx2.AsyncClient, url: str, token: str, event: str) -> None:
-    """Until the rich server has recorded ``event`` for label "gone" (each look a call)."""
-    while True:
+    """Until the rich server has recorded ``event`` for label "gone". The server records
+    it as it handles the call, and says so to no one a 2026 exchange hears: each look is
+    a call, and each waits for the server's last one, so at most LOOKS of them."""
+    for _ in range(LOOKS):
         look = request("look", "tools/call", {"name": "events", "arguments": {}})
         seen = json.loads(
             (await post(http, url, token, look)).json()["result"]["content"][0]["text"]
         )
         if {"event": event, "label": "gone"} in seen:
             return
-        await anyio.lowlevel.checkpoint()
+    raise AssertionError(f"the rich server recorded no {event!r} in {LOOKS} looks")
+
+
+async def test_a_request_to_an_unshared_server_is_refused_and_starts_no_process(
+    tray_home: Path,
+) -> None:
+    servers = {"rich": rich_entry(), "solo": rich_entry(shared=False)}
+    async with (
+        http_tray(tray_home, servers) as (tray, token),
+        httpx2.AsyncClient(timeout=WAIT_S) as http,
+    ):
+        url = server_url(tray.hub.config.http.port, "solo")
+        listed = await post(http, url, token, request(1, "tools/list"))
+        called = await post(
+            http, url, token, request(2, "tools/call", {"name": "big", "arguments": {"x": 1}})
+        )
+        instances = [name for name in tray.hub.supervisors if name.startswith("solo#")]
+
+    assert listed.status_code == 400 and called.status_code == 400
+    error = listed.json()["error"]
+    assert error["code"] == -32022  # the SDK's client then opens a session, as it should
+    assert "2025-11-25" in error["data"]["supported"]
+    assert '"shared": false' in error["message"] and "Open a session" in error["message"]
+    assert called.json()["error"]["code"] == -32022
+    assert instances == []
+
+
+async def test_a_server_keeps_only_its_newest_input_required_rounds(tray_home: Path) -> None:
+    call = {"name": "sample", "arguments": {"prompt": "hello?"}}
+    reply = {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "test"}
+    async with (
+        http_tray(tray_home) as (tray, _),
+        own_endpoint(tray, exchanges=Exchanges(parked_per_server=1)) as (endpoint, token),
+        httpx2.AsyncClient(timeout=WAIT_S) as http,
+    ):
+        url = server_url(endpoint.settings.port, "rich")
+        rounds = [
+            (await post(http, url, token, request(n, "tools/call", call, sampling={}))).json()[
+                "result"
+            ]
+            for n in (1, 2)
+        ]
+        answers = []
+        for n, asked in enumerate(rounds, start=3):
+            (key,) = asked["inputRequests"]
+            retry = {
+                **call,
+                "inputResponses": {key: reply},
+                "requestState": asked["requestState"],
+            }
+            answer = await post(http, url, token, request(n, "tools/call", retry, sampling={}))
+            answers.append(answer.json())
+
+    first, second = answers
+    # Let go when the second was parked: the relay takes its state for spent.
+    assert first["error"]["code"] == -32602
+    assert first["error"]["data"]["reason"] == "replayed_request_state"
+    assert second["result"]["content"][0]["text"] == "hi"

@@ -770,3 +770,19 @@ def entry_token(app_config: Path) -> str:
     entry = json.loads(app_config.read_text())["mcpServers"]["rich"]
     token: str = entry["headers"]["Authorization"].removeprefix("Bearer ")
     return token
+
+
+@pytest.mark.parametrize("params", [None, [1, 2], "text", 7])
+async def test_a_request_whose_params_are_not_an_object_gets_the_session_path_s_answer(
+    tray_home: Path, params: Any
+) -> None:
+    """Such a body, with no version header, is looked at for a 2026-07-28 envelope
+    first; it must reach the session path (400, or the SDK's own reply to null
+    params, which JSON-RPC allows), not fail there with a 500."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+    async with http_tray(tray_home) as (tray, token), httpx2.AsyncClient(timeout=WAIT_S) as http:
+        url = server_url(tray.hub.config.http.port, "rich")
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+        answer = await http.post(url, headers=headers, json=body)
+
+    assert answer.status_code == (200 if params is None else 400)

@@ -178,3 +178,24 @@ async def test_a_message_larger_than_the_bound_is_not_kept_and_a_resume_over_it_
     assert store.unresumable(huge) is None and store.unresumable(after) is None
     assert received.messages == [answer("2")]  # another stream goes on unharmed
     assert await store.replay_events_after(before, Received()) is None
+
+
+async def test_a_replay_waiting_for_an_answer_ends_when_its_request_is_cancelled() -> None:
+    """No answer comes to a cancelled request: the resumed stream must not wait for
+    the session's end."""
+    store = SessionEvents()
+    first = await store.store_event("1", progress(1))
+    received = Received()
+    result: list[str | None] = []
+
+    async def replay() -> None:
+        result.append(await store.replay_events_after(first, received))
+
+    with anyio.fail_after(WAIT_S):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(replay)
+            await anyio.wait_all_tasks_blocked()
+            store.cancelled("1")
+
+    assert result == [None] and received.messages == []
+    assert store.unresumable(first) is None  # still a known id; its replay simply ends

@@ -16,8 +16,10 @@ by MAX_EVENTS and MAX_BYTES; an event larger than MAX_BYTES is sent but not
 kept, and a resume that would need it is refused.
 
 A resumed request stream carries on live until the request's answer and then
-ends, as the POST's stream would have; a resumed GET stream is handed back to
-the transport, which goes on with it.
+ends, as the POST's stream would have, or until the client cancels the request
+(:meth:`SessionEvents.cancelled`), after which no answer comes; a resumed GET
+stream is handed back to the transport, which goes on with it. A client that
+disconnects ends its replay itself: the SDK's SSE response cancels it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ class Unresumable:
 class _Event:
     seq: int
     stream: StreamId
-    data: str | None  # the message's JSON; None: a priming event, or one too large to keep
-    ends: bool = False  # the answer that ends a request's stream
+    data: str | None  # the message's JSON; None: a priming event, a cancellation, or too large
+    ends: bool = False  # the answer (or cancellation) that ends a request's stream
     too_large: bool = False
 
 
@@ -88,6 +90,16 @@ class SessionEvents(EventStore):
         too_large = data is not None and len(data) > self._max_bytes
         ends = stream_id != GET_STREAM_KEY and isinstance(message, JSONRPCResponse | JSONRPCError)
         event = _Event(self._next_seq, stream_id, None if too_large else data, ends, too_large)
+        self._keep(event)
+        return self._id(event.seq)
+
+    def cancelled(self, stream_id: StreamId) -> None:
+        """The client cancelled the request of ``stream_id``: its answer will not come, so
+        a replay of its stream ends here (a marker in the stream, sent to no one: a
+        later request that reuses the id has a stream of its own after it)."""
+        self._keep(_Event(self._next_seq, stream_id, None, ends=True))
+
+    def _keep(self, event: _Event) -> None:
         self._next_seq += 1
         size = len(event.data or "")
         while self._events and (
@@ -98,7 +110,6 @@ class SessionEvents(EventStore):
         self._bytes += size
         self._stored.set()
         self._stored = anyio.Event()
-        return self._id(event.seq)
 
     @property
     def kept_bytes(self) -> int:
@@ -158,6 +169,8 @@ class SessionEvents(EventStore):
             event = following[0]
             seq = event.seq
             if event.data is None:
+                if event.ends:
+                    return None  # the request was cancelled
                 continue  # a priming event
             message = jsonrpc_message_adapter.validate_json(event.data)
             await send_callback(EventMessage(message, self._id(event.seq)))

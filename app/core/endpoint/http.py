@@ -151,7 +151,8 @@ class _Session:
 class HttpEndpoint:
     """The HTTP listeners (TCP and the Unix socket) and the sessions they carry.
 
-    ``idle_session_s`` and ``limits``: see IDLE_SESSION_S and app.core.endpoint.httpguard.
+    ``idle_session_s`` and ``limits``: see IDLE_SESSION_S and app.core.endpoint.httpguard;
+    ``exchanges``: the 2026-07-28 single exchanges, with their own bounds.
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class HttpEndpoint:
         socket_path: Path,
         idle_session_s: float = IDLE_SESSION_S,
         limits: Limits | None = None,
+        exchanges: Exchanges | None = None,
     ) -> None:
         self._relays = relays
         self.settings = settings
@@ -172,7 +174,7 @@ class HttpEndpoint:
         self._limits = limits or Limits()
         self._throttle = Throttle(refusals)
         self._sessions: dict[str, _Session] = {}
-        self._exchanges = Exchanges()
+        self._exchanges = exchanges or Exchanges()
         self._listeners: list[tuple[uvicorn.Server, socket.socket]] = []
         port = settings.port
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
@@ -406,7 +408,7 @@ class HttpEndpoint:
             session.ready.set()
             relations = _Relations()
             carried = [
-                asyncio.create_task(_client_to_relay(from_client, port, relations)),
+                asyncio.create_task(_client_to_relay(from_client, port, relations, session.events)),
                 asyncio.create_task(_relay_to_client(output, to_client, relations)),
                 asyncio.create_task(_stopped_reading(session, output)),
             ]
@@ -495,13 +497,19 @@ class _Relations:
             self._by_token.pop(self._tokens.pop(key, None), None)
 
 
-async def _client_to_relay(from_client: Any, port: ClientPort, relations: _Relations) -> None:
+async def _client_to_relay(
+    from_client: Any, port: ClientPort, relations: _Relations, events: SessionEvents
+) -> None:
     async for item in from_client:
         if isinstance(item, Exception):
             logger.debug("HTTP session: %s", item)
             continue
         message = item.message.model_dump(by_alias=True, exclude_unset=True)
         relations.sent(message)
+        if message.get("method") == "notifications/cancelled":
+            cancelled = params(message).get("requestId")
+            if valid_id(cancelled):  # its stream is named as the SDK names it: str(id)
+                events.cancelled(str(cancelled))
         port.receive(message)
 
 
