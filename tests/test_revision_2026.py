@@ -58,6 +58,7 @@ async def attached(home: Path, mode: str, **callbacks: Any) -> AsyncIterator[Cli
 
 
 def text(result: object) -> str:
+    # Typed object: it takes any call's result; the "rich" server's tools answer text first.
     return result.content[0].text  # type: ignore[attr-defined]
 
 
@@ -89,6 +90,7 @@ async def test_a_dual_era_client_discovers_the_server_and_settles_on_2026(
 
 
 async def sample(context: Any, params: types.CreateMessageRequestParams) -> Any:
+    # Content may be an image or audio block, which has no text; the "sample" tool sends text.
     asked = params.messages[0].content.text  # type: ignore[union-attr]
     return types.CreateMessageResult(
         role="assistant", content=types.TextContent(text=f"sampled {asked}"), model="test-model"

@@ -13,6 +13,7 @@ import pytest
 from app.core.rpc import errors
 from app.core.rpc.envelope import notification, result
 from app.core.rpc.framing import Message
+from app.core.rpc.modern import ROUNDS_PER_CLIENT, ROUNDS_PER_RELAY
 from app.core.rpc.port import MemoryClient
 from app.core.rpc.relay import Relay
 from tests.core import test_relay_unit
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.anyio
 
 scene = test_relay_unit.scene  # the same fixture: its clients, 2026 ones too, closed after
 
+CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 ENVELOPE: dict[str, Any] = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "sampling": {}},
+    CAPABILITIES_KEY: {"elicitation": {}, "sampling": {}},
     "io.modelcontextprotocol/clientInfo": {"name": "new-editor", "version": "1"},
     "io.modelcontextprotocol/logLevel": "info",
 }
@@ -34,9 +36,12 @@ ENVELOPE: dict[str, Any] = {
 class ModernEditor(MemoryClient):
     """A 2026-07-28 client: no initialize, its envelope on every request."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Relay, capabilities: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.port = relay.attach(self)
+        self.envelope = dict(ENVELOPE)
+        if capabilities is not None:
+            self.envelope[CAPABILITIES_KEY] = capabilities
 
     def request(
         self,
@@ -46,7 +51,7 @@ class ModernEditor(MemoryClient):
         *,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        request_params = {**(params or {}), "_meta": {**ENVELOPE, **(meta or {})}}
+        request_params = {**(params or {}), "_meta": {**self.envelope, **(meta or {})}}
         self.port.receive(
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": request_params}
         )
@@ -145,7 +150,6 @@ async def test_what_2026_removed_gets_a_precise_error(scene):
 # ----- the server's requests during a 2026 call: multi-round-trip requests
 
 ELICIT = {"message": "Your name?", "requestedSchema": {"type": "object", "properties": {}}}
-CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 
 def asks(server_id: Any, method: str = "elicitation/create") -> Message:
@@ -398,6 +402,99 @@ async def test_a_handshake_client_at_work_is_asked_first_and_an_idle_one_after_a
     server.say(asks(71))  # the handshake client is idle now: the 2026 call asked
     assert old.take() == []
     assert input_required(editor.take()[0])[1]["method"] == "elicitation/create"
+
+
+def handshake_client_without_elicitation(s: Scene) -> Any:
+    return s.editor({"sampling": {}})
+
+
+def modern_client_without_elicitation(s: Scene) -> Any:
+    return s.keep(ModernEditor(s.relay, {"sampling": {}}))
+
+
+@pytest.mark.parametrize(
+    "without", [handshake_client_without_elicitation, modern_client_without_elicitation]
+)
+async def test_a_2026_call_beside_a_call_of_a_client_that_cannot_answer_is_not_asked(
+    scene, without
+):
+    s = scene()
+    server, editor, asker = await s.server(), modern(s), without(s)
+    asker.request(1, "tools/call", call("ask"))
+    editor.request(1, "tools/call", call("other"))
+    server.take()
+    server.say(asks(70))  # maybe made for the first call, whose client cannot answer it
+    (refusal,) = server.take()
+    assert refusal["id"] == 70 and refusal["error"]["code"] == errors.NOT_BRIDGED
+    assert "2 calls" in refusal["error"]["message"]
+    assert editor.take() == [] and asker.take() == []
+
+
+async def test_a_parked_call_leaves_the_servers_next_request_to_the_call_that_runs(scene):
+    s = scene()
+    server, parked_editor, _sent, _key, _state = await parked(s)
+    editor = modern(s)
+    editor.request(1, "tools/call", call("other"))
+    server.take()
+    server.say(asks(71))  # the parked call's server waits on its client: not it
+    _, asked, _ = input_required(editor.take()[0])
+    assert asked["method"] == "elicitation/create"
+    assert server.take() == [] and parked_editor.take() == []
+
+
+async def test_cancelling_a_parked_call_cancels_it_upstream_and_answers_the_server(scene):
+    s = scene()
+    server, editor, sent, key, state = await parked(s)
+    editor.port.receive(notification("notifications/cancelled", {"requestId": 1}))
+    assert server.take() == [
+        notification(
+            "notifications/cancelled",
+            {"requestId": sent["id"], "reason": "the client cancelled the call"},
+        ),
+        errors.call_cancelled(70),
+    ]
+    retry(editor, 2, state, **{key: {"action": "decline"}})
+    assert editor.take()[0]["error"]["data"] == {"reason": "unknown_request_state"}
+    assert server.take() == []
+
+
+async def park_calls(server: FakeBackend, editor: ModernEditor, first: int, count: int) -> None:
+    """``count`` calls of ``editor``, each answered input_required in turn."""
+    for n in range(first, first + count):
+        editor.request(n, "tools/call", call("ask"))
+        (sent,) = server.take()
+        assert sent["id"] == n  # the relay's ids count the calls here: 1, 2 ...
+        server.say(asks(1000 + n))
+
+
+async def test_a_client_with_too_many_rounds_unanswered_loses_the_oldest(scene):
+    s = scene()
+    server, editor = await s.server(), modern(s)
+    await park_calls(server, editor, 1, ROUNDS_PER_CLIENT + 1)
+    assert server.take() == [
+        notification(
+            "notifications/cancelled", {"requestId": 1, "reason": "the client did not retry"}
+        ),
+        errors.crowded_out(1001, ROUNDS_PER_CLIENT),
+    ]
+    answers = editor.take()
+    assert len(answers) == ROUNDS_PER_CLIENT + 1
+    _, _, oldest = input_required(answers[0])
+    retry(editor, 99, oldest, **{"input-1": {"action": "decline"}})
+    assert editor.take()[0]["error"]["data"] == {"reason": "expired_request_state"}
+
+
+async def test_a_relay_with_too_many_rounds_unanswered_loses_the_oldest(scene):
+    s = scene()
+    server = await s.server()
+    for n in range(1, ROUNDS_PER_RELAY + 2):
+        await park_calls(server, modern(s), n, 1)
+    assert server.take() == [
+        notification(
+            "notifications/cancelled", {"requestId": 1, "reason": "the client did not retry"}
+        ),
+        errors.crowded_out(1001, ROUNDS_PER_RELAY),
+    ]
 
 
 async def test_broadcasts_reach_handshake_clients_only(scene):

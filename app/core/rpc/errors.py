@@ -83,10 +83,11 @@ def not_bridged(request_id: Any, method: str) -> dict[str, Any]:
 
 
 def ambiguous_input(request_id: Any, method: str, calls: int) -> dict[str, Any]:
-    """The server asked during several 2026-07-28 calls, and none can be told it is its own."""
+    """The server asked during several calls, one of a client speaking 2026-07-28 at
+    least, and none can be told it is its own."""
     text = (
-        f"{calls} calls of clients speaking 2026-07-28 are running, and MCP Tray cannot "
-        f"tell which one asks this {method}; it is given to none of them"
+        f"{calls} calls are running, of clients speaking 2026-07-28 among others, and MCP "
+        f"Tray cannot tell which one asks this {method}; it is given to none of them"
     )
     return error_response(request_id, NOT_BRIDGED, text)
 
@@ -96,5 +97,22 @@ def not_retried(request_id: Any, waited_s: float) -> dict[str, Any]:
     text = (
         f"the client was given this request in an input_required result and did not "
         f"retry within {waited_s:g} seconds; its call was cancelled"
+    )
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
+def call_cancelled(request_id: Any) -> dict[str, Any]:
+    """A 2026-07-28 client given this request (input_required) cancelled its call."""
+    text = "the client was given this request in an input_required result and cancelled its call"
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
+def crowded_out(request_id: Any, rounds: int) -> dict[str, Any]:
+    """A 2026-07-28 client given this request (input_required) had not retried when
+    newer ones took its place (at most ``rounds`` wait: app.core.rpc.modern)."""
+    text = (
+        "the client was given this request in an input_required result and had not "
+        f"retried when newer ones took its place (at most {rounds} wait for a retry); "
+        "its call was cancelled"
     )
     return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)

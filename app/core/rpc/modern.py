@@ -23,7 +23,9 @@ the server's request is put in an ``input_required`` result of the client's
 call, the call waits upstream (parked), and the client retries the call with
 its answers and the opaque ``requestState`` it was given. Each such leg is a
 :class:`Round`, kept here under its state: a random token bound to the client
-it was given to, good for one retry and for ``Limits.round_s``.
+it was given to, good for one retry and for ``Limits.round_s``, until its client
+cancels the call, or while newer rounds do not crowd it out (ROUNDS_PER_CLIENT,
+ROUNDS_PER_RELAY).
 
 A token that is spent, expired or never was is refused with -32602 saying
 which (tokens of other clients are "unknown": a client learns nothing of them).
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.rpc import errors
-from app.core.rpc.envelope import params
+from app.core.rpc.envelope import id_key, params
 from app.core.rpc.framing import Message
 from app.core.rpc.routing import Client
 
@@ -177,6 +179,14 @@ RETRY_KEYS = ("inputResponses", "requestState")
 STATE_BYTES = 32  # of randomness in a requestState: unguessable, as the spec requires
 # Spent and expired tokens remembered, to refuse a replay by name rather than as unknown.
 REMEMBERED = 1_000
+# Rounds waiting for a retry, at most; beyond, the oldest is abandoned (its call
+# cancelled upstream, the server's requests refused). Each holds a call open in the
+# server for up to Limits.round_s, and a client that drops its input_required answers
+# (a form closed unanswered, an agent that gave up) would otherwise pile them up: per
+# client, more than a person answers at once; per relay, a bound on what one server keeps
+# suspended for all its clients.
+ROUNDS_PER_CLIENT = 16
+ROUNDS_PER_RELAY = 256
 
 
 @dataclass
@@ -184,6 +194,7 @@ class Round:
     """One ``input_required`` answer given to a client, waiting for its retry."""
 
     client: Client
+    call_id: Any  # the call's id as its client sent it, which a cancel names
     upstream_id: int  # the call that waits upstream, parked
     request: Message  # the call as the server has it, to check the retry against
     asked: dict[str, Any]  # input key -> the server's own request id, shown to the client
@@ -256,6 +267,22 @@ class Rounds:
         """The round whose call waits upstream under ``upstream_id``."""
         return next((r for r in self._waiting.values() if r.upstream_id == upstream_id), None)
 
+    def of_call(self, client: Client, call_id: Any) -> str | None:
+        """The state of the round of ``client``'s call ``call_id``, if one waits."""
+        key = id_key(call_id)
+        mine = (s for s, r in self._waiting.items() if r.client is client)
+        return next((s for s in mine if id_key(self._waiting[s].call_id) == key), None)
+
+    def crowded(self, client: Client) -> list[tuple[str, int]]:
+        """The rounds beyond the caps once ``client`` opens one more, oldest first: each
+        state with the cap it exceeds."""
+        mine = self.of_client(client)
+        evicted = mine[: max(0, len(mine) + 1 - ROUNDS_PER_CLIENT)]
+        rest = [s for s in self._waiting if s not in evicted]
+        over = [(s, ROUNDS_PER_CLIENT) for s in evicted]
+        over += [(s, ROUNDS_PER_RELAY) for s in rest[: max(0, len(rest) + 1 - ROUNDS_PER_RELAY)]]
+        return over
+
     def find(self, client: Client, state: Any) -> tuple[Round | None, str, str]:
         """The round ``client`` may retry with ``state``; else None, a reason and why."""
         round_ = self._waiting.get(state) if isinstance(state, str) else None
@@ -266,10 +293,13 @@ class Rounds:
             return None, "replayed_request_state", "this requestState was used already"
         if ended == "expired":
             return None, "expired_request_state", "this requestState expired"
+        if ended == "cancelled":
+            return None, "unknown_request_state", "this requestState's call was cancelled"
         return None, "unknown_request_state", "this requestState was not issued to this client"
 
     def end(self, state: str, how: str) -> Round | None:
-        """Forget a round (``how``: "spent" or "expired", as a later retry is told)."""
+        """Forget a round (``how``: "spent", "expired" or "cancelled", as a later retry
+        is told)."""
         round_ = self._waiting.pop(state, None)
         if round_ is not None and round_.timer is not None:
             round_.timer.cancel()

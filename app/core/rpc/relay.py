@@ -458,6 +458,14 @@ class Relay:
         upstream_id = self._requests.cancel(client, request_id)
         if upstream_id is not None:
             self._send_upstream({**message, "params": {**cancel_params, "requestId": upstream_id}})
+        elif (state := self._rounds.of_call(client, request_id)) is not None:
+            self._cancel_parked(state)
+
+    def _cancel_parked(self, state: str) -> None:
+        """The client cancelled a call it was answered input_required on: the call
+        waits upstream for a retry that will not come."""
+        if (round_ := self._rounds.end(state, "cancelled")) is not None:
+            self._abandon(round_, "the client cancelled the call", errors.call_cancelled)
 
     def _client_answer(self, client: Client, message: Message) -> None:
         """A client answers a request the server made (sampling, elicitation, roots)."""
@@ -656,19 +664,21 @@ class Relay:
             )
 
     def _server_request(self, message: Message) -> None:
-        """To the handshake-era client working with the server, as ever; else, when
-        one 2026-07-28 call could have asked it, into that call's input_required result
-        (app.core.rpc.modern). Several such calls: none is told a request that may not
-        be its own, and the server hears why."""
+        """To the handshake-era client working with the server, as ever; else, when the
+        one call the server runs is of a 2026-07-28 client that can answer, into that
+        call's input_required result (app.core.rpc.modern). Several calls, and one of
+        them of such a client: none is told a request that may not be its own (whatever
+        the era or capabilities of the others' clients), and the server hears why."""
         method = message["method"]
         capability = CLIENT_CAPABILITY.get(method)
         client = self._client_for(capability)
         if client is None or not client.in_flight:
-            calls = self._modern_calls(capability)
-            if len(calls) == 1:
+            calls = self._carrier_calls()
+            capable = [p for p in calls if p.client.modern and capability in p.client.capabilities]
+            if len(calls) == 1 and capable:
                 self._ask_modern(calls[0], message)
                 return
-            if calls:
+            if len(calls) > 1 and capable:
                 self._send_upstream(errors.ambiguous_input(message["id"], method, len(calls)))
                 return
         if client is None:
@@ -713,18 +723,22 @@ class Relay:
 
     # ----- multi-round-trip requests: the server's requests to 2026-07-28 clients
 
-    def _modern_calls(self, capability: str | None) -> list[Pending]:
-        """The 2026-07-28 calls upstream (waiting, or parked for a retry) whose client
-        can answer a request that needs ``capability``."""
-        return [
+    def _carrier_calls(self) -> list[Pending]:
+        """The calls upstream that may be asking the server's request: every unanswered
+        tools/call, prompts/get and resources/read, of any client and era. A parked call
+        waits for its client, not the server, and counts only when the server asked for
+        it again since (it asks several things at once), or when no other call runs."""
+        calls = [
             p
             for p in self._requests.pending()
-            if p.client.modern
-            and capability is not None
-            and capability in p.client.capabilities
-            and p.message["method"] in modern.CARRIERS
-            and (p.parked or not p.answered)
+            if p.message["method"] in modern.CARRIERS and (p.parked or not p.answered)
         ]
+        busy = [p for p in calls if not p.parked or self._asking_again(p)]
+        return busy or calls
+
+    def _asking_again(self, pending: Pending) -> bool:
+        round_ = self._rounds.parked(pending.message["id"])
+        return round_ is not None and bool(round_.queued)
 
     def _ask_modern(self, pending: Pending, message: Message) -> None:
         """Answer the call input_required with the server's request; if it is parked
@@ -738,12 +752,29 @@ class Relay:
 
     def _park(self, pending: Pending, asked: dict[str, Message]) -> None:
         server_ids = {key: m["id"] for key, m in asked.items()}
-        round_ = Round(pending.client, pending.message["id"], pending.message, server_ids)
+        self._make_room(pending.client)
+        round_ = Round(
+            pending.client, pending.client_id, pending.message["id"], pending.message, server_ids
+        )
         state = self._rounds.open(round_)
         loop = asyncio.get_running_loop()
         round_.timer = loop.call_later(self._limits.round_s, self._round_expired, state)
         self._requests.park(pending)
         pending.client.send(modern.input_required(pending.client_id, asked, state))
+
+    def _make_room(self, client: Client) -> None:
+        """Abandon the oldest rounds beyond the caps (app.core.rpc.modern) before
+        ``client`` is given one more."""
+        for state, cap in self._rounds.crowded(client):
+            if (round_ := self._rounds.end(state, "expired")) is not None:
+                logger.info(
+                    "%s: client %d had not retried when newer rounds took its place; "
+                    "its call is cancelled",
+                    self.name,
+                    round_.client.number,
+                )
+                refusal = functools.partial(errors.crowded_out, rounds=cap)
+                self._abandon(round_, "the client did not retry", refusal)
 
     def _resume(self, client: Client, message: Message) -> None:
         """A retry: the client's answers go to the server, and the call goes on under
