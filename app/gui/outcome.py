@@ -116,7 +116,8 @@ def _at_rest(row: ServerStatus, name: str, *, shared: bool) -> Outcome | None:
         return Outcome(name, f"{name} needs a secret", body, needs_form=True)
     if row.state is State.DISABLED:
         return Outcome(name, f"{name} is saved", "It is turned off in the config file.")
-    if row.state is State.STOPPED and row.failure is None:
+    # Stopped, not by the user: a save's restart passes through it on its way up.
+    if row.state is State.STOPPED and row.failure is None and (row.stopped_by_user or not shared):
         words = (
             "It starts for each app that connects to it."
             if not shared

@@ -726,6 +726,29 @@ def test_starting_says_a_download_may_take_a_minute_only_for_a_package_runner(
     assert told.body or not downloads
 
 
+@pytest.mark.parametrize(
+    ("stopped_by_user", "shared", "title"),
+    [
+        (False, True, "Starting srv…"),  # a save's restart, on its way up
+        (True, True, "srv is saved"),
+        (False, False, "srv is saved"),  # started for each app that connects
+    ],
+)
+def test_a_stopped_server_is_at_rest_only_when_the_user_or_its_sharing_keeps_it_so(
+    stopped_by_user: bool, shared: bool, title: str
+) -> None:
+    from app.core.supervise.states import State
+    from app.core.supervise.status import ServerStatus
+    from app.gui.outcome import outcome_of
+
+    row = ServerStatus(name="srv", state=State.STOPPED, stopped_by_user=stopped_by_user)
+
+    told = outcome_of(row, "srv", shared=shared)
+
+    assert told is not None and told.title == title
+    assert told.final is (title != "Starting srv…")
+
+
 def test_the_outcome_is_as_large_as_its_words_and_the_form_gets_its_size_back(
     start_tray: Any, tray_loop: TrayLoop
 ) -> None:
