@@ -30,7 +30,12 @@ least two extra processes cost on this machine, next to what the hub adds.
    server behind ``mcp-proxy`` (PyPI) and behind ``supergateway`` (npm), all
    three in the same run with the same client. Those two are installed
    under bench/.tools on first use; without the package registries the row
-   says so and is left out.
+   says so and is left out;
+6. the round trip of a 2026-07-28 single exchange (one POST, no session, the
+   envelope in ``params._meta``) with a raw HTTP client: a ``tools/call`` to
+   the SDK's server through MCP Tray's endpoint, which reaches the server over
+   stdio, against the same request to the server's own Streamable HTTP
+   endpoint (``echo.py --http``).
 
 Direct and attach samples are taken in the same run, one after the other, so
 that each run gives a ratio free of the machine's drift. Every run is
@@ -84,14 +89,22 @@ CALL_TIMEOUT_S = 10.0  # a trivial call, even on a loaded two-core machine
 BIG_TIMEOUT_S = 60.0  # 20 MiB encoded, relayed and decoded a few times over
 PHASE_TIMEOUT_S = 120.0  # a whole SDK phase (the SDK client's connect is not bounded per call)
 
-INITIALIZE_PARAMS = {
+INITIALIZE_PARAMS: dict[str, Any] = {
     "protocolVersion": "2025-11-25",
     "capabilities": {},
     "clientInfo": {"name": "mcp-tray-bench", "version": "0"},
 }
 ECHO_ARGUMENTS: dict[str, Any] = {"text": "ping"}
 ECHO_PARAMS = {"name": "echo", "arguments": ECHO_ARGUMENTS}
+SINGLE_EXCHANGE = "2026-07-28"  # the revision without a session: a request is one POST
+ENVELOPE = {  # what a 2026-07-28 request carries in params._meta instead of an initialize
+    "io.modelcontextprotocol/protocolVersion": SINGLE_EXCHANGE,
+    "io.modelcontextprotocol/clientCapabilities": INITIALIZE_PARAMS["capabilities"],
+    "io.modelcontextprotocol/clientInfo": INITIALIZE_PARAMS["clientInfo"],
+}
+NAME_BEARING = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}  # Mcp-Name
 
+Endpoint = tuple[str, str | None]  # a URL, and the bearer token it asks for
 Sample = dict[str, float]  # one run: a value per measured quantity
 Samples = dict[str, list[float]]  # all runs
 
@@ -115,6 +128,7 @@ def main() -> None:
             *throughput_rows(hub.env, runs),
             *big_result_rows(hub.env, runs),
             *http_latency_rows(hub, http["http"]["port"], runs),
+            *single_exchange_rows(hub, http["http"]["port"], runs),
         ]
     print_table(rows, runs)
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())  # others' work skews the numbers
@@ -322,7 +336,7 @@ def big_result_seconds(client: RawClient) -> float:
 
 
 def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
-    tray = (f"http://127.0.0.1:{port}/servers/fast/mcp", hub.secret("_http", "token"))
+    tray = tray_endpoint(hub, port, "fast")
     try:
         proxy_port, gateway_port = free_port(), free_port()
         proxy = [
@@ -369,6 +383,28 @@ def http_latency_rows(hub: Hub, port: int, runs: int) -> list[Row]:
     return rows
 
 
+def single_exchange_rows(hub: Hub, port: int, runs: int) -> list[Row]:
+    """The SDK's server over HTTP on its own, and behind MCP Tray's endpoint (over stdio)."""
+    own_port = free_port()
+    with running([*DIRECT["echo"], "--http", str(own_port)]) as _:
+        wait_for_port(own_port, HUB_READY_TIMEOUT_S)
+        endpoints = {
+            "MCP Tray": tray_endpoint(hub, port, "echo"),
+            "own": (f"http://127.0.0.1:{own_port}/mcp", None),
+        }
+        samples = anyio.run(raw_http_samples, endpoints, runs, SingleExchangeClient)
+    label = f"raw client, {SINGLE_EXCHANGE}, SDK server"
+    return [
+        Row(f"{label}: tools/call, its own endpoint", samples["own"], "ms"),
+        Row(f"{label}: tools/call, MCP Tray", samples["MCP Tray"], "ms"),
+        Row(f"{label}: MCP Tray / its own", ratio(samples, "MCP Tray", "own"), "x"),
+    ]
+
+
+def tray_endpoint(hub: Hub, port: int, server: str) -> Endpoint:
+    return f"http://127.0.0.1:{port}/servers/{server}/mcp", hub.secret("_http", "token")
+
+
 @contextlib.contextmanager
 def pumps_to(server: list[str]) -> Iterator[list[str]]:
     """A pump listening for the server, and the command of the pump a client spawns."""
@@ -403,7 +439,7 @@ def running(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
         process.wait(EXIT_TIMEOUT_S)
 
 
-async def http_latency_samples(endpoints: dict[str, tuple[str, str | None]], runs: int) -> Samples:
+async def http_latency_samples(endpoints: dict[str, Endpoint], runs: int) -> Samples:
     with anyio.fail_after(PHASE_TIMEOUT_S):
         async with contextlib.AsyncExitStack() as stack:
             clients = {
@@ -420,27 +456,11 @@ async def http_latency_samples(endpoints: dict[str, tuple[str, str | None]], run
             return await collect_async(runs, once)
 
 
-async def raw_http_samples(endpoints: dict[str, tuple[str, str | None]], runs: int) -> Samples:
-    """As http_latency_samples, with a client that is only HTTP requests: what the
-    endpoints cost without the SDK client's own work."""
-    with anyio.fail_after(PHASE_TIMEOUT_S):
-        async with contextlib.AsyncExitStack() as stack:
-            clients = {
-                name: await stack.enter_async_context(RawHttpClient.opened(url, token))
-                for name, (url, token) in endpoints.items()
-            }
-
-            async def once() -> Sample:
-                return {
-                    name: 1000 * statistics.median(await client.latencies())
-                    for name, client in clients.items()
-                }
-
-            return await collect_async(runs, once)
-
-
 class RawHttpClient:
-    """Streamable HTTP by hand: one POST per request, its whole answer read (JSON or SSE)."""
+    """Streamable HTTP by hand: one POST per request, its whole answer read (JSON or SSE).
+
+    In the handshake era: an ``initialize`` first, then its session on every request.
+    """
 
     def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
         self._http = http
@@ -457,17 +477,26 @@ class RawHttpClient:
         }
         async with httpx2.AsyncClient(headers=headers, timeout=CALL_TIMEOUT_S) as http:
             client = cls(http, url)
-            answer = await client.post("initialize", INITIALIZE_PARAMS)
-            session = answer.headers.get("mcp-session-id")
-            if session is not None:
-                http.headers["Mcp-Session-Id"] = session
-            http.headers["MCP-Protocol-Version"] = INITIALIZE_PARAMS["protocolVersion"]
-            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            await client.start()
             yield client
 
+    async def start(self) -> None:
+        answer = await self.post("initialize", INITIALIZE_PARAMS)
+        session = answer.headers.get("mcp-session-id")
+        if session is not None:
+            self._http.headers["Mcp-Session-Id"] = session
+        self._http.headers["MCP-Protocol-Version"] = INITIALIZE_PARAMS["protocolVersion"]
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await self._http.post(self._url, json=initialized)
+
+    def framed(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The params a request is sent with, and the headers it adds to every request's."""
+        return params, {}
+
     async def post(self, method: str, params: dict[str, Any]) -> httpx2.Response:
-        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        answer = await self._http.post(self._url, json=request)
+        sent, headers = self.framed(method, params)
+        request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": sent}
+        answer = await self._http.post(self._url, json=request, headers=headers)
         if answer.status_code != 200 or b'"result"' not in answer.content:
             raise RuntimeError(f"{self._url}: {answer.status_code} {answer.text[:300]}")
         return answer
@@ -479,6 +508,41 @@ class RawHttpClient:
             await self.post("tools/call", ECHO_PARAMS)
             durations.append(time.perf_counter() - started)
         return durations
+
+
+class SingleExchangeClient(RawHttpClient):
+    """2026-07-28 by hand: no ``initialize`` and no session; each request carries its
+    envelope in ``params._meta`` and says in headers what the body holds, which the
+    server checks."""
+
+    async def start(self) -> None:
+        self._http.headers["MCP-Protocol-Version"] = SINGLE_EXCHANGE
+
+    def framed(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        key = NAME_BEARING.get(method)
+        routing = {"Mcp-Method": method, **({"Mcp-Name": params[key]} if key else {})}
+        return {**params, "_meta": ENVELOPE}, routing
+
+
+async def raw_http_samples(
+    endpoints: dict[str, Endpoint], runs: int, kind: type[RawHttpClient] = RawHttpClient
+) -> Samples:
+    """As http_latency_samples, with a client that is only HTTP requests: what the
+    endpoints cost without the SDK client's own work."""
+    with anyio.fail_after(PHASE_TIMEOUT_S):
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                name: await stack.enter_async_context(kind.opened(url, token))
+                for name, (url, token) in endpoints.items()
+            }
+
+            async def once() -> Sample:
+                return {
+                    name: 1000 * statistics.median(await client.latencies())
+                    for name, client in clients.items()
+                }
+
+            return await collect_async(runs, once)
 
 
 @contextlib.asynccontextmanager
