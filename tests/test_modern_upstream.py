@@ -211,7 +211,7 @@ def handshake_era_only() -> pytest.WarningsRecorder:
     ("callbacks", "why"),
     [
         ({"refusal": "the user closed the form"}, "the user closed the form"),
-        (None, "no attached client can answer elicitation/create"),
+        (None, "the client cannot answer elicitation/create: it did not declare that capability"),
     ],
     ids=["refused", "not-capable"],
 )
@@ -226,7 +226,7 @@ async def test_a_handshake_client_that_cannot_give_the_input_gets_an_error_and_t
 
     answered, _ = refused
     assert answered.startswith("error: the server needs more input to finish this request")
-    assert "refused input 'user_name'" in answered and why in answered
+    assert "input 'user_name' was not given: " + why in answered
     assert after == ("This is a simple text response for testing.", [])
     assert {row["name"]: row["state"] for row in hub.status()}["everything"] == "running"
 
@@ -370,4 +370,5 @@ async def test_a_handshake_clients_input_is_asked_of_that_client_not_of_another_
         )
 
     assert bystander.taken() == [], f"and the caller was answered {answered!r}"
-    assert answered.startswith("error: ") and "refused input 'user_name'" in answered
+    assert answered.startswith("error: ") and "input 'user_name' was not given" in answered
+    assert "the client cannot answer elicitation/create" in answered

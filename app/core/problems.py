@@ -101,11 +101,13 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (re.compile(r"was killed by"), lambda m: "It was ended by the system."),
     (
-        re.compile(r"did not answer the MCP initialize request within (?P<s>[\d.]+)s"),
+        re.compile(
+            r"did not answer the MCP (initialize|server/discover) request within (?P<s>[\d.]+)s"
+        ),
         lambda m: f"It started but did not answer MCP Tray within {m['s']} seconds.",
     ),
     (
-        re.compile(r"refused the MCP initialize request"),
+        re.compile(r"refused the MCP (initialize|server/discover) request"),
         lambda m: "It started but refused to talk to MCP Tray.",
     ),
     (

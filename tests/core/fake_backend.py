@@ -32,12 +32,16 @@ class FakeBackend:
         self.writable = True  # its input is open
         self.input_breaks_on_next_send = False  # it closes under the next write
         self.bytes_sent = 0
+        self.modern = False  # spoken to at the handshake era
 
     @property
     def open(self) -> bool:
         return not self.closed and self.writable
 
-    def send(self, message: Message) -> None:
+    def asked_for(self, server_request_id: Any) -> Any | None:
+        return None  # a handshake-era server's requests are its own
+
+    def send(self, message: Message, *, capabilities: dict[str, Any] | None = None) -> None:
         if self.input_breaks_on_next_send:
             self.writable = False
         if not self.writable:

@@ -198,6 +198,12 @@ class ServerConfig(_Model):
         default=True,
         description="One process shared by every attached client; false starts one per client.",
     )
+    protocol_version: Literal["2026-07-28"] | None = Field(
+        default=None,
+        description='"2026-07-28": speak that revision to a server that speaks both eras '
+        "(one whose tools answer input_required themselves). Left out: the handshake era, "
+        "or 2026-07-28 when the server refuses the handshake.",
+    )
 
     @model_validator(mode="before")
     @classmethod

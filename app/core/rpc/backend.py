@@ -1,11 +1,14 @@
 """The hub's own JSON-RPC conversation with one server process.
 
 The hub performs the MCP handshake itself (that is what "ready" means) and
-pings idle servers. Requests it makes carry string ids with a ``tray-``
-prefix so they can never collide with the ids the relay forwards for
-clients. Every message that is not an answer to one of the hub's requests
-goes to ``on_message`` with the bytes it came as, which is where the relay
-plugs in.
+pings idle servers. It speaks the handshake era, except to a server that
+refuses ``initialize`` and answers ``server/discover``, or whose config asks
+for 2026-07-28: that one is spoken to at 2026-07-28 through
+app.core.rpc.modern_server (why not to every server that could: there).
+Requests it makes carry string ids with a ``tray-`` prefix so they can never
+collide with the ids the relay forwards for clients. Every message that is
+not an answer to one of the hub's requests goes to ``on_message`` with the
+bytes it came as, which is where the relay plugs in.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 from app import __version__
 from app.core.rpc.errors import METHOD_NOT_FOUND
 from app.core.rpc.framing import MalformedLine, Message, MessageReader, decode, encode
+from app.core.rpc.modern_server import ModernServer, handshake_of, own_envelope, speaks_modern
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,12 @@ class BackendSession:
         self.last_message_at = time.monotonic()
         self.closed = False  # the server's stdout ended: nothing sent now can be answered
         self.bytes_sent = 0  # where the next message starts in the server's stdin
+        self._modern: ModernServer | None = None  # set when the server speaks 2026-07-28
+
+    @property
+    def modern(self) -> bool:
+        """Whether the server is spoken to at 2026-07-28 (else at the handshake era)."""
+        return self._modern is not None
 
     @property
     def in_flight(self) -> int:
@@ -91,8 +101,10 @@ class BackendSession:
                     message = decode(line)
                     if isinstance(message, MalformedLine):
                         self._malformed(message)
-                    else:
+                    elif self._modern is None:
                         self._dispatch(message, line)
+                    elif (translated := self._modern.received(message)) is not None:
+                        self._dispatch(translated, line if translated is message else b"")
         finally:
             self.closed = True
             for future in self._pending.values():
@@ -105,9 +117,20 @@ class BackendSession:
         """Whether a request sent now can reach the server and be answered."""
         return not self.closed and self._writer.writable
 
-    def send(self, message: Message) -> None:
+    def asked_for(self, server_request_id: Any) -> Any | None:
+        """The relay's request a server's request is asked for, when known."""
+        return None if self._modern is None else self._modern.asked_for(server_request_id)
+
+    def send(self, message: Message, *, capabilities: dict[str, Any] | None = None) -> None:
         """Queue one message for the server, in order; ConnectionError when its input is
-        closed. Never waits: a server that stops reading is the health check's to notice."""
+        closed. Never waits: a server that stops reading is the health check's to notice.
+        ``capabilities``: those of the client a request is made for."""
+        if self._modern is not None:
+            self._modern.send(message, capabilities)
+        else:
+            self._write(message)
+
+    def _write(self, message: Message) -> None:
         data = encode(message)
         self._writer.write(data)
         self.bytes_sent += len(data)
@@ -138,28 +161,69 @@ class BackendSession:
             message["params"] = params
         self.send(message)
 
-    async def initialize(self, *, timeout: float, capabilities: dict[str, Any]) -> dict[str, Any]:
-        """The MCP handshake; its result is cached for clients that attach later."""
+    async def initialize(
+        self, *, timeout: float, capabilities: dict[str, Any], revision: str | None = None
+    ) -> dict[str, Any]:
+        """The MCP handshake, or discovery when the server speaks 2026-07-28: asked
+        first with ``revision`` "2026-07-28", else after the server refuses the handshake.
+        Its result, as a handshake's, is cached for clients that attach later."""
+        if revision is not None:
+            found = await self.request(
+                "server/discover", {"_meta": own_envelope()}, timeout=timeout
+            )
+            if not speaks_modern(found):
+                versions = found.get("supportedVersions")
+                raise RpcError({"message": f"it speaks {versions}, not {revision}"})
+            return self._speak_modern(found)
         params = {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": capabilities,
             "clientInfo": {"name": "mcp-tray", "version": __version__},
         }
-        result = await self.request("initialize", params, timeout=timeout)
+        try:
+            result = await self.request("initialize", params, timeout=timeout)
+        except RpcError as refused:
+            discovered = await self._discovered(timeout=timeout)
+            if discovered is None:
+                raise refused from None
+            return self._speak_modern(discovered)
         self.notify("notifications/initialized")
         self.initialize_result = result
         return result
 
+    def _speak_modern(self, found: dict[str, Any]) -> dict[str, Any]:
+        self._modern = ModernServer(
+            found, name=self.name, write=self._write, deliver=self._deliver_soon
+        )
+        self._modern.start()
+        self.initialize_result = handshake_of(found, protocol_version=PROTOCOL_VERSION)
+        logger.info("%s is spoken to in MCP %s", self.name, self._modern.revision)
+        return self.initialize_result
+
+    async def _discovered(self, *, timeout: float) -> dict[str, Any] | None:
+        """The ``server/discover`` answer of a server that refused the handshake, when it
+        speaks 2026-07-28; else None."""
+        try:
+            found = await self.request(
+                "server/discover", {"_meta": own_envelope()}, timeout=timeout
+            )
+        except (RpcError, TimeoutError):
+            return None
+        return found if speaks_modern(found) else None
+
     async def ping(self, *, timeout: float) -> None:
-        await self.request("ping", timeout=timeout)
+        if self._modern is not None:  # ping is gone at 2026-07-28
+            await self.request("server/discover", {"_meta": own_envelope()}, timeout=timeout)
+        else:
+            await self.request("ping", timeout=timeout)
 
     def _taken_as_it_is(self, line: bytes) -> bool:
         """Whether ``on_line`` routed the line unparsed (an answer it recognised by its
         first bytes): a large tool result then costs a copy instead of a parse. Only
         lines the server ended with a newline are offered: the one a dying server
         left unfinished must be parsed, and refused."""
-        if self._on_line is None:
-            return False
+        if self._on_line is None or self._modern is not None:
+            return False  # a 2026-07-28 answer may need translating
         try:
             return self._on_line(line)
         except Exception:
@@ -188,9 +252,14 @@ class BackendSession:
             error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
             self._answer({"jsonrpc": "2.0", "id": message_id, "error": error})
 
+    def _deliver_soon(self, message: Message) -> None:
+        """Take ``message`` as if the server had written it, in the next loop step: the
+        relay that sent what it answers is not called back while it sends."""
+        asyncio.get_running_loop().call_soon(self._dispatch, message, b"")
+
     def _answer(self, message: Message) -> None:
         try:
-            self.send(message)
+            self._write(message)
         except ConnectionError as error:
             logger.debug("%s: could not answer it: %s", self.name, error)
 

@@ -66,6 +66,12 @@ def no_client_for(request_id: Any, method: str) -> dict[str, Any]:
     return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
 
 
+def client_cannot(request_id: Any, method: str) -> dict[str, Any]:
+    """The server asked the client of one request for input it cannot give."""
+    text = f"the client cannot answer {method}: it did not declare that capability"
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
 def client_left(request_id: Any) -> dict[str, Any]:
     """The client a server's request went to disconnected before answering it."""
     text = "the client this request went to disconnected before answering"
@@ -115,4 +121,11 @@ def crowded_out(request_id: Any, rounds: int) -> dict[str, Any]:
         f"retried when newer ones took its place (at most {rounds} wait for a retry); "
         "its call was cancelled"
     )
+    return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)
+
+
+def not_asked(request_id: Any, why: str) -> dict[str, Any]:
+    """A server of 2026-07-28 answered a handshake-era client's request input_required,
+    and the input could not be had (app.core.rpc.modern_server)."""
+    text = f"the server needs more input to finish this request, and {why}"
     return error_response(request_id, NO_CLIENT_FOR_REQUEST, text)

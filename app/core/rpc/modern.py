@@ -263,6 +263,10 @@ class Rounds:
         self._waiting[state] = round_
         return state
 
+    def issued(self, state: Any) -> bool:
+        """Whether ``state`` is one of the relay's (waiting, or ended lately)."""
+        return isinstance(state, str) and (state in self._waiting or state in self._ended)
+
     def parked(self, upstream_id: int) -> Round | None:
         """The round whose call waits upstream under ``upstream_id``."""
         return next((r for r in self._waiting.values() if r.upstream_id == upstream_id), None)

@@ -58,8 +58,18 @@ class Upstream(Protocol):
     def bytes_sent(self) -> int:
         """Where the next message starts in the server's input."""
 
-    def send(self, message: Message) -> None:
-        """Queue one message for the server; ConnectionError when its input is closed."""
+    @property
+    def modern(self) -> bool:
+        """Whether the server is spoken to at 2026-07-28 (app.core.rpc.modern_server):
+        then a 2026-07-28 client's requests go to it with their envelope."""
+
+    def asked_for(self, server_request_id: Any) -> Any | None:
+        """The id of the relay's request a server's request is asked for, when the
+        session knows it (a 2026-07-28 server's input_required); else None."""
+
+    def send(self, message: Message, *, capabilities: dict[str, Any] | None = None) -> None:
+        """Queue one message for the server; ConnectionError when its input is closed.
+        ``capabilities``: those of the client a request is made for."""
 
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float

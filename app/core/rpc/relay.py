@@ -420,16 +420,23 @@ class Relay:
             client.revision = meta[modern.PROTOCOL_VERSION_KEY]
             client.capabilities = modern.capabilities(meta)
         upstream = modern.without_envelope(message)
+        state = params(upstream).get("requestState")
         if method == "server/discover":
             self._hold(client, message)
         elif method == "subscriptions/listen":
             self._listen(client, upstream)
         elif method == "ping":
             client.send(result(message["id"], {}))
-        elif method in modern.CARRIERS and params(upstream).get("requestState") is not None:
+        elif method in modern.CARRIERS and state is not None and self._rounds_own(state):
             self._resume(client, upstream)
         else:
-            self._send_or_hold(client, upstream)
+            self._send_or_hold(client, message)  # its envelope goes only to a 2026 server
+
+    def _rounds_own(self, state: Any) -> bool:
+        """Whether a retry's requestState is the relay's; else the server's own, given
+        to the client when the server speaks 2026-07-28 (its input_required passes)."""
+        session = self._session
+        return session is None or not session.modern or self._rounds.issued(state)
 
     def _send_or_hold(self, client: Client, message: Message) -> None:
         if not self._usable() or not self._send(client, message):
@@ -551,9 +558,11 @@ class Relay:
         session = self._session
         if session is None or not session.open:
             return False
+        if not session.modern and modern.envelope(message) is not None:
+            message = modern.without_envelope(message)  # a handshake-era server refuses it
         pending = self._requests.register(client, message, session.bytes_sent)
         try:
-            session.send(pending.message)
+            session.send(pending.message, capabilities=client.capabilities)
         except ConnectionError:
             self._requests.drop(pending.message["id"])  # never written: the next process gets it
             return False
@@ -671,6 +680,11 @@ class Relay:
         the era or capabilities of the others' clients), and the server hears why."""
         method = message["method"]
         capability = CLIENT_CAPABILITY.get(method)
+        session = self._session
+        asked_for = None if session is None else session.asked_for(message["id"])
+        if asked_for is not None:
+            self._ask_caller(asked_for, message)
+            return
         client = self._client_for(capability)
         if client is None or not client.in_flight:
             calls = self._carrier_calls()
@@ -684,6 +698,23 @@ class Relay:
         if client is None:
             self._send_upstream(self._no_client_answer(method, message["id"]))
             return
+        self._ask_client(client, message)
+
+    def _ask_caller(self, upstream_id: Any, message: Message) -> None:
+        """A 2026-07-28 server's request for input to one request (app.core.rpc.
+        modern_server): to that request's client, never to another."""
+        pending = self._requests.get(upstream_id) if isinstance(upstream_id, int) else None
+        method = message["method"]
+        if pending is None:
+            self._send_upstream(errors.client_left(message["id"]))  # the request ended
+        elif CLIENT_CAPABILITY.get(method) in pending.client.capabilities:
+            self._ask_client(pending.client, message)
+        elif method == "roots/list":
+            self._send_upstream(result(message["id"], {"roots": []}))
+        else:
+            self._send_upstream(errors.client_cannot(message["id"], method))
+
+    def _ask_client(self, client: Client, message: Message) -> None:
         key = self._server_requests.add(client, message["id"])
         client.send({**message, "id": key})
 

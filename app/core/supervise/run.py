@@ -255,12 +255,14 @@ class ServerRun:
 
     async def _handshake(self, session: BackendSession) -> str | None:
         timeout = self._owner.config.restart.start_timeout_ms / 1000
+        revision = self._owner.config.protocol_version
+        first = "server/discover" if revision else "initialize"  # the request it is asked first
         try:
-            await session.initialize(timeout=timeout, capabilities={})
+            await session.initialize(timeout=timeout, capabilities={}, revision=revision)
         except TimeoutError:
-            return f"did not answer the MCP initialize request within {timeout:g}s"
+            return f"did not answer the MCP {first} request within {timeout:g}s"
         except RpcError as error:
-            return f"refused the MCP initialize request: {error}"
+            return f"refused the MCP {first} request: {error}"
         except (BackendClosed, ConnectionError):
             # Usually the process is exiting and its exit status tells the real
             # story; give it a moment to do so.
