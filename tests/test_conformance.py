@@ -37,11 +37,11 @@ EVERYTHING = ROOT / "tests" / "servers" / "everything.py"
 BEARER = ROOT / "tests" / "servers" / "bearer_node_http.mjs"
 
 # The everything server's tools for these answer input_required themselves, a result
-# its SDK refuses to send on the handshake-era stdio connection the hub opens ("Handler
-# returned an invalid result"): they pass once the hub speaks 2026-07-28 to a server
-# that does. (MCP Tray's own input_required bridging of a 2025 server's sampling,
-# elicitation and roots is tested in tests/test_http_2026.py.)
-NOT_YET_2026 = frozenset(
+# its SDK refuses to send on a handshake-era connection ("Handler returned an invalid
+# result"): they pass when the hub speaks 2026-07-28 to the server (its config's
+# "protocolVersion"), not when it relays a 2026 client to the server spoken to at the
+# handshake era, whose own sampling, elicitation and roots it bridges instead.
+HANDSHAKE_ERA_ONLY_FAILS = frozenset(
     {
         "input-required-result-basic-elicitation",
         "input-required-result-basic-list-roots",
@@ -146,16 +146,18 @@ def tray_url(
     home = tmp_path_factory.mktemp("home")
     port = free_port()
     entry = {"command": sys.executable, "args": [str(EVERYTHING), "--stdio"]}
-    config = {"mcpServers": {"everything": entry}, "http": {"enabled": True, "port": port}}
+    servers = {"everything": entry, "everything-2026": {**entry, "protocolVersion": "2026-07-28"}}
+    config = {"mcpServers": servers, "http": {"enabled": True, "port": port}}
     (home / "config.json").write_text(json.dumps(config))
     hub = HubProcess(home, env=secret_service)
     try:
         hub.wait_for_line(r"HTTP endpoint: http://127\.0\.0\.1")
         hub.wait_for_line(r"everything is running")
+        hub.wait_for_line(r"everything-2026 is running")
         token = _install_token(secret_service)
         origin = f"http://127.0.0.1:{port}"
         yield (
-            f"{origin}/servers/everything/mcp",
+            f"{origin}/servers/{{name}}/mcp",
             {"MCP_TRAY_ORIGIN": origin, "MCP_TRAY_TOKEN": token},
         )
     finally:
@@ -180,23 +182,33 @@ def _install_token(env: dict[str, str]) -> str:
     return read.stdout.strip()
 
 
-@pytest.mark.parametrize("version", ["2026-07-28", "2025-11-25", "2025-06-18"])
+@pytest.mark.parametrize(
+    ("version", "server"),
+    [
+        ("2026-07-28", "everything-2026"),  # spoken to at 2026-07-28
+        ("2026-07-28", "everything"),  # spoken to at the handshake era: bridged
+        ("2025-11-25", "everything"),
+        ("2025-06-18", "everything"),
+    ],
+)
 def test_every_scenario_that_passes_directly_passes_through_mcp_tray(
     version: str,
+    server: str,
     direct_url: str,
     tray_url: tuple[str, dict[str, str]],
     tmp_path: Path,
 ) -> None:
     direct = run_suite(direct_url, version, tmp_path / "direct")
     url, auth = tray_url
-    through = run_suite(url, version, tmp_path / "tray", env=auth)
+    through = run_suite(url.format(name=server), version, tmp_path / "tray", env=auth)
 
     passed = sorted(name for name, ok in direct.items() if ok)
-    expected = [name for name in passed if version != "2026-07-28" or name not in NOT_YET_2026]
+    bridged = version == "2026-07-28" and server == "everything"
+    expected = [name for name in passed if not (bridged and name in HANDSHAKE_ERA_ONLY_FAILS)]
     lost = [name for name in expected if not through.get(name, False)]
     print(
-        f"{version}: directly {len(passed)}/{len(direct)} scenarios pass, through MCP Tray "
-        f"{sum(through.values())}/{len(through)}; failing directly: "
+        f"{version} ({server}): directly {len(passed)}/{len(direct)} scenarios pass, "
+        f"through MCP Tray {sum(through.values())}/{len(through)}; failing directly: "
         f"{sorted(set(direct) - set(passed))}, through MCP Tray: "
         f"{sorted(name for name, ok in through.items() if not ok)}"
     )
