@@ -678,3 +678,23 @@ async def test_a_second_listen_under_an_open_ones_id_is_refused(scene):
     editor.request("listen-1", "subscriptions/listen", {"notifications": {}})
     (refused,) = editor.take()
     assert refused["error"]["code"] == errors.INVALID_REQUEST
+
+
+async def test_a_retry_of_a_2026_servers_own_round_waits_for_it_through_a_restart(scene):
+    # The server's requestState is its own: the next process of a 2026-07-28 server
+    # may take it, so the retry waits for it instead of being refused by the relay.
+    s = scene()
+    server = FakeBackend(s.relay)
+    server.modern = True
+    await s.relay.session_ready(server)
+    editor = modern(s)
+    s.crash(server)
+    retry = {**call("ask"), "inputResponses": {"k": {}}, "requestState": "the server's"}
+    editor.request(1, "tools/call", retry)
+    await turn()
+    assert editor.take() == []
+    again = FakeBackend(s.relay)
+    again.modern = True
+    await s.relay.session_ready(again)
+    sent = await bounded(again.receive())
+    assert sent["params"]["requestState"] == "the server's"

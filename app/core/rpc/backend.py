@@ -103,8 +103,8 @@ class BackendSession:
                         self._malformed(message)
                     elif self._modern is None:
                         self._dispatch(message, line)
-                    elif (translated := self._modern.received(message)) is not None:
-                        self._dispatch(translated, line if translated is message else b"")
+                    else:
+                        self._translated(self._modern, message, line)
         finally:
             self.closed = True
             for future in self._pending.values():
@@ -251,6 +251,15 @@ class BackendSession:
             method = message["method"]
             error = {"code": METHOD_NOT_FOUND, "message": f"mcp-tray does not handle {method} here"}
             self._answer({"jsonrpc": "2.0", "id": message_id, "error": error})
+
+    def _translated(self, modern: ModernServer, message: Message, line: bytes) -> None:
+        try:
+            translated = modern.received(message)
+        except Exception:  # one odd message must not end the reading of all after it
+            logger.exception("%s: could not translate %s; dropped", self.name, message)
+            return
+        if translated is not None:
+            self._dispatch(translated, line if translated is message else b"")
 
     def _deliver_soon(self, message: Message) -> None:
         """Take ``message`` as if the server had written it, in the next loop step: the

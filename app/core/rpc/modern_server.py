@@ -46,6 +46,7 @@ Health: ``ping`` is gone at 2026-07-28; the hub pings with ``server/discover``.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 from collections.abc import Callable
@@ -76,6 +77,14 @@ _MODERN_FIELDS = ("resultType", "ttlMs", "cacheScope")
 _ANSWERED_HERE = frozenset({"logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 # input_required rounds of one request before it fails, as the SDK's client counts them.
 MAX_ROUNDS = 10
+_ASK_PREFIX = "tray-ask-"  # the ids of the server's requests of an input_required
+# Listens the server ends in a row, with nothing heard on them, before the hub stops
+# opening them again (until a subscription changes): a server that ends every listen
+# at once is not asked again for ever.
+MAX_RELISTENS = 3
+# Listens cancelled lately whose notifications are still taken: sent before the
+# server read the cancel, they are news all the same.
+_ENDING_LISTENS = 4
 
 
 def own_envelope(capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -146,6 +155,8 @@ class ModernServer:
         self._log_level: str | None = None
         self._uris: set[str] = set()
         self._listens: set[str] = set()  # ids of the hub's open listens
+        self._ending: collections.deque[str] = collections.deque(maxlen=_ENDING_LISTENS)
+        self._relistens = 0  # listens the server ended since it last told one anything
         self._carried: dict[Any, tuple[Message, bool]] = {}  # upstream id -> (sent, native)
         self._retries: dict[str, Any] = {}  # retry id -> the relay's id
         self._upstream_of: dict[Any, str] = {}  # the relay's id (key) -> its retry's id
@@ -181,14 +192,15 @@ class ModernServer:
 
     def _request(self, message: Message, capabilities: dict[str, Any] | None) -> None:
         native = envelope(message) is not None
-        outgoing = message if native else self._enveloped(message, capabilities)
+        outgoing = _without_log_level(message) if native else self._enveloped(message, capabilities)
         if message["method"] in CARRIERS:
             self._carried[id_key(message["id"])] = (outgoing, native)
         self._write(outgoing)
 
     def _enveloped(self, message: Message, capabilities: dict[str, Any] | None) -> Message:
         request_params = params(message)
-        meta = {**(request_params.get("_meta") or {}), **own_envelope(capabilities)}
+        given = request_params.get("_meta")
+        meta = {**(given if isinstance(given, dict) else {}), **own_envelope(capabilities)}
         if self._log_level is not None:
             meta[LOG_LEVEL_KEY] = self._log_level
         return {**message, "params": {**request_params, "_meta": meta}}
@@ -216,6 +228,11 @@ class ModernServer:
         if method == "logging/setLevel" and isinstance(asked.get("level"), str):
             self._log_level = asked["level"]
         elif method in ("resources/subscribe", "resources/unsubscribe"):
+            resources = self._capabilities.get("resources")
+            if not (isinstance(resources, dict) and resources.get("subscribe")):
+                text = f"{self.name} does not take resource subscriptions"
+                self._deliver(errors.error_response(message["id"], errors.METHOD_NOT_FOUND, text))
+                return
             uri = asked.get("uri")
             if isinstance(uri, str):
                 (self._uris.add if method == "resources/subscribe" else self._uris.discard)(uri)
@@ -223,9 +240,13 @@ class ModernServer:
         self._deliver({"jsonrpc": "2.0", "id": message["id"], "result": {}})
 
     def _client_answer(self, message: Message) -> None:
-        """A client answered one of the server's requests of an ``input_required``."""
+        """A client answered one of the server's own requests, or one of an
+        ``input_required`` (an ask: it stays here)."""
         ask_id = message.get("id")
-        if not isinstance(ask_id, str) or (round_ := self._asks.pop(ask_id, None)) is None:
+        if not (isinstance(ask_id, str) and ask_id.startswith(_ASK_PREFIX)):
+            self._write(message)  # the server asked it during a request, over stdio
+            return
+        if (round_ := self._asks.pop(ask_id, None)) is None:
             return  # its round ended (cancelled, or another ask failed)
         key = round_.asked.pop(ask_id)
         if "error" in message:
@@ -243,8 +264,7 @@ class ModernServer:
             return self._server_notification(message) if "id" not in message else message
         message_id = message.get("id")
         if isinstance(message_id, str) and message_id in self._listens:
-            self._listens.discard(message_id)
-            logger.info("%s ended MCP Tray's listen for its changes: %s", self.name, message)
+            self._listen_ended(message_id, message)
             return None
         if isinstance(message_id, str) and message_id in self._retries:
             relay_id = self._retries.pop(message_id)
@@ -258,7 +278,7 @@ class ModernServer:
             if sent is not None:
                 self._ask(sent, message["id"], answer)
                 return None
-        self._rounds_taken.pop(id_key(message["id"]), None)
+        self._rounds_taken.pop(id_key(message.get("id")), None)
         if not isinstance(answer, dict):
             return message
         return {**message, "result": _handshake_era(answer)}
@@ -269,8 +289,12 @@ class ModernServer:
         meta = params(message).get("_meta")
         if not isinstance(meta, dict) or meta.get(SUBSCRIPTION_ID_KEY) is None:
             return message
-        if meta[SUBSCRIPTION_ID_KEY] not in self._listens:
-            return None  # of a listen cancelled since
+        listen_id = meta[SUBSCRIPTION_ID_KEY]
+        if not isinstance(listen_id, str) or not (
+            listen_id in self._listens or listen_id in self._ending
+        ):
+            return None  # of a listen ended long since, or not the hub's
+        self._relistens = 0
         rest = {k: v for k, v in meta.items() if k != SUBSCRIPTION_ID_KEY}
         notification_params = {k: v for k, v in params(message).items() if k != "_meta"}
         if rest:
@@ -295,7 +319,7 @@ class ModernServer:
             return
         self._rounds[id_key(relay_id)] = round_
         for key, request in (asked or {}).items():
-            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+            if not _is_request(request):
                 self._rounds.pop(id_key(relay_id))
                 self._rounds_taken.pop(id_key(relay_id))
                 self._withdraw(round_)
@@ -303,7 +327,7 @@ class ModernServer:
                     errors.not_asked(relay_id, f"its input request {key!r} is not a request")
                 )
                 return
-            ask_id = f"tray-ask-{next(self._ids)}"
+            ask_id = f"{_ASK_PREFIX}{next(self._ids)}"
             round_.asked[ask_id] = key
             self._asks[ask_id] = round_
             self._ask_owners[ask_id] = relay_id
@@ -378,6 +402,7 @@ class ModernServer:
             )
         for listen_id in old:
             self._listens.discard(listen_id)
+            self._ending.append(listen_id)
             self._write(
                 {
                     "jsonrpc": "2.0",
@@ -385,6 +410,22 @@ class ModernServer:
                     "params": {"requestId": listen_id},
                 }
             )
+
+    def _listen_ended(self, listen_id: str, message: Message) -> None:
+        """The server ended one of the hub's listens (a listen has no other answer):
+        listen again, unless it ends them without a word in between."""
+        self._listens.discard(listen_id)
+        if "error" in message or self._relistens >= MAX_RELISTENS:
+            logger.warning(
+                "%s ended MCP Tray's listen for its changes; apps hear of none until "
+                "a subscription changes: %s",
+                self.name,
+                message.get("error") or "ended again and again",
+            )
+            return
+        self._relistens += 1
+        logger.info("%s ended MCP Tray's listen for its changes; listening again", self.name)
+        self._listen()
 
     def _wanted(self) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
@@ -396,6 +437,27 @@ class ModernServer:
         if self._uris and isinstance(resources, dict) and resources.get("subscribe"):
             wanted["resourceSubscriptions"] = sorted(self._uris)
         return wanted
+
+
+def _is_request(asked: Any) -> bool:
+    """Whether an entry of ``inputRequests`` is a request the relay can pass on."""
+    return (
+        isinstance(asked, dict)
+        and isinstance(asked.get("method"), str)
+        and isinstance(asked.get("params", {}), dict)
+    )
+
+
+def _without_log_level(request: Message) -> Message:
+    """A 2026-07-28 client's request without the log level of its envelope: the log
+    messages it asks for would name no request on stdio, and reach other apps
+    instead of it (the relay cannot place them)."""
+    request_params = params(request)
+    meta = request_params.get("_meta")
+    if not isinstance(meta, dict) or LOG_LEVEL_KEY not in meta:
+        return request
+    kept = {k: v for k, v in meta.items() if k != LOG_LEVEL_KEY}
+    return {**request, "params": {**request_params, "_meta": kept}}
 
 
 def _handshake_era(answer: dict[str, Any]) -> dict[str, Any]:

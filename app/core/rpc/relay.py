@@ -161,6 +161,7 @@ class Relay:
         self._listens = Listens()
         self._log_level: Any = None
         self._list_cache: dict[tuple[str, Any], dict[str, Any]] = {}
+        self._server_modern = False  # the last process was spoken to at 2026-07-28
         self._background: set[asyncio.Task[Any]] = set()
 
     # ----- the supervisor's side
@@ -173,6 +174,7 @@ class Relay:
     async def session_ready(self, session: Upstream) -> None:
         """A new process finished its handshake: replay state, release waiting requests."""
         self.initialize_result = session.initialize_result
+        self._server_modern = session.modern
         await self._replay(session)
         self._session = session
         self._holding = False
@@ -434,9 +436,9 @@ class Relay:
 
     def _rounds_own(self, state: Any) -> bool:
         """Whether a retry's requestState is the relay's; else the server's own, given
-        to the client when the server speaks 2026-07-28 (its input_required passes)."""
-        session = self._session
-        return session is None or not session.modern or self._rounds.issued(state)
+        to the client when the server speaks 2026-07-28 (its input_required passes).
+        While the server restarts, the era of the last process decides."""
+        return not self._server_modern or self._rounds.issued(state)
 
     def _send_or_hold(self, client: Client, message: Message) -> None:
         if not self._usable() or not self._send(client, message):

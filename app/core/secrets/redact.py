@@ -112,6 +112,7 @@ LOG_WORDS = frozenset(
         "supervising",
         "supervisor",
         "traceback",
+        "translate",
         "transport",
         "unchecked",
         "undefined",
