@@ -68,6 +68,10 @@ class PerClientServer:
         finally:
             await self._host.end_instance(instance)
 
+    def current_list(self, method: str, page: Any = None) -> dict[str, Any] | None:
+        """None: each client's process is its own, and there is none before it attaches."""
+        return None
+
     @contextlib.asynccontextmanager
     async def attached(
         self, output: ClientOutput, *, resumed: dict[str, Any] | None = None

@@ -527,6 +527,27 @@ async def test_a_list_answered_from_the_cache_is_not_repeated_after_a_crash(scen
     assert editor.take() == LISTS_CHANGED
 
 
+async def test_the_current_list_is_the_running_servers_until_it_says_it_changed(scene):
+    # What the HTTP endpoint checks a call's Mcp-Param headers against without asking.
+    s = scene()
+    server, editor = await s.server(), s.editor()
+    assert s.relay.current_list("tools/list") is None
+    await fill_tool_cache(server, editor, ["forecast"])
+    assert s.relay.current_list("tools/list") == {"tools": ["forecast"]}
+    assert s.relay.current_list("tools/list", "page 2") is None
+
+    server.say(notification("notifications/prompts/list_changed"))
+    assert s.relay.current_list("tools/list") == {"tools": ["forecast"]}
+    server.say(notification("notifications/tools/list_changed"))
+    assert s.relay.current_list("tools/list") is None
+    assert len(editor.take()) == 2  # both told to the client
+
+    await fill_tool_cache(server, editor, ["forecast", "alerts"])
+    assert s.relay.current_list("tools/list") == {"tools": ["forecast", "alerts"]}
+    s.crash(server)
+    assert s.relay.current_list("tools/list") is None  # the next process may list others
+
+
 async def test_a_call_to_a_parked_server_fails_at_once_with_the_reason(scene):
     s = scene()
     s.reason = "weather keeps crashing, so MCP Tray paused it."

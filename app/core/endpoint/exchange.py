@@ -95,8 +95,8 @@ MAX_PARKED = 1024  # waiting for a person to answer a form, each; a bound all th
 MAX_PARKED_PER_SERVER = 16
 MAX_WAITING_MESSAGES = 10_000  # for one request, as for a session (app.core.endpoint.http)
 LIST_PAGES = 100  # of tools/list read to find a called tool's schema; then it is not checked
-# For the tools/list that finds a called tool's schema: the relay answers it from
-# its copy at once unless the server is (re)starting; past it the call goes on unchecked.
+# For the tools/list that finds a called tool's schema when the relay has no current
+# copy (the server may be starting); past it the call goes on unchecked.
 SCHEMA_WAIT_S = 10.0
 # For the error that ends a response whose reader fell behind: a reader that takes
 # nothing for that long has gone, and its connection is dropped instead.
@@ -109,12 +109,14 @@ _SSE_HEADERS = [
 
 
 class AttachableRelay(Protocol):
-    """A server's relay, as one exchange joins it (app.core.rpc.relay.Relay, or an
-    unshared server's, which starts a process for each client)."""
+    """A server's relay, as an HTTP session or exchange joins it (app.core.rpc.relay.Relay,
+    or an unshared server's, which starts a process for each client)."""
 
     def attached(
         self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
     ) -> contextlib.AbstractAsyncContextManager[ClientPort]: ...
+
+    def current_list(self, method: str, page: Any = None) -> dict[str, Any] | None: ...
 
 
 def is_modern(headers: Headers) -> bool:
@@ -293,17 +295,9 @@ class Exchanges:
     ) -> Any:
         cursor: Any = None
         for page in range(LIST_PAGES):
-            listing: dict[str, Any] = {"_meta": envelope}
-            if cursor is not None:
-                listing["cursor"] = cursor
-            asked = {"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": listing}
-            client = await self._attached(relay, remote=remote, token=None)
-            try:
-                client.port.receive(asked)
-                answer = await _answer_to(client.output, page)
-            finally:
-                await client.close()
-            found = answer.get("result")
+            found = relay.current_list("tools/list", cursor)
+            if found is None:  # else a round trip to the server is saved
+                found = await self._asked_list(relay, page, cursor, envelope, remote)
             if not isinstance(found, dict):
                 return None
             for tool in found.get("tools", []):
@@ -314,6 +308,22 @@ class Exchanges:
                 return None
         logger.warning("%s: tools/list did not end within %d pages", server, LIST_PAGES)
         return None
+
+    async def _asked_list(
+        self, relay: AttachableRelay, page: int, cursor: Any, envelope: dict[str, Any], remote: bool
+    ) -> Any:
+        """One page of tools/list, asked through the relay as a client of its own."""
+        listing: dict[str, Any] = {"_meta": envelope}
+        if cursor is not None:
+            listing["cursor"] = cursor
+        asked = {"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": listing}
+        client = await self._attached(relay, remote=remote, token=None)
+        try:
+            client.port.receive(asked)
+            answer = await _answer_to(client.output, page)
+        finally:
+            await client.close()
+        return answer.get("result")
 
     async def _client_for(
         self,

@@ -38,7 +38,6 @@ is read, each refusal logged (throttled: app.core.endpoint.httpguard):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import os
@@ -69,7 +68,13 @@ from app.core.config import HttpConfig
 from app.core.endpoint import httpguard
 from app.core.endpoint.control import ControlError
 from app.core.endpoint.events import RETRY_MS, SessionEvents
-from app.core.endpoint.exchange import VERSION_HEADER, Exchanges, has_envelope, is_modern
+from app.core.endpoint.exchange import (
+    VERSION_HEADER,
+    AttachableRelay,
+    Exchanges,
+    has_envelope,
+    is_modern,
+)
 from app.core.endpoint.httpguard import (
     ACCEPT_BATCH,
     LISTEN_QUEUE,
@@ -81,7 +86,7 @@ from app.core.endpoint.httpguard import (
 from app.core.rpc.envelope import id_key, params
 from app.core.rpc.framing import Message
 from app.core.rpc.heads import valid_id
-from app.core.rpc.port import ClientOutput, ClientPort, MemoryClient
+from app.core.rpc.port import ClientPort, MemoryClient
 
 logger = logging.getLogger(__name__)
 refusals = logging.getLogger(f"{__name__}.refusals")  # throttled: outsiders make it speak
@@ -101,16 +106,8 @@ _PATH = re.compile(r"^/servers/([^/]+)/mcp/?$")
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class PortedRelay(Protocol):
-    """A server's relay, as an HTTP session or exchange joins it (app.core.rpc.relay.Relay)."""
-
-    def attached(
-        self, output: ClientOutput, *, resumed: dict[str, Any] | None = None
-    ) -> contextlib.AbstractAsyncContextManager[ClientPort]: ...
-
-
 class Relays(Protocol):
-    def relay(self, name: str) -> PortedRelay: ...
+    def relay(self, name: str) -> AttachableRelay: ...
 
 
 class TokenStore(Protocol):
@@ -336,7 +333,7 @@ class HttpEndpoint:
     async def _open_session(
         self,
         server: str,
-        relay: PortedRelay,
+        relay: AttachableRelay,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -371,7 +368,9 @@ class HttpEndpoint:
             if status != 200:  # not an initialize, or a refused one: no session
                 session.task.cancel()
 
-    async def _run_session(self, session_id: str, session: _Session, relay: PortedRelay) -> None:
+    async def _run_session(
+        self, session_id: str, session: _Session, relay: AttachableRelay
+    ) -> None:
         """Carry one session's messages to and from the relay, until either side ends
         or the session has had no request in flight for ``idle_session_s``."""
         try:
@@ -398,7 +397,7 @@ class HttpEndpoint:
             self._sessions.pop(session_id, None)
 
     async def _carry(
-        self, session: _Session, relay: PortedRelay, from_client: Any, to_client: Any
+        self, session: _Session, relay: AttachableRelay, from_client: Any, to_client: Any
     ) -> None:
         """Until the client's side ends: its messages into the relay's port, the
         relay's out through the SDK's transport (as objects: nothing is encoded

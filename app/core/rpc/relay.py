@@ -90,6 +90,12 @@ LIST_CHANGED = {
     "prompts": "notifications/prompts/list_changed",
     "resources": "notifications/resources/list_changed",
 }
+# The lists each list_changed notification says are out of date.
+_CHANGED_LIST = {
+    LIST_CHANGED["tools"]: {"tools/list"},
+    LIST_CHANGED["prompts"]: {"prompts/list"},
+    LIST_CHANGED["resources"]: {"resources/list", "resources/templates/list"},
+}
 HOLD_LIMIT_S = 60.0  # a request waits this long for its server to come back
 # A list the server does not answer this fast is answered from the last one it
 # gave (its answer, when it comes, still refreshes that copy).
@@ -161,6 +167,9 @@ class Relay:
         self._listens = Listens()
         self._log_level: Any = None
         self._list_cache: dict[tuple[str, Any], dict[str, Any]] = {}
+        # Pages of _list_cache as the running process last gave them, with no word of
+        # a change since (its list_changed, or a new process, ends that).
+        self._current_lists: set[tuple[str, Any]] = set()
         self._server_modern = False  # the last process was spoken to at 2026-07-28
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -190,6 +199,7 @@ class Relay:
         read of its stdin) never reached it, so even a ``tools/call`` is sent again.
         """
         self._session = None
+        self._current_lists.clear()
         for pending in self._requests.drop_all():
             if pending.answered:
                 continue
@@ -608,6 +618,12 @@ class Relay:
                 await asyncio.wait_for(changed.wait(), remaining)
         return None
 
+    def current_list(self, method: str, page: Any = None) -> dict[str, Any] | None:
+        """The running server's answer to list ``method`` (at cursor ``page``), when it
+        has not said its list changed since; else None (ask it)."""
+        key = (method, page)
+        return self._list_cache.get(key) if key in self._current_lists else None
+
     def _cached_list(self, method: str, message: Message) -> dict[str, Any] | None:
         if method not in CACHED_LISTS:
             return None
@@ -627,6 +643,7 @@ class Relay:
             )
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, cursor(pending.message))] = message["result"]
+            self._current_lists.add((method, cursor(pending.message)))
         if pending.parked and (round_ := self._rounds.parked(message["id"])) is not None:
             round_.outcome = message  # its client is told on its retry
         elif not pending.answered:  # else it had the cached list already
@@ -664,6 +681,9 @@ class Relay:
         elif method == "notifications/cancelled":
             self._server_cancelled(notification_params)
         else:
+            if method in _CHANGED_LIST:
+                listed = _CHANGED_LIST[method]
+                self._current_lists -= {key for key in self._current_lists if key[0] in listed}
             self._broadcast(message)
 
     def _server_cancelled(self, cancel_params: dict[str, Any]) -> None:
