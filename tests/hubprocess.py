@@ -93,6 +93,11 @@ class HubProcess:
         for line in self.lines:
             if found := regex.search(line):
                 return found
+        return self.wait_for_new_line(pattern, timeout)
+
+    def wait_for_new_line(self, pattern: str, timeout: float = LINE_TIMEOUT_S) -> re.Match[str]:
+        """The first line still to come (not among those read so far) matching ``pattern``."""
+        regex = re.compile(pattern)
         while True:
             try:
                 line = self._incoming.get(timeout=timeout)

@@ -33,6 +33,7 @@ class ServerStateChanged:
     pid: int | None
     restarts: int
     failure: Failure | None = None  # how its last run failed; None once it runs
+    remote: bool = False  # reached over the network: it cannot be reached rather than crash
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -500,11 +500,14 @@ class Hub:
             # ${env:NAME} also finds what the login shell exports; ${env:PATH} is the
             # PATH servers get.
             environ = {**found.login, **os.environ, **found.variables()}
-            try:
+            with _secrets_read():
                 args, env = await self.secrets.fill_in(scope, config, environ)
-            except KeyringUnavailable as error:
-                raise StartFailure(f"cannot read its secrets: {error}") from None
             return args, {**found.variables(), **env}  # its config's own env.PATH wins
+
+        async def headers(config: ServerConfig) -> dict[str, str]:
+            found = await asyncio.shield(self._shell_environment())
+            with _secrets_read():
+                return await self.secrets.fill_headers(scope, config, {**found.login, **os.environ})
 
         supervisor = Supervisor(
             name,
@@ -514,6 +517,7 @@ class Hub:
             on_spawn=self._record_group,
             listener=relay,
             launch=launch,
+            headers=headers,
             redact=self.secrets.redact,
         )
         self.supervisors[name] = supervisor
@@ -593,3 +597,12 @@ def _some(paths: list[str], shown: int = 3) -> str:
     """A few changed paths for a log line, and how many more there were."""
     text = ", ".join(paths[:shown])
     return text + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
+@contextlib.contextmanager
+def _secrets_read() -> Iterator[None]:
+    """A keyring that cannot be read is a start that cannot succeed as configured."""
+    try:
+        yield
+    except KeyringUnavailable as error:
+        raise StartFailure(f"cannot read its secrets: {error}") from None

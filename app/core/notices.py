@@ -210,7 +210,7 @@ class Notices:
         if event.state is State.CRASH_LOOP:
             self._parked(event)
         elif event.state is State.RUNNING:
-            self._running(event.server)
+            self._running(event.server, remote=event.remote)
         elif event.state is State.NEEDS_PROGRAM:
             self._program_missing(event)
         elif event.state is State.BACKOFF:
@@ -226,7 +226,7 @@ class Notices:
             server.parked = True
             self._show(_crash_loop(event, crash))
 
-    def _running(self, name: str) -> None:
+    def _running(self, name: str, *, remote: bool = False) -> None:
         server = self._server(name)
         crash, server.crash = server.crash, None
         if server.parked:  # parking dropped any pending summary
@@ -236,7 +236,9 @@ class Notices:
                     kind=NoticeKind.RECOVERED,
                     server=name,
                     title=f"{name} is running again",
-                    body="It had stopped after crashing repeatedly.",
+                    body="It could not be reached for a while."
+                    if remote
+                    else "It had stopped after crashing repeatedly.",
                 )
             )
         elif crash is not None:
@@ -382,7 +384,9 @@ def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice
     return Notice(
         kind=NoticeKind.CRASH_LOOP,
         server=event.server,
-        title=f"{event.server} keeps crashing",
+        title=f"{event.server} cannot be reached"
+        if event.remote
+        else f"{event.server} keeps crashing",
         body=_with_last_line(f"{what} {PAUSED}", crash),
     )
 

@@ -64,8 +64,18 @@ _LOOKS: dict[State, Look] = {
 }
 
 
+# A remote server connects: it does not start, and it cannot be reached rather than crash.
+_REMOTE_LOOKS: dict[State, Look] = {
+    State.STARTING: Look("Connecting…", Colour.AMBER, Shape.HALF),
+    State.BACKOFF: Look("Offline — trying again…", Colour.AMBER, Shape.HALF),
+    State.CRASH_LOOP: Look("Can't connect — paused", Colour.RED, Shape.WARNING),
+}
+
+
 def look(row: ServerStatus) -> Look:
     """How a server's state reads and looks in the tray."""
+    if row.remote and row.state in _REMOTE_LOOKS:
+        return _REMOTE_LOOKS[row.state]
     if row.state is State.STOPPED and row.stopped_by_user:
         return Look("Stopped by you", Colour.GREY, Shape.RING)
     missing = row.failure.missing_program if row.failure else None

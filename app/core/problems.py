@@ -53,7 +53,7 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
         return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
     if row.failure is None or row.state in (State.RUNNING, State.STOPPING):
         return None
-    return Problem(what_happened(row.failure), _todo(row.state), row.failure.last_words)
+    return Problem(what_happened(row.failure), _todo(row), row.failure.last_words)
 
 
 def needs_program(failure: Failure | None) -> Problem:
@@ -68,11 +68,12 @@ def needs_program(failure: Failure | None) -> Problem:
     )
 
 
-def _todo(state: State) -> str:
+def _todo(row: ServerStatus) -> str:
+    state = row.state
     if state is State.CRASH_LOOP:
         return f"{PAUSED} Fix the cause, then choose Try again."
     if state is State.BACKOFF:
-        return "MCP Tray will restart it in a moment."
+        return f"MCP Tray will {'try again' if row.remote else 'restart it'} in a moment."
     if state is State.STOPPED:
         return "Choose Start to try again."
     return ""
@@ -80,6 +81,29 @@ def _todo(state: State) -> str:
 
 # The supervisor's own phrasings (app/core/supervise), most specific first.
 _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    # A remote server's (app.core.supervise.remote)
+    (
+        re.compile(r"refused the key in its headers"),
+        lambda m: "It refused the key MCP Tray sent it; check the key in its headers.",
+    ),
+    (
+        re.compile(r"asks to sign in"),
+        lambda m: "It asks you to sign in, which MCP Tray cannot do for it yet.",
+    ),
+    (
+        re.compile(r"has no MCP server at that address"),
+        lambda m: "There is no MCP server at its address; check the address.",
+    ),
+    (
+        re.compile(r"answered with a web page"),
+        lambda m: "Its address leads to a web page, not an MCP server; check the address.",
+    ),
+    (
+        re.compile(r"could not be reached"),
+        lambda m: "MCP Tray cannot reach it; check that this computer is online.",
+    ),
+    (re.compile(r"lost its connection"), lambda m: "Its connection was lost."),
+    (re.compile(r"refused to connect \(HTTP"), lambda m: "It refused the connection."),
     (
         re.compile(r"the command (?P<cmd>.+) does not exist"),
         lambda m: (

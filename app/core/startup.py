@@ -74,6 +74,11 @@ def _said(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+# The HTTP client of remote servers logs each request, and the SDK's transports each
+# session and stream they open, at INFO: a line per call in hub.log.
+QUIET_LOGGERS = ("httpx2", "mcp.client.streamable_http", "mcp.client.sse")
+
+
 def logged_hub(paths: Paths) -> Hub:
     """A hub whose log (hub.log and stderr) masks the secret values it hands out."""
     secrets = Secrets(SecretStore(paths.secret_index))
@@ -94,3 +99,5 @@ def configure_logging(paths: Paths, *, to_stderr: bool, redact: Redactor) -> Non
         handler.setFormatter(formatter)
         handler.addFilter(RedactingFilter(redact))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)

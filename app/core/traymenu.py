@@ -100,6 +100,15 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
     return actions
 
 
+def remote_edit_note(server: str) -> str:
+    """What Edit… says of a remote server, whose address and headers it cannot show yet."""
+    return (
+        f"{server} is a server MCP Tray reaches over the network. Its address and headers "
+        "can be changed in MCP Tray's config file for now; MCP Tray applies the change "
+        "when you save it."
+    )
+
+
 def change_actions() -> list[tuple[str, str]]:
     """(verb, label) for changing a server itself, whatever its state."""
     return [(EDIT, "Edit…"), (REMOVE, "Remove…")]

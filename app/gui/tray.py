@@ -307,8 +307,28 @@ class TrayApp(QObject):
         dialog.open_bundle(path)
         return dialog
 
-    def open_edit(self, server: str) -> AddServerDialog:
+    def open_edit(self, server: str) -> QWidget:
+        config = self.hub.config.servers.get(server)
+        if config is not None and config.remote:
+            return self._remote_edit_note(server)
         return self._server_dialog(server)
+
+    def _remote_edit_note(self, server: str) -> QMessageBox:
+        """The Edit window has no place yet for a remote server's address and headers."""
+        note = QMessageBox(
+            QMessageBox.Icon.Information,
+            f"Change {server}",
+            traymenu.remote_edit_note(server),
+        )
+        note.setWindowIcon(self.logo)
+        opens = note.addButton("Open config file", QMessageBox.ButtonRole.AcceptRole)
+        note.setDefaultButton(note.addButton(QMessageBox.StandardButton.Close))
+        note.buttonClicked.connect(lambda pressed: self.open_config() if pressed is opens else None)
+        note.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        note.show()  # not exec(): the loop keeps running
+        note.raise_()
+        note.activateWindow()
+        return note
 
     def _server_dialog(self, server: str) -> AddServerDialog:
         dialog = self.server_dialogs.get(server)

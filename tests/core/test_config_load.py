@@ -230,7 +230,7 @@ def test_every_schema_error_is_reported_at_once_in_file_order(tmp_path: Path) ->
         f"{path}:5:22: mcpServers.github.args[1]: expected a string, found the number 42",
         f"{path}:6:17: mcpServers.github.shared: expected true or false, found a string; "
         "write true or false without quotes",
-        f'{path}:8:15: mcpServers.broken: missing required key "command"',
+        f"{path}:8:15: mcpServers.broken: needs a command to run, or the url of a remote server",
         f"{path}:9:58: mcpServers.slow.restart.pingFailures: must be at least 1, "
         "found the number 0",
     ]
@@ -250,7 +250,6 @@ def test_an_unknown_key_suggests_the_closest_allowed_key_at_the_key(tmp_path: Pa
     issues = issues_of(path)
 
     assert [(*where(issue), issue.message) for issue in issues] == [
-        (2, 13, "mcpServers.github", 'missing required key "command"'),
         (2, 14, "mcpServers.github.comand", 'unknown key "comand"; did you mean "command"?'),
         (
             3,
@@ -401,21 +400,50 @@ def test_a_server_name_with_control_characters_is_reported_with_them_escaped(
 
 
 @pytest.mark.parametrize(
-    "server",
+    ("server", "sse"),
     [
-        '{"url": "https://mcp.example.com/mcp"}',
-        '{"type": "http", "url": "https://mcp.example.com/mcp"}',
-        '{"type": "sse", "url": "https://mcp.example.com/sse"}',
-        '{"type": "streamable-http", "url": "https://mcp.example.com/mcp"}',
+        ('{"url": "https://mcp.example.com/mcp"}', False),
+        ('{"type": "http", "url": "https://mcp.example.com/mcp"}', False),
+        ('{"type": "sse", "url": "https://mcp.example.com/sse"}', True),
+        ('{"type": "streamable-http", "url": "https://mcp.example.com/mcp"}', False),
     ],
 )
-def test_a_remote_server_is_refused_with_one_readable_sentence(tmp_path: Path, server: str) -> None:
+def test_a_remote_server_is_taken_as_hosts_write_it(tmp_path: Path, server: str, sse: bool) -> None:
+    config = load_config(write(tmp_path, f'{{"mcpServers": {{"remote": {server}}}}}'))
+
+    remote = config.servers["remote"]
+    assert remote.remote and remote.old_sse_transport == sse
+    assert remote.url is not None and remote.url.startswith("https://mcp.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("server", "said"),
+    [
+        (
+            '{"command": "x", "url": "https://a.example/mcp"}',
+            "has both a command (a program run on this computer) and a url (a remote server): "
+            "keep the one you mean",
+        ),
+        ('{"type": "http"}', 'a "type": "http" server needs a url'),
+        (
+            '{"url": "https://a.example/mcp", "args": [], "watch": true}',
+            "args, watch: only for a command MCP Tray runs, not for a remote server",
+        ),
+        (
+            '{"url": "https://a.example/mcp", "shared": false}',
+            '"shared": false is only for a command MCP Tray runs: a remote server is one for '
+            "every app",
+        ),
+        ("{}", "needs a command to run, or the url of a remote server"),
+    ],
+)
+def test_a_remote_entry_that_mixes_in_a_commands_keys_is_refused_in_one_sentence(
+    tmp_path: Path, server: str, said: str
+) -> None:
     (issue,) = issues_of(write(tmp_path, f'{{"mcpServers": {{"remote": {server}}}}}'))
 
     assert where(issue) == (1, 27, "mcpServers.remote")
-    assert issue.message == (
-        "remote (HTTP/SSE) servers are not supported yet; MCP Tray runs local stdio servers"
-    )
+    assert issue.message == said
 
 
 def test_an_unknown_transport_type_names_the_one_accepted(tmp_path: Path) -> None:
@@ -423,7 +451,10 @@ def test_an_unknown_transport_type_names_the_one_accepted(tmp_path: Path) -> Non
 
     (issue,) = issues_of(write(tmp_path, text))
 
-    assert issue.message == 'expected "stdio", found another string'
+    assert issue.message == (
+        'expected "stdio", "http", "sse", "streamable-http" or "streamableHttp", '
+        "found another string"
+    )
 
 
 @pytest.mark.parametrize(
@@ -498,7 +529,7 @@ def test_messages_never_show_pydantic_internals(tmp_path: Path) -> None:
         load_config(write(tmp_path, text))
 
     rendered = str(caught.value)
-    assert len(caught.value.issues) == 5
+    assert len(caught.value.issues) == 4  # a missing command is told once these are fixed
     for fragment in ("pydantic", "http", "Input should", "Field required", "[key]", "options"):
         assert fragment not in rendered
 

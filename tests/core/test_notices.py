@@ -9,6 +9,7 @@ real desktop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 import pytest
@@ -145,6 +146,22 @@ async def test_a_crash_loop_is_one_critical_notice_that_stays_however_often_it_r
     )
     assert (notice.urgency, notice.timeout_ms) == (Urgency.CRITICAL, 0)
     assert notice.actions == (("logs", "Show logs"), ("restart", "Try again"))
+
+
+async def test_a_remote_server_that_cannot_be_reached_is_told_so_not_as_a_crash() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+    unreachable = "could not be reached (cannot connect: All connection attempts failed)"
+
+    bus.publish(
+        dataclasses.replace(state("web", "crash-loop", "starting", unreachable), remote=True)
+    )
+    bus.publish(dataclasses.replace(state("web", "running", "starting"), remote=True))
+
+    parked, recovered = desktop.shown
+    assert parked.title == "web cannot be reached"
+    assert parked.body.startswith("MCP Tray cannot reach it; check that this computer is online.")
+    assert recovered.body == "It could not be reached for a while."
 
 
 async def test_running_again_replaces_the_crash_notice_with_a_normal_one_that_expires() -> None:

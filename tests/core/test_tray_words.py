@@ -158,6 +158,41 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
     assert not JARGON.search(found.sentences())
 
 
+@pytest.mark.parametrize(
+    ("error", "what"),
+    [
+        (
+            "could not be reached (cannot connect: All connection attempts failed)",
+            "MCP Tray cannot reach it; check that this computer is online.",
+        ),
+        ("lost its connection (the server ended its session)", "Its connection was lost."),
+        (
+            "refused the key in its headers (HTTP 401): check it",
+            "It refused the key MCP Tray sent it; check the key in its headers.",
+        ),
+        (
+            "asks to sign in (HTTP 401), which MCP Tray cannot do yet",
+            "It asks you to sign in, which MCP Tray cannot do for it yet.",
+        ),
+        (
+            "has no MCP server at that address (HTTP 404): check the url",
+            "There is no MCP server at its address; check the address.",
+        ),
+    ],
+)
+def test_a_remote_server_that_cannot_be_used_says_why_without_http_words(
+    error: str, what: str
+) -> None:
+    paused = row(State.CRASH_LOOP, failure=Failure.from_text(error), remote=True)
+    found = problem(paused)
+
+    assert found is not None and found.what == what
+    assert not JARGON.search(found.sentences()) and "HTTP" not in found.sentences()
+    assert look(paused).words == "Can't connect — paused"
+    assert look(row(State.STARTING, remote=True)).words == "Connecting…"
+    assert look(row(State.BACKOFF, remote=True)).words == "Offline — trying again…"
+
+
 def test_the_last_thing_a_server_said_is_kept_apart_from_the_sentence() -> None:
     found = problem(
         row(State.BACKOFF, failure=Failure.from_text("exited with status 3. Last output: boom"))

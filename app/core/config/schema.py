@@ -43,8 +43,11 @@ SERVER_NAME_RULE = (
     "at most 100 characters (the name becomes a file name)"
 )
 
-# What VS Code, Claude Code and Cursor write for servers reached over the network.
+# What VS Code, Claude Code and Cursor write for servers reached over the network:
+# "sse" is the old HTTP+SSE transport, the others Streamable HTTP.
 _REMOTE_TYPES = frozenset({"http", "sse", "streamable-http", "streamableHttp"})
+# Keys that only mean something for a program MCP Tray runs.
+_LOCAL_ONLY = ("args", "env", "cwd", "watch")
 
 
 class _Model(BaseModel):
@@ -171,9 +174,20 @@ WithPlaceholders = Annotated[str, AfterValidator(_check_placeholders)]
 
 
 class ServerConfig(_Model):
-    """One local stdio MCP server."""
+    """One MCP server: a program MCP Tray runs (``command``), or a remote one (``url``)."""
 
-    command: str = Field(description="The program to run, e.g. npx, uvx or a path.")
+    command: str = Field(
+        default="", description="The program to run, e.g. npx, uvx or a path (or give url)."
+    )
+    url: str | None = Field(
+        default=None,
+        description="A remote server's address, http:// or https:// (instead of command).",
+    )
+    headers: dict[str, WithPlaceholders] = Field(
+        default={},
+        description="HTTP headers sent to a remote server; values may use ${secret:NAME} "
+        "and ${env:NAME}.",
+    )
     args: list[WithPlaceholders] = Field(
         default=[], description="Arguments passed to the command; may use ${secret:NAME}."
     )
@@ -182,8 +196,10 @@ class ServerConfig(_Model):
         description="Extra environment variables; values may use ${secret:NAME} and ${env:NAME}.",
     )
     cwd: str | None = Field(default=None, description="Working directory; ~ is expanded.")
-    type: Literal["stdio"] | None = Field(
-        default=None, description='Accepted for snippets from other hosts; only "stdio" works.'
+    type: Literal["stdio", "http", "sse", "streamable-http", "streamableHttp"] | None = Field(
+        default=None,
+        description='How it is reached: "stdio" for a command; for a url, "sse" is the old '
+        "HTTP+SSE transport, anything else (or nothing) Streamable HTTP.",
     )
     disabled: bool = Field(default=False, description="Keep the server configured but stopped.")
     watch: Watch = Field(
@@ -207,16 +223,51 @@ class ServerConfig(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _reject_remote(cls, data: Any) -> Any:
-        # Checked before the fields so that a remote snippet yields one clear
-        # sentence instead of "unknown key url" plus "missing command".
-        if isinstance(data, dict) and ("url" in data or data.get("type") in _REMOTE_TYPES):
+    def _command_or_url(cls, data: Any) -> Any:
+        # Checked before the fields so that a mixed entry yields one clear sentence.
+        if not isinstance(data, dict):
+            return data
+        if "url" in data and "command" in data:
             raise PydanticCustomError(
-                "remote_server",
-                "remote (HTTP/SSE) servers are not supported yet; "
-                "MCP Tray runs local stdio servers",
+                "command_and_url",
+                "has both a command (a program run on this computer) and a url (a remote "
+                "server): keep the one you mean",
+            )
+        if "url" not in data:
+            if data.get("type") in _REMOTE_TYPES:
+                raise PydanticCustomError(
+                    "remote_without_url",
+                    'a "type": "{kind}" server needs a url',
+                    {"kind": data["type"]},
+                )
+            return data
+        if data.get("type") == "stdio":
+            raise PydanticCustomError(
+                "stdio_url", 'a "type": "stdio" server runs a command; a url needs "http" or "sse"'
+            )
+        local = [key for key in _LOCAL_ONLY if key in data]
+        if local:
+            raise PydanticCustomError(
+                "local_keys_on_remote",
+                "{keys}: only for a command MCP Tray runs, not for a remote server",
+                {"keys": ", ".join(local)},
+            )
+        if data.get("shared") is False:
+            raise PydanticCustomError(
+                "unshared_remote",
+                '"shared": false is only for a command MCP Tray runs: a remote server is one '
+                "for every app",
             )
         return data
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> Self:
+        # After the fields: a typo such as "comand" is told as such first.
+        if self.url is None and not self.command:
+            raise PydanticCustomError(
+                "no_command_or_url", "needs a command to run, or the url of a remote server"
+            )
+        return self
 
     @field_validator("command")
     @classmethod
@@ -224,6 +275,21 @@ class ServerConfig(_Model):
         if not value.strip():
             raise PydanticCustomError("blank_command", "must not be empty")
         return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_web_address(cls, value: str | None) -> str | None:
+        return None if value is None else _check_web_address(value)
+
+    @property
+    def remote(self) -> bool:
+        """Whether it is a remote server, reached over the network."""
+        return self.url is not None
+
+    @property
+    def old_sse_transport(self) -> bool:
+        """Whether a remote server speaks the old HTTP+SSE transport."""
+        return self.type == "sse"
 
     def resolved_cwd(self) -> Path | None:
         """The working directory with ``~`` expanded; relative paths are left as written."""

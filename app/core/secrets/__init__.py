@@ -62,7 +62,12 @@ logger = logging.getLogger(__name__)
 
 def secret_names(server: ServerConfig) -> list[str]:
     """The ``${secret:NAME}`` names a server's config uses."""
-    return names_used([*server.args, *server.env.values()], "secret")
+    return names_used(_texts(server), "secret")
+
+
+def _texts(server: ServerConfig) -> list[str]:
+    """Where a server's config may hold placeholders."""
+    return [*server.args, *server.env.values(), *server.headers.values()]
 
 
 class Secrets:
@@ -97,7 +102,23 @@ class Secrets:
         A stored value too short or too common to mask counts as missing: the
         server waits until the user sets a real one.
         """
-        texts = [*server.args, *server.env.values()]
+        found = await self._values(scope, server, environ)
+        args = [expand(arg, secrets=found, environ=environ) for arg in server.args]
+        env = {k: expand(v, secrets=found, environ=environ) for k, v in server.env.items()}
+        return args, env
+
+    async def fill_headers(
+        self, scope: str, server: ServerConfig, environ: Mapping[str, str]
+    ) -> dict[str, str]:
+        """A remote server's headers with every placeholder filled in, as :meth:`fill_in`."""
+        found = await self._values(scope, server, environ)
+        return {k: expand(v, secrets=found, environ=environ) for k, v in server.headers.items()}
+
+    async def _values(
+        self, scope: str, server: ServerConfig, environ: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The secrets ``server`` uses; MissingValues when any, or a variable, is not there."""
+        texts = _texts(server)
         wanted = names_used(texts, "secret")
         found = await self._found(scope, wanted)
         refused = [name for name, value in found.items() if refusal(value) is not None]
@@ -106,9 +127,7 @@ class Secrets:
         if missing or absent:
             raise MissingValues(scope, secrets=missing, variables=absent, refused=refused)
         self.redact.learn(found.values())
-        args = [expand(arg, secrets=found, environ=environ) for arg in server.args]
-        env = {k: expand(v, secrets=found, environ=environ) for k, v in server.env.items()}
-        return args, env
+        return found
 
     async def still_missing(self, scope: str, server: ServerConfig) -> list[str]:
         """The secrets ``server`` uses that the keyring lacks, or holds unusable."""

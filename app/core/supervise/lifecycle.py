@@ -28,9 +28,19 @@ def started(pid: int | None) -> str:
     return f"Started (process {pid})." if pid is not None else "Started."
 
 
+def connecting(url: str) -> str:
+    """A remote server's run begins."""
+    return f"Connecting to {url}."
+
+
 def starts_a_run(text: str) -> bool:
-    """Whether ``text``, one of MCP Tray's lines, is :func:`started`'s: a new run begins."""
-    return text == "Started." or (text.startswith("Started (process ") and text.endswith(")."))
+    """Whether ``text``, one of MCP Tray's lines, is :func:`started`'s or
+    :func:`connecting`'s: a new run begins."""
+    return (
+        text == "Started."
+        or (text.startswith("Started (process ") and text.endswith(")."))
+        or (text.startswith("Connecting to ") and text.endswith("."))
+    )
 
 
 def ended(how: str) -> str:

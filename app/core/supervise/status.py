@@ -27,6 +27,7 @@ class ServerStatus:
     last_exit: int | None = None  # exit status; negative: killed by that signal number
     failure: Failure | None = None  # how its last run failed; None once it runs
     stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
+    remote: bool = False  # reached over the network: it connects rather than starts
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class ServerStatus:
             "stopped_by_user": self.stopped_by_user,
             # needs-program: the command it is started with ("npx"), for words naming it
             "missing_program": self.failure.missing_program if self.failure else None,
+            "remote": self.remote,
         }
 
     @classmethod
@@ -64,4 +66,5 @@ class ServerStatus:
             last_exit=last_exit,
             failure=failure,
             stopped_by_user=bool(row.get("stopped_by_user")),
+            remote=bool(row.get("remote")),
         )

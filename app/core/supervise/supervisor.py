@@ -38,6 +38,7 @@ from app.core.rpc.backend import BackendSession
 from app.core.supervise import lifecycle, policy
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import ExitStatus, ServerProcess
+from app.core.supervise.remote import Headers, RemoteRun, as_configured
 from app.core.supervise.run import (
     Launch,
     Outcome,
@@ -67,6 +68,7 @@ class Supervisor:
         on_spawn: Callable[[str, ServerProcess | None], None] = lambda name, process: None,
         listener: SessionListener | None = None,
         launch: Launch = as_written,
+        headers: Headers = as_configured,
         redact: Callable[[str], str] = str,
     ) -> None:
         self.name = name
@@ -80,6 +82,7 @@ class Supervisor:
             base_env=dict(os.environ if base_env is None else base_env),
             on_spawn=on_spawn,
         )
+        self._headers = headers  # a remote server's, filled in at each connection
         self._redact = redact  # secret values never reach the log, events or errors
         self.state = State.DISABLED if config.disabled else State.STOPPED
         self._wish = Wish(Goal.STOP)  # what is wanted next; only the driver acts on it
@@ -111,6 +114,7 @@ class Supervisor:
             last_exit=_returncode(self.last_exit),
             failure=self.failure,
             stopped_by_user=self.stopped_by_user,
+            remote=self.config.remote,
         )
 
     @property
@@ -338,7 +342,10 @@ class Supervisor:
 
     async def _run_once(self) -> Outcome:
         self.move(Trigger.START)
-        self._run = ServerRun(self, self._wiring)
+        if self.config.remote:
+            self._run = RemoteRun(self, self._wiring, self._headers)
+        else:
+            self._run = ServerRun(self, self._wiring)
         return await self._run.live()
 
     # ----- for its runs (app.core.supervise.run.RunOwner)
@@ -387,6 +394,7 @@ class Supervisor:
                 pid=self._pid(),
                 restarts=self.restarts,
                 failure=self.failure,
+                remote=self.config.remote,
             )
         )
 

@@ -1,0 +1,367 @@
+"""One connection to a remote server: a run whose "process" is an HTTP client session.
+
+A remote server (a ``url`` in its config) is reached over Streamable HTTP, or
+over the old HTTP+SSE transport when its entry says ``"type": "sse"``, through
+the ``mcp`` SDK's client transports. The hub speaks to it through the same
+BackendSession as to a local process: what the session writes goes out as
+HTTP requests, and what the server sends (answers, and its own requests and
+notifications on its event stream) comes back as lines. So the relay, the
+health checks and the replay after a restart are a local server's: a
+connection that drops, or a session the server forgets (404), is a process
+that exits, and the next is opened with the same backoff, the attached apps
+none the wiser.
+
+Not here yet: signing in with OAuth (a server that answers 401 says so, and
+waits like any server that fails to start), and falling back to the old
+transport on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx2
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.message import SessionMessage
+from mcp_types import (
+    METHOD_NOT_FOUND,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    jsonrpc_message_adapter,
+)
+from pydantic import ValidationError
+
+from app.core.config import ServerConfig
+from app.core.config.placeholders import MissingValues
+from app.core.rpc.backend import BackendSession
+from app.core.rpc.framing import MessageReader, encode
+from app.core.supervise import lifecycle
+from app.core.supervise.failure import Failure
+from app.core.supervise.process import StartFailure
+from app.core.supervise.run import Outcome, RunOwner, ServerRun, Wiring
+from app.core.supervise.states import Trigger
+
+logger = logging.getLogger(__name__)
+
+# Fills in a remote server's headers (its ${secret:…} and ${env:…}); raises
+# MissingValues when one is not there.
+Headers = Callable[[ServerConfig], Awaitable[dict[str, str]]]
+# The SDK's answer to a request whose session the server no longer knows (HTTP 404),
+# unless the server's own error came with the 404.
+_SESSION_GONE = "Session terminated"
+_SESSION_HEADER = "mcp-session-id"
+CLOSE_S = 5.0  # ending the session (DELETE) when the hub lets a connection go
+
+
+async def as_configured(config: ServerConfig) -> dict[str, str]:
+    """A remote server's headers as written (no placeholders filled in)."""
+    return dict(config.headers)
+
+
+class HttpLink:
+    """A remote server's connection as BackendSession sees a process: :meth:`write`
+    takes what the session sends, :attr:`reader` gives back what the server says."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reader = asyncio.StreamReader()
+        self._outgoing: asyncio.Queue[SessionMessage] = asyncio.Queue()
+        self._open = True
+        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.written = 0  # bytes taken by write(): BackendSession's offsets
+        self._offsets: dict[Any, int] = {}  # request id -> where it starts, until answered
+        # Where the requests the server never took begin (it had forgotten the
+        # session): those are sent again to the next connection, even a tools/call.
+        self.unread_from: int | None = None
+        self.refusal: httpx2.Response | None = None  # the last error status it answered
+        self._session_gone = False  # a request in its session was answered 404
+        self.session_id: str | None = None  # the server's, to end it when the hub lets go
+
+    @property
+    def writable(self) -> bool:
+        return self._open
+
+    def write(self, data: bytes) -> None:
+        """Queue the messages in ``data`` (whole lines); ConnectionError once it ended."""
+        if not self._open:
+            raise ConnectionError("the connection to the server has ended")
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                message = jsonrpc_message_adapter.validate_json(line)
+            except ValidationError as error:
+                self._refuse(line, error)
+                continue
+            if isinstance(message, JSONRPCRequest):
+                self._offsets[message.id] = self.written
+            self._outgoing.put_nowait(SessionMessage(message))
+        self.written += len(data)
+
+    async def saw(self, response: httpx2.Response) -> None:
+        """Every HTTP answer (an httpx event hook): the last refusal is kept, to say
+        why a handshake failed in HTTP's words (401, 404, a web page)."""
+        if response.status_code >= 400 or _is_web_page(response):
+            self.refusal = response
+        if response.status_code == 404 and _SESSION_HEADER in response.request.headers:
+            self._session_gone = True  # the error the SDK makes of it comes next
+        elif session_id := response.headers.get(_SESSION_HEADER):
+            self.session_id = session_id
+
+    def end(self, why: str) -> None:
+        """The connection is over: nothing more goes out, the reader ends."""
+        self._open = False
+        if not self.ended.done():
+            self.ended.set_result(why)
+            self.reader.feed_eof()
+
+    async def carry(
+        self,
+        incoming: ObjectReceiveStream[SessionMessage | Exception],
+        outgoing: ObjectSendStream[SessionMessage],
+    ) -> None:
+        """Carry messages both ways until either side ends; then :meth:`end`."""
+        sending = asyncio.ensure_future(self._send_all(outgoing))
+        receiving = asyncio.ensure_future(self._receive_all(incoming))
+        try:
+            done, _ = await asyncio.wait((sending, receiving), return_when=asyncio.FIRST_COMPLETED)
+            why = next(iter(done)).result()
+        except Exception as error:  # a transport fault ends this connection, not the hub
+            why = _reason(error)
+        finally:
+            for task in (sending, receiving):
+                task.cancel()
+            await asyncio.gather(sending, receiving, return_exceptions=True)
+        self.end(why)
+
+    async def _send_all(self, outgoing: ObjectSendStream[SessionMessage]) -> str:
+        while True:
+            await outgoing.send(await self._outgoing.get())
+
+    async def _receive_all(self, incoming: ObjectReceiveStream[SessionMessage | Exception]) -> str:
+        async for item in incoming:
+            if isinstance(item, Exception):
+                return _reason(item)
+            message = item.message
+            offset = None
+            if isinstance(message, JSONRPCResponse | JSONRPCError):
+                offset = self._offsets.pop(message.id, None)
+            if isinstance(message, JSONRPCError) and self._forgotten(message):
+                if offset is not None:
+                    self.unread_from = min(offset, self.unread_from or offset)
+                return "the server ended its session"
+            self.reader.feed_data(
+                message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+            )
+        return "the server closed the connection"
+
+    async def end_session(self, http: httpx2.AsyncClient, url: str) -> None:
+        """Tell the server its session is over (DELETE), unless it forgot it already."""
+        if self.session_id is None or self._session_gone:
+            return
+        with contextlib.suppress(httpx2.HTTPError, TimeoutError):
+            async with asyncio.timeout(CLOSE_S):
+                await http.delete(url, headers={_SESSION_HEADER: self.session_id})
+
+    def _forgotten(self, error: JSONRPCError) -> bool:
+        """Whether ``error`` says the server no longer knows the session: a 404 to a
+        request in it (a 404 may also spell method-not-found, which it is not)."""
+        if error.error.code == METHOD_NOT_FOUND:
+            return False
+        return self._session_gone or error.error.message == _SESSION_GONE
+
+    def _refuse(self, line: bytes, error: ValidationError) -> None:
+        """A message the SDK's types refuse cannot be sent; a request is answered so."""
+        logger.warning("%s: could not send a message to the remote server: %s", self.name, error)
+        with contextlib.suppress(ValueError):
+            request = JSONRPCRequest.model_validate_json(line)
+            text = "MCP Tray could not send this request to the remote server: it is not valid MCP"
+            answer = {
+                "jsonrpc": "2.0",
+                "id": request.id,
+                "error": {"code": -32600, "message": text},
+            }
+            self.reader.feed_data(encode(answer))
+
+
+class RemoteRun(ServerRun):
+    """One connection to a remote server, until it ends."""
+
+    def __init__(self, owner: RunOwner, wiring: Wiring, headers: Headers) -> None:
+        super().__init__(owner, wiring)
+        self._headers = headers
+        self._link: HttpLink | None = None
+
+    async def live(self) -> Outcome:
+        """Connect, serve, and let go of the server; how it ended."""
+        owner = self._owner
+        try:
+            headers = await self._headers(owner.config)
+        except StartFailure as failure:
+            return self._cannot_start(str(failure))
+        except MissingValues as missing:
+            if not missing.secrets:
+                owner.note(lifecycle.cannot_start(str(missing)))
+            return Outcome(
+                failure=Failure(phrase=str(missing)),
+                uptime_s=0,
+                deterministic=True,
+                missing_secrets=missing.secrets,
+            )
+        owner.count_spawn()
+        assert owner.config.url is not None
+        owner.note(lifecycle.connecting(owner.config.url))
+        link = self._link = HttpLink(self.name)
+        started = time.monotonic()
+        try:
+            async with self._connected(link, headers):
+                return await self._serve_link(link, started)
+        except Exception as error:  # the SDK's transport failed as it opened or closed
+            link.end(_reason(error))
+            return self._lost(link, started)
+        finally:
+            self._ended(link)
+
+    async def _handshake(self, session: BackendSession) -> str | None:
+        failure = await super()._handshake(session)
+        link = self._link
+        if failure is None or link is None or link.refusal is None:
+            return failure
+        return refusal_phrase(link.refusal, has_headers=bool(self._owner.config.headers))
+
+    def kill_tree(self) -> None:
+        if self._link is not None:
+            self._link.end("MCP Tray let it go")
+
+    @contextlib.asynccontextmanager
+    async def _connected(self, link: HttpLink, headers: dict[str, str]) -> AsyncIterator[None]:
+        config = self._owner.config
+        assert config.url is not None
+        async with contextlib.AsyncExitStack() as stack:
+            if config.old_sse_transport:
+                streams = await stack.enter_async_context(sse_client(config.url, headers=headers))
+            else:
+                http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+                http.event_hooks["response"].append(link.saw)
+                stack.push_async_callback(link.end_session, http, config.url)
+                # Ended here instead: the SDK would also try to end one the server forgot.
+                streams = await stack.enter_async_context(
+                    streamable_http_client(config.url, http_client=http, terminate_on_close=False)
+                )
+            incoming, outgoing = streams[0], streams[1]
+            carrying = asyncio.ensure_future(link.carry(incoming, outgoing))
+            try:
+                yield
+            finally:
+                carrying.cancel()
+                await asyncio.gather(carrying, return_exceptions=True)
+
+    async def _serve_link(self, link: HttpLink, started: float) -> Outcome:
+        listener = self._wiring.listener
+        session = BackendSession(
+            MessageReader(link.reader),
+            link,
+            name=self.name,
+            on_message=listener.server_message if listener else None,
+            on_line=listener.server_line if listener else None,
+            on_malformed=self._stdout_garbage,
+        )
+        self.session = session
+        reading = asyncio.create_task(session.run(), name=f"{self.name} remote")
+        try:
+            failure = await self._until_lost(link, self._handshake(session))
+            if failure is not None or self._owner.interrupted():
+                return Outcome(failure=failure, uptime_s=time.monotonic() - started)
+            self.ready_at = time.monotonic()
+            self._owner.move(Trigger.READY)
+            self._owner.note(lifecycle.RUNNING)
+            logger.info("%s is running (at %s)", self.name, self._owner.config.url)
+            failure = await self._until_lost(link, self._health(session))
+            return Outcome(failure=failure, uptime_s=time.monotonic() - self.ready_at)
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+
+    async def _until_lost(self, link: HttpLink, work: Awaitable[str | None]) -> Failure | None:
+        """:meth:`ServerRun._first` for a connection: ``work`` until it ends, the
+        connection ends, or a stop or restart is asked for."""
+        lost: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(link.ended))
+        racers: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(work),
+            lost,
+            asyncio.ensure_future(self._owner.until_interrupted()),
+        }
+        done, pending = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self._owner.interrupted():
+            return None
+        if lost in done:
+            return self._lost(link, time.monotonic()).failure
+        (finished,) = done
+        result: Any = finished.result()
+        if not isinstance(result, str):
+            return None
+        self._owner.note(lifecycle.failed(result))
+        return Failure(phrase=result)
+
+    def _lost(self, link: HttpLink, started: float) -> Outcome:
+        why = link.ended.result() if link.ended.done() else "the connection ended"
+        phrase = (
+            f"lost its connection ({why})" if self.ready_at else f"could not be reached ({why})"
+        )
+        self._owner.note(lifecycle.failed(phrase))
+        return Outcome(failure=Failure(phrase=phrase), uptime_s=time.monotonic() - started)
+
+    def _ended(self, link: HttpLink) -> None:
+        link.end("MCP Tray let it go")
+        listener = self._wiring.listener
+        if listener is not None and self.session is not None:
+            # What the server read of an unanswered request is unknown (a call gets
+            # -31001, a read is asked again), except what a forgotten session refused.
+            listener.session_ended(planned=self._owner.interrupted(), delivered=link.unread_from)
+        self.session = None
+        self.ready_at = None
+        self._link = None
+
+
+def _is_web_page(response: httpx2.Response) -> bool:
+    return response.headers.get("content-type", "").lower().startswith("text/html")
+
+
+def refusal_phrase(response: httpx2.Response, *, has_headers: bool) -> str:
+    """Why a remote server refused the handshake, in HTTP's words."""
+    status = response.status_code
+    if status in (401, 403) and has_headers:
+        return f"refused the key in its headers (HTTP {status}): check it"
+    if status == 401:
+        return "asks to sign in (HTTP 401), which MCP Tray cannot do yet"
+    if status == 404:
+        return "has no MCP server at that address (HTTP 404): check the url"
+    if _is_web_page(response) and status < 400:
+        return "answered with a web page, not MCP: check the url"
+    return f"refused to connect (HTTP {status} {response.reason_phrase})"
+
+
+def _reason(error: BaseException) -> str:
+    """A transport's failure in a few words: the innermost of a group."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    if isinstance(error, httpx2.HTTPStatusError):
+        status = error.response.status_code
+        if status == 401:
+            return "it asks to sign in (HTTP 401), which MCP Tray cannot do yet"
+        return f"HTTP {status} {error.response.reason_phrase}"
+    if isinstance(error, httpx2.ConnectError):
+        return f"cannot connect: {error}" if str(error) else "cannot connect"
+    return str(error) or type(error).__name__

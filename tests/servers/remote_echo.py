@@ -1,0 +1,73 @@
+"""A remote MCP server for tests, on http://127.0.0.1:PORT/mcp (Streamable HTTP) or,
+with ``--sse``, http://127.0.0.1:PORT/sse (the old HTTP+SSE transport).
+
+    python remote_echo.py PORT [--sse] [--token TOKEN]
+
+Tools: ``echo(text)`` answers ``text``; ``pid()`` answers the server's process id,
+so a test can tell one life of the server from the next. With ``--token``, a
+request without ``Authorization: Bearer TOKEN`` gets 401, as from a server that
+wants a key. It prints "listening" on stderr once it takes connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.responses import PlainTextResponse
+
+server = MCPServer("remote-echo")
+
+
+@server.tool(structured_output=False)
+def echo(text: str) -> str:
+    """Answer ``text`` unchanged."""
+    return text
+
+
+@server.tool(structured_output=False)
+def pid() -> str:
+    """This server process's id."""
+    return str(os.getpid())
+
+
+class BearerOnly:
+    """401 for a request without the expected bearer token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        given = dict(scope.get("headers", ())).get(b"authorization")
+        if scope["type"] == "http" and given != self.expected:
+            await PlainTextResponse("no key", status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class SayListening(uvicorn.Server):
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        print("listening", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("port", type=int)
+    parser.add_argument("--sse", action="store_true", help="the old HTTP+SSE transport")
+    parser.add_argument("--token", help="answer 401 without this bearer token")
+    options = parser.parse_args()
+    app: Any = server.sse_app() if options.sse else server.streamable_http_app()
+    if options.token:
+        app = BearerOnly(app, options.token)
+    config = uvicorn.Config(app, host="127.0.0.1", port=options.port, log_level="warning")
+    SayListening(config).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Remote servers (a ``url`` in the config): a real hub reaches them over HTTP, and
+the SDK's client uses them through ``mcp-tray attach`` as an editor would.
+
+The remote server is tests/servers/remote_echo.py, a process of its own on a
+local port: killed and started again, it is a remote server that went away
+and came back (its sessions forgotten).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.hubprocess import HubProcess
+from tests.test_conformance import free_port
+from tests.test_revision_2026 import CALL_TIMEOUT_S, text
+
+pytestmark = pytest.mark.anyio
+
+REMOTE = Path(__file__).parent / "servers" / "remote_echo.py"
+ATTACH_S = 60.0  # `mcp-tray attach` and the SDK's import, on a cold machine
+KEY = "remote-key-9f3c2a71d4"  # what the key-wanting server takes, given through ${env:…}
+
+
+@contextmanager
+def remote_server(home: Path, port: int, *options: str) -> Iterator[HubProcess]:
+    """tests/servers/remote_echo.py on ``port``, taking connections."""
+    home.mkdir(exist_ok=True)
+    process = HubProcess(home, program=(sys.executable, str(REMOTE)), command=(str(port), *options))
+    try:
+        process.wait_for_line("listening")
+        yield process
+    finally:
+        process.stop()
+
+
+@contextmanager
+def hub_for(home: Path, servers: dict[str, Any], **env: str) -> Iterator[HubProcess]:
+    home.mkdir()
+    (home / "config.json").write_text(json.dumps({"mcpServers": servers}))
+    process = HubProcess(home, env={**os.environ, **env})
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@asynccontextmanager
+async def attached(
+    home: Path, name: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "app", "attach", name],
+        env={**os.environ, **(env or {}), "MCP_TRAY_HOME": str(home)},
+    )
+    with anyio.fail_after(ATTACH_S):
+        async with Client(params, mode="legacy", read_timeout_seconds=CALL_TIMEOUT_S) as client:
+            yield client
+
+
+def states(hub: HubProcess) -> dict[str, tuple[str, str | None]]:
+    return {row["name"]: (row["state"], row.get("last_error")) for row in hub.status()}
+
+
+async def test_an_attached_app_keeps_its_session_while_the_remote_server_restarts(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(remote_server(tmp_path / "remote", port))
+        hub = stack.enter_context(hub_for(tmp_path / "home", {"remote": entry}))
+        hub.wait_for_line(r"remote is running")
+        async with attached(hub.home, "remote") as client:
+            assert text(await client.call_tool("echo", {"text": "hi"})) == "hi"
+            before = text(await client.call_tool("pid"))
+            first.process.kill()  # its sessions die with it
+            first.stop()
+            with remote_server(tmp_path / "remote", port):
+                # The old session is gone: the new process refuses the call (404)
+                # without running it, so it goes to the next connection.
+                after = text(await client.call_tool("pid"))
+                hub.wait_for_line(r"remote restarting in")
+        assert hub.unexpected_warnings() == []
+
+    assert after != before
+
+
+async def test_headers_carry_a_key_and_a_refused_one_is_said_in_plain_words(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    servers = {
+        "keyed": {"url": url, "headers": {"Authorization": "Bearer ${env:REMOTE_KEY}"}},
+        "wrong-key": {"url": url, "headers": {"Authorization": "Bearer not-the-key"}},
+        "no-key": {"type": "http", "url": url},
+    }
+    with (
+        remote_server(tmp_path / "remote", port, "--token", KEY),
+        hub_for(tmp_path / "home", servers, REMOTE_KEY=KEY) as hub,
+    ):
+        hub.wait_for_line(r"keyed is running")
+        hub.wait_for_line(r"wrong-key.*refused the key in its headers \(HTTP 401\)")
+        hub.wait_for_line(r"no-key.*asks to sign in \(HTTP 401\)")
+        async with attached(hub.home, "keyed") as client:
+            assert text(await client.call_tool("echo", {"text": "in"})) == "in"
+        rows = states(hub)
+        status = json.dumps(hub.status())
+        lines = "\n".join(hub.lines)
+        logs = "\n".join(p.read_text() for p in (hub.home / "logs").glob("*.log"))
+
+    assert rows["keyed"] == ("running", None)
+    assert rows["wrong-key"][1] is not None and "refused the key" in rows["wrong-key"][1]
+    assert rows["no-key"][1] is not None and "asks to sign in" in rows["no-key"][1]
+    assert KEY not in status and KEY not in lines and KEY not in logs
+
+
+async def test_an_unreachable_address_is_said_and_disturbs_no_other_server(
+    tmp_path: Path,
+) -> None:
+    nothing_there = free_port()
+    port = free_port()
+    servers = {
+        "gone": {"url": f"http://127.0.0.1:{nothing_there}/mcp"},
+        "here": {"url": f"http://127.0.0.1:{port}/mcp"},
+        "page": {"url": f"http://127.0.0.1:{port}/nowhere"},
+    }
+    with (
+        remote_server(tmp_path / "remote", port),
+        hub_for(tmp_path / "home", servers) as hub,
+    ):
+        hub.wait_for_line(r"gone.*could not be reached \(cannot connect")
+        hub.wait_for_line(r"page.*has no MCP server at that address \(HTTP 404\)")
+        hub.wait_for_line(r"here is running")
+        async with attached(hub.home, "here") as client:
+            assert text(await client.call_tool("echo", {"text": "ok"})) == "ok"
+
+
+async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path) -> None:
+    port = free_port()
+    entry = {"type": "sse", "url": f"http://127.0.0.1:{port}/sse"}
+    with (
+        remote_server(tmp_path / "remote", port, "--sse"),
+        hub_for(tmp_path / "home", {"old": entry}) as hub,
+    ):
+        hub.wait_for_line(r"old is running")
+        async with attached(hub.home, "old") as client:
+            assert text(await client.call_tool("echo", {"text": "sse"})) == "sse"
