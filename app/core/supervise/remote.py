@@ -48,7 +48,6 @@ from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import StartFailure
 from app.core.supervise.run import Outcome, RunOwner, ServerRun, Wiring
-from app.core.supervise.states import Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -266,27 +265,15 @@ class RemoteRun(ServerRun):
                 await asyncio.gather(carrying, return_exceptions=True)
 
     async def _serve_link(self, link: HttpLink, started: float) -> Outcome:
-        listener = self._wiring.listener
-        session = BackendSession(
-            MessageReader(link.reader),
-            link,
-            name=self.name,
-            on_message=listener.server_message if listener else None,
-            on_line=listener.server_line if listener else None,
-            on_malformed=self._stdout_garbage,
-        )
-        self.session = session
+        session = self._new_session(MessageReader(link.reader), link)
         reading = asyncio.create_task(session.run(), name=f"{self.name} remote")
         try:
             failure = await self._until_lost(link, self._handshake(session))
             if failure is not None or self._owner.interrupted():
                 return Outcome(failure=failure, uptime_s=time.monotonic() - started)
-            self.ready_at = time.monotonic()
-            self._owner.move(Trigger.READY)
-            self._owner.note(lifecycle.RUNNING)
-            logger.info("%s is running (at %s)", self.name, self._owner.config.url)
+            ready_at = self._became_ready(f"at {self._owner.config.url}")
             failure = await self._until_lost(link, self._health(session))
-            return Outcome(failure=failure, uptime_s=time.monotonic() - self.ready_at)
+            return Outcome(failure=failure, uptime_s=time.monotonic() - ready_at)
         finally:
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)

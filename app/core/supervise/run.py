@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from app.core.config import ServerConfig
 from app.core.config.placeholders import MissingValues
 from app.core.events import EventBus, ServerExited
-from app.core.rpc.backend import BackendClosed, BackendSession, RpcError
+from app.core.rpc.backend import BackendClosed, BackendSession, RpcError, ServerInput
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
@@ -192,16 +192,7 @@ class ServerRun:
         self._wiring.on_spawn(self.name, None)
 
     async def _serve(self, process: ServerProcess) -> Outcome:
-        listener = self._wiring.listener
-        session = BackendSession(
-            MessageReader(process.stdout),
-            process.stdin,
-            name=self.name,
-            on_message=listener.server_message if listener else None,
-            on_line=listener.server_line if listener else None,
-            on_malformed=self._stdout_garbage,
-        )
-        self.session = session
+        session = self._new_session(MessageReader(process.stdout), process.stdin)
         self._stderr_pump = asyncio.create_task(pump_lines(process.stderr, self._owner.hear))
         background = [
             asyncio.create_task(session.run(), name=f"{self.name} stdout"),
@@ -212,16 +203,34 @@ class ServerRun:
             failure = await self._first(process, self._handshake(session))
             if failure is not None or self._owner.interrupted():
                 return Outcome(failure=failure, uptime_s=time.monotonic() - started)
-            self.ready_at = time.monotonic()
-            self._owner.move(Trigger.READY)
-            self._owner.note(lifecycle.RUNNING)
-            logger.info("%s is running (pid %s)", self.name, process.pid)
+            ready_at = self._became_ready(f"pid {process.pid}")
             failure = await self._first(process, self._health(session))
-            return Outcome(failure=failure, uptime_s=time.monotonic() - self.ready_at)
+            return Outcome(failure=failure, uptime_s=time.monotonic() - ready_at)
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+
+    def _new_session(self, reader: MessageReader, writer: ServerInput) -> BackendSession:
+        """The hub's MCP session over the server's output and input, wired to the relay."""
+        listener = self._wiring.listener
+        self.session = BackendSession(
+            reader,
+            writer,
+            name=self.name,
+            on_message=listener.server_message if listener else None,
+            on_line=listener.server_line if listener else None,
+            on_malformed=self._stdout_garbage,
+        )
+        return self.session
+
+    def _became_ready(self, where: str) -> float:
+        """The handshake succeeded: running from now (returned)."""
+        ready_at = self.ready_at = time.monotonic()
+        self._owner.move(Trigger.READY)
+        self._owner.note(lifecycle.RUNNING)
+        logger.info("%s is running (%s)", self.name, where)
+        return ready_at
 
     async def _first(
         self, process: ServerProcess, work: Coroutine[Any, Any, str | None]
