@@ -8,6 +8,7 @@ one :class:`Host`; hosts whose entries differ from the common shape
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -54,6 +55,44 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
+# RFC 9110's token: what a header's name may be made of.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where a host's remote entry points, and how it is reached."""
+
+    url: str
+    headers: dict[str, str]
+    old_sse: bool  # the old HTTP+SSE transport, not Streamable HTTP
+    problem: str = ""  # the address or headers are not what MCP Tray takes; said instead
+
+    @classmethod
+    def of(cls, url: Any, headers: Any, *, old_sse: bool) -> Remote:
+        """``url`` and ``headers`` as written in a host's file: a web address and an object
+        of texts (numbers are taken as text, missing means none), else a ``problem``."""
+        if not isinstance(url, str) or not url:
+            return cls("", {}, old_sse, "it gives no address to reach")
+        if not url.startswith(("https://", "http://")):
+            return cls(
+                url,
+                {},
+                old_sse,
+                f"its address {url} is not a web address; MCP Tray reaches remote servers "
+                "at http:// or https:// addresses only",
+            )
+        headers = {} if headers is None else headers
+        if not isinstance(headers, dict) or not all(_is_text(v) for v in headers.values()):
+            return cls(url, {}, old_sse, "its headers do not give each header a text")
+        odd = [name for name in headers if not _HEADER_NAME.fullmatch(name)]
+        if odd:
+            return cls(url, {}, old_sse, f'the header name "{odd[0]}" is not one HTTP allows')
+        if any("\r" in str(v) or "\n" in str(v) for v in headers.values()):
+            return cls(url, {}, old_sse, "a header's value runs over more than one line")
+        return cls(url, {k: str(v) for k, v in headers.items()}, old_sse)
+
+
 @dataclass(frozen=True)
 class Host:
     name: str  # as typed on the command line
@@ -91,6 +130,12 @@ class Host:
 
     def launch(self, raw: dict[str, Any]) -> Launch:
         return Launch.of(raw.get("command"), raw.get("args"), raw.get("env"))
+
+    def remote(self, raw: dict[str, Any]) -> Remote:
+        """How a remote entry (:meth:`is_remote`) reaches its server: "type": "sse" is the
+        old HTTP+SSE transport, anything else Streamable HTTP."""
+        key = next((key for key in ("url", "serverUrl", "httpUrl") if key in raw), "url")
+        return Remote.of(raw.get(key), raw.get("headers"), old_sse=raw.get("type") == "sse")
 
     def attach_entry(
         self, command: str, args: list[str], previous: dict[str, Any] | None = None

@@ -1,9 +1,12 @@
 """A host's servers, as MCP Tray would run them: read, translated, and added to its config.
 
 Each host entry becomes an :class:`Entry`: either a config entry for MCP
-Tray, or a reason it cannot be one (a remote HTTP/SSE server, a variable
-without an equivalent). Variables the host expands are translated where
-MCP Tray has the same thing:
+Tray, or a reason it cannot be one (a variable without an equivalent, an
+address that is not http:// or https://). A remote server becomes
+``{"url", "headers"}``, with ``"type": "sse"`` when the app said it speaks
+the old HTTP+SSE transport. Variables the host expands, in a command's
+args and env and in a remote server's headers, are translated where MCP
+Tray has the same thing:
 
 - ``${env:VAR}``, ``${VAR}``, ``${VAR:-default}`` → ``${env:VAR}`` (a default is dropped, and said);
 - ``${input:ID}`` (VS Code asks for it) → ``${secret:ID}``, to be set once with ``secret set``;
@@ -12,11 +15,13 @@ MCP Tray has the same thing:
 - ``${secret:NAME}`` and ``${env:NAME}``, MCP Tray's own, stay as they are.
 
 Nothing is overwritten: a name MCP Tray already has is reported, not
-replaced. Plaintext values that look like secrets go to the keyring
-(``secret migrate``'s rules), and are read back from it, before the config
-changes, so an import never copies a token into MCP Tray's config. The
-config is edited in place (atomic, with a backup), member by member, so its
-formatting stays.
+replaced ("already imported" when it runs the same command or reaches the
+same address). Plaintext values that look like secrets go to the keyring
+(``secret migrate``'s rules; for headers app.hosts.header_secrets), and are
+read back from it, before the config changes, so an import never copies a
+token into MCP Tray's config; an address that holds a key itself is not
+imported, for the same reason. The config is edited in place (atomic, with
+a backup), member by member, so its formatting stays.
 
 The command line (``mcp-tray import``) and the tray's "Connect an app…"
 both call :func:`import_servers`; a pasted snippet (app.hosts.paste) goes
@@ -29,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import ValidationError
 
@@ -48,7 +54,8 @@ from app.core.installation import demo_command
 from app.core.jsontext.jsonc import Document, JsoncError
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
-from app.core.secrets.migrate import Move, keep, plan_migration
+from app.core.secrets.migrate import Move, keep, looks_secret, plan_migration
+from app.hosts.header_secrets import header_moves
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -122,7 +129,7 @@ def import_servers(
     dry_run: bool = False,
     store: SecretStore | None = None,
 ) -> ImportPlan:
-    """Copy the stdio servers of the host config at ``source`` into MCP Tray's config.
+    """Copy the servers of the host config at ``source`` into MCP Tray's config.
 
     ``store`` is where moved values go: the system keyring unless given.
     """
@@ -157,7 +164,7 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
             plan.lines.append(f"{name}: not imported: {notes}")
             continue
         if entry.name in current.servers:
-            same = current.servers[entry.name].command == entry.config["command"]
+            same = same_server(current.servers[entry.name], entry.config)
             why = "already imported" if same else "MCP Tray has a server of that name; not imported"
             plan.lines.append(f"{name}: {why}")
             continue
@@ -169,6 +176,7 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
             plan.lines.append(f"{name}: not imported: {problems}")
             continue
         moves = plan_migration(Config(mcpServers={entry.name: server}))
+        moves += header_moves(entry.name, server.headers)
         for move in moves:
             _put_placeholder(config, move)
         plan.added[entry.name] = config
@@ -187,12 +195,21 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def same_server(mine: ServerConfig, config: dict[str, Any]) -> bool:
+    """Whether MCP Tray's ``mine`` is the host's translated entry ``config``: it runs the
+    same command, or reaches the same address."""
+    if "url" in config:
+        return mine.url == str(config["url"])
+    return mine.command == str(config["command"])
+
+
 def _put_placeholder(config: dict[str, Any], move: Move) -> None:
     """Put the placeholder where the plaintext value was."""
-    if move.in_args:
-        config["args"][int(move.where[-1])] = move.replacement
+    *_, member, key = move.where  # ("args", 2), ("env", "TOKEN") or ("headers", "Authorization")
+    if member == "args":
+        config["args"][int(key)] = move.replacement
     else:
-        config["env"][str(move.where[-1])] = move.replacement
+        config[str(member)][str(key)] = move.replacement
 
 
 def host_entries(host: Host, path: Path, document: Document) -> list[Entry]:
@@ -206,11 +223,12 @@ def host_entries(host: Host, path: Path, document: Document) -> list[Entry]:
 def _importable(host: Host, name: str, raw: Any, workspace: Path | None) -> Entry:
     if not isinstance(raw, dict):
         return Entry(name, None, ["its entry is not an object"])
-    if host.is_remote(raw):
-        return Entry(name, None, ["a remote (HTTP/SSE) server: MCP Tray runs local stdio servers"])
     if not SERVER_NAME_PATTERN.fullmatch(name):
         return Entry(name, None, [f"{UNFIT_NAME}; rename it in {host.title} to bring it over"])
-    entry = translate(host, name, raw, workspace)
+    if host.is_remote(raw):
+        entry = translate_remote(host, name, raw, workspace)
+    else:
+        entry = translate(host, name, raw, workspace)
     if any(note.startswith("cannot") for note in entry.notes):
         entry.config = None
     asked = [
@@ -249,6 +267,58 @@ def translate(host: Host, name: str, raw: dict[str, Any], workspace: Path | None
         entry.notes.append(f"envFile {raw['envFile']} is not read; copy what it sets into env")
     entry.config = config
     return entry
+
+
+def translate_remote(host: Host, name: str, raw: dict[str, Any], workspace: Path | None) -> Entry:
+    """The host's remote entry ``raw`` as an MCP Tray entry, as :func:`translate` does a
+    command's: ``config`` is None, with the reason in the notes, when MCP Tray cannot
+    reach the server as written."""
+    remote = host.remote(raw)
+    refused = remote.problem or _unfit_address(host, remote.url) or _signs_in(host, raw)
+    if refused:
+        return Entry(name, None, [refused])
+    entry = Entry(name, {})
+    config: dict[str, Any] = {"url": remote.url}
+    if remote.old_sse:
+        config["type"] = "sse"
+    elif urlsplit(remote.url).path.rstrip("/").endswith("/sse"):
+        # Only a guess from the address: the app did not say, and may try both.
+        entry.notes.append(
+            'its address ends in /sse: if it speaks the old HTTP+SSE transport, add "type": '
+            '"sse" to its entry in MCP Tray\'s config'
+        )
+    if remote.headers:
+        config["headers"] = {
+            k: _translate(v, entry, host, workspace) for k, v in remote.headers.items()
+        }
+    entry.config = config
+    return entry
+
+
+def _unfit_address(host: Host, url: str) -> str:
+    """Why MCP Tray cannot take ``url`` as it is ("": it can)."""
+    if (_VARIABLE_OR_BARE if host.bare_variables else _VARIABLE).search(url):
+        return (
+            "its address uses a variable, which MCP Tray does not fill in there "
+            "(only in headers); write the address out in full"
+        )
+    parts = urlsplit(url)
+    keys = [key for key, value in parse_qsl(parts.query) if looks_secret(key, value)]
+    if parts.password or keys:
+        where = f"{keys[0]}=" if keys else "a password"
+        return (
+            f"its address holds a key ({where}), which MCP Tray would have to copy into its "
+            "config, and it keeps keys only in the keyring; ask the service for a way to send "
+            "it in a header"
+        )
+    return ""
+
+
+def _signs_in(host: Host, raw: dict[str, Any]) -> str:
+    """Why an entry set up to sign in through the app (OAuth) stays there ("": it is not)."""
+    if "oauth" in raw or "authProviderType" in raw:
+        return f"it signs you in through {host.title}, which MCP Tray cannot do yet"
+    return ""
 
 
 def _translate(value: str, entry: Entry, host: Host, workspace: Path | None) -> str:

@@ -1,6 +1,7 @@
 """Pointing an app at MCP Tray (connect) and back (disconnect).
 
-``connect`` rewrites each server the app shares with MCP Tray's config to
+``connect`` rewrites each server the app shares with MCP Tray's config (a
+command it runs, or a remote server it reaches) to
 ``{"command": "/abs/path/mcp-tray", "args": ["attach", NAME]}`` (VS Code adds
 ``"type": "stdio"``, Zed ``"source": "custom"``), editing only those values,
 atomically, with a backup. It keeps the app's original file and what it
@@ -44,7 +45,7 @@ from app.core.jsontext.locate import KeyPath
 from app.core.paths import Paths
 from app.core.secrets import KeyringUnavailable, SecretStore
 from app.hosts.host import Host, HostError, NotAConfigFile, read_config_file
-from app.hosts.importing import host_entries, our_config, read_host_config
+from app.hosts.importing import host_entries, our_config, read_host_config, same_server
 from app.hosts.registry import HOSTS
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def connect(
     the servers MCP Tray runs that it has none of the same name of (:func:`to_give`).
 
     A server counts as shared when MCP Tray's entry of that name runs the same
-    command; one that merely has the same name is left alone, and said. With
+    command, or reaches the same address for a remote one; one that merely has
+    the same name is left alone, and said. With
     ``http`` the host gets the server's URL and the bearer token (turning the
     HTTP endpoint on if it was off) instead of the ``attach`` command; ``store``
     is where the token is kept (the system keyring unless given).
@@ -89,7 +91,7 @@ def connect(
         if mine is None or not isinstance(raw, dict):
             continue
         if attaches(host, entry.name, raw) or (
-            entry.config is not None and mine.command == entry.config["command"]
+            entry.config is not None and same_server(mine, entry.config)
         ):
             ours.add(entry.name)
         elif entry.config is not None:

@@ -3,8 +3,9 @@
 This is what the tray's "Connect an app…" shows: each host whose config
 file exists at its usual place, and each file the user pointed it at, with
 every server it lists and whether that server already goes through MCP Tray.
-:func:`connect_app` is the one click: import the app's stdio servers (the
-new ones), then connect it; :func:`disconnect_app` undoes the connect.
+:func:`connect_app` is the one click: import the app's servers (the new
+ones, remote ones too), then connect it; :func:`disconnect_app` undoes the
+connect.
 
 Everything a person reads in that dialog is worded here, without Qt: how
 each server runs, what Connect and Disconnect changed, and each failure as
@@ -52,7 +53,7 @@ _UNTRANSLATABLE = re.compile(r"cannot translate (\$\{[^}]*\}): MCP Tray has no e
 class Route(Enum):
     THROUGH_TRAY = "through MCP Tray"
     STARTS_ITSELF = "the app starts it itself"
-    REMOTE = "a remote server"
+    REMOTE = "the app connects to a remote server itself"
     UNUSABLE = "cannot go through MCP Tray"
 
 
@@ -74,8 +75,8 @@ class FoundApp:
 
     @property
     def can_connect(self) -> bool:
-        starts_itself = any(s.route is Route.STARTS_ITSELF for s in self.servers)
-        return not self.problem and (starts_itself or bool(self.to_give))
+        its_own = any(s.route in (Route.STARTS_ITSELF, Route.REMOTE) for s in self.servers)
+        return not self.problem and (its_own or bool(self.to_give))
 
     def named(self, route: Route) -> list[str]:
         return [server.name for server in self.servers if server.route is route]
@@ -86,7 +87,7 @@ class FoundApp:
         return {
             Route.THROUGH_TRAY: "runs in MCP Tray",
             Route.STARTS_ITSELF: f"{title} starts it itself",
-            Route.REMOTE: f"a remote server; {title} reaches it directly",
+            Route.REMOTE: f"a remote server {title} connects to itself",
             Route.UNUSABLE: f"stays with {title}: {server.why}",
         }[server.route]
 
@@ -241,12 +242,12 @@ def news(before: Sequence[FoundApp], after: Sequence[FoundApp]) -> str:
 
 
 def _route(host: Host, entry: importing.Entry, raw: Any) -> tuple[Route, str]:
-    if isinstance(raw, dict) and host.is_remote(raw):
-        return Route.REMOTE, ""
     if entry.config is None:
         return Route.UNUSABLE, "; ".join(_reason(host, n) for n in entry.notes if "`" not in n)
     if linking.attaches(host, entry.name, raw):
         return Route.THROUGH_TRAY, ""
+    if host.is_remote(raw):
+        return Route.REMOTE, ""
     return Route.STARTS_ITSELF, ""
 
 
@@ -287,7 +288,7 @@ def _placed(host: Host, path: Path) -> bool:
 
 
 def connect_app(app: FoundApp, paths: Paths, *, store: SecretStore | None = None) -> str:
-    """Import the app's new stdio servers, then connect it; what changed, for the user.
+    """Import the app's new servers, then connect it; what changed, for the user.
 
     Raises HostError saying what happened and what to do. Reads and writes files and the
     keyring: call it off the loop.
@@ -337,31 +338,23 @@ def _connected(
 
 def _left_as_they_are(app: FoundApp, plan: importing.ImportPlan, paths: Paths) -> list[str]:
     """One sentence per reason the app's other servers were not changed."""
-    title = app.host.title
     ours = _ours(paths)
     reasons: dict[str, list[str]] = {}
     for server in app.servers:
-        if server.route is Route.REMOTE:
-            reasons.setdefault("", []).append(server.name)
-        elif server.route is Route.UNUSABLE:
+        if server.route is Route.UNUSABLE:
             reasons.setdefault(server.why, []).append(server.name)
-        elif server.route is Route.STARTS_ITSELF:
+        elif server.route in (Route.STARTS_ITSELF, Route.REMOTE):
             if server.name in ours:
                 why = f"MCP Tray already has a different server called {server.name}"
             else:
                 details = _not_imported(plan, server.name)
-                why = "MCP Tray cannot run it as written" + (f" ({details})" if details else "")
+                run = "reach" if server.route is Route.REMOTE else "run"
+                why = f"MCP Tray cannot {run} it as written" + (f" ({details})" if details else "")
             reasons.setdefault(why, []).append(server.name)
     said = []
     for why, names in reasons.items():
         one = len(names) == 1
-        if not why:
-            said.append(
-                f"{_and(names)} {'is a remote server' if one else 'are remote servers'}; "
-                f"{title} still reaches {'it' if one else 'them'} directly."
-            )
-        else:
-            said.append(f"{_and(names)} {'stays as it is' if one else 'stay as they are'}: {why}.")
+        said.append(f"{_and(names)} {'stays as it is' if one else 'stay as they are'}: {why}.")
     return said
 
 

@@ -21,16 +21,24 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "ghp_Fx4kL9mQ2wR7tY1uI8oP3aS6dG0hJ5zX2cV7"  # the fixtures' token, valid nowhere
 EMPTY_CONFIG = '{\n  "mcpServers": {}\n}\n'
 
-# What importing each fixture does: servers imported, servers refused as remote,
-# and what the imported "github" entry's token becomes.
+# What importing each fixture brings in: the servers it runs, the remote ones (as
+# MCP Tray's entries), and what the imported "github" entry's token becomes.
 EXPECTED = {
-    "claude-desktop": ({"filesystem", "github"}, set()),
-    "claude-code": ({"github", "time"}, {"sentry"}),
-    "cursor": ({"github", "time"}, {"context7"}),
-    "vscode": ({"github", "time"}, {"fetch"}),
-    "windsurf": ({"github", "time"}, {"figma"}),
-    "zed": ({"github", "time"}, {"linear"}),
-    "gemini": ({"github", "time"}, {"docs"}),
+    "claude-desktop": ({"filesystem", "github"}, {}),
+    "claude-code": ({"github", "time"}, {"sentry": {"url": "https://mcp.sentry.dev/mcp"}}),
+    "cursor": ({"github", "time"}, {"context7": {"url": "https://mcp.context7.com/mcp"}}),
+    "vscode": ({"github", "time"}, {"fetch": {"url": "https://remote.mcpservers.org/fetch/mcp"}}),
+    "windsurf": ({"github", "time"}, {"figma": {"url": "https://mcp.figma.example/mcp"}}),
+    "zed": ({"github", "time"}, {"linear": {"url": "https://mcp.linear.app/mcp"}}),
+    "gemini": (
+        {"github", "time"},
+        {
+            "docs": {
+                "url": "https://docs.example.com/mcp",
+                "headers": {"Authorization": "Bearer ${env:DOCS_TOKEN}"},  # Gemini's $DOCS_TOKEN
+            }
+        },
+    ),
 }
 GITHUB_TOKEN_BECOMES = {name: "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" for name in EXPECTED} | {
     "vscode": "${secret:github-token}"
@@ -67,14 +75,14 @@ def test_a_dry_run_lists_every_server_and_changes_nothing(
         host, host_file, paths, dry_run=True, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    imported, remote = EXPECTED[host.name]
-    assert set(plan.added) == imported
-    assert len(plan.lines) == len(imported | remote)
+    local, remote = EXPECTED[host.name]
+    assert set(plan.added) == local | set(remote)
+    assert len(plan.lines) == len(local | set(remote))
     assert paths.config_file.read_text() == EMPTY_CONFIG
     assert keyring.entries == {}
 
 
-def test_import_adds_the_stdio_servers_moves_tokens_and_reports_remote_ones(
+def test_import_adds_every_server_remote_ones_too_and_moves_tokens(
     host: Host, host_file: Path, paths: Paths
 ) -> None:
     keyring = MemoryKeyring()
@@ -84,9 +92,9 @@ def test_import_adds_the_stdio_servers_moves_tokens_and_reports_remote_ones(
         host, host_file, paths, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    imported, remote = EXPECTED[host.name]
+    local, remote = EXPECTED[host.name]
     ours = json.loads(paths.config_file.read_text())["mcpServers"]
-    assert set(ours) == imported
+    assert set(ours) == local | set(remote)
     github = ours["github"]
     assert github["command"] == "npx"
     assert github["args"] == ["-y", "@modelcontextprotocol/server-github"]
@@ -94,10 +102,9 @@ def test_import_adds_the_stdio_servers_moves_tokens_and_reports_remote_ones(
     assert TOKEN not in paths.config_file.read_text()
     moved = {("mcp-tray/github", "GITHUB_PERSONAL_ACCESS_TOKEN"): TOKEN}
     assert keyring.entries == ({} if host.name == "vscode" else moved)
-    for name in remote:
-        assert f"{name}: not imported: a remote (HTTP/SSE) server: MCP Tray runs local" in (
-            "\n".join(plan.lines)
-        )
+    for name, entry in remote.items():
+        assert ours[name] == entry
+        assert f"{name}: imported" in plan.lines
     assert host_file.read_bytes() == original  # import reads the app's file, never writes it
 
 
@@ -139,16 +146,15 @@ def test_connect_is_idempotent_and_disconnect_restores_every_byte(
     unchanged = host_file.read_bytes()
     undone = disconnect(host, host_file, paths)
 
-    imported, remote = EXPECTED[host.name]
-    assert set(connected.changed) == imported
-    for name in imported:
+    local, remote = EXPECTED[host.name]
+    assert set(connected.changed) == local | set(remote)
+    for name in local | set(remote):
         entry = host.servers(after)[name]
         command, args = attach_command(name)
         assert entry == host.attach_entry(command, args, previous=host.servers(before)[name])
         assert "env" not in entry  # the token now reaches the server from the keyring
+        assert "headers" not in entry and host.url_of(entry) is None
     assert TOKEN not in written.decode()
-    for name in remote:
-        assert host.servers(after)[name] == host.servers(before)[name]
     assert {k: v for k, v in after.items() if k != host.key} == {
         k: v for k, v in before.items() if k != host.key
     }
@@ -233,9 +239,9 @@ def test_connect_http_gives_each_app_urls_and_the_token(
     token = keyring.entries[("mcp-tray/_http", "token")]
     http_settings = json.loads(paths.config_file.read_text())["http"]
     assert http_settings == {"enabled": True}  # turned on, at the default port
-    imported, _remote = EXPECTED[host.name]
-    assert set(connected.changed) == imported
-    for name in imported:
+    local, remote = EXPECTED[host.name]
+    assert set(connected.changed) == local | set(remote)
+    for name in local | set(remote):
         entry = host.servers(after)[name]
         url = entry[URL_KEY.get(host.name, "url")]
         assert url == f"http://127.0.0.1:47821/servers/{name}/mcp"

@@ -34,7 +34,7 @@ def host_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_import_copies_stdio_servers_moves_the_token_and_reports_the_rest(
+def test_import_copies_the_servers_moves_the_token_and_reports_the_rest(
     tray_home: Path,
     tmp_path: Path,
     secret_service: dict[str, str],
@@ -56,9 +56,10 @@ def test_import_copies_stdio_servers_moves_the_token_and_reports_the_rest(
     assert "github: imported; secret(s) GITHUB_PERSONAL_ACCESS_TOKEN go to the keyring" in (
         done.stdout
     )
-    assert "linear: not imported: a remote (HTTP/SSE) server" in done.stdout
+    assert "linear: imported" in done.stdout
     ours = json.loads((tray_home / "config.json").read_text())["mcpServers"]
-    assert sorted(ours) == ["github", "notes"]
+    assert sorted(ours) == ["github", "linear", "notes"]
+    assert ours["linear"] == {"url": "https://mcp.linear.app/sse"}
     assert ours["github"]["env"] == {
         "GITHUB_PERSONAL_ACCESS_TOKEN": "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}"
     }
