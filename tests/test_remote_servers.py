@@ -119,11 +119,12 @@ async def test_headers_carry_a_key_and_a_refused_one_is_said_in_plain_words(
         rows = states(hub)
         status = json.dumps(hub.status())
         lines = "\n".join(hub.lines)
-        logs = "\n".join(p.read_text() for p in (hub.home / "logs").glob("*.log"))
+        logs = "\n".join(p.read_text() for p in (hub.home / "logs").rglob("*.log"))
 
     assert rows["keyed"] == ("running", None)
     assert rows["wrong-key"][1] is not None and "refused the key" in rows["wrong-key"][1]
     assert rows["no-key"][1] is not None and "asks to sign in" in rows["no-key"][1]
+    assert "Connecting to" in logs  # the servers' logs were read, not just the hub's
     assert KEY not in status and KEY not in lines and KEY not in logs
 
 
@@ -148,9 +149,11 @@ async def test_an_unreachable_address_is_said_and_disturbs_no_other_server(
             assert text(await client.call_tool("echo", {"text": "ok"})) == "ok"
 
 
-async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path) -> None:
+@pytest.mark.parametrize("said", [True, False], ids=["type-sse", "found"])
+async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path, said: bool) -> None:
+    # Without "type", Streamable HTTP is tried first: its POST finds no endpoint (405).
     port = free_port()
-    entry = {"type": "sse", "url": f"http://127.0.0.1:{port}/sse"}
+    entry = {"url": f"http://127.0.0.1:{port}/sse", **({"type": "sse"} if said else {})}
     with (
         remote_server(tmp_path / "remote", port, "--sse"),
         hub_for(tmp_path / "home", {"old": entry}) as hub,
@@ -158,3 +161,6 @@ async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path) -> N
         hub.wait_for_line(r"old is running")
         async with attached(hub.home, "old") as client:
             assert text(await client.call_tool("echo", {"text": "sse"})) == "sse"
+        log = (hub.home / "logs" / "servers" / "old.log").read_text()
+
+    assert ("trying the older HTTP+SSE transport" in log) is not said

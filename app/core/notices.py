@@ -384,9 +384,7 @@ def _crash_loop(event: ServerStateChanged, crash: ServerExited | None) -> Notice
     return Notice(
         kind=NoticeKind.CRASH_LOOP,
         server=event.server,
-        title=f"{event.server} cannot be reached"
-        if event.remote
-        else f"{event.server} keeps crashing",
+        title=f"{event.server} can't connect" if event.remote else f"{event.server} keeps crashing",
         body=_with_last_line(f"{what} {PAUSED}", crash),
     )
 

@@ -100,7 +100,10 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     ),
     (
         re.compile(r"could not be reached"),
-        lambda m: "MCP Tray cannot reach it; check that this computer is online.",
+        lambda m: (
+            "Nothing answers at its address: the server may be down, the address "
+            "wrong, or this computer offline."
+        ),
     ),
     (re.compile(r"lost its connection"), lambda m: "Its connection was lost."),
     (re.compile(r"refused to connect \(HTTP"), lambda m: "It refused the connection."),

@@ -141,6 +141,19 @@ _WHY_NOT = {  # why a state greys its run buttons; "{name}": the server
 }
 
 
+# The same for a remote server, where it differs: it connects rather than starts.
+_WHY_NOT_REMOTE = {
+    State.STARTING: "{name} is connecting.",
+    State.BACKOFF: "{name} tries to connect again in a moment; Restart now does it at once.",
+    State.CRASH_LOOP: "{name} is paused after failing to connect; Try again tries now.",
+}
+
+
+def _why_not(row: ServerStatus) -> str:
+    remote = _WHY_NOT_REMOTE.get(row.state) if row.remote else None
+    return remote or _WHY_NOT[row.state]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Button:
     """One of the window's buttons for the selected server, in a place of its own."""
@@ -163,7 +176,7 @@ def server_buttons(row: ServerStatus | None, *, uses_secrets: bool) -> list[Butt
     buttons = []
     for place, text in PLACES.items():
         verb, label = allowed.get(place, ("", text))
-        why = "" if verb else NO_SECRETS if place == SECRET else _WHY_NOT[row.state]
+        why = "" if verb else NO_SECRETS if place == SECRET else _why_not(row)
         buttons.append(Button(place=place, text=label, verb=verb, why=why.format(name=row.name)))
     return buttons
 
@@ -227,6 +240,8 @@ def _needs(row: ServerStatus) -> str:
     if row.state is State.NEEDS_PROGRAM:
         words = look(row).words  # "Needs Node.js", or "Needs a program" for one unknown
         return words[0].lower() + words[1:]
+    if row.remote and row.state is State.CRASH_LOOP:
+        return "can't connect"
     return _NEEDS[row.state]
 
 

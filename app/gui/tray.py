@@ -114,6 +114,7 @@ class TrayApp(QObject):
         # Edit per server: the key is the server's name, "" for Add).
         self.server_dialogs: dict[str, AddServerDialog] = {}
         self.remove_dialogs: dict[str, RemoveServerDialog] = {}
+        self.remote_notes: dict[str, QMessageBox] = {}  # Edit… of a remote server, while open
         self.welcome: WelcomeWindow | None = None
         self.config_location: ConfigLocationDialog | None = None
         self.new_key_question: QMessageBox | None = None
@@ -315,6 +316,10 @@ class TrayApp(QObject):
 
     def _remote_edit_note(self, server: str) -> QMessageBox:
         """The Edit window has no place yet for a remote server's address and headers."""
+        note = self.remote_notes.get(server)
+        if note is not None:
+            _bring_forward(note)
+            return note
         note = QMessageBox(
             QMessageBox.Icon.Information,
             f"Change {server}",
@@ -325,9 +330,10 @@ class TrayApp(QObject):
         note.setDefaultButton(note.addButton(QMessageBox.StandardButton.Close))
         note.buttonClicked.connect(lambda pressed: self.open_config() if pressed is opens else None)
         note.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        note.show()  # not exec(): the loop keeps running
-        note.raise_()
-        note.activateWindow()
+        # Held here until closed: Qt deletes a window nothing refers to.
+        note.destroyed.connect(lambda: self.remote_notes.pop(server, None))
+        self.remote_notes[server] = note
+        _bring_forward(note)
         return note
 
     def _server_dialog(self, server: str) -> AddServerDialog:

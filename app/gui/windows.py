@@ -294,6 +294,10 @@ def _details(row: ServerStatus, secrets: Sequence[str]) -> str:
     if found is not None:
         lines.append(found.sentences())
     facts = []
+    if row.url is not None:
+        facts.append(f"address {row.url}")
+        if row.failure is not None:
+            facts.append(f"last error: {row.failure.phrase}")  # its HTTP status, say
     if row.pid is not None:
         facts.append(f"process {row.pid}")
     if row.restarts:

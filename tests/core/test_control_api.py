@@ -42,7 +42,7 @@ STATUS_FIELDS = {
     "last_error",
     "stopped_by_user",
     "missing_program",
-    "remote",
+    "url",
 }
 SERVING = re.compile(r"flaky server (\d+) serving")
 
@@ -133,7 +133,7 @@ async def test_status_rows_have_exactly_the_documented_fields(start_hub) -> None
         assert row["last_exit"] is None
         assert row["last_error"] is None
         assert row["stopped_by_user"] is False
-        assert row["remote"] is False
+        assert row["url"] is None
     assert rows[0]["pid"] != rows[1]["pid"]
 
 

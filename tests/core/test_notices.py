@@ -159,8 +159,8 @@ async def test_a_remote_server_that_cannot_be_reached_is_told_so_not_as_a_crash(
     bus.publish(dataclasses.replace(state("web", "running", "starting"), remote=True))
 
     parked, recovered = desktop.shown
-    assert parked.title == "web cannot be reached"
-    assert parked.body.startswith("MCP Tray cannot reach it; check that this computer is online.")
+    assert parked.title == "web can't connect"
+    assert parked.body.startswith("Nothing answers at its address: the server may be down")
     assert recovered.body == "It could not be reached for a while."
 
 

@@ -23,7 +23,7 @@ from app.core.problems import config_error_line, plain, problem, secret_progress
 from app.core.supervise.failure import Failure
 from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
-from app.core.supervise.status import ServerStatus
+from app.core.supervise.status import ServerStatus, shown_address
 from app.core.traymenu import (
     NEW_KEY,
     OPEN_CONFIG,
@@ -163,7 +163,8 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
     [
         (
             "could not be reached (cannot connect: All connection attempts failed)",
-            "MCP Tray cannot reach it; check that this computer is online.",
+            "Nothing answers at its address: the server may be down, the address wrong, or "
+            "this computer offline.",
         ),
         ("lost its connection (the server ended its session)", "Its connection was lost."),
         (
@@ -183,14 +184,29 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
 def test_a_remote_server_that_cannot_be_used_says_why_without_http_words(
     error: str, what: str
 ) -> None:
-    paused = row(State.CRASH_LOOP, failure=Failure.from_text(error), remote=True)
+    url = "https://mcp.example.com/mcp"
+    paused = row(State.CRASH_LOOP, failure=Failure.from_text(error), url=url)
     found = problem(paused)
 
     assert found is not None and found.what == what
     assert not JARGON.search(found.sentences()) and "HTTP" not in found.sentences()
     assert look(paused).words == "Can't connect — paused"
-    assert look(row(State.STARTING, remote=True)).words == "Connecting…"
-    assert look(row(State.BACKOFF, remote=True)).words == "Offline — trying again…"
+    assert look(row(State.STARTING, url=url)).words == "Connecting…"
+    assert look(row(State.BACKOFF, url=url)).words == "Offline — trying again…"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://mcp.example.com/mcp", "https://mcp.example.com/mcp"),
+        (
+            "https://ada:pw@mcp.example.com:8443/mcp?key=abc#top",
+            "https://mcp.example.com:8443/mcp?…",
+        ),
+    ],
+)
+def test_a_remote_servers_address_is_shown_without_what_may_be_a_key(url: str, shown: str) -> None:
+    assert shown_address(url) == shown
 
 
 def test_the_last_thing_a_server_said_is_kept_apart_from_the_sentence() -> None:

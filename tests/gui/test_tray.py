@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import re
@@ -15,7 +16,13 @@ import pytest
 from keyring.backends import SecretService
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
-from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QPushButton
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+)
 
 from app.core.events import ConfigApplied, ConfigProblem, ServerStateChanged
 from app.core.notices import Notice, NoticeKind
@@ -551,7 +558,7 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
     async def break_then_fix() -> tuple[list[str], str, bool]:
         await running.events.wait_for_state("running")
         mark = len(running.events.events)
-        config.write_text('{"mcpServers": {"demo": {"comand": "x"}}}')
+        config.write_text('{"mcpServers": {"demo": {"command": ""}}}')
         await running.events.wait_for(lambda e: isinstance(e, ConfigProblem), after=mark)
         top = [a.text() for a in running.tray.menu.actions()[:5]]
         banner = running.tray.window.config_banner
@@ -566,7 +573,7 @@ def test_a_config_mistake_shows_at_the_top_of_the_menu_and_as_a_banner_until_fix
 
     assert top[1] == "1 needs you"
     assert top[2].startswith("The config file has a mistake in config.json, line 1, column")
-    assert top[3] == 'mcpServers.demo: missing required key "command"'  # on a line of its own
+    assert top[3] == "mcpServers.demo.command: must not be empty"  # on a line of its own
     assert top[4] == "Open config to fix it"
     assert banner_shown and "line 1, column" in banner_text and "keep running" in banner_text
     assert running.tray.open_url.opened == [str(config)]  # by the banner's Open config
@@ -598,6 +605,24 @@ def test_open_config_falls_back_to_showing_where_the_file_is(
     copy.click()
     assert QGuiApplication.clipboard().text() == str(tray_home / "config.json")
     shown.close()
+
+
+def test_edit_of_a_remote_server_points_to_the_config_file_and_stays_until_closed(
+    start_tray: Any, tray_loop: TrayLoop, tray_home: Path
+) -> None:
+    running: RunningTray = start_tray({"web": {"url": "http://127.0.0.1:1/mcp"}})
+
+    async def edit() -> None:
+        running.menu_action("web", "Edit…").trigger()
+        gc.collect()  # nothing but the tray holds the note
+
+    tray_loop.run(edit)
+
+    (note,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    assert note.isVisible() and "config file" in note.text()
+    opens = next(b for b in note.buttons() if b.text() == "Open config file")
+    opens.click()
+    assert running.tray.open_url.opened == [str(tray_home / "config.json")]
 
 
 def test_open_config_falls_back_to_a_text_editor_when_no_program_opens_json(

@@ -103,6 +103,7 @@ LOG_WORDS = frozenset(
         "something",
         "starting",
         "stopping",
+        "streamable",
         "subscribe",
         "subscribing",
         "subscription",

@@ -21,6 +21,9 @@ from collections.abc import Sequence
 RUNNING = "Running."
 TRYING_AGAIN = "Trying again."
 KEPT_STOPPED = "Not started, because you stopped it. It stays stopped until you start it."
+TRYING_OLD_TRANSPORT = (
+    "No Streamable HTTP endpoint at that address; trying the older HTTP+SSE transport."
+)
 
 
 def started(pid: int | None) -> str:

@@ -48,6 +48,7 @@ from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import StartFailure
 from app.core.supervise.run import Outcome, RunOwner, ServerRun, Wiring
+from app.core.supervise.status import shown_address
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class HttpLink:
         # session): those are sent again to the next connection, even a tools/call.
         self.unread_from: int | None = None
         self.refusal: httpx2.Response | None = None  # the last error status it answered
+        self.was_ready = False  # the handshake succeeded on it
         self._session_gone = False  # a request in its session was answered 404
         self.session_id: str | None = None  # the server's, to end it when the hub lets go
 
@@ -208,27 +210,44 @@ class RemoteRun(ServerRun):
         except StartFailure as failure:
             return self._cannot_start(str(failure))
         except MissingValues as missing:
-            if not missing.secrets:
-                owner.note(lifecycle.cannot_start(str(missing)))
-            return Outcome(
-                failure=Failure(phrase=str(missing)),
-                uptime_s=0,
-                deterministic=True,
-                missing_secrets=missing.secrets,
-            )
+            return self._missing(missing)
         owner.count_spawn()
         assert owner.config.url is not None
-        owner.note(lifecycle.connecting(owner.config.url))
+        owner.note(lifecycle.connecting(shown_address(owner.config.url) or ""))
+        outcome, link = await self._attempt(headers, old_transport=owner.config.old_sse_transport)
+        if self._may_speak_the_old_transport(link):
+            owner.note(lifecycle.TRYING_OLD_TRANSPORT)
+            old, link = await self._attempt(headers, old_transport=True)
+            if link.was_ready:  # else the first refusal says more ("no MCP server there")
+                return old
+        return outcome
+
+    async def _attempt(
+        self, headers: dict[str, str], *, old_transport: bool
+    ) -> tuple[Outcome, HttpLink]:
         link = self._link = HttpLink(self.name)
         started = time.monotonic()
         try:
-            async with self._connected(link, headers):
-                return await self._serve_link(link, started)
+            async with self._connected(link, headers, old_transport=old_transport):
+                return await self._serve_link(link, started), link
         except Exception as error:  # the SDK's transport failed as it opened or closed
             link.end(_reason(error))
-            return self._lost(link, started)
+            return self._lost(link, started), link
         finally:
             self._ended(link)
+
+    def _may_speak_the_old_transport(self, link: HttpLink) -> bool:
+        """Whether to try HTTP+SSE after Streamable HTTP failed: the entry names no
+        transport and the first POST found no endpoint (404, 405), as the spec's
+        backwards-compatibility section says a client should."""
+        config, refusal = self._owner.config, link.refusal
+        return (
+            config.type is None
+            and not link.was_ready
+            and not self._owner.interrupted()
+            and refusal is not None
+            and refusal.status_code in (404, 405)
+        )
 
     async def _handshake(self, session: BackendSession) -> str | None:
         failure = await super()._handshake(session)
@@ -242,11 +261,13 @@ class RemoteRun(ServerRun):
             self._link.end("MCP Tray let it go")
 
     @contextlib.asynccontextmanager
-    async def _connected(self, link: HttpLink, headers: dict[str, str]) -> AsyncIterator[None]:
+    async def _connected(
+        self, link: HttpLink, headers: dict[str, str], *, old_transport: bool
+    ) -> AsyncIterator[None]:
         config = self._owner.config
         assert config.url is not None
         async with contextlib.AsyncExitStack() as stack:
-            if config.old_sse_transport:
+            if old_transport:
                 streams = await stack.enter_async_context(sse_client(config.url, headers=headers))
             else:
                 http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
@@ -271,7 +292,8 @@ class RemoteRun(ServerRun):
             failure = await self._until_lost(link, self._handshake(session))
             if failure is not None or self._owner.interrupted():
                 return Outcome(failure=failure, uptime_s=time.monotonic() - started)
-            ready_at = self._became_ready(f"at {self._owner.config.url}")
+            ready_at = self._became_ready(f"at {shown_address(self._owner.config.url)}")
+            link.was_ready = True
             failure = await self._until_lost(link, self._health(session))
             return Outcome(failure=failure, uptime_s=time.monotonic() - ready_at)
         finally:

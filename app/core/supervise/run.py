@@ -361,14 +361,7 @@ class ServerRun:
             # ran, so a Retry that still finds none is not a restart.
             resolve_command(spec)
         except MissingValues as missing:
-            if not missing.secrets:  # a missing secret has a line of its own: waiting for it
-                self._owner.note(lifecycle.cannot_start(str(missing)))
-            return Outcome(
-                failure=Failure(phrase=str(missing)),
-                uptime_s=0,
-                deterministic=True,
-                missing_secrets=missing.secrets,
-            )
+            return self._missing(missing)
         except ProgramMissing as missing:
             return self._program_missing(missing.program)
         except StartFailure as failure:
@@ -383,6 +376,17 @@ class ServerRun:
             args=tuple(args),
             env={**self._wiring.base_env, **env},
             cwd=config.resolved_cwd(),
+        )
+
+    def _missing(self, missing: MissingValues) -> Outcome:
+        """A secret or variable its config uses is not there: it waits for it."""
+        if not missing.secrets:  # a missing secret has a line of its own: waiting for it
+            self._owner.note(lifecycle.cannot_start(str(missing)))
+        return Outcome(
+            failure=Failure(phrase=str(missing)),
+            uptime_s=0,
+            deterministic=True,
+            missing_secrets=missing.secrets,
         )
 
     def _cannot_start(self, error: str, *, reason: str | None = None) -> Outcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
@@ -27,7 +28,7 @@ class ServerStatus:
     last_exit: int | None = None  # exit status; negative: killed by that signal number
     failure: Failure | None = None  # how its last run failed; None once it runs
     stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
-    remote: bool = False  # reached over the network: it connects rather than starts
+    url: str | None = None  # a remote server's address (shown_address): it connects, not starts
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -41,7 +42,7 @@ class ServerStatus:
             "stopped_by_user": self.stopped_by_user,
             # needs-program: the command it is started with ("npx"), for words naming it
             "missing_program": self.failure.missing_program if self.failure else None,
-            "remote": self.remote,
+            "url": self.url,
         }
 
     @classmethod
@@ -66,5 +67,21 @@ class ServerStatus:
             last_exit=last_exit,
             failure=failure,
             stopped_by_user=bool(row.get("stopped_by_user")),
-            remote=bool(row.get("remote")),
+            url=row.get("url"),
         )
+
+    @property
+    def remote(self) -> bool:
+        """Whether it is reached over the network."""
+        return self.url is not None
+
+
+def shown_address(url: str | None) -> str | None:
+    """A remote server's address as status shows it: without a user name, password or
+    query, where some services put their key ("https://mcp.example.com/mcp?…")."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))

@@ -48,7 +48,7 @@ from app.core.supervise.run import (
     as_written,
 )
 from app.core.supervise.states import RUN, Goal, State, Trigger, Wish, transition
-from app.core.supervise.status import ServerStatus
+from app.core.supervise.status import ServerStatus, shown_address
 from app.core.supervise.stderr import ServerLog
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class Supervisor:
             last_exit=_returncode(self.last_exit),
             failure=self.failure,
             stopped_by_user=self.stopped_by_user,
-            remote=self.config.remote,
+            url=shown_address(self.config.url),
         )
 
     @property
