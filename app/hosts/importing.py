@@ -274,19 +274,15 @@ def translate_remote(host: Host, name: str, raw: dict[str, Any], workspace: Path
     command's: ``config`` is None, with the reason in the notes, when MCP Tray cannot
     reach the server as written."""
     remote = host.remote(raw)
-    refused = remote.problem or _unfit_address(host, remote.url) or _signs_in(host, raw)
+    refused = (
+        remote.problem or _unfit_address(host, remote.url) or _signs_in(host, raw, remote.headers)
+    )
     if refused:
         return Entry(name, None, [refused])
     entry = Entry(name, {})
     config: dict[str, Any] = {"url": remote.url}
     if remote.old_sse:
-        config["type"] = "sse"
-    elif urlsplit(remote.url).path.rstrip("/").endswith("/sse"):
-        # Only a guess from the address: the app did not say, and may try both.
-        entry.notes.append(
-            'its address ends in /sse: if it speaks the old HTTP+SSE transport, add "type": '
-            '"sse" to its entry in MCP Tray\'s config'
-        )
+        config["type"] = "sse"  # else the hub tries Streamable HTTP, then the old transport
     if remote.headers:
         config["headers"] = {
             k: _translate(v, entry, host, workspace) for k, v in remote.headers.items()
@@ -314,10 +310,20 @@ def _unfit_address(host: Host, url: str) -> str:
     return ""
 
 
-def _signs_in(host: Host, raw: dict[str, Any]) -> str:
-    """Why an entry set up to sign in through the app (OAuth) stays there ("": it is not)."""
+def _signs_in(host: Host, raw: dict[str, Any], headers: dict[str, str]) -> str:
+    """Why an entry that signs in through the app (OAuth) stays there ("": it does not).
+
+    One without headers is taken to: most remote servers want a key or a sign-in, and
+    one that signs in through the app would stop working once it went through MCP Tray,
+    which cannot sign in yet. Left with the app, it goes on working as before.
+    """
     if "oauth" in raw or "authProviderType" in raw:
         return f"it signs you in through {host.title}, which MCP Tray cannot do yet"
+    if not headers:
+        return (
+            f"it sends no key, so {host.title} probably signs you in to it, which MCP Tray "
+            "cannot do yet"
+        )
     return ""
 
 

@@ -147,7 +147,8 @@ def test_connecting_then_disconnecting_cursor_says_what_changed_in_plain_words(
 
     assert connected == (
         f"Cursor now reaches 2 servers through MCP Tray: github, memory. {CURSOR.restart}\n"
-        "docs is a remote server; Cursor still reaches it directly."
+        "docs stays as it is: it sends no key, so Cursor probably signs you in to it, which "
+        "MCP Tray cannot do yet."
     )
     assert tray.reloads == [["github", "memory"]]  # after the import: the new servers start
     assert disconnected == (

@@ -22,14 +22,15 @@ TOKEN = "ghp_Fx4kL9mQ2wR7tY1uI8oP3aS6dG0hJ5zX2cV7"  # the fixtures' token, valid
 EMPTY_CONFIG = '{\n  "mcpServers": {}\n}\n'
 
 # What importing each fixture brings in: the servers it runs, the remote ones (as
-# MCP Tray's entries), and what the imported "github" entry's token becomes.
+# MCP Tray's entries), and the remote ones that stay with the app (they send no key,
+# so the app probably signs in to them, which MCP Tray cannot do yet).
 EXPECTED = {
-    "claude-desktop": ({"filesystem", "github"}, {}),
-    "claude-code": ({"github", "time"}, {"sentry": {"url": "https://mcp.sentry.dev/mcp"}}),
-    "cursor": ({"github", "time"}, {"context7": {"url": "https://mcp.context7.com/mcp"}}),
-    "vscode": ({"github", "time"}, {"fetch": {"url": "https://remote.mcpservers.org/fetch/mcp"}}),
-    "windsurf": ({"github", "time"}, {"figma": {"url": "https://mcp.figma.example/mcp"}}),
-    "zed": ({"github", "time"}, {"linear": {"url": "https://mcp.linear.app/mcp"}}),
+    "claude-desktop": ({"filesystem", "github"}, {}, set()),
+    "claude-code": ({"github", "time"}, {}, {"sentry"}),
+    "cursor": ({"github", "time"}, {}, {"context7"}),
+    "vscode": ({"github", "time"}, {}, {"fetch"}),
+    "windsurf": ({"github", "time"}, {}, {"figma"}),
+    "zed": ({"github", "time"}, {}, {"linear"}),
     "gemini": (
         {"github", "time"},
         {
@@ -38,6 +39,7 @@ EXPECTED = {
                 "headers": {"Authorization": "Bearer ${env:DOCS_TOKEN}"},  # Gemini's $DOCS_TOKEN
             }
         },
+        set(),
     ),
 }
 GITHUB_TOKEN_BECOMES = {name: "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" for name in EXPECTED} | {
@@ -75,14 +77,14 @@ def test_a_dry_run_lists_every_server_and_changes_nothing(
         host, host_file, paths, dry_run=True, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    local, remote = EXPECTED[host.name]
+    local, remote, staying = EXPECTED[host.name]
     assert set(plan.added) == local | set(remote)
-    assert len(plan.lines) == len(local | set(remote))
+    assert len(plan.lines) == len(local | set(remote) | staying)
     assert paths.config_file.read_text() == EMPTY_CONFIG
     assert keyring.entries == {}
 
 
-def test_import_adds_every_server_remote_ones_too_and_moves_tokens(
+def test_import_adds_the_servers_remote_ones_with_a_key_too_and_moves_tokens(
     host: Host, host_file: Path, paths: Paths
 ) -> None:
     keyring = MemoryKeyring()
@@ -92,7 +94,7 @@ def test_import_adds_every_server_remote_ones_too_and_moves_tokens(
         host, host_file, paths, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    local, remote = EXPECTED[host.name]
+    local, remote, staying = EXPECTED[host.name]
     ours = json.loads(paths.config_file.read_text())["mcpServers"]
     assert set(ours) == local | set(remote)
     github = ours["github"]
@@ -105,6 +107,10 @@ def test_import_adds_every_server_remote_ones_too_and_moves_tokens(
     for name, entry in remote.items():
         assert ours[name] == entry
         assert f"{name}: imported" in plan.lines
+    for name in staying:
+        assert f"{name}: not imported: it sends no key, so {host.title} probably signs" in (
+            "\n".join(plan.lines)
+        )
     assert host_file.read_bytes() == original  # import reads the app's file, never writes it
 
 
@@ -146,8 +152,10 @@ def test_connect_is_idempotent_and_disconnect_restores_every_byte(
     unchanged = host_file.read_bytes()
     undone = disconnect(host, host_file, paths)
 
-    local, remote = EXPECTED[host.name]
+    local, remote, staying = EXPECTED[host.name]
     assert set(connected.changed) == local | set(remote)
+    for name in staying:
+        assert host.servers(after)[name] == host.servers(before)[name]
     for name in local | set(remote):
         entry = host.servers(after)[name]
         command, args = attach_command(name)
@@ -239,7 +247,7 @@ def test_connect_http_gives_each_app_urls_and_the_token(
     token = keyring.entries[("mcp-tray/_http", "token")]
     http_settings = json.loads(paths.config_file.read_text())["http"]
     assert http_settings == {"enabled": True}  # turned on, at the default port
-    local, remote = EXPECTED[host.name]
+    local, remote, _staying = EXPECTED[host.name]
     assert set(connected.changed) == local | set(remote)
     for name in local | set(remote):
         entry = host.servers(after)[name]

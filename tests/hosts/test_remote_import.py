@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from app.core.jsontext.jsonc import Document
 from app.core.paths import Paths, default_paths
 from app.core.secrets import SecretStore
 from app.hosts import survey
@@ -106,22 +105,25 @@ def test_claude_code_s_http_server_is_imported_with_its_token_in_the_keyring_the
 
 
 URL = "https://mcp.example.com/mcp"
+# A header that is no key: a remote entry without headers stays with its app (it
+# probably signs in there, which MCP Tray cannot do yet).
+TEAM = {"X-Team": "design"}
 
 # Each app's way of writing a remote server, and the entry MCP Tray takes from it.
 SPELLINGS = [
-    ("claude-code", {"type": "http", "url": URL}, {"url": URL}),
+    ("claude-code", {"type": "http", "url": URL, "headers": TEAM}, {"url": URL, "headers": TEAM}),
     (
         "claude-code",
         {"type": "sse", "url": URL, "headers": {"X-Team": "design"}},
         {"url": URL, "type": "sse", "headers": {"X-Team": "design"}},
     ),
-    ("claude-desktop", {"url": URL}, {"url": URL}),
+    ("claude-desktop", {"url": URL, "headers": TEAM}, {"url": URL, "headers": TEAM}),
     (
         "cursor",
         {"url": URL, "headers": {"X-Region": "${env:REGION}"}},
         {"url": URL, "headers": {"X-Region": "${env:REGION}"}},
     ),
-    ("vscode", {"type": "http", "url": URL}, {"url": URL}),
+    ("vscode", {"type": "http", "url": URL, "headers": TEAM}, {"url": URL, "headers": TEAM}),
     (
         "vscode",
         {"type": "sse", "url": URL, "headers": {"Authorization": "Bearer ${input:api-token}"}},
@@ -137,8 +139,9 @@ SPELLINGS = [
         {"httpUrl": URL, "headers": {"X-Region": "$REGION"}, "timeout": 5000},
         {"url": URL, "headers": {"X-Region": "${env:REGION}"}},
     ),
-    ("gemini", {"url": URL}, {"url": URL, "type": "sse"}),  # Gemini's "url" is the old transport
-    ("gemini", {"type": "http", "url": URL}, {"url": URL}),
+    # Gemini's "url" is the old transport
+    ("gemini", {"url": URL, "headers": TEAM}, {"url": URL, "type": "sse", "headers": TEAM}),
+    ("gemini", {"type": "http", "url": URL, "headers": TEAM}, {"url": URL, "headers": TEAM}),
     (
         "zed",
         {"url": URL, "headers": {"X-Team": "design"}},
@@ -178,7 +181,8 @@ def test_a_remote_server_mcp_tray_cannot_reach_as_written_stays_with_the_app_and
         "two-lines": {"url": URL, "headers": {"X-Team": "design\r\nHost: elsewhere"}},
         "keyed": {"url": f"{URL}?api_key={HEADER_TOKEN}"},
         "signs-in": {"type": "http", "url": URL, "oauth": {"clientId": "claude"}},
-        "good": {"url": URL},
+        "no-key": {"url": URL},
+        "good": {"url": URL, "headers": TEAM},
         "time": {"command": "uvx", "args": ["mcp-server-time"]},
     }
     path = app_file(tmp_path, "claude-code", servers)
@@ -198,6 +202,8 @@ def test_a_remote_server_mcp_tray_cannot_reach_as_written_stays_with_the_app_and
         "copy into its config, and it keeps keys only in the keyring; ask the service for a way "
         "to send it in a header",
         "signs-in: not imported: it signs you in through Claude Code, which MCP Tray cannot do yet",
+        "no-key: not imported: it sends no key, so Claude Code probably signs you in to it, "
+        "which MCP Tray cannot do yet",
         "good: imported",
         "time: imported",
     ]
@@ -208,7 +214,9 @@ def test_a_remote_server_mcp_tray_cannot_reach_as_written_stays_with_the_app_and
         server.name: server.why for server in found.servers if server.route is Route.UNUSABLE
     }
     assert unusable["socket"].startswith("its address ws://localhost:9000/mcp is not a web address")
-    assert set(unusable) == {"socket", "listed", "nested", "two-lines", "keyed", "signs-in"}
+    assert set(unusable) == {
+        *("socket", "listed", "nested", "two-lines", "keyed", "signs-in", "no-key")
+    }
     assert connected.changed == ["good", "time"]
     after = json.loads(path.read_text())["mcpServers"]
     for name in unusable:
@@ -219,11 +227,10 @@ def test_a_remote_server_mcp_tray_cannot_reach_as_written_stays_with_the_app_and
 def test_importing_again_says_already_imported_and_a_different_address_is_not_overwritten(
     paths: Paths, store: SecretStore, tmp_path: Path
 ) -> None:
-    path = app_file(tmp_path, "cursor", {"docs": {"url": URL}, "wiki": {"url": URL}})
+    docs, wiki = {"url": URL, "headers": TEAM}, {"url": URL + "/v2", "headers": TEAM}
+    path = app_file(tmp_path, "cursor", {"docs": docs, "wiki": docs})
     import_servers(HOSTS["cursor"], path, paths, store=store)
-    path.write_text(
-        json.dumps({"mcpServers": {"docs": {"url": URL}, "wiki": {"url": URL + "/v2"}}})
-    )
+    path.write_text(json.dumps({"mcpServers": {"docs": docs, "wiki": wiki}}))
 
     again = import_servers(HOSTS["cursor"], path, paths, store=store)
     connected = connect(HOSTS["cursor"], path, paths)
@@ -232,12 +239,12 @@ def test_importing_again_says_already_imported_and_a_different_address_is_not_ov
         "docs: already imported",
         "wiki: MCP Tray has a server of that name; not imported",
     ]
-    assert ours(paths) == {"docs": {"url": URL}, "wiki": {"url": URL}}
+    assert ours(paths) == {"docs": docs, "wiki": docs}
     assert connected.changed == ["docs"]
     assert connected.untouched == [
         "wiki: MCP Tray has a different server of that name; left as it is"
     ]
-    assert json.loads(path.read_text())["mcpServers"]["wiki"] == {"url": URL + "/v2"}
+    assert json.loads(path.read_text())["mcpServers"]["wiki"] == wiki
 
 
 @pytest.mark.parametrize(
@@ -314,20 +321,3 @@ def test_the_connect_dialog_offers_a_remote_server_and_puts_it_through_mcp_tray(
     assert said == f"Cursor now reaches 1 server through MCP Tray: docs. {host.restart}"
     assert after.named(Route.THROUGH_TRAY) == ["docs"]
     assert HEADER_TOKEN not in path.read_text() + paths.config_file.read_text()
-
-
-def test_an_address_ending_in_sse_without_a_type_is_imported_with_a_hint(
-    paths: Paths, store: SecretStore, tmp_path: Path
-) -> None:
-    path = app_file(tmp_path, "cursor", {"linear": {"url": "https://mcp.linear.app/sse"}})
-
-    plan = import_servers(HOSTS["cursor"], path, paths, store=store)
-
-    assert ours(paths) == {"linear": {"url": "https://mcp.linear.app/sse"}}
-    assert plan.lines == [
-        "linear: imported; its address ends in /sse: if it speaks the old HTTP+SSE transport, "
-        'add "type": "sse" to its entry in MCP Tray\'s config'
-    ]
-    assert Document.parse(path.read_text()).data["mcpServers"]["linear"] == {
-        "url": "https://mcp.linear.app/sse"
-    }
