@@ -1,8 +1,9 @@
 """One connection to a remote server: a run whose "process" is an HTTP client session.
 
 A remote server (a ``url`` in its config) is reached over Streamable HTTP, or
-over the old HTTP+SSE transport when its entry says ``"type": "sse"``, through
-the ``mcp`` SDK's client transports. The hub speaks to it through the same
+over the old HTTP+SSE transport when its entry says ``"type": "sse"`` (or says
+no type, and the address has no Streamable HTTP endpoint), through the ``mcp``
+SDK's client transports. The hub speaks to it through the same
 BackendSession as to a local process: what the session writes goes out as
 HTTP requests, and what the server sends (answers, and its own requests and
 notifications on its event stream) comes back as lines. So the relay, the
@@ -12,8 +13,7 @@ that exits, and the next is opened with the same backoff, the attached apps
 none the wiser.
 
 Not here yet: signing in with OAuth (a server that answers 401 says so, and
-waits like any server that fails to start), and falling back to the old
-transport on its own.
+waits like any server that fails to start).
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ class HttpLink:
             if isinstance(message, JSONRPCResponse | JSONRPCError):
                 offset = self._offsets.pop(message.id, None)
             if isinstance(message, JSONRPCError) and self._forgotten(message):
-                if offset is not None:
-                    self.unread_from = min(offset, self.unread_from or offset)
+                if offset is not None:  # that request never ran: it may be sent again
+                    self.unread_from = offset
                 return "the server ended its session"
             self.reader.feed_data(
                 message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
