@@ -128,25 +128,35 @@ async def test_headers_carry_a_key_and_a_refused_one_is_said_in_plain_words(
     assert KEY not in status and KEY not in lines and KEY not in logs
 
 
-async def test_an_unreachable_address_is_said_and_disturbs_no_other_server(
+async def test_an_unreachable_server_is_tried_until_it_is_back_and_disturbs_no_other(
     tmp_path: Path,
 ) -> None:
-    nothing_there = free_port()
-    port = free_port()
+    # Past maxFailures a crashing process is paused; a server the network cannot reach
+    # is not (nothing is the user's to fix): it is tried at the backoff's pace until back.
+    late, port = free_port(), free_port()
+    quick = {"maxFailures": 2, "initialDelayMs": 50, "maxDelayMs": 200}
     servers = {
-        "gone": {"url": f"http://127.0.0.1:{nothing_there}/mcp"},
+        "late": {"url": f"http://127.0.0.1:{late}/mcp", "restart": quick},
         "here": {"url": f"http://127.0.0.1:{port}/mcp"},
-        "page": {"url": f"http://127.0.0.1:{port}/nowhere"},
+        "page": {"url": f"http://127.0.0.1:{port}/nowhere", "restart": quick},
     }
     with (
         remote_server(tmp_path / "remote", port),
         hub_for(tmp_path / "home", servers) as hub,
     ):
-        hub.wait_for_line(r"gone.*could not be reached \(cannot connect")
+        hub.expect_warnings(r"page entered crash-loop")
+        hub.wait_for_line(r"late restarting in .*\(failure 4\)")
         hub.wait_for_line(r"page.*has no MCP server at that address \(HTTP 404\)")
+        waiting = states(hub)["late"]
         hub.wait_for_line(r"here is running")
         async with attached(hub.home, "here") as client:
             assert text(await client.call_tool("echo", {"text": "ok"})) == "ok"
+        with remote_server(tmp_path / "late", late):
+            hub.wait_for_line(r"late is running")
+        assert hub.unexpected_warnings() == []
+
+    assert waiting[0] == "backoff"
+    assert waiting[1] is not None and waiting[1].startswith("could not be reached (cannot connect")
 
 
 @pytest.mark.parametrize("said", [True, False], ids=["type-sse", "found"])

@@ -76,7 +76,8 @@ class HttpLink:
         self.reader = asyncio.StreamReader()
         self._outgoing: asyncio.Queue[SessionMessage] = asyncio.Queue()
         self._open = True
-        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.ended = asyncio.Event()
+        self.why = ""  # why it ended, in a few words
         self.written = 0  # bytes taken by write(): BackendSession's offsets
         self._offsets: dict[Any, int] = {}  # request id -> where it starts, until answered
         # Where the requests the server never took begin (it had forgotten the
@@ -86,6 +87,7 @@ class HttpLink:
         self.was_ready = False  # the handshake succeeded on it
         self._session_gone = False  # a request in its session was answered 404
         self.session_id: str | None = None  # the server's, to end it when the hub lets go
+        self.offline = False  # it ended for the network's sake, not the server's
 
     @property
     def writable(self) -> bool:
@@ -118,11 +120,23 @@ class HttpLink:
         elif session_id := response.headers.get(_SESSION_HEADER):
             self.session_id = session_id
 
-    def end(self, why: str) -> None:
-        """The connection is over: nothing more goes out, the reader ends."""
+    def end(self, why: str, *, offline: bool = False) -> None:
+        """The connection is over: nothing more goes out, the reader ends. ``offline``:
+        the network failed (the server could not be reached, or stopped answering)."""
+        if not self.ended.is_set():
+            self.why, self.offline = why, offline
+            self._close()
+
+    def failed(self, error: BaseException) -> None:
+        """The transport failed: the connection ends, in the failure's words (which say
+        more than what was seen before it, say its stream closing)."""
+        self.why, self.offline = _reason(error), _is_network_fault(error)
+        self._close()
+
+    def _close(self) -> None:
         self._open = False
-        if not self.ended.done():
-            self.ended.set_result(why)
+        if not self.ended.is_set():
+            self.ended.set()
             self.reader.feed_eof()
 
     async def carry(
@@ -135,23 +149,24 @@ class HttpLink:
         receiving = asyncio.ensure_future(self._receive_all(incoming))
         try:
             done, _ = await asyncio.wait((sending, receiving), return_when=asyncio.FIRST_COMPLETED)
-            why = next(iter(done)).result()
+            next(iter(done)).result()
         except Exception as error:  # a transport fault ends this connection, not the hub
-            why = _reason(error)
+            self.failed(error)
         finally:
             for task in (sending, receiving):
                 task.cancel()
             await asyncio.gather(sending, receiving, return_exceptions=True)
-        self.end(why)
+        self.end("the connection ended")
 
-    async def _send_all(self, outgoing: ObjectSendStream[SessionMessage]) -> str:
+    async def _send_all(self, outgoing: ObjectSendStream[SessionMessage]) -> None:
         while True:
             await outgoing.send(await self._outgoing.get())
 
-    async def _receive_all(self, incoming: ObjectReceiveStream[SessionMessage | Exception]) -> str:
+    async def _receive_all(self, incoming: ObjectReceiveStream[SessionMessage | Exception]) -> None:
         async for item in incoming:
             if isinstance(item, Exception):
-                return _reason(item)
+                self.failed(item)
+                return
             message = item.message
             offset = None
             if isinstance(message, JSONRPCResponse | JSONRPCError):
@@ -159,11 +174,12 @@ class HttpLink:
             if isinstance(message, JSONRPCError) and self._forgotten(message):
                 if offset is not None:  # that request never ran: it may be sent again
                     self.unread_from = offset
-                return "the server ended its session"
+                self.end("the server ended its session")
+                return
             self.reader.feed_data(
                 message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
             )
-        return "the server closed the connection"
+        self.end("the server closed the connection", offline=True)
 
     async def end_session(self, http: httpx2.AsyncClient, url: str) -> None:
         """Tell the server its session is over (DELETE), unless it forgot it already."""
@@ -192,6 +208,10 @@ class HttpLink:
                 "error": {"code": -32600, "message": text},
             }
             self.reader.feed_data(encode(answer))
+
+
+class _Lost(Exception):
+    """The connection ended while a run waited on the server."""
 
 
 class RemoteRun(ServerRun):
@@ -228,13 +248,17 @@ class RemoteRun(ServerRun):
         link = self._link = HttpLink(self.name)
         started = time.monotonic()
         try:
-            async with self._connected(link, headers, old_transport=old_transport):
-                return await self._serve_link(link, started), link
-        except Exception as error:  # the SDK's transport failed as it opened or closed
-            link.end(_reason(error))
-            return self._lost(link, started), link
+            try:
+                async with self._connected(link, headers, old_transport=old_transport):
+                    outcome = await self._serve_link(link, started)
+            except _Lost:
+                outcome = self._lost(link, started)
+            except Exception as error:  # the SDK's transport failed (its words come last)
+                link.failed(error)
+                outcome = self._lost(link, started)
         finally:
             self._ended(link)
+        return outcome, link
 
     def _may_speak_the_old_transport(self, link: HttpLink) -> bool:
         """Whether to try HTTP+SSE after Streamable HTTP failed: the entry names no
@@ -302,8 +326,9 @@ class RemoteRun(ServerRun):
 
     async def _until_lost(self, link: HttpLink, work: Awaitable[str | None]) -> Failure | None:
         """:meth:`ServerRun._first` for a connection: ``work`` until it ends, the
-        connection ends, or a stop or restart is asked for."""
-        lost: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(link.ended))
+        connection ends (_Lost, told once the transport has said why), or a stop or
+        restart is asked for."""
+        lost: asyncio.Future[Any] = asyncio.ensure_future(link.ended.wait())
         racers: set[asyncio.Future[Any]] = {
             asyncio.ensure_future(work),
             lost,
@@ -316,7 +341,7 @@ class RemoteRun(ServerRun):
         if self._owner.interrupted():
             return None
         if lost in done:
-            return self._lost(link, time.monotonic()).failure
+            raise _Lost
         (finished,) = done
         result: Any = finished.result()
         if not isinstance(result, str):
@@ -325,12 +350,16 @@ class RemoteRun(ServerRun):
         return Failure(phrase=result)
 
     def _lost(self, link: HttpLink, started: float) -> Outcome:
-        why = link.ended.result() if link.ended.done() else "the connection ended"
+        why = link.why or "the connection ended"
         phrase = (
             f"lost its connection ({why})" if self.ready_at else f"could not be reached ({why})"
         )
         self._owner.note(lifecycle.failed(phrase))
-        return Outcome(failure=Failure(phrase=phrase), uptime_s=time.monotonic() - started)
+        return Outcome(
+            failure=Failure(phrase=phrase),
+            uptime_s=time.monotonic() - started,
+            offline=link.offline,
+        )
 
     def _ended(self, link: HttpLink) -> None:
         link.end("MCP Tray let it go")
@@ -362,10 +391,23 @@ def refusal_phrase(response: httpx2.Response, *, has_headers: bool) -> str:
     return f"refused to connect (HTTP {status} {response.reason_phrase})"
 
 
+def _is_network_fault(error: BaseException) -> bool:
+    """Whether the network failed (nothing answers, a connection broke, a time-out),
+    rather than the server refusing."""
+    return isinstance(_innermost(error), httpx2.TransportError | TimeoutError | OSError)
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The first failure of a group (of the transport's tasks), not the run's own _Lost."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        theirs = [e for e in error.exceptions if not isinstance(e, _Lost)]
+        error = (theirs or list(error.exceptions))[0]
+    return error
+
+
 def _reason(error: BaseException) -> str:
     """A transport's failure in a few words: the innermost of a group."""
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
+    error = _innermost(error)
     if isinstance(error, httpx2.HTTPStatusError):
         status = error.response.status_code
         if status == 401:

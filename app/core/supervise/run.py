@@ -90,6 +90,9 @@ class Outcome:
     failure: Failure | None  # None: it ended because it was asked to
     uptime_s: float
     deterministic: bool = False
+    # The network failed, not the server (a remote one): tried again at the backoff's
+    # pace for as long as it takes, never paused, since nothing is the user's to fix.
+    offline: bool = False
     missing_secrets: tuple[str, ...] = ()
     missing_program: MissingProgram | None = None
 

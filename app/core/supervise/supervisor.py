@@ -275,7 +275,8 @@ class Supervisor:
             await self._wait_for_program()
             return
         self._failures = policy.failures_after_exit(self._failures, outcome.uptime_s, limits)
-        if outcome.deterministic or policy.should_park(self._failures, limits):
+        parks = outcome.deterministic or policy.should_park(self._failures, limits)
+        if parks and not outcome.offline:
             self.move(Trigger.PARKED)
             logger.warning(
                 "%s entered crash-loop after %d failed start(s): %s",
