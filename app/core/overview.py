@@ -139,7 +139,8 @@ def summary(row: ServerStatus) -> str:
         parts.append(f"for {human_duration(row.uptime_s)}")
     text = " ".join(parts)
     if row.restarts:
-        text += f" · restarted {times(row.restarts)}"
+        again = "reconnected" if row.remote else "restarted"
+        text += f" · {again} {times(row.restarts)}"
     return text
 
 

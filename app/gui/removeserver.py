@@ -42,8 +42,10 @@ class RemoveServerDialog(QDialog):
         self.setMinimumWidth(440)
         config = hub.config.servers.get(name)
         names = secret_names(config) if config is not None else []
+        # A remote server runs elsewhere: MCP Tray only lets go of it.
+        ends = "disconnects from" if config is not None and config.remote else "stops"
         self.question = QLabel(
-            f"MCP Tray stops {name} and takes it out of its list of servers. "
+            f"MCP Tray {ends} {name} and takes it out of its list of servers. "
             "Apps that use it lose its tools."
         )
         self.question.setWordWrap(True)

@@ -193,6 +193,9 @@ def test_a_remote_server_that_cannot_be_used_says_why_without_http_words(
     assert look(paused).words == "Can't connect — paused"
     assert look(row(State.STARTING, url=url)).words == "Connecting…"
     assert look(row(State.BACKOFF, url=url)).words == "Offline — trying again…"
+    assert summary(row(State.BACKOFF, url=url, restarts=2)) == (
+        "Offline — trying again… · reconnected twice"
+    )
 
 
 @pytest.mark.parametrize(

@@ -65,8 +65,9 @@ def cannot_start(reason: str) -> str:
     return f"Cannot start: {_end(reason)}"
 
 
-def restarting_in(seconds: float) -> str:
-    return f"Restarting in {in_words(seconds)}."
+def restarting_in(seconds: float, *, remote: bool = False) -> str:
+    """``remote``: a server reached over the network, connected to again."""
+    return f"{'Connecting again' if remote else 'Restarting'} in {in_words(seconds)}."
 
 
 def paused(failures: int, retry_in_s: float, *, cannot_start: bool) -> str:

@@ -297,7 +297,7 @@ class Supervisor:
         delay = policy.backoff_delay_s(self._failures, limits, jitter=random.random())
         self.move(Trigger.FAILED)
         logger.info("%s restarting in %.2fs (failure %d)", self.name, delay, self._failures)
-        self.note(lifecycle.restarting_in(delay))
+        self.note(lifecycle.restarting_in(delay, remote=self.config.remote))
         await self._rest(delay)
 
     async def _wait_for_secrets(self, names: tuple[str, ...]) -> None:
