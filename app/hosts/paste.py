@@ -49,7 +49,10 @@ from app.hosts.host import Host, Launch
 from app.hosts.importing import Entry, translate
 
 HOW_TO_PASTE = "Paste a server's JSON from its README, or a command like `npx -y PACKAGE`"
-REMOTE_NOTE = "it runs on the internet (a remote server), which MCP Tray cannot run yet"
+REMOTE_NOTE = (
+    "it runs on the internet (a remote server), which this window cannot add yet; "
+    "MCP Tray's config file can"
+)
 
 
 class NothingToAdd(UserError):

@@ -148,8 +148,9 @@ def _fit_problems(draft: ServerDraft, config: Config, replacing: str | None) -> 
         )
     if draft.remote_url:
         problems.append(
-            f"{draft.name or 'This server'} runs on the internet ({draft.remote_url}), and "
-            "MCP Tray cannot run remote servers yet."
+            f"{draft.name or 'This server'} runs on the internet ({draft.remote_url}). This "
+            "window cannot add such a server yet: put its entry in MCP Tray's config file "
+            "(Open config), and MCP Tray connects to it."
         )
     elif not draft.command.strip():
         problems.append("Say which program starts the server.")

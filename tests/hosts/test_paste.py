@@ -135,6 +135,11 @@ def test_claude_mcp_add_takes_its_env_options_and_a_remote_transport() -> None:
         ("DEBUG", False),
     ]
     assert (sentry.name, sentry.remote_url) == ("sentry", "https://mcp.sentry.dev/mcp")
+    # MCP Tray runs remote servers from its config file; this window cannot add them yet.
+    assert sentry.notes == [
+        "it runs on the internet (a remote server), which this window cannot add yet; "
+        "MCP Tray's config file can"
+    ]
 
 
 def test_a_token_in_an_argument_stays_there_with_a_note() -> None:
