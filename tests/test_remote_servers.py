@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from tests.hubprocess import HubProcess
 from tests.test_conformance import free_port
@@ -95,6 +96,42 @@ async def test_an_attached_app_keeps_its_session_while_the_remote_server_restart
         assert hub.unexpected_warnings() == []
 
     assert after != before
+
+
+async def test_a_call_in_flight_when_the_connection_breaks_fails_as_in_a_crash_and_quietly(
+    tmp_path: Path,
+) -> None:
+    # The server is killed while it runs a call: the call's response breaks. A call the
+    # server may have run is not repeated (-31001, as for a crashed process), the next
+    # call reaches the next server, and hub.log tells no trouble (the SDK's traceback of
+    # the broken request is the run's to tell, in a line).
+    port = free_port()
+    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(remote_server(tmp_path / "remote", port))
+        hub = stack.enter_context(hub_for(tmp_path / "home", {"remote": entry}))
+        hub.wait_for_line(r"remote is running")
+        async with attached(hub.home, "remote") as client:
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(failure_of, client.call_tool("hang"), said := [])
+                await anyio.to_thread.run_sync(first.wait_for_line, "hanging")
+                first.process.kill()
+                first.stop()
+            with remote_server(tmp_path / "remote", port):
+                assert text(await client.call_tool("echo", {"text": "back"})) == "back"
+        assert hub.unexpected_warnings() == []
+
+    assert said == [
+        "remote crashed while handling this call and was restarted; the call was "
+        "not repeated because it may already have had effects. Try it again."
+    ]
+
+
+async def failure_of(call: Awaitable[Any], said: list[str]) -> None:
+    """Await ``call``, which must fail; its error's words go into ``said``."""
+    with pytest.raises(MCPError) as failed:
+        await call
+    said.append(str(failed.value))
 
 
 async def test_headers_carry_a_key_and_a_refused_one_is_said_in_plain_words(

@@ -4,7 +4,8 @@ with ``--sse``, http://127.0.0.1:PORT/sse (the old HTTP+SSE transport).
     python remote_echo.py PORT [--sse] [--token TOKEN]
 
 Tools: ``echo(text)`` answers ``text``; ``pid()`` answers the server's process id,
-so a test can tell one life of the server from the next. With ``--token``, a
+so a test can tell one life of the server from the next; ``hang()`` says "hanging"
+on stderr and never answers. With ``--token``, a
 request without ``Authorization: Bearer TOKEN`` gets 401, as from a server that
 wants a key. It prints "listening" on stderr once it takes connections.
 """
@@ -16,6 +17,7 @@ import os
 import sys
 from typing import Any
 
+import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.responses import PlainTextResponse
@@ -33,6 +35,14 @@ def echo(text: str) -> str:
 def pid() -> str:
     """This server process's id."""
     return str(os.getpid())
+
+
+@server.tool(structured_output=False)
+async def hang() -> str:
+    """Says "hanging" on stderr, then never answers: a call the server is running."""
+    print("hanging", file=sys.stderr, flush=True)
+    await anyio.sleep_forever()
+    return ""
 
 
 class BearerOnly:

@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
 import httpx2
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.client.sse import sse_client
@@ -32,6 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.message import SessionMessage
 from mcp_types import (
+    CONNECTION_CLOSED,
     METHOD_NOT_FOUND,
     JSONRPCError,
     JSONRPCRequest,
@@ -51,6 +53,20 @@ from app.core.supervise.run import Outcome, RunOwner, ServerRun, Wiring
 from app.core.supervise.status import shown_address
 
 logger = logging.getLogger(__name__)
+
+
+class _NetworkFaultsTold(logging.Filter):
+    """The SDK's client logs a traceback at ERROR when a request fails on the network
+    ("Error in post_writer"); the run tells it in a line of its own ("could not be
+    reached (…)", "Offline — trying again…"), so the traceback is not a fault to
+    show in hub.log. Anything else it logs passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failed = record.exc_info[1] if record.exc_info else None
+        return failed is None or not _is_network_fault(failed)
+
+
+logging.getLogger("mcp.client.streamable_http").addFilter(_NetworkFaultsTold())
 
 # Fills in a remote server's headers (its ${secret:…} and ${env:…}); raises
 # MissingValues when one is not there.
@@ -159,8 +175,13 @@ class HttpLink:
         self.end("the connection ended")
 
     async def _send_all(self, outgoing: ObjectSendStream[SessionMessage]) -> None:
-        while True:
-            await outgoing.send(await self._outgoing.get())
+        try:
+            while True:
+                await outgoing.send(await self._outgoing.get())
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # The SDK's writer ended: a request of its failed on the network (it logs
+            # why; see _NetworkFaultsTold), or the transport is closing.
+            self.end("the connection broke", offline=True)
 
     async def _receive_all(self, incoming: ObjectReceiveStream[SessionMessage | Exception]) -> None:
         async for item in incoming:
@@ -175,6 +196,11 @@ class HttpLink:
                 if offset is not None:  # that request never ran: it may be sent again
                     self.unread_from = offset
                 self.end("the server ended its session")
+                return
+            if isinstance(message, JSONRPCError) and _stream_broke(message):
+                # The server may have run the request: as a process's crash, the relay
+                # repeats what is safe and fails a call readably (-31001).
+                self.end("the connection broke", offline=True)
                 return
             self.reader.feed_data(
                 message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
@@ -371,6 +397,13 @@ class RemoteRun(ServerRun):
         self.session = None
         self.ready_at = None
         self._link = None
+
+
+def _stream_broke(error: JSONRPCError) -> bool:
+    """Whether ``error`` is the SDK's stand-in for an answer a broken stream never
+    brought ("SSE stream ended without a response", "SSE stream failed: …"), not
+    the server's own (which may use the same code)."""
+    return error.error.code == CONNECTION_CLOSED and error.error.message.startswith("SSE stream")
 
 
 def _is_web_page(response: httpx2.Response) -> bool:
