@@ -8,7 +8,6 @@ and came back (its sessions forgotten).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -70,6 +69,20 @@ async def attached(
             yield client
 
 
+@contextmanager
+def one_remote(tmp_path: Path) -> Iterator[tuple[HubProcess, HubProcess, int]]:
+    """A remote server on a port of its own, and a hub that has it as "remote", running:
+    (the server, the hub, the port)."""
+    port = free_port()
+    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
+    with (
+        remote_server(tmp_path / "remote", port) as server,
+        hub_for(tmp_path / "home", {"remote": entry}) as hub,
+    ):
+        hub.wait_for_line(r"remote is running")
+        yield server, hub, port
+
+
 def states(hub: HubProcess) -> dict[str, tuple[str, str | None]]:
     return {row["name"]: (row["state"], row.get("last_error")) for row in hub.status()}
 
@@ -77,12 +90,7 @@ def states(hub: HubProcess) -> dict[str, tuple[str, str | None]]:
 async def test_an_attached_app_keeps_its_session_while_the_remote_server_restarts(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
-    with contextlib.ExitStack() as stack:
-        first = stack.enter_context(remote_server(tmp_path / "remote", port))
-        hub = stack.enter_context(hub_for(tmp_path / "home", {"remote": entry}))
-        hub.wait_for_line(r"remote is running")
+    with one_remote(tmp_path) as (first, hub, port):
         async with attached(hub.home, "remote") as client:
             assert text(await client.call_tool("echo", {"text": "hi"})) == "hi"
             before = text(await client.call_tool("pid"))
@@ -105,12 +113,7 @@ async def test_a_call_in_flight_when_the_connection_breaks_fails_as_in_a_crash_a
     # server may have run is not repeated (-31001, as for a crashed process), the next
     # call reaches the next server, and hub.log tells no trouble (the SDK's traceback of
     # the broken request is the run's to tell, in a line).
-    port = free_port()
-    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
-    with contextlib.ExitStack() as stack:
-        first = stack.enter_context(remote_server(tmp_path / "remote", port))
-        hub = stack.enter_context(hub_for(tmp_path / "home", {"remote": entry}))
-        hub.wait_for_line(r"remote is running")
+    with one_remote(tmp_path) as (first, hub, port):
         async with attached(hub.home, "remote") as client:
             async with anyio.create_task_group() as calls:
                 calls.start_soon(failure_of, client.call_tool("hang"), said := [])
