@@ -21,7 +21,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from tests.hubprocess import HubProcess
+from tests.hubprocess import HubProcess, mcp_tray
 from tests.test_conformance import free_port
 from tests.test_revision_2026 import CALL_TIMEOUT_S, text
 
@@ -104,6 +104,21 @@ async def test_an_attached_app_keeps_its_session_while_the_remote_server_restart
         assert hub.unexpected_warnings() == []
 
     assert after != before
+
+
+async def test_restart_reconnects_a_running_remote_server_and_keeps_supervising_it(
+    tmp_path: Path,
+) -> None:
+    with one_remote(tmp_path) as (_, hub, _port):
+        restarted = mcp_tray(hub.home, "restart", "remote")
+        hub.wait_for_new_line(r"remote is running")
+        rows = states(hub)
+        async with attached(hub.home, "remote") as client:
+            assert text(await client.call_tool("echo", {"text": "again"})) == "again"
+        assert hub.unexpected_warnings() == []
+
+    assert restarted.returncode == 0, restarted.stderr
+    assert rows["remote"] == ("running", None)
 
 
 async def test_a_call_in_flight_when_the_connection_breaks_fails_as_in_a_crash_and_quietly(

@@ -50,6 +50,7 @@ from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import StartFailure
 from app.core.supervise.run import Outcome, RunOwner, ServerRun, Wiring
+from app.core.supervise.states import Trigger
 from app.core.supervise.status import shown_address
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ class _NetworkFaultsTold(logging.Filter):
         return failed is None or not _is_network_fault(failed)
 
 
-logging.getLogger("mcp.client.streamable_http").addFilter(_NetworkFaultsTold())
+for _transport in ("mcp.client.streamable_http", "mcp.client.sse"):
+    logging.getLogger(_transport).addFilter(_NetworkFaultsTold())
 
 # Fills in a remote server's headers (its ${secret:…} and ${env:…}); raises
 # MissingValues when one is not there.
@@ -101,7 +103,7 @@ class HttpLink:
         self.unread_from: int | None = None
         self.refusal: httpx2.Response | None = None  # the last error status it answered
         self.was_ready = False  # the handshake succeeded on it
-        self._session_gone = False  # a request in its session was answered 404
+        self.session_forgotten = False  # a POST in its session was answered 404
         self.session_id: str | None = None  # the server's, to end it when the hub lets go
         self.offline = False  # it ended for the network's sake, not the server's
 
@@ -131,8 +133,13 @@ class HttpLink:
         why a handshake failed in HTTP's words (401, 404, a web page)."""
         if response.status_code >= 400 or _is_web_page(response):
             self.refusal = response
-        if response.status_code == 404 and _SESSION_HEADER in response.request.headers:
-            self._session_gone = True  # the error the SDK makes of it comes next
+        request = response.request
+        if (
+            response.status_code == 404
+            and request.method == "POST"  # a GET's 404 may be a server without a GET stream
+            and _SESSION_HEADER in request.headers
+        ):
+            self.session_forgotten = True  # the error the SDK makes of it comes next
         elif session_id := response.headers.get(_SESSION_HEADER):
             self.session_id = session_id
 
@@ -209,7 +216,7 @@ class HttpLink:
 
     async def end_session(self, http: httpx2.AsyncClient, url: str) -> None:
         """Tell the server its session is over (DELETE), unless it forgot it already."""
-        if self.session_id is None or self._session_gone:
+        if self.session_id is None or self.session_forgotten:
             return
         with contextlib.suppress(httpx2.HTTPError, TimeoutError):
             async with asyncio.timeout(CLOSE_S):
@@ -220,7 +227,7 @@ class HttpLink:
         request in it (a 404 may also spell method-not-found, which it is not)."""
         if error.error.code == METHOD_NOT_FOUND:
             return False
-        return self._session_gone or error.error.message == _SESSION_GONE
+        return self.session_forgotten or error.error.message == _SESSION_GONE
 
     def _refuse(self, line: bytes, error: ValidationError) -> None:
         """A message the SDK's types refuse cannot be sent; a request is answered so."""
@@ -265,7 +272,9 @@ class RemoteRun(ServerRun):
             owner.note(lifecycle.TRYING_OLD_TRANSPORT)
             old, link = await self._attempt(headers, old_transport=True)
             if link.was_ready:  # else the first refusal says more ("no MCP server there")
-                return old
+                outcome = old
+        if owner.interrupted():  # a stop or restart asked for: as ServerRun._stop does
+            owner.move(Trigger.STOP)
         return outcome
 
     async def _attempt(
@@ -360,10 +369,15 @@ class RemoteRun(ServerRun):
             lost,
             asyncio.ensure_future(self._owner.until_interrupted()),
         }
-        done, pending = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when the wait is cancelled: the SDK's task group cancels it when a
+            # request fails on the network, and a racer left behind would wait for the
+            # next stop (one per attempt, for as long as the server is offline).
+            for task in racers:
+                task.cancel()
+            await asyncio.gather(*racers, return_exceptions=True)
         if self._owner.interrupted():
             return None
         if lost in done:
@@ -426,8 +440,16 @@ def refusal_phrase(response: httpx2.Response, *, has_headers: bool) -> str:
 
 def _is_network_fault(error: BaseException) -> bool:
     """Whether the network failed (nothing answers, a connection broke, a time-out),
-    rather than the server refusing."""
-    return isinstance(_innermost(error), httpx2.TransportError | TimeoutError | OSError)
+    rather than the server refusing or the entry being wrong."""
+    failed = _innermost(error)
+    if isinstance(failed, _UNSENDABLE):
+        return False
+    return isinstance(failed, httpx2.TransportError | TimeoutError | OSError)
+
+
+# Requests httpx cannot make as the entry says: no retry helps. Their own words may
+# quote a header's value, a key: they are not repeated.
+_UNSENDABLE = (httpx2.LocalProtocolError, httpx2.UnsupportedProtocol, httpx2.InvalidURL)
 
 
 def _innermost(error: BaseException) -> BaseException:
@@ -441,6 +463,8 @@ def _innermost(error: BaseException) -> BaseException:
 def _reason(error: BaseException) -> str:
     """A transport's failure in a few words: the innermost of a group."""
     error = _innermost(error)
+    if isinstance(error, _UNSENDABLE):
+        return "its address or a header value is not valid HTTP (a space or line break?)"
     if isinstance(error, httpx2.HTTPStatusError):
         status = error.response.status_code
         if status == 401:
