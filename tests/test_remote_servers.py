@@ -152,6 +152,21 @@ async def failure_of(call: Awaitable[Any], said: list[str]) -> None:
     said.append(str(failed.value))
 
 
+async def test_each_request_after_the_handshake_says_the_revision_it_settled_on(
+    tmp_path: Path,
+) -> None:
+    # A server may refuse (400) a request in a session without MCP-Protocol-Version.
+    port = free_port()
+    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
+    with (
+        remote_server(tmp_path / "remote", port, "--strict-version"),
+        hub_for(tmp_path / "home", {"strict": entry}) as hub,
+    ):
+        hub.wait_for_line(r"strict is running")
+        async with attached(hub.home, "strict") as client:
+            assert text(await client.call_tool("echo", {"text": "2025"})) == "2025"
+
+
 async def test_headers_carry_a_key_and_a_refused_one_is_said_in_plain_words(
     tmp_path: Path,
 ) -> None:

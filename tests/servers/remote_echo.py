@@ -1,13 +1,15 @@
 """A remote MCP server for tests, on http://127.0.0.1:PORT/mcp (Streamable HTTP) or,
 with ``--sse``, http://127.0.0.1:PORT/sse (the old HTTP+SSE transport).
 
-    python remote_echo.py PORT [--sse] [--token TOKEN]
+    python remote_echo.py PORT [--sse] [--token TOKEN] [--strict-version]
 
 Tools: ``echo(text)`` answers ``text``; ``pid()`` answers the server's process id,
 so a test can tell one life of the server from the next; ``hang()`` says "hanging"
 on stderr and never answers. With ``--token``, a
 request without ``Authorization: Bearer TOKEN`` gets 401, as from a server that
-wants a key. It prints "listening" on stderr once it takes connections.
+wants a key; with ``--strict-version``, a request in a session without
+``MCP-Protocol-Version`` gets 400, as the spec lets a server answer. It prints
+"listening" on stderr once it takes connections.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ class BearerOnly:
         await self.app(scope, receive, send)
 
 
+class VersionRequired:
+    """400 for a request in a session that does not say its revision."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers", ()))
+        if b"mcp-session-id" in headers and b"mcp-protocol-version" not in headers:
+            await PlainTextResponse("which revision?", status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class SayListening(uvicorn.Server):
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets)
@@ -71,10 +87,13 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--sse", action="store_true", help="the old HTTP+SSE transport")
     parser.add_argument("--token", help="answer 401 without this bearer token")
+    parser.add_argument("--strict-version", action="store_true", help="400 without a revision")
     options = parser.parse_args()
     app: Any = server.sse_app() if options.sse else server.streamable_http_app()
     if options.token:
         app = BearerOnly(app, options.token)
+    if options.strict_version:
+        app = VersionRequired(app)
     config = uvicorn.Config(app, host="127.0.0.1", port=options.port, log_level="warning")
     SayListening(config).run()
 

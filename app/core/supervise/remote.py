@@ -31,7 +31,8 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.message import SessionMessage
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from mcp_types import (
     CONNECTION_CLOSED,
     METHOD_NOT_FOUND,
@@ -106,6 +107,9 @@ class HttpLink:
         self.session_forgotten = False  # a POST in its session was answered 404
         self.session_id: str | None = None  # the server's, to end it when the hub lets go
         self.offline = False  # it ended for the network's sake, not the server's
+        # The revision the handshake settled on, until the next message carries it: the
+        # SDK's transport sends it (MCP-Protocol-Version) with every request after.
+        self._version_to_send: str | None = None
 
     @property
     def writable(self) -> bool:
@@ -125,8 +129,14 @@ class HttpLink:
                 continue
             if isinstance(message, JSONRPCRequest):
                 self._offsets[message.id] = self.written
-            self._outgoing.put_nowait(SessionMessage(message))
+            self._outgoing.put_nowait(SessionMessage(message, metadata=self._version_header()))
         self.written += len(data)
+
+    def _version_header(self) -> ClientMessageMetadata | None:
+        version, self._version_to_send = self._version_to_send, None
+        if version is None:
+            return None
+        return ClientMessageMetadata(headers={MCP_PROTOCOL_VERSION_HEADER: version})
 
     async def saw(self, response: httpx2.Response) -> None:
         """Every HTTP answer (an httpx event hook): the last refusal is kept, to say
@@ -199,6 +209,9 @@ class HttpLink:
             offset = None
             if isinstance(message, JSONRPCResponse | JSONRPCError):
                 offset = self._offsets.pop(message.id, None)
+            if isinstance(message, JSONRPCResponse) and offset == 0:  # the handshake's answer
+                version = message.result.get("protocolVersion")
+                self._version_to_send = version if isinstance(version, str) else None
             if isinstance(message, JSONRPCError) and self._forgotten(message):
                 if offset is not None:  # that request never ran: it may be sent again
                     self.unread_from = offset
