@@ -70,16 +70,19 @@ async def attached(
 
 
 @contextmanager
-def one_remote(tmp_path: Path) -> Iterator[tuple[HubProcess, HubProcess, int]]:
-    """A remote server on a port of its own, and a hub that has it as "remote", running:
+def one_remote(
+    tmp_path: Path, *options: str, name: str = "remote", path: str = "/mcp", **more: Any
+) -> Iterator[tuple[HubProcess, HubProcess, int]]:
+    """A remote server on a port of its own (started with ``options``), and a hub that
+    has it as ``name`` (at ``path``, its entry with ``more`` added), running:
     (the server, the hub, the port)."""
     port = free_port()
-    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
+    entry = {"url": f"http://127.0.0.1:{port}{path}", **more}
     with (
-        remote_server(tmp_path / "remote", port) as server,
-        hub_for(tmp_path / "home", {"remote": entry}) as hub,
+        remote_server(tmp_path / "remote", port, *options) as server,
+        hub_for(tmp_path / "home", {name: entry}) as hub,
     ):
-        hub.wait_for_line(r"remote is running")
+        hub.wait_for_line(rf"{name} is running")
         yield server, hub, port
 
 
@@ -128,10 +131,11 @@ async def test_a_call_in_flight_when_the_connection_breaks_fails_as_in_a_crash_a
     # server may have run is not repeated (-31001, as for a crashed process), the next
     # call reaches the next server, and hub.log tells no trouble (the SDK's traceback of
     # the broken request is the run's to tell, in a line).
+    said: list[str] = []
     with one_remote(tmp_path) as (first, hub, port):
         async with attached(hub.home, "remote") as client:
             async with anyio.create_task_group() as calls:
-                calls.start_soon(failure_of, client.call_tool("hang"), said := [])
+                calls.start_soon(failure_of, client.call_tool("hang"), said)
                 await anyio.to_thread.run_sync(first.wait_for_line, "hanging")
                 first.process.kill()
                 first.stop()
@@ -156,13 +160,7 @@ async def test_each_request_after_the_handshake_says_the_revision_it_settled_on(
     tmp_path: Path,
 ) -> None:
     # A server may refuse (400) a request in a session without MCP-Protocol-Version.
-    port = free_port()
-    entry = {"url": f"http://127.0.0.1:{port}/mcp"}
-    with (
-        remote_server(tmp_path / "remote", port, "--strict-version"),
-        hub_for(tmp_path / "home", {"strict": entry}) as hub,
-    ):
-        hub.wait_for_line(r"strict is running")
+    with one_remote(tmp_path, "--strict-version", name="strict") as (_, hub, _port):
         async with attached(hub.home, "strict") as client:
             assert text(await client.call_tool("echo", {"text": "2025"})) == "2025"
 
@@ -232,13 +230,8 @@ async def test_an_unreachable_server_is_tried_until_it_is_back_and_disturbs_no_o
 @pytest.mark.parametrize("said", [True, False], ids=["type-sse", "found"])
 async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path, said: bool) -> None:
     # Without "type", Streamable HTTP is tried first: its POST finds no endpoint (405).
-    port = free_port()
-    entry = {"url": f"http://127.0.0.1:{port}/sse", **({"type": "sse"} if said else {})}
-    with (
-        remote_server(tmp_path / "remote", port, "--sse"),
-        hub_for(tmp_path / "home", {"old": entry}) as hub,
-    ):
-        hub.wait_for_line(r"old is running")
+    given = {"type": "sse"} if said else {}
+    with one_remote(tmp_path, "--sse", name="old", path="/sse", **given) as (_, hub, _port):
         async with attached(hub.home, "old") as client:
             assert text(await client.call_tool("echo", {"text": "sse"})) == "sse"
         log = (hub.home / "logs" / "servers" / "old.log").read_text()

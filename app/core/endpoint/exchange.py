@@ -74,6 +74,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.core.racing import first_done
 from app.core.rpc.framing import Message
 from app.core.rpc.modern import CARRIERS, PROTOCOL_VERSION_KEY
 from app.core.rpc.port import ClientOutput, ClientPort, MemoryClient
@@ -400,12 +401,7 @@ async def _unless_disconnected(
     """``checking``'s outcome (True, it), or (False, None) if the client left first."""
     checked = asyncio.ensure_future(checking)
     leaving = asyncio.ensure_future(_disconnected(receive))
-    try:
-        await asyncio.wait((checked, leaving), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (checked, leaving):
-            task.cancel()
-        await asyncio.gather(checked, leaving, return_exceptions=True)
+    await first_done((checked, leaving))
     if checked.cancelled():
         return False, None
     return True, checked.result()
@@ -431,12 +427,7 @@ async def _relayed(
     leaving = asyncio.ensure_future(_disconnected(receive))
     overflowing = asyncio.ensure_future(client.output.overflowed.wait())
     watched = (answering, leaving, overflowing)
-    try:
-        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in watched:
-            task.cancel()
-        await asyncio.gather(*watched, return_exceptions=True)
+    await first_done(watched)
     failed = None if answering.cancelled() else answering.exception()
     if failed is not None and not isinstance(failed, OSError):  # uvicorn's ClientDisconnected is
         raise failed  # a fault of ours: uvicorn logs it

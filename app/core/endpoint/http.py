@@ -83,6 +83,7 @@ from app.core.endpoint.httpguard import (
     cut,
     guarded_protocol,
 )
+from app.core.racing import first_done
 from app.core.rpc.envelope import id_key, params
 from app.core.rpc.framing import Message
 from app.core.rpc.heads import valid_id
@@ -411,12 +412,7 @@ class HttpEndpoint:
                 asyncio.create_task(_relay_to_client(output, to_client, relations)),
                 asyncio.create_task(_stopped_reading(session, output)),
             ]
-            try:
-                done, _ = await asyncio.wait(carried, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in carried:
-                    task.cancel()
-                await asyncio.gather(*carried, return_exceptions=True)
+            done = await first_done(carried)
             for task in done:
                 task.result()  # a failure of either side is the session's
 

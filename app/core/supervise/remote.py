@@ -45,6 +45,7 @@ from pydantic import ValidationError
 
 from app.core.config import ServerConfig
 from app.core.config.placeholders import MissingValues
+from app.core.racing import first_done
 from app.core.rpc.backend import BackendSession
 from app.core.rpc.framing import MessageReader, encode
 from app.core.supervise import lifecycle
@@ -181,14 +182,10 @@ class HttpLink:
         sending = asyncio.ensure_future(self._send_all(outgoing))
         receiving = asyncio.ensure_future(self._receive_all(incoming))
         try:
-            done, _ = await asyncio.wait((sending, receiving), return_when=asyncio.FIRST_COMPLETED)
+            done = await first_done((sending, receiving))
             next(iter(done)).result()
         except Exception as error:  # a transport fault ends this connection, not the hub
             self.failed(error)
-        finally:
-            for task in (sending, receiving):
-                task.cancel()
-            await asyncio.gather(sending, receiving, return_exceptions=True)
         self.end("the connection ended")
 
     async def _send_all(self, outgoing: ObjectSendStream[SessionMessage]) -> None:
@@ -382,15 +379,9 @@ class RemoteRun(ServerRun):
             lost,
             asyncio.ensure_future(self._owner.until_interrupted()),
         }
-        try:
-            done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            # Also when the wait is cancelled: the SDK's task group cancels it when a
-            # request fails on the network, and a racer left behind would wait for the
-            # next stop (one per attempt, for as long as the server is offline).
-            for task in racers:
-                task.cancel()
-            await asyncio.gather(*racers, return_exceptions=True)
+        # The SDK's task group cancels this wait when a request fails on the network:
+        # a racer left behind would wait for the next stop, one per attempt offline.
+        done = await first_done(racers)
         if self._owner.interrupted():
             return None
         if lost in done:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from app.core.config import ServerConfig
 from app.core.config.placeholders import MissingValues
 from app.core.events import EventBus, ServerExited
+from app.core.racing import first_done
 from app.core.rpc.backend import BackendClosed, BackendSession, RpcError, ServerInput
 from app.core.rpc.framing import MalformedLine, Message, MessageReader
 from app.core.supervise import lifecycle
@@ -249,10 +250,7 @@ class ServerRun:
             exited := asyncio.ensure_future(process.wait()),
             asyncio.ensure_future(self._owner.until_interrupted()),
         }
-        done, pending = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        done = await first_done(racers)
         if exited in done:
             await self._drain_stderr()
             return self._exited(exited.result(), planned=self._owner.interrupted())
