@@ -139,9 +139,13 @@ def summary(row: ServerStatus) -> str:
         parts.append(f"for {human_duration(row.uptime_s)}")
     text = " ".join(parts)
     if row.restarts:
-        again = "reconnected" if row.remote else "restarted"
-        text += f" · {again} {times(row.restarts)}"
+        text += f" · {restarts(row)}"
     return text
+
+
+def restarts(row: ServerStatus) -> str:
+    """ "restarted twice"; "reconnected twice" for a remote server, which runs elsewhere."""
+    return f"{'reconnected' if row.remote else 'restarted'} {times(row.restarts)}"
 
 
 def human_duration(seconds: float | None) -> str:

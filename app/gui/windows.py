@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.overview import human_duration, look, times
+from app.core.overview import human_duration, look, restarts
 from app.core.problems import config_error_line, problem
 from app.core.supervise.status import ServerStatus
 from app.core.traymenu import (
@@ -301,7 +301,7 @@ def _details(row: ServerStatus, secrets: Sequence[str]) -> str:
     if row.pid is not None:
         facts.append(f"process {row.pid}")
     if row.restarts:
-        facts.append(f"restarted {times(row.restarts)}")
+        facts.append(restarts(row))
     if row.last_exit is not None:
         facts.append(f"last exit status {row.last_exit}")
     facts.append(f"state {row.state.value}")  # the word `mcp-tray status` uses
