@@ -20,8 +20,11 @@ same address). Plaintext values that look like secrets go to the keyring
 (``secret migrate``'s rules; for headers app.hosts.header_secrets), and are
 read back from it, before the config changes, so an import never copies a
 token into MCP Tray's config; an address that holds a key itself is not
-imported, for the same reason. The config is edited in place (atomic, with
-a backup), member by member, so its formatting stays.
+imported, for the same reason. A remote server that sends no key is imported
+like any other: MCP Tray signs in to it (app.core.signin) if it asks, and its
+line says how. One set up with the app's own sign-in settings stays with the
+app. The config is edited in place (atomic, with a backup), member by member,
+so its formatting stays.
 
 The command line (``mcp-tray import``) and the tray's "Connect an app…"
 both call :func:`import_servers`; a pasted snippet (app.hosts.paste) goes
@@ -183,6 +186,11 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
         plan.moves += moves
         secrets = ", ".join(move.name for move in moves)
         told = [f"secret(s) {secrets} go to the keyring"] if moves else []
+        if may_ask_to_sign_in(config):
+            told.append(
+                "if it asks you to sign in, sign in from MCP Tray's menu or with "
+                f"`mcp-tray signin {entry.name}`"
+            )
         plan.lines.append(
             f"{entry.name}: imported" + "".join(f"; {n}" for n in [*told, notes] if n)
         )
@@ -193,6 +201,12 @@ def plan_import(host: Host, source: Path, document: Document, current: Config) -
 def _printable(text: str) -> str:
     """Words quoting an app's file, safe for a terminal: control characters escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def may_ask_to_sign_in(config: dict[str, Any]) -> bool:
+    """Whether MCP Tray's entry ``config`` is a remote server that sends no key: most
+    such servers want a sign-in, which the hub waits for (needs-sign-in)."""
+    return "url" in config and not config.get("headers")
 
 
 def same_server(mine: ServerConfig, config: dict[str, Any]) -> bool:
@@ -274,9 +288,7 @@ def translate_remote(host: Host, name: str, raw: dict[str, Any], workspace: Path
     command's: ``config`` is None, with the reason in the notes, when MCP Tray cannot
     reach the server as written."""
     remote = host.remote(raw)
-    refused = (
-        remote.problem or _unfit_address(host, remote.url) or _signs_in(host, raw, remote.headers)
-    )
+    refused = remote.problem or _unfit_address(host, remote.url) or _own_sign_in(host, raw)
     if refused:
         return Entry(name, None, [refused])
     entry = Entry(name, {})
@@ -310,20 +322,20 @@ def _unfit_address(host: Host, url: str) -> str:
     return ""
 
 
-def _signs_in(host: Host, raw: dict[str, Any], headers: dict[str, str]) -> str:
-    """Why an entry that signs in through the app (OAuth) stays there ("": it does not).
+def _own_sign_in(host: Host, raw: dict[str, Any]) -> str:
+    """Why an entry set up with the app's own sign-in settings stays there ("": it is not).
 
-    One without headers is taken to: most remote servers want a key or a sign-in, and
-    one that signs in through the app would stop working once it went through MCP Tray,
-    which cannot sign in yet. Left with the app, it goes on working as before.
+    MCP Tray signs in by itself, registering itself with the server's sign-in service
+    (app.core.signin). Settings made for the app (Claude Code's client ID, Gemini CLI's
+    Google credentials) are not MCP Tray's to use, and the server may take no other
+    client; left with the app, it goes on working as before.
     """
-    if "oauth" in raw or "authProviderType" in raw:
-        return f"it signs you in through {host.title}, which MCP Tray cannot do yet"
-    if not headers:
-        return (
-            f"it sends no key, so {host.title} probably signs you in to it, which MCP Tray "
-            "cannot do yet"
-        )
+    for key in ("oauth", "authProviderType"):
+        if key in raw:
+            return (
+                f"{host.title} signs you in to it with settings of its own ({key}), "
+                "which MCP Tray cannot use"
+            )
     return ""
 
 

@@ -333,6 +333,10 @@ def _connected(
         wanted = sorted(set(_SECRET.findall(str(config))) - moved)
         if wanted:  # ${input:ID} became ${secret:ID}: the hub will ask for it
             said.append(f"{name} needs {_and(wanted)}; MCP Tray will ask you for it.")
+    no_key = [name for name, config in plan.added.items() if importing.may_ask_to_sign_in(config)]
+    if no_key:  # the hub waits in needs-sign-in, and the tray asks
+        it = "it does" if len(no_key) == 1 else "they do"
+        said.append(f"{_and(no_key)} may ask you to sign in; if {it}, MCP Tray will ask you.")
     return said
 
 

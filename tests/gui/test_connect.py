@@ -146,14 +146,13 @@ def test_connecting_then_disconnecting_cursor_says_what_changed_in_plain_words(
     disconnected = dialog.status.text()
 
     assert connected == (
-        f"Cursor now reaches 2 servers through MCP Tray: github, memory. {CURSOR.restart}\n"
-        "docs stays as it is: it sends no key, so Cursor probably signs you in to it, which "
-        "MCP Tray cannot do yet."
+        f"Cursor now reaches 3 servers through MCP Tray: github, memory, docs. {CURSOR.restart}\n"
+        "docs may ask you to sign in; if it does, MCP Tray will ask you."
     )
-    assert tray.reloads == [["github", "memory"]]  # after the import: the new servers start
+    assert tray.reloads == [["docs", "github", "memory"]]  # after the import: the new servers start
     assert disconnected == (
         "Cursor is back to starting its servers itself.\n"
-        "github and memory keep running in MCP Tray; "
+        "github, memory and docs keep running in MCP Tray; "
         "remove them there if you no longer need them.\n"
         f"{CURSOR.restart}"
     )
@@ -367,7 +366,7 @@ def test_a_hostile_file_is_its_app_s_problem_and_every_other_app_is_listed(
     assert "• typed — Gemini CLI starts it itself" in shown
     html = next(label for label in dialog.findChildren(QLabel) if "<b>" in label.text())
     assert html.textFormat() == Qt.TextFormat.PlainText  # shown as written, not as HTML
-    assert dialog.status.text().startswith("Cursor now reaches 2 servers through MCP Tray")
+    assert dialog.status.text().startswith("Cursor now reaches 3 servers through MCP Tray")
 
 
 def reopen(dialog: ConnectDialog, tray: Tray, tray_loop: TrayLoop) -> None:
@@ -387,7 +386,7 @@ def test_reopening_the_dialog_starts_with_a_fresh_status_line(
 
     reopen(dialog, tray, tray_loop)
 
-    assert said.startswith("Cursor now reaches 2 servers through MCP Tray")
+    assert said.startswith("Cursor now reaches 3 servers through MCP Tray")
     assert (dialog.status.text(), dialog.status.isVisible()) == ("", False)
     assert set(dialog.buttons) == {(path, DISCONNECT)}  # the list itself is as it is now
 
@@ -404,4 +403,4 @@ def test_news_that_came_while_the_dialog_was_closed_is_still_there_when_it_opens
     reopen(dialog, tray, tray_loop)
 
     assert dialog.status.isVisible()
-    assert dialog.status.text().startswith("Cursor now reaches 2 servers through MCP Tray")
+    assert dialog.status.text().startswith("Cursor now reaches 3 servers through MCP Tray")

@@ -70,7 +70,8 @@ def test_connect_and_disconnect_an_app_from_the_tray(
 
     seen = tray_loop.run(scenario)
 
-    assert seen["buttons"] == {(claude, CONNECT)}  # Cursor's only server is remote
+    # Cursor's only server is remote, with no key: it can go through MCP Tray too.
+    assert seen["buttons"] == {(claude, CONNECT), (cursor, CONNECT)}
     assert seen["listed"] == ""  # the list is above; the status line says what happened
     assert seen["connected"] == (
         "Claude Desktop now reaches 2 servers through MCP Tray: notes, github. "

@@ -21,16 +21,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "ghp_Fx4kL9mQ2wR7tY1uI8oP3aS6dG0hJ5zX2cV7"  # the fixtures' token, valid nowhere
 EMPTY_CONFIG = '{\n  "mcpServers": {}\n}\n'
 
-# What importing each fixture brings in: the servers it runs, the remote ones (as
-# MCP Tray's entries), and the remote ones that stay with the app (they send no key,
-# so the app probably signs in to them, which MCP Tray cannot do yet).
+# What importing each fixture brings in: the servers it runs, and the remote ones (as
+# MCP Tray's entries; those that send no key are told how to sign in if they ask).
 EXPECTED = {
-    "claude-desktop": ({"filesystem", "github"}, {}, set()),
-    "claude-code": ({"github", "time"}, {}, {"sentry"}),
-    "cursor": ({"github", "time"}, {}, {"context7"}),
-    "vscode": ({"github", "time"}, {}, {"fetch"}),
-    "windsurf": ({"github", "time"}, {}, {"figma"}),
-    "zed": ({"github", "time"}, {}, {"linear"}),
+    "claude-desktop": ({"filesystem", "github"}, {}),
+    "claude-code": ({"github", "time"}, {"sentry": {"url": "https://mcp.sentry.dev/mcp"}}),
+    "cursor": ({"github", "time"}, {"context7": {"url": "https://mcp.context7.com/mcp"}}),
+    "vscode": ({"github", "time"}, {"fetch": {"url": "https://remote.mcpservers.org/fetch/mcp"}}),
+    "windsurf": ({"github", "time"}, {"figma": {"url": "https://mcp.figma.example/mcp"}}),
+    "zed": ({"github", "time"}, {"linear": {"url": "https://mcp.linear.app/mcp"}}),
     "gemini": (
         {"github", "time"},
         {
@@ -39,7 +38,6 @@ EXPECTED = {
                 "headers": {"Authorization": "Bearer ${env:DOCS_TOKEN}"},  # Gemini's $DOCS_TOKEN
             }
         },
-        set(),
     ),
 }
 GITHUB_TOKEN_BECOMES = {name: "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}" for name in EXPECTED} | {
@@ -77,14 +75,14 @@ def test_a_dry_run_lists_every_server_and_changes_nothing(
         host, host_file, paths, dry_run=True, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    local, remote, staying = EXPECTED[host.name]
+    local, remote = EXPECTED[host.name]
     assert set(plan.added) == local | set(remote)
-    assert len(plan.lines) == len(local | set(remote) | staying)
+    assert len(plan.lines) == len(local | set(remote))
     assert paths.config_file.read_text() == EMPTY_CONFIG
     assert keyring.entries == {}
 
 
-def test_import_adds_the_servers_remote_ones_with_a_key_too_and_moves_tokens(
+def test_import_adds_the_servers_remote_ones_too_and_moves_tokens(
     host: Host, host_file: Path, paths: Paths
 ) -> None:
     keyring = MemoryKeyring()
@@ -94,7 +92,7 @@ def test_import_adds_the_servers_remote_ones_with_a_key_too_and_moves_tokens(
         host, host_file, paths, store=SecretStore(paths.secret_index, backend=keyring)
     )
 
-    local, remote, staying = EXPECTED[host.name]
+    local, remote = EXPECTED[host.name]
     ours = json.loads(paths.config_file.read_text())["mcpServers"]
     assert set(ours) == local | set(remote)
     github = ours["github"]
@@ -106,11 +104,11 @@ def test_import_adds_the_servers_remote_ones_with_a_key_too_and_moves_tokens(
     assert keyring.entries == ({} if host.name == "vscode" else moved)
     for name, entry in remote.items():
         assert ours[name] == entry
-        assert f"{name}: imported" in plan.lines
-    for name in staying:
-        assert f"{name}: not imported: it sends no key, so {host.title} probably signs" in (
-            "\n".join(plan.lines)
+        sign_in = (
+            "; if it asks you to sign in, sign in from MCP Tray's menu or with "
+            f"`mcp-tray signin {name}`"
         )
+        assert f"{name}: imported{'' if 'headers' in entry else sign_in}" in plan.lines
     assert host_file.read_bytes() == original  # import reads the app's file, never writes it
 
 
@@ -152,10 +150,8 @@ def test_connect_is_idempotent_and_disconnect_restores_every_byte(
     unchanged = host_file.read_bytes()
     undone = disconnect(host, host_file, paths)
 
-    local, remote, staying = EXPECTED[host.name]
+    local, remote = EXPECTED[host.name]
     assert set(connected.changed) == local | set(remote)
-    for name in staying:
-        assert host.servers(after)[name] == host.servers(before)[name]
     for name in local | set(remote):
         entry = host.servers(after)[name]
         command, args = attach_command(name)
@@ -247,7 +243,7 @@ def test_connect_http_gives_each_app_urls_and_the_token(
     token = keyring.entries[("mcp-tray/_http", "token")]
     http_settings = json.loads(paths.config_file.read_text())["http"]
     assert http_settings == {"enabled": True}  # turned on, at the default port
-    local, remote, _staying = EXPECTED[host.name]
+    local, remote = EXPECTED[host.name]
     assert set(connected.changed) == local | set(remote)
     for name in local | set(remote):
         entry = host.servers(after)[name]

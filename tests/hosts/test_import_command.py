@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from keyring.backends import SecretService
 
+from app.hosts.linking import attach_command
 from tests.helpers import FLAKY, PYTHON
 from tests.hubprocess import mcp_tray
 
@@ -56,10 +57,14 @@ def test_import_copies_the_servers_moves_the_token_and_reports_the_rest(
     assert "github: imported; secret(s) GITHUB_PERSONAL_ACCESS_TOKEN go to the keyring" in (
         done.stdout
     )
-    # It sends no key: Claude signs in to it, which MCP Tray cannot do yet.
-    assert "linear: not imported: it sends no key" in done.stdout
+    # It sends no key: MCP Tray signs in to it if it asks.
+    assert (
+        "linear: imported; if it asks you to sign in, sign in from MCP Tray's menu or with "
+        "`mcp-tray signin linear`"
+    ) in done.stdout
     ours = json.loads((tray_home / "config.json").read_text())["mcpServers"]
-    assert sorted(ours) == ["github", "notes"]
+    assert sorted(ours) == ["github", "linear", "notes"]
+    assert ours["linear"] == {"url": "https://mcp.linear.app/sse"}
     assert ours["github"]["env"] == {
         "GITHUB_PERSONAL_ACCESS_TOKEN": "${secret:GITHUB_PERSONAL_ACCESS_TOKEN}"
     }
@@ -73,6 +78,44 @@ def test_import_copies_the_servers_moves_the_token_and_reports_the_rest(
     assert "github: already imported" in again.stdout and "Nothing to import." in again.stdout
     check = mcp_tray(tray_home, "config", "check")
     assert check.returncode == 0, check.stderr
+
+
+def test_a_remote_server_that_sends_no_key_is_imported_and_connected_like_a_command(
+    tray_home: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / ".claude.json"
+    source.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "notes": {"type": "stdio", "command": PYTHON, "args": [str(FLAKY)], "env": {}},
+                    "linear": {"type": "http", "url": "https://mcp.linear.app/mcp"},
+                }
+            }
+        )
+    )
+    (tray_home / "config.json").write_text('{\n  "mcpServers": {}\n}\n')
+    where = ("claude-code", "--path", str(source))
+
+    imported = mcp_tray(tray_home, "import", *where)
+    connected = mcp_tray(tray_home, "connect", *where)
+
+    assert imported.returncode == 0, imported.stderr
+    assert "  notes: imported\n" in imported.stdout
+    assert (
+        "  linear: imported; if it asks you to sign in, sign in from MCP Tray's menu or with "
+        "`mcp-tray signin linear`\n"
+    ) in imported.stdout
+    ours = json.loads((tray_home / "config.json").read_text())["mcpServers"]
+    assert ours == {
+        "notes": {"command": PYTHON, "args": [str(FLAKY)]},
+        "linear": {"url": "https://mcp.linear.app/mcp"},
+    }
+    assert connected.returncode == 0, connected.stderr
+    entries = json.loads(source.read_text())["mcpServers"]
+    for name in ("notes", "linear"):
+        command, args = attach_command(name)
+        assert entries[name] == {"command": command, "args": args}
 
 
 def test_a_malformed_app_config_is_reported_and_left_untouched(

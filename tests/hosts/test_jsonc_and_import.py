@@ -84,8 +84,7 @@ def test_vscode_entries_are_translated_or_refused_with_reasons(tmp_path: Path) -
         "command": "node",
         "args": [f"{tmp_path / 'project'}/build/index.js"],
     }
-    assert entries["remote"].config is None  # no key: VS Code signs in to it
-    assert "sends no key" in entries["remote"].notes[0]
+    assert entries["remote"].config == {"url": "https://example.com/mcp"}  # no key: signs in
 
 
 def test_shell_style_variables_become_env_placeholders_and_unknown_ones_refuse() -> None:

@@ -105,8 +105,7 @@ def test_claude_code_s_http_server_is_imported_with_its_token_in_the_keyring_the
 
 
 URL = "https://mcp.example.com/mcp"
-# A header that is no key: a remote entry without headers stays with its app (it
-# probably signs in there, which MCP Tray cannot do yet).
+# A header that is no key (an entry without headers gets a word on signing in as well).
 TEAM = {"X-Team": "design"}
 
 # Each app's way of writing a remote server, and the entry MCP Tray takes from it.
@@ -201,23 +200,22 @@ def test_a_remote_server_mcp_tray_cannot_reach_as_written_stays_with_the_app_and
         "keyed: not imported: its address holds a key (api_key=), which MCP Tray would have to "
         "copy into its config, and it keeps keys only in the keyring; ask the service for a way "
         "to send it in a header",
-        "signs-in: not imported: it signs you in through Claude Code, which MCP Tray cannot do yet",
-        "no-key: not imported: it sends no key, so Claude Code probably signs you in to it, "
-        "which MCP Tray cannot do yet",
+        "signs-in: not imported: Claude Code signs you in to it with settings of its own "
+        "(oauth), which MCP Tray cannot use",
+        "no-key: imported; if it asks you to sign in, sign in from MCP Tray's menu or with "
+        "`mcp-tray signin no-key`",
         "good: imported",
         "time: imported",
     ]
-    assert sorted(ours(paths)) == ["good", "time"]
+    assert sorted(ours(paths)) == ["good", "no-key", "time"]
     assert keyring.entries == {}
     assert HEADER_TOKEN not in paths.config_file.read_text()
     unusable = {
         server.name: server.why for server in found.servers if server.route is Route.UNUSABLE
     }
     assert unusable["socket"].startswith("its address ws://localhost:9000/mcp is not a web address")
-    assert set(unusable) == {
-        *("socket", "listed", "nested", "two-lines", "keyed", "signs-in", "no-key")
-    }
-    assert connected.changed == ["good", "time"]
+    assert set(unusable) == {"socket", "listed", "nested", "two-lines", "keyed", "signs-in"}
+    assert connected.changed == ["no-key", "good", "time"]
     after = json.loads(path.read_text())["mcpServers"]
     for name in unusable:
         assert after[name] == servers[name]  # left as the app wrote them
@@ -321,3 +319,23 @@ def test_the_connect_dialog_offers_a_remote_server_and_puts_it_through_mcp_tray(
     assert said == f"Cursor now reaches 1 server through MCP Tray: docs. {host.restart}"
     assert after.named(Route.THROUGH_TRAY) == ["docs"]
     assert HEADER_TOKEN not in path.read_text() + paths.config_file.read_text()
+
+
+def test_a_remote_server_that_sends_no_key_is_imported_and_connected_and_may_need_a_sign_in(
+    paths: Paths, store: SecretStore, tmp_path: Path
+) -> None:
+    host = HOSTS["cursor"]
+    linear = {"url": "https://mcp.linear.app/mcp"}
+    path = app_file(tmp_path, "cursor", {"linear": linear, "time": {"command": "uvx"}})
+
+    before = survey.look_at(host, path)
+    said = survey.connect_app(before, paths, store=store)
+    after = survey.look_at(host, path)
+
+    assert before.named(Route.REMOTE) == ["linear"]
+    assert ours(paths) == {"linear": linear, "time": {"command": "uvx"}}
+    assert said.split("\n") == [
+        f"Cursor now reaches 2 servers through MCP Tray: linear, time. {host.restart}",
+        "linear may ask you to sign in; if it does, MCP Tray will ask you.",
+    ]
+    assert after.named(Route.THROUGH_TRAY) == ["linear", "time"]
