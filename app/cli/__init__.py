@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
     logs.set_defaults(run=_logs)
 
-    from app.cli import hosts, http, secret, servers
+    from app.cli import hosts, http, secret, servers, signin
 
     secret.add_parser(commands)
     commands.choices["secret"].set_defaults(run=_secret)
@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     servers.add_parsers(commands)
     for verb in ("add", "remove", "catalog"):
         commands.choices[verb].set_defaults(run=_servers)
+
+    signin.add_parsers(commands)
+    for verb in ("signin", "signout"):
+        commands.choices[verb].set_defaults(run=_signin)
 
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
@@ -215,6 +219,12 @@ def _servers(args: argparse.Namespace) -> int:
     from app.cli import servers
 
     return servers.run(args, _paths(args))
+
+
+def _signin(args: argparse.Namespace) -> int:
+    from app.cli import signin
+
+    return signin.run(args, _paths(args))
 
 
 def _http(args: argparse.Namespace) -> int:

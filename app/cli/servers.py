@@ -36,7 +36,16 @@ STATUS_POLL_S = 0.2  # the hub's status is asked again this often while it start
 SECRET_HINT = "Next time, use --secret NAME: it asks for the value without showing it."
 # States in which a server added a moment ago will not get further by itself.
 SETTLED = frozenset(
-    {"running", "backoff", "crash-loop", "needs-secret", "needs-program", "disabled", "stopped"}
+    {
+        "running",
+        "backoff",
+        "crash-loop",
+        "needs-secret",
+        "needs-program",
+        "needs-sign-in",
+        "disabled",
+        "stopped",
+    }
 )
 
 

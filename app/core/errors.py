@@ -38,6 +38,8 @@ or a notice, the control API sends it as a refusal's ``error``. The tree::
           │                      not installed, and where to get it
           ├── ServerNotSaved     app.hosts.servers: a server was not added, changed or
           │                      removed, and why; nothing was changed
+          ├── SignInFailed       app.core.signin: a sign-in to a remote server did not
+          │                      succeed, and why
           └── HostError          app.hosts.host: an app's config cannot be read or changed;
                │                 nothing was changed
                ├── Unreadable    app.hosts.survey: the app's file cannot be read, and

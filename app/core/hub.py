@@ -30,7 +30,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.choices import UserChoices
 from app.core.config import Config, ConfigError, HttpConfig, ServerConfig, load_config
@@ -50,8 +50,10 @@ from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
 from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSecret, secret_names
 from app.core.shellenv import SHARED, ShellEnvironment
+from app.core.signin import ConnectionAuth, SignIn, SignInFailed, SignIns, SignInStore, sign_in
 from app.core.supervise.orphans import GroupRecords
 from app.core.supervise.process import ServerProcess, StartFailure
+from app.core.supervise.remote import signs_in
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.core.supervise.stderr import ServerLog
@@ -91,6 +93,8 @@ class Hub:
         self.quitter: Callable[[], None] | None = None
         self.http: HttpEndpoint | None = None  # when the config enables it
         self._programs: asyncio.Future[ShellEnvironment] | None = None  # the login shell's PATH
+        self.sign_ins = SignIns()  # at most one open per server
+        self._signed_out: set[str] = set()  # by the user, since the hub started
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
 
@@ -295,6 +299,70 @@ class Hub:
             await self.restart_server(supervisor.name, why="because its secret changed")
             return supervisor.status().state is not State.NEEDS_SECRET
         return False
+
+    async def sign_in(self, name: str, show: Callable[[str, bool], None]) -> None:
+        """Sign in to remote server ``name``; returns once signed in and connected again.
+
+        ``show(page, new)`` is given the sign-in page's address for the browser; ``new``
+        is False when the sign-in was open already (its page is in the browser: another
+        window is not opened). ControlError says why a sign-in failed.
+        """
+        attempt, new = self.begin_sign_in(name)
+        either: set[asyncio.Future[Any]] = {attempt.page, attempt.done}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if attempt.page.done() and not attempt.page.cancelled():
+            show(attempt.page.result(), new)
+        try:
+            await asyncio.shield(attempt.done)
+        except SignInFailed as failed:
+            raise ControlError(str(failed)) from None
+
+    def begin_sign_in(self, name: str) -> tuple[SignIn, bool]:
+        """Open the sign-in to remote server ``name`` (app.core.signin.flow), or give the
+        one already open (then False): its page's address comes in ``page``, its outcome
+        in ``done``. Once signed in, the server connects again with its new tokens."""
+        supervisor = self._supervisor(name)
+        config = supervisor.config
+        self._check_signs_in(name, config)
+        url = config.url
+        assert url is not None  # a remote server's
+
+        async def run(attempt: SignIn) -> None:
+            try:
+                await sign_in(name, url, self._sign_in_store(name), attempt.page.set_result)
+            except SignInFailed as failed:
+                supervisor.note(str(failed))
+                raise
+            self._signed_out.discard(name)
+            supervisor.note("Signed in.")
+            if supervisor.wanted:
+                await self.restart_server(name, why="after you signed in")
+
+        return self.sign_ins.begin(name, run)
+
+    async def sign_out(self, name: str) -> bool:
+        """Forget the user's sign-in to ``name`` (tokens and registration, from the keyring);
+        a running connection ends, and the server waits for a new sign-in. Whether it was
+        signed in."""
+        supervisor = self._supervisor(name)
+        self._check_signs_in(name, supervisor.config)
+        try:
+            was_signed_in = await self._sign_in_store(name).forget()
+        except KeyringUnavailable as error:
+            raise ControlError(f"cannot sign out of {name}: {error}") from None
+        self._signed_out.add(name)
+        if supervisor.wanted:
+            await self.restart_server(name, why="because you signed out")
+        return was_signed_in
+
+    def _check_signs_in(self, name: str, config: ServerConfig) -> None:
+        if not config.remote:
+            raise ControlError(f"{name} runs on this computer: there is nothing to sign in to")
+        if not signs_in(config):
+            raise ControlError(f"{name} uses the key in its headers (Authorization), not a sign-in")
+
+    def _sign_in_store(self, name: str) -> SignInStore:
+        return SignInStore(self.secrets.store, name, learn=self.secrets.redact.learn)
 
     async def log_tail(self, name: str, lines: int) -> list[str]:
         """The newest ``lines`` of the server's log, as they stand in the file.
@@ -509,6 +577,12 @@ class Hub:
             with _secrets_read():
                 return await self.secrets.fill_headers(scope, config, {**found.login, **os.environ})
 
+        def auth(config: ServerConfig) -> ConnectionAuth | None:
+            if not signs_in(config) or config.url is None:
+                return None
+            store = self._sign_in_store(scope)
+            return ConnectionAuth(config.url, store, signed_out=scope in self._signed_out)
+
         supervisor = Supervisor(
             name,
             server,
@@ -518,6 +592,7 @@ class Hub:
             listener=relay,
             launch=launch,
             headers=headers,
+            auth=auth,
             redact=self.secrets.redact,
         )
         self.supervisors[name] = supervisor

@@ -56,6 +56,7 @@ from app.core.problems import (
     what_happened,
     with_last_words,
 )
+from app.core.signin.auth import SIGNED_OUT
 from app.core.supervise.failure import Failure
 from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
@@ -73,6 +74,7 @@ LOGS = "logs"
 SECRET = "secret"
 OPEN_CONFIG = "open-config"
 RESTART = "restart"
+SIGN_IN = "sign-in"
 
 
 class Urgency(enum.IntEnum):
@@ -88,6 +90,7 @@ class NoticeKind(enum.StrEnum):
     RECOVERED = "recovered"
     NEEDS_SECRET = "needs-secret"
     NEEDS_PROGRAM = "needs-program"
+    NEEDS_SIGN_IN = "needs-sign-in"
     CONFIG_ERROR = "config-error"
     CONFIG_FIXED = "config-fixed"
     RESTARTED = "restarted"
@@ -100,6 +103,7 @@ _NEEDS_THE_USER = frozenset(
         NoticeKind.CRASH_LOOP,
         NoticeKind.NEEDS_SECRET,
         NoticeKind.NEEDS_PROGRAM,
+        NoticeKind.NEEDS_SIGN_IN,
         NoticeKind.CONFIG_ERROR,
     }
 )
@@ -110,6 +114,7 @@ _ACTIONS: dict[NoticeKind, tuple[tuple[str, str], ...]] = {
     NoticeKind.RECOVERED: ((LOGS, "Show logs"),),
     NoticeKind.NEEDS_SECRET: ((SECRET, "Set secret…"),),
     NoticeKind.NEEDS_PROGRAM: ((RESTART, "Retry"), (LOGS, "Show logs")),
+    NoticeKind.NEEDS_SIGN_IN: ((SIGN_IN, "Sign in"),),
     NoticeKind.CONFIG_ERROR: ((OPEN_CONFIG, "Open config"),),
     NoticeKind.CONFIG_FIXED: (),
     NoticeKind.RESTARTED: ((LOGS, "Show logs"),),
@@ -152,6 +157,7 @@ class _Server:
     parked: bool = False  # a crash-loop notice went out and it has not run since
     waiting_for_secret: bool = False
     waiting_for_program: bool = False
+    waiting_for_sign_in: bool = False  # told once, until it runs again
     running: bool = False  # its last state change was to running
     crash: ServerExited | None = None  # an unplanned exit not yet followed by running
     reason: Failure | None = None  # why its last run ended, as the supervisor put it
@@ -213,6 +219,8 @@ class Notices:
             self._running(event.server, remote=event.remote)
         elif event.state is State.NEEDS_PROGRAM:
             self._program_missing(event)
+        elif event.state is State.NEEDS_SIGN_IN:
+            self._sign_in_needed(event)
         elif event.state is State.BACKOFF:
             self._server(event.server).reason = event.failure
         elif event.state in (State.STOPPED, State.DISABLED):
@@ -243,9 +251,10 @@ class Notices:
             )
         elif crash is not None:
             self._restarted(name, server, crash)
-        elif server.waiting_for_secret or server.waiting_for_program:
-            self._withdraw(name)  # the secret or the program arrived; nothing more to say
+        elif server.waiting_for_secret or server.waiting_for_program or server.waiting_for_sign_in:
+            self._withdraw(name)  # the secret, the program or the sign-in came; nothing to add
         server.waiting_for_secret = server.waiting_for_program = False
+        server.waiting_for_sign_in = False
 
     def _stopped(self, name: str) -> None:
         """Stopped on purpose (by the user, or removed from the config): nothing is left
@@ -290,6 +299,27 @@ class Notices:
                     else "A program this server needs is not installed. "
                     "Install it, then press Retry."
                 ),
+            )
+        )
+
+    def _sign_in_needed(self, event: ServerStateChanged) -> None:
+        """Told once while it waits, never for a sign-out the user chose themselves."""
+        server = self._server(event.server)
+        server.crash = None  # not a crash
+        if server.waiting_for_sign_in:
+            return
+        server.waiting_for_sign_in = True
+        why = event.failure.phrase if event.failure else ""
+        if why == SIGNED_OUT:
+            return
+        expired = "expired" in why
+        self._show(
+            Notice(
+                kind=NoticeKind.NEEDS_SIGN_IN,
+                server=event.server,
+                title=f"Sign in to {event.server} to use its tools",
+                body=("Your sign-in has expired. " if expired else "")
+                + "Press Sign in: your browser opens its sign-in page.",
             )
         )
 

@@ -18,7 +18,9 @@ from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
-NEEDS_YOU = frozenset({State.CRASH_LOOP, State.NEEDS_SECRET, State.NEEDS_PROGRAM})
+NEEDS_YOU = frozenset(
+    {State.CRASH_LOOP, State.NEEDS_SECRET, State.NEEDS_PROGRAM, State.NEEDS_SIGN_IN}
+)
 IN_MOTION = frozenset({State.STARTING, State.STOPPING, State.BACKOFF})
 
 
@@ -61,6 +63,7 @@ _LOOKS: dict[State, Look] = {
     State.CRASH_LOOP: Look("Keeps crashing — paused", Colour.RED, Shape.WARNING),
     State.NEEDS_SECRET: Look("Needs a secret", Colour.RED, Shape.WARNING),
     State.NEEDS_PROGRAM: Look("Needs a program", Colour.RED, Shape.WARNING),
+    State.NEEDS_SIGN_IN: Look("Needs you to sign in", Colour.RED, Shape.WARNING),
 }
 
 

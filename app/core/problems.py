@@ -49,6 +49,12 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
         )
     if row.state is State.NEEDS_PROGRAM:
         return needs_program(row.failure)
+    if row.state is State.NEEDS_SIGN_IN:
+        expired = row.failure is not None and "expired" in row.failure.phrase
+        return Problem(
+            "Its sign-in has expired." if expired else "It needs you to sign in to use its tools.",
+            "Choose Sign in…: your browser opens its sign-in page.",
+        )
     if row.state is State.DISABLED:
         return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
     if row.failure is None or row.state in (State.RUNNING, State.STOPPING):
@@ -85,10 +91,6 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (
         re.compile(r"refused the key in its headers"),
         lambda m: "It refused the key MCP Tray sent it; check the key in its headers.",
-    ),
-    (
-        re.compile(r"asks to sign in"),
-        lambda m: "It asks you to sign in, which MCP Tray cannot do for it yet.",
     ),
     (
         re.compile(r"has no MCP server at that address"),

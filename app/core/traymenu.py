@@ -38,11 +38,13 @@ OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES, NEW_KEY = (
     "new-key",
 )
 LOGIN, MUTE, QUIT = "login", "mute", "quit"
+SIGN_IN, SIGN_OUT = "sign-in", "sign-out"
 ADD, EDIT, REMOVE = "add", "edit", "remove"
 
 _NEEDS = {
     State.NEEDS_SECRET: "needs a secret",
     State.NEEDS_PROGRAM: "needs a program",
+    State.NEEDS_SIGN_IN: "needs you to sign in",
     State.CRASH_LOOP: "keeps crashing",
 }
 PROBLEM_LINE_CHARS = 60  # a menu line does not wrap; longer problems take several lines
@@ -82,6 +84,8 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
         actions = [(SECRET, "Set secret…"), (STOP, "Stop")]
     elif state is State.NEEDS_PROGRAM:
         actions = [(RESTART, "Retry"), (STOP, "Stop")]
+    elif state is State.NEEDS_SIGN_IN:
+        actions = [(SIGN_IN, "Sign in…"), (STOP, "Stop")]
     elif state is State.CRASH_LOOP:
         actions = [(RESTART, "Try again"), (STOP, "Stop")]
     elif state is State.BACKOFF:
@@ -97,6 +101,8 @@ def server_actions(row: ServerStatus, *, uses_secrets: bool) -> list[tuple[str, 
     actions.append((LOGS, "Show logs"))
     if uses_secrets and state is not State.NEEDS_SECRET:
         actions.append((SECRET, "Set secret…"))
+    if row.signed_in and state is not State.NEEDS_SIGN_IN:
+        actions.append((SIGN_OUT, "Sign out"))
     return actions
 
 
@@ -138,6 +144,7 @@ _WHY_NOT = {  # why a state greys its run buttons; "{name}": the server
     State.CRASH_LOOP: "{name} is paused after crashing; Try again starts it.",
     State.NEEDS_PROGRAM: "{name} needs a program; install it, then press Retry.",
     State.NEEDS_SECRET: "{name} cannot start without its secret; Set secret… gives it.",
+    State.NEEDS_SIGN_IN: "{name} waits for you to sign in; Sign in… opens its sign-in page.",
 }
 
 
@@ -182,8 +189,11 @@ def server_buttons(row: ServerStatus | None, *, uses_secrets: bool) -> list[Butt
 
 
 def _place(row: ServerStatus, verb: str) -> str:
-    # Restarting a server that is paused for you (Try again, Retry) starts it: Start's place.
-    return START if verb == RESTART and needs_you(row) else verb
+    # Restarting a server that is paused for you (Try again, Retry) starts it, and so
+    # does signing in: Start's place. Signing out takes the place of its key, Set secret….
+    if verb == SIGN_IN or (verb == RESTART and needs_you(row)):
+        return START
+    return SECRET if verb == SIGN_OUT else verb
 
 
 def labels_by_place() -> dict[str, set[str]]:
@@ -191,8 +201,10 @@ def labels_by_place() -> dict[str, set[str]]:
     the widest and its neighbours never move."""
     labels = {place: {text} for place, text in PLACES.items()}
     for state in State:
-        for button in server_buttons(ServerStatus(name="", state=state), uses_secrets=True):
-            labels[button.place].add(button.text)
+        for signed_in in (False, True):
+            row = ServerStatus(name="", state=state, signed_in=signed_in)
+            for button in server_buttons(row, uses_secrets=not signed_in):
+                labels[button.place].add(button.text)
     return labels
 
 

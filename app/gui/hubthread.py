@@ -121,6 +121,15 @@ class ThreadedHub:
     async def http_token_changed(self) -> bool:
         return await self._on_hub(self._hub.http_token_changed())
 
+    async def sign_in(self, name: str, show: Callable[[str, bool], None]) -> None:
+        """``show`` is called on the tray's loop (it opens the browser)."""
+        await self._on_hub(
+            self._hub.sign_in(name, lambda page, new: self._on_tray(lambda: show(page, new)))
+        )
+
+    async def sign_out(self, name: str) -> bool:
+        return await self._on_hub(self._hub.sign_out(name))
+
     async def show(self) -> None:
         await self._on_hub(self._hub.show())
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, Qt, QTimer, QUrl
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from app.core import traymenu
@@ -225,6 +225,8 @@ class TrayApp(QObject):
             traymenu.RESTART: lambda: self._run(self.hub.restart_server(server)),
             traymenu.LOGS: lambda: self._run(self._show_logs(server)),
             traymenu.SECRET: lambda: self.ask_secret(server),
+            traymenu.SIGN_IN: lambda: self._run(self._sign_in(server)),
+            traymenu.SIGN_OUT: lambda: self._run(self._sign_out(server)),
             traymenu.ADD: self.open_add,
             traymenu.EDIT: lambda: self.open_edit(server),
             traymenu.REMOVE: lambda: self.ask_remove(server),
@@ -239,6 +241,30 @@ class TrayApp(QObject):
             traymenu.QUIT: quit_app,
         }
         by_verb[verb]()
+
+    async def _sign_in(self, server: str) -> None:
+        """The browser opens on the server's sign-in page (once: a sign-in already open is
+        not opened again), and a notice tells how it ended."""
+
+        def show(page: str, new: bool) -> None:
+            if not new:
+                self.tell(
+                    f"Signing in to {server}",
+                    "Its sign-in page is already open in your browser; finish signing in there.",
+                )
+            elif not QDesktopServices.openUrl(QUrl(page)):
+                self.tell(f"Sign in to {server}", f"Open this address in your browser: {page}")
+
+        try:
+            await self.hub.sign_in(server, show)
+        except ControlError as error:
+            self.tell(f"Not signed in to {server}", plain(str(error)))
+            return
+        self.tell(f"Signed in to {server}", "Its tools are ready to use.")
+
+    async def _sign_out(self, server: str) -> None:
+        await self.hub.sign_out(server)
+        self.tell(f"Signed out of {server}", "Sign in again from its menu to use its tools.")
 
     async def _show_logs(self, server: str) -> None:
         self.window.show_logs(server, await self.hub.log_tail(server, LOG_TAIL_LINES))

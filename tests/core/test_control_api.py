@@ -43,6 +43,7 @@ STATUS_FIELDS = {
     "stopped_by_user",
     "missing_program",
     "url",
+    "signed_in",
 }
 SERVING = re.compile(r"flaky server (\d+) serving")
 

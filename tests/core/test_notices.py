@@ -32,6 +32,7 @@ from app.core.notices import (
     Notices,
     Urgency,
 )
+from app.core.signin.auth import SIGNED_OUT
 from app.core.supervise.failure import Failure
 from app.core.supervise.programs import MissingProgram, path_missing
 from app.core.supervise.states import State
@@ -616,4 +617,37 @@ async def test_a_retry_that_finds_no_program_says_so_again_and_one_that_runs_wit
         "needs-program github",
         "needs-program github",
         "withdraw github",
+    ]
+
+
+# ----- needs a sign-in
+
+
+async def test_a_server_that_needs_a_sign_in_is_told_once_with_a_sign_in_button() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+
+    bus.publish(state("linear", "needs-sign-in", "running", "needs you to sign in"))
+    bus.publish(state("linear", "starting", "needs-sign-in"))  # the user tried Start
+    bus.publish(state("linear", "needs-sign-in", "starting", "needs you to sign in"))
+    bus.publish(state("linear", "running", "starting"))  # signed in
+
+    assert desktop.summary() == ["needs-sign-in linear", "withdraw linear"]
+    (notice,) = desktop.shown
+    assert notice.title == "Sign in to linear to use its tools"
+    assert notice.body == "Press Sign in: your browser opens its sign-in page."
+    assert notice.actions == (("sign-in", "Sign in"),)
+    assert notice.urgency is Urgency.CRITICAL
+
+
+async def test_an_expired_sign_in_says_so_and_one_the_user_signed_out_of_is_not_told() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+
+    expired = "needs you to sign in again: its sign-in has expired"
+    bus.publish(state("linear", "needs-sign-in", "running", expired))
+    bus.publish(state("notion", "needs-sign-in", "running", SIGNED_OUT))
+
+    assert [n.body for n in desktop.shown] == [
+        "Your sign-in has expired. Press Sign in: your browser opens its sign-in page."
     ]

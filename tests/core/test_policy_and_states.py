@@ -132,6 +132,10 @@ LEGAL_EDGES = {
     (State.RUNNING, Trigger.PARKED): State.CRASH_LOOP,
     (State.STARTING, Trigger.SECRET_MISSING): State.NEEDS_SECRET,
     (State.STARTING, Trigger.PROGRAM_MISSING): State.NEEDS_PROGRAM,
+    (State.STARTING, Trigger.SIGN_IN_NEEDED): State.NEEDS_SIGN_IN,
+    (State.RUNNING, Trigger.SIGN_IN_NEEDED): State.NEEDS_SIGN_IN,
+    (State.NEEDS_SIGN_IN, Trigger.START): State.STARTING,
+    (State.NEEDS_SIGN_IN, Trigger.STOP): State.STOPPING,
     (State.STARTING, Trigger.STOP): State.STOPPING,
     (State.RUNNING, Trigger.STOP): State.STOPPING,
     (State.BACKOFF, Trigger.STOP): State.STOPPING,
@@ -191,6 +195,7 @@ def test_state_values_are_the_strings_status_shows() -> None:
             "crash-loop",
             "needs-secret",
             "needs-program",
+            "needs-sign-in",
             "disabled",
         ]
     )

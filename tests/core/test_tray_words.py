@@ -30,6 +30,8 @@ from app.core.traymenu import (
     PLACES,
     RESTART,
     SECRET,
+    SIGN_IN,
+    SIGN_OUT,
     START,
     STOP,
     Entry,
@@ -172,10 +174,6 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
             "It refused the key MCP Tray sent it; check the key in its headers.",
         ),
         (
-            "asks to sign in (HTTP 401), which MCP Tray cannot do yet",
-            "It asks you to sign in, which MCP Tray cannot do for it yet.",
-        ),
-        (
             "has no MCP server at that address (HTTP 404): check the url",
             "There is no MCP server at its address; check the address.",
         ),
@@ -281,7 +279,7 @@ def test_the_window_has_a_button_in_the_same_place_for_each_action_whatever_the_
 
 
 def test_try_again_and_retry_sit_where_start_does_and_restart_now_where_restart_does() -> None:
-    assert labels_by_place()[START] == {"Start", "Try again", "Retry"}
+    assert labels_by_place()[START] == {"Start", "Try again", "Retry", "Sign in…"}
     assert labels_by_place()[RESTART] == {"Restart", "Restart now"}
     crashing = server_buttons(row(State.CRASH_LOOP), uses_secrets=False)
     assert [(b.text, b.verb) for b in crashing[1:3]] == [("Try again", RESTART), ("Restart", "")]
@@ -466,3 +464,20 @@ def test_the_missing_program_travels_in_the_status_row() -> None:
     assert sent.to_wire()["missing_program"] == "uvx"
     assert received.failure == sent.failure
     assert look(received).words == "Needs uv"
+
+
+def test_a_server_waiting_for_a_sign_in_offers_it_first_and_a_signed_in_one_signing_out() -> None:
+    waiting = row(State.NEEDS_SIGN_IN, "linear", url="https://mcp.linear.app/mcp")
+    signed_in = row(State.RUNNING, "linear", url="https://mcp.linear.app/mcp", signed_in=True)
+    menu = tray_menu([waiting], secrets={}, settings=Settings())
+
+    assert server_actions(waiting, uses_secrets=False)[0] == (SIGN_IN, "Sign in…")
+    assert "linear needs you to sign in — Sign in…" in every_text(menu)
+    assert "It needs you to sign in to use its tools." in " ".join(every_text(menu))
+    assert (SIGN_OUT, "Sign out") in server_actions(signed_in, uses_secrets=False)
+    assert (SIGN_OUT, "Sign out") not in server_actions(waiting, uses_secrets=False)
+    buttons = {b.place: b for b in server_buttons(waiting, uses_secrets=False)}
+    assert (buttons[START].text, buttons[START].verb) == ("Sign in…", SIGN_IN)
+    assert {b.place: b.text for b in server_buttons(signed_in, uses_secrets=False)}[SECRET] == (
+        "Sign out"
+    )

@@ -31,9 +31,10 @@ def call(socket_path: Path, op: str, *, timeout: float = 30.0, **arguments: Any)
         return _result(_read_line(connection.makefile("rb")))
 
 
-def stream(socket_path: Path, op: str, **arguments: Any) -> Iterator[Any]:
-    """Yield the reply's result, then each streamed line until the hub hangs up."""
-    with _connect(socket_path, timeout=10.0) as connection:
+def stream(socket_path: Path, op: str, *, timeout: float = 10.0, **arguments: Any) -> Iterator[Any]:
+    """Yield the reply's result (given ``timeout`` seconds to come), then each streamed
+    line until the hub hangs up."""
+    with _connect(socket_path, timeout) as connection:
         connection.sendall(protocol.request(op, **arguments))
         incoming = connection.makefile("rb")
         yield _result(_read_line(incoming))

@@ -66,6 +66,7 @@ class ControlServer:
             ),
             # The CLI or the tray put a new HTTP token in the keyring: the hub takes it.
             "http_token_changed": lambda request: hub.http_token_changed(),
+            "signout": lambda request: hub.sign_out(_name(request)),
         }
 
     async def start(self) -> None:
@@ -103,6 +104,8 @@ class ControlServer:
                 await self._events(request, writer, reader)
             elif request.get("op") == "attach":
                 await self._attach(request, writer, reader)
+            elif request.get("op") == "signin":
+                await self._sign_in(request, writer)
             else:
                 writer.write(protocol.encode(await self._answer(request)))
                 await writer.drain()
@@ -148,6 +151,27 @@ class ControlServer:
         initialize = resume.get("initialize") if isinstance(resume, dict) else None
         resumed = initialize if isinstance(initialize, dict) else None
         await relay.serve_client(reader, writer, resumed=resumed)
+
+    async def _sign_in(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        """Reply with the sign-in page's address (``page``, and ``new``: False when the
+        sign-in was open already), then one line with the outcome: ``{"signed_in": true}``
+        or ``{"error": why}``. A sign-in that fails before its page is known is refused."""
+        told = False
+
+        def show(page: str, new: bool) -> None:
+            nonlocal told
+            told = True
+            writer.write(protocol.encode({"ok": True, "result": {"page": page, "new": new}}))
+
+        try:
+            await self._hub.sign_in(_name(request), show)
+            outcome: dict[str, Any] = {"signed_in": True}
+        except ControlError as error:
+            if not told:
+                raise
+            outcome = {"error": str(error)}
+        writer.write(protocol.encode({"line": outcome}))
+        await writer.drain()
 
     async def _status(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         return [row.to_wire() for row in self._hub.status_rows()]

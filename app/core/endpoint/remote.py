@@ -124,6 +124,30 @@ class RemoteHub:
         serving: bool = await self._call("http_token_changed")
         return serving
 
+    async def sign_in(self, name: str, show: Callable[[str, bool], None]) -> None:
+        """As the hub's: the page comes in the reply, the outcome on the next line."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.paths.socket_path)
+        except OSError as error:
+            raise _refusal(error) from None
+        try:
+            writer.write(protocol.request("signin", name=name))
+            reply = protocol.decode(await reader.readline())
+            if not reply.get("ok"):
+                raise ControlError(str(reply.get("error") or "the sign-in could not begin"))
+            show(str(reply["result"]["page"]), bool(reply["result"].get("new")))
+            outcome = protocol.decode(await reader.readline()).get("line") or {}
+        except (OSError, ValueError, KeyError, TypeError, protocol.ProtocolError) as error:
+            raise _refusal(error) from None
+        finally:
+            writer.close()
+        if "error" in outcome:
+            raise ControlError(str(outcome["error"]))
+
+    async def sign_out(self, name: str) -> bool:
+        was_signed_in: bool = await self._call("signout", name=name)
+        return was_signed_in
+
     # ----- plumbing
 
     async def _follow(self, reader: asyncio.StreamReader) -> None:

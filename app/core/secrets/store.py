@@ -53,7 +53,7 @@ class SecretStore:
         self._backend = backend
 
     def get(self, server: str, name: str) -> str | None:
-        return self._call(lambda backend: backend.get_password(service_for(server), name))
+        return self.get_own(server, name)
 
     def set(self, server: str, name: str, value: str) -> None:
         """Keep ``value``; raises UnsafeSecret, before the keyring is touched, for a value
@@ -64,17 +64,31 @@ class SecretStore:
 
     def delete(self, server: str, name: str) -> bool:
         """Remove a secret; False when there was none."""
+        deleted = self.delete_own(server, name)
+        self._remember(server, name, keep=False)
+        return deleted
+
+    # ----- what MCP Tray keeps for a server itself (its sign-in), not the user's secrets:
+    # not in the names index, so `secret list` and the Set secret dialog never show them.
+    # Their keys hold a space, which no secret's name can (SECRET_NAME_PATTERN).
+
+    def get_own(self, server: str, key: str) -> str | None:
+        return self._call(lambda backend: backend.get_password(service_for(server), key))
+
+    def set_own(self, server: str, key: str, value: str) -> None:
+        self._call(lambda backend: backend.set_password(service_for(server), key, value))
+
+    def delete_own(self, server: str, key: str) -> bool:
+        """Remove one; False when there was none."""
 
         def delete(backend: KeyringBackend) -> bool:
             try:
-                backend.delete_password(service_for(server), name)
+                backend.delete_password(service_for(server), key)
             except keyring.errors.PasswordDeleteError:
                 return False
             return True
 
-        deleted = self._call(delete)
-        self._remember(server, name, keep=False)
-        return deleted
+        return self._call(delete)
 
     def names(self, server: str) -> list[str]:
         """The names stored for ``server`` through MCP Tray (values stay in the keyring)."""

@@ -84,6 +84,11 @@ def waiting_for_secrets(names: Sequence[str]) -> str:
     return f"Waiting for the secret{plural} {', '.join(names)}; it starts once set."
 
 
+def needs_sign_in(why: str) -> str:
+    """``why``: "needs you to sign in", "needs you to sign in again: its sign-in has expired"."""
+    return f"It {why}; it connects once you have (Sign in… in the menu)."
+
+
 def restarting(why: str) -> str:
     """A planned restart of a running server; ``why`` e.g. "as you asked"."""
     return f"Restarting {why}."

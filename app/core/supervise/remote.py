@@ -12,14 +12,17 @@ connection that drops, or a session the server forgets (404), is a process
 that exits, and the next is opened with the same backoff, the attached apps
 none the wiser.
 
-Not here yet: signing in with OAuth (a server that answers 401 says so, and
-waits like any server that fails to start).
+A server that signs its users in (OAuth) gets each request through
+:class:`~app.core.signin.auth.ConnectionAuth`: the user's token from the
+keyring, refreshed without asking; when none works, the run ends with
+``needs_sign_in`` and the server waits for the user (app.core.signin).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,6 +51,7 @@ from app.core.config.placeholders import MissingValues
 from app.core.racing import first_done
 from app.core.rpc.backend import BackendSession
 from app.core.rpc.framing import MessageReader, encode
+from app.core.signin.auth import ConnectionAuth, SignInNeeded, SignInServiceDown
 from app.core.supervise import lifecycle
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import StartFailure
@@ -60,13 +64,16 @@ logger = logging.getLogger(__name__)
 
 class _NetworkFaultsTold(logging.Filter):
     """The SDK's client logs a traceback at ERROR when a request fails on the network
-    ("Error in post_writer"); the run tells it in a line of its own ("could not be
-    reached (…)", "Offline — trying again…"), so the traceback is not a fault to
-    show in hub.log. Anything else it logs passes."""
+    ("Error in post_writer"), or for want of a sign-in; the run tells it in a line
+    of its own ("could not be reached (…)", "Offline — trying again…", "needs you
+    to sign in"), so the traceback is not a fault to show in hub.log. Anything
+    else it logs passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         failed = record.exc_info[1] if record.exc_info else None
-        return failed is None or not _is_network_fault(failed)
+        if failed is None:
+            return True
+        return not (_is_network_fault(failed) or isinstance(_innermost(failed), SignInNeeded))
 
 
 for _transport in ("mcp.client.streamable_http", "mcp.client.sse"):
@@ -75,6 +82,9 @@ for _transport in ("mcp.client.streamable_http", "mcp.client.sse"):
 # Fills in a remote server's headers (its ${secret:…} and ${env:…}); raises
 # MissingValues when one is not there.
 Headers = Callable[[ServerConfig], Awaitable[dict[str, str]]]
+# A connection's sign-in (a new one for each connection), or None for a server that
+# takes a key in its headers instead.
+AuthFor = Callable[[ServerConfig], ConnectionAuth | None]
 # The SDK's answer to a request whose session the server no longer knows (HTTP 404),
 # unless the server's own error came with the 404.
 _SESSION_GONE = "Session terminated"
@@ -85,6 +95,16 @@ CLOSE_S = 5.0  # ending the session (DELETE) when the hub lets a connection go
 async def as_configured(config: ServerConfig) -> dict[str, str]:
     """A remote server's headers as written (no placeholders filled in)."""
     return dict(config.headers)
+
+
+def no_sign_in(config: ServerConfig) -> ConnectionAuth | None:
+    return None
+
+
+def signs_in(config: ServerConfig) -> bool:
+    """Whether MCP Tray signs in to the server for the user: a remote server whose
+    headers carry no key of their own (an Authorization header) may ask it to."""
+    return config.remote and not any(key.lower() == "authorization" for key in config.headers)
 
 
 class HttpLink:
@@ -154,6 +174,14 @@ class HttpLink:
         elif session_id := response.headers.get(_SESSION_HEADER):
             self.session_id = session_id
 
+    def offset_of(self, request: httpx2.Request) -> int | None:
+        """Where the unanswered JSON-RPC request that ``request`` carried begins."""
+        try:
+            sent = json.loads(request.content)
+        except (ValueError, httpx2.RequestNotRead):
+            return None
+        return self._offsets.get(sent.get("id")) if isinstance(sent, dict) else None
+
     def end(self, why: str, *, offline: bool = False) -> None:
         """The connection is over: nothing more goes out, the reader ends. ``offline``:
         the network failed (the server could not be reached, or stopped answering)."""
@@ -216,7 +244,10 @@ class HttpLink:
                 return
             if isinstance(message, JSONRPCError) and _stream_broke(message):
                 # The server may have run the request: as a process's crash, the relay
-                # repeats what is safe and fails a call readably (-31001).
+                # repeats what is safe and fails a call readably (-31001). Unless it never
+                # reached the server (a sign-in refused it): the run may find that out.
+                if offset is not None:
+                    self._offsets[message.id] = offset
                 self.end("the connection broke", offline=True)
                 return
             self.reader.feed_data(
@@ -260,10 +291,18 @@ class _Lost(Exception):
 class RemoteRun(ServerRun):
     """One connection to a remote server, until it ends."""
 
-    def __init__(self, owner: RunOwner, wiring: Wiring, headers: Headers) -> None:
+    def __init__(self, owner: RunOwner, wiring: Wiring, headers: Headers, auth: AuthFor) -> None:
         super().__init__(owner, wiring)
         self._headers = headers
+        self._auth_for = auth
+        self._auth: ConnectionAuth | None = None  # the connection's sign-in, if it signs in
         self._link: HttpLink | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the connection carries the user's sign-in."""
+        auth = self._auth
+        return auth is not None and auth.signed_in and auth.needs_sign_in is None
 
     async def live(self) -> Outcome:
         """Connect, serve, and let go of the server; how it ended."""
@@ -275,6 +314,7 @@ class RemoteRun(ServerRun):
         except MissingValues as missing:
             return self._missing(missing)
         owner.count_spawn()
+        self._auth = self._auth_for(owner.config)
         assert owner.config.url is not None
         owner.note(lifecycle.connecting(shown_address(owner.config.url) or ""))
         outcome, link = await self._attempt(headers, old_transport=owner.config.old_sse_transport)
@@ -285,7 +325,15 @@ class RemoteRun(ServerRun):
                 outcome = old
         if owner.interrupted():  # a stop or restart asked for: as ServerRun._stop does
             owner.move(Trigger.STOP)
+        elif self._auth is not None and self._auth.needs_sign_in is not None:
+            return self._sign_in_needed(self._auth.needs_sign_in)
         return outcome
+
+    def _sign_in_needed(self, why: str) -> Outcome:
+        self._owner.note(lifecycle.needs_sign_in(why))
+        return Outcome(
+            failure=Failure(phrase=why), uptime_s=0, deterministic=True, needs_sign_in=True
+        )
 
     async def _attempt(
         self, headers: dict[str, str], *, old_transport: bool
@@ -302,8 +350,17 @@ class RemoteRun(ServerRun):
                 link.failed(error)
                 outcome = self._lost(link, started)
         finally:
+            self._keep_unsent(link)
             self._ended(link)
         return outcome, link
+
+    def _keep_unsent(self, link: HttpLink) -> None:
+        """A request refused for want of a sign-in never ran: as those a forgotten session
+        refused, it and the requests after it wait for the next connection."""
+        refused = self._auth.refused if self._auth is not None else None
+        offset = link.offset_of(refused) if refused is not None else None
+        if offset is not None and (link.unread_from is None or offset < link.unread_from):
+            link.unread_from = offset
 
     def _may_speak_the_old_transport(self, link: HttpLink) -> bool:
         """Whether to try HTTP+SSE after Streamable HTTP failed: the entry names no
@@ -313,6 +370,7 @@ class RemoteRun(ServerRun):
         return (
             config.type is None
             and not link.was_ready
+            and (self._auth is None or self._auth.needs_sign_in is None)
             and not self._owner.interrupted()
             and refusal is not None
             and refusal.status_code in (404, 405)
@@ -337,9 +395,13 @@ class RemoteRun(ServerRun):
         assert config.url is not None
         async with contextlib.AsyncExitStack() as stack:
             if old_transport:
-                streams = await stack.enter_async_context(sse_client(config.url, headers=headers))
+                streams = await stack.enter_async_context(
+                    sse_client(config.url, headers=headers, auth=self._auth)
+                )
             else:
-                http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+                http = await stack.enter_async_context(
+                    create_mcp_http_client(headers=headers, auth=self._auth)
+                )
                 http.event_hooks["response"].append(link.saw)
                 stack.push_async_callback(link.end_session, http, config.url)
                 # Ended here instead: the SDK would also try to end one the server forgot.
@@ -433,8 +495,6 @@ def refusal_phrase(response: httpx2.Response, *, has_headers: bool) -> str:
     status = response.status_code
     if status in (401, 403) and has_headers:
         return f"refused the key in its headers (HTTP {status}): check it"
-    if status == 401:
-        return "asks to sign in (HTTP 401), which MCP Tray cannot do yet"
     if status == 404:
         return "has no MCP server at that address (HTTP 404): check the url"
     if _is_web_page(response) and status < 400:
@@ -448,7 +508,7 @@ def _is_network_fault(error: BaseException) -> bool:
     failed = _innermost(error)
     if isinstance(failed, _UNSENDABLE):
         return False
-    return isinstance(failed, httpx2.TransportError | TimeoutError | OSError)
+    return isinstance(failed, httpx2.TransportError | TimeoutError | OSError | SignInServiceDown)
 
 
 # Requests httpx cannot make as the entry says: no retry helps. Their own words may
@@ -471,8 +531,6 @@ def _reason(error: BaseException) -> str:
         return "its address or a header value is not valid HTTP (a space or line break?)"
     if isinstance(error, httpx2.HTTPStatusError):
         status = error.response.status_code
-        if status == 401:
-            return "it asks to sign in (HTTP 401), which MCP Tray cannot do yet"
         return f"HTTP {status} {error.response.reason_phrase}"
     if isinstance(error, httpx2.ConnectError):
         return f"cannot connect: {error}" if str(error) else "cannot connect"

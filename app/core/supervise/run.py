@@ -96,6 +96,7 @@ class Outcome:
     offline: bool = False
     missing_secrets: tuple[str, ...] = ()
     missing_program: MissingProgram | None = None
+    needs_sign_in: bool = False  # a remote server's: no token works, the user must sign in
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ class State(enum.StrEnum):
     CRASH_LOOP = "crash-loop"
     NEEDS_SECRET = "needs-secret"
     NEEDS_PROGRAM = "needs-program"  # a program it is started with is not on this computer
+    NEEDS_SIGN_IN = "needs-sign-in"  # a remote server that takes no request until the user signs in
     DISABLED = "disabled"
 
 
@@ -34,6 +35,7 @@ class Trigger(enum.Enum):
     PARKED = "parked"  # too many failures in a row, or a start that cannot succeed
     SECRET_MISSING = "secret-missing"
     PROGRAM_MISSING = "program-missing"  # its command is found nowhere, even on the login PATH
+    SIGN_IN_NEEDED = "sign-in-needed"  # no token it accepts, and none without the user
     STOP = "stop"  # the user or the hub asks it to stop; the stop sequence begins
     STOPPED = "stopped"  # the process tree is gone
 
@@ -75,12 +77,13 @@ _ANY_LIVE = (
     State.CRASH_LOOP,
     State.NEEDS_SECRET,
     State.NEEDS_PROGRAM,
+    State.NEEDS_SIGN_IN,
 )
 
 _EDGES: dict[tuple[State, Trigger], State] = {
     # Starting: from rest, after a backoff, as a crash-loop re-probe, once a
     # secret arrives, when the user retries after installing a program, or
-    # again after a planned restart's stop.
+    # again after a planned restart's stop, or once the user has signed in.
     **{
         (state, Trigger.START): State.STARTING
         for state in (
@@ -89,6 +92,7 @@ _EDGES: dict[tuple[State, Trigger], State] = {
             State.CRASH_LOOP,
             State.NEEDS_SECRET,
             State.NEEDS_PROGRAM,
+            State.NEEDS_SIGN_IN,
             State.DISABLED,
         )
     },
@@ -103,6 +107,10 @@ _EDGES: dict[tuple[State, Trigger], State] = {
     # Not a crash: no retry can succeed until the user installs it, so it waits
     # for them instead of burning retries (DESIGN.md: deterministic start failures).
     (State.STARTING, Trigger.PROGRAM_MISSING): State.NEEDS_PROGRAM,
+    # Only the user can sign in, in a browser: it waits for them, asked once. A
+    # running connection meets it when its token can no longer be refreshed.
+    (State.STARTING, Trigger.SIGN_IN_NEEDED): State.NEEDS_SIGN_IN,
+    (State.RUNNING, Trigger.SIGN_IN_NEEDED): State.NEEDS_SIGN_IN,
     # Stopping can be asked at any moment; from a state with no process the
     # stop completes at once.
     **{(state, Trigger.STOP): State.STOPPING for state in _ANY_LIVE},

@@ -29,6 +29,7 @@ class ServerStatus:
     failure: Failure | None = None  # how its last run failed; None once it runs
     stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
     url: str | None = None  # a remote server's address (shown_address): it connects, not starts
+    signed_in: bool = False  # a remote server's connection carries the user's sign-in
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class ServerStatus:
             # needs-program: the command it is started with ("npx"), for words naming it
             "missing_program": self.failure.missing_program if self.failure else None,
             "url": self.url,
+            "signed_in": self.signed_in,
         }
 
     @classmethod
@@ -68,6 +70,7 @@ class ServerStatus:
             failure=failure,
             stopped_by_user=bool(row.get("stopped_by_user")),
             url=row.get("url"),
+            signed_in=bool(row.get("signed_in")),
         )
 
     @property

@@ -12,6 +12,7 @@ pressed Stop" and "the server just crashed".
     crash-loop ──slow re-probe, Start or Restart──> starting
     starting ──a secret is missing──> needs-secret ──secret set──> starting
     starting ──its program is missing──> needs-program ──Retry (Start, Restart)──> starting
+    starting, running ──no token works──> needs-sign-in ──signed in (a restart)──> starting
 
 Each start is one life of the server's process, a ServerRun
 (app.core.supervise.run): spawn, handshake, health checks, stop. What the
@@ -38,7 +39,7 @@ from app.core.rpc.backend import BackendSession
 from app.core.supervise import lifecycle, policy
 from app.core.supervise.failure import Failure
 from app.core.supervise.process import ExitStatus, ServerProcess
-from app.core.supervise.remote import Headers, RemoteRun, as_configured
+from app.core.supervise.remote import AuthFor, Headers, RemoteRun, as_configured, no_sign_in
 from app.core.supervise.run import (
     Launch,
     Outcome,
@@ -69,6 +70,7 @@ class Supervisor:
         listener: SessionListener | None = None,
         launch: Launch = as_written,
         headers: Headers = as_configured,
+        auth: AuthFor = no_sign_in,
         redact: Callable[[str], str] = str,
     ) -> None:
         self.name = name
@@ -83,6 +85,7 @@ class Supervisor:
             on_spawn=on_spawn,
         )
         self._headers = headers  # a remote server's, filled in at each connection
+        self._auth = auth  # a remote server's sign-in, for each connection
         self._redact = redact  # secret values never reach the log, events or errors
         self.state = State.DISABLED if config.disabled else State.STOPPED
         self._wish = Wish(Goal.STOP)  # what is wanted next; only the driver acts on it
@@ -115,6 +118,7 @@ class Supervisor:
             failure=self.failure,
             stopped_by_user=self.stopped_by_user,
             url=shown_address(self.config.url),
+            signed_in=isinstance(self._run, RemoteRun) and self._run.signed_in,
         )
 
     @property
@@ -223,7 +227,12 @@ class Supervisor:
             )
         if self.state is State.DISABLED:
             return f"{name} is disabled in MCP Tray's config."
-        if self.state in (State.NEEDS_SECRET, State.NEEDS_PROGRAM) and self.failure is not None:
+        if self.state is State.NEEDS_SIGN_IN:
+            why = self.failure.phrase if self.failure else "needs you to sign in"
+            return (
+                f"{name} {why}: use Sign in… in MCP Tray's menu, or run `mcp-tray signin {name}`."
+            )
+        if self.state in _WAITING_FOR_YOU and self.failure is not None:
             return f"{name} is not running: it {self.failure.text()}."
         if self.state in (State.STOPPED, State.STOPPING) and not self._wish.wanted:
             return f"{name} is stopped. Start it from the tray or with `mcp-tray start {name}`."
@@ -274,6 +283,9 @@ class Supervisor:
         if outcome.missing_program is not None:
             await self._wait_for_program()
             return
+        if outcome.needs_sign_in:
+            await self._wait_for_sign_in()
+            return
         self._failures = policy.failures_after_exit(self._failures, outcome.uptime_s, limits)
         parks = outcome.deterministic or policy.should_park(self._failures, limits)
         if parks and not outcome.offline:
@@ -319,6 +331,15 @@ class Supervisor:
         await self.until_interrupted()
         self._restart_begun()
 
+    async def _wait_for_sign_in(self) -> None:
+        """No retries: only the user can sign in (app.core.signin.flow); the hub restarts
+        the server once they have. Its failure says why ("its sign-in has expired")."""
+        self.move(Trigger.SIGN_IN_NEEDED)
+        if self.failure is not None:
+            logger.warning("%s", self.failure.sentence(self.name))
+        await self.until_interrupted()
+        self._restart_begun()
+
     async def _rest(self, seconds: float) -> bool:
         """Wait out a backoff or a re-probe interval; Start, Restart and Stop cut it short.
 
@@ -344,7 +365,7 @@ class Supervisor:
     async def _run_once(self) -> Outcome:
         self.move(Trigger.START)
         if self.config.remote:
-            self._run = RemoteRun(self, self._wiring, self._headers)
+            self._run = RemoteRun(self, self._wiring, self._headers, self._auth)
         else:
             self._run = ServerRun(self, self._wiring)
         return await self._run.live()
@@ -404,7 +425,9 @@ class Supervisor:
         return process.pid if process is not None else None
 
 
-_RESTING = (State.BACKOFF, State.CRASH_LOOP, State.NEEDS_SECRET, State.NEEDS_PROGRAM)
+# States that wait for the user to do something only they can.
+_WAITING_FOR_YOU = (State.NEEDS_SECRET, State.NEEDS_PROGRAM, State.NEEDS_SIGN_IN)
+_RESTING = (State.BACKOFF, State.CRASH_LOOP, *_WAITING_FOR_YOU)
 # States in which a start or restart has reached an answer the user can act on.
 _SETTLED = {
     State.RUNNING,
@@ -412,6 +435,7 @@ _SETTLED = {
     State.CRASH_LOOP,
     State.NEEDS_SECRET,
     State.NEEDS_PROGRAM,
+    State.NEEDS_SIGN_IN,
     State.STOPPED,
 }
 
