@@ -238,3 +238,49 @@ async def test_a_server_of_the_old_http_sse_transport_works(tmp_path: Path, said
         log = (hub.home / "logs" / "servers" / "old.log").read_text()
 
     assert ("trying the older HTTP+SSE transport" in log) is not said
+
+
+WEB_PAGE = Path(__file__).parent / "servers" / "web_page.py"
+
+
+async def test_each_wrong_address_says_what_is_wrong_and_disturbs_no_other(
+    tmp_path: Path,
+) -> None:
+    good, nothing, page = free_port(), free_port(), free_port()
+    quick = {"maxFailures": 2, "initialDelayMs": 50, "maxDelayMs": 200}
+    servers = {
+        "good": {"url": f"http://127.0.0.1:{good}/mcp"},
+        "nothing": {"url": f"http://127.0.0.1:{nothing}/mcp", "restart": quick},
+        # https to a server that speaks plain http: no TLS handshake is possible.
+        "tls": {"url": f"https://127.0.0.1:{good}/mcp", "restart": quick},
+        "page": {"url": f"http://127.0.0.1:{page}/", "restart": quick},
+    }
+    web = tmp_path / "web"
+    web.mkdir()
+    site = HubProcess(web, program=(sys.executable, str(WEB_PAGE)), command=(str(page),))
+    try:
+        site.wait_for_line("listening")
+        with (
+            remote_server(tmp_path / "remote", good),
+            hub_for(tmp_path / "home", servers) as hub,
+        ):
+            hub.wait_for_line(r"good is running")
+            hub.wait_for_line(r"tls entered crash-loop")
+            hub.wait_for_line(r"page entered crash-loop")
+            hub.wait_for_line(r"nothing restarting in")
+            async with attached(hub.home, "good") as client:
+                echoed = text(await client.call_tool("echo", {"text": "still here"}))
+            rows = states(hub)
+    finally:
+        site.stop()
+
+    assert echoed == "still here"
+    assert rows["good"] == ("running", None)
+    assert rows["tls"][0] == "crash-loop"
+    assert "no secure connection could be made (WRONG_VERSION_NUMBER): is it https?" in str(
+        rows["tls"][1]
+    )
+    assert rows["page"] == ("crash-loop", "answered with a web page, not MCP: check the url")
+    # Offline: tried again for as long as it takes (between two tries, or in one), never paused.
+    assert rows["nothing"][0] in ("backoff", "starting")
+    assert "could not be reached (cannot connect" in str(rows["nothing"][1])

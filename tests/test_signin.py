@@ -19,7 +19,11 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from app.core.secrets import SecretStore
+from app.core.signin import SignInFailed, SignInStore
+from app.core.signin import sign_in as sign_in_to
 from tests.hubprocess import HubProcess, mcp_tray
+from tests.keyrings import MemoryKeyring
 from tests.oauthkit import AuthServer, auth_server, browse
 from tests.test_conformance import free_port
 from tests.test_remote_servers import attached, remote_server
@@ -300,3 +304,44 @@ def test_signing_in_to_a_server_that_runs_here_is_refused_readably(
 
     assert refused.returncode == 1
     assert "demo runs on this computer: there is nothing to sign in to" in refused.stderr
+
+
+async def test_a_sign_in_not_finished_in_time_ends_and_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    store = SecretStore(tmp_path / "names.json", backend=MemoryKeyring())
+    pages: list[str] = []
+    with (
+        auth_server(tmp_path / "auth") as auth,
+        remote_server(tmp_path / "remote", port, "--auth-server", auth.url),
+    ):
+        with pytest.raises(SignInFailed) as failed:
+            # The user never comes back from the browser.
+            await sign_in_to(
+                "linear",
+                f"http://127.0.0.1:{port}/mcp",
+                SignInStore(store, "linear"),
+                pages.append,
+                time_limit_s=1.0,
+            )
+        stats = await auth.stats()
+
+    assert str(failed.value) == (
+        "The sign-in to linear was not finished within 1 s. Sign in again when you are ready."
+    )
+    assert len(pages) == 1 and pages[0].startswith(f"{auth.url}/authorize?")
+    assert (stats.registrations, stats.code_grants) == (1, 0)
+    assert store.get_own("linear", "sign-in tokens") is None
+
+
+async def test_removing_a_server_deletes_its_sign_in(
+    tmp_path: Path, secret_service: dict[str, str]
+) -> None:
+    with signing_in(tmp_path, secret_service) as setup:
+        await sign_in(setup)
+        signed_in = keyring_entry(setup, "sign-in tokens") is not None
+        removed = mcp_tray(setup.hub.home, "remove", "linear", "--yes", env=secret_service)
+        left = [keyring_entry(setup, key) for key in ("sign-in tokens", "sign-in registration")]
+
+    assert signed_in
+    assert removed.returncode == 0, removed.stderr
+    assert left == [None, None]

@@ -90,14 +90,11 @@ def sign_out(args: argparse.Namespace, paths: Paths) -> int:
 
 def _forget_here(paths: Paths, name: str) -> bool:
     """No hub runs: the tokens leave the keyring from here."""
-    import asyncio
-
     from app.core.secrets import SecretStore
-    from app.core.signin import SignInStore
+    from app.core.signin.tokens import forget_sign_in
 
-    store = SignInStore(SecretStore(paths.secret_index), name)
     try:
-        return asyncio.run(store.forget())
+        return forget_sign_in(SecretStore(paths.secret_index), name)
     except UserError as error:  # the keyring cannot be used
         raise CommandError(str(error)) from None
 

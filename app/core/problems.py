@@ -93,6 +93,16 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: "It refused the key MCP Tray sent it; check the key in its headers.",
     ),
     (
+        re.compile(r"its certificate is not trusted"),
+        lambda m: "Its certificate is not trusted, so MCP Tray did not connect to it.",
+    ),
+    (
+        re.compile(r"no secure connection could be made"),
+        lambda m: (
+            "A secure connection to it failed; check whether its address starts with https or http."
+        ),
+    ),
+    (
         re.compile(r"has no MCP server at that address"),
         lambda m: "There is no MCP server at its address; check the address.",
     ),

@@ -46,6 +46,7 @@ from app.core.jsontext.jsonc import Document
 from app.core.paths import Paths
 from app.core.secrets import SecretStore, refusal, secret_names
 from app.core.secrets.migrate import Move, keep
+from app.core.signin.tokens import forget_sign_in
 from app.core.supervise.programs import MissingProgram, is_path, path_missing
 from app.hosts import linking
 from app.hosts.importing import our_config
@@ -414,6 +415,8 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
         for secret in names:
             if store.delete(name, secret):
                 deleted.append(secret)
+        if config.servers[name].remote:
+            forget_sign_in(store, name)  # its tokens go with its secrets
     except UserError as error:  # KeyringUnavailable, in its own words
         kept = tuple(secret for secret in names if secret not in deleted)
         return dataclasses.replace(

@@ -170,6 +170,16 @@ def test_an_error_becomes_a_sentence_without_statuses_or_command_lines(
         ),
         ("lost its connection (the server ended its session)", "Its connection was lost."),
         (
+            "could not be reached (no secure connection could be made (WRONG_VERSION_NUMBER): "
+            "is it https?)",
+            "A secure connection to it failed; check whether its address starts with https "
+            "or http.",
+        ),
+        (
+            "could not be reached (its certificate is not trusted (self-signed certificate))",
+            "Its certificate is not trusted, so MCP Tray did not connect to it.",
+        ),
+        (
             "refused the key in its headers (HTTP 401): check it",
             "It refused the key MCP Tray sent it; check the key in its headers.",
         ),

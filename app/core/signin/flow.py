@@ -42,6 +42,7 @@ from app.core.errors import UserError
 from app.core.secrets.store import KeyringUnavailable
 from app.core.signin.auth import CLIENT_NAME, RefreshesAhead, SignInServiceDown
 from app.core.signin.tokens import SignInStore
+from app.core.supervise.lifecycle import in_words
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +134,9 @@ async def sign_in(
                 answer = await http.post(url, json=_INITIALIZE, headers=_FLOW_HEADERS)
                 await _end_session(http, url, answer)
     except TimeoutError:
-        minutes = round(time_limit_s / 60)
         raise SignInFailed(
-            f"The sign-in to {server} was not finished within {minutes} minutes. Sign in again "
-            "when you are ready."
+            f"The sign-in to {server} was not finished within {in_words(time_limit_s)}. Sign in "
+            "again when you are ready."
         ) from None
     except (OAuthFlowError, SignInServiceDown, KeyringUnavailable, httpx2.HTTPError) as error:
         raise SignInFailed(f"Could not sign in to {server}: {_reason(error)}") from None

@@ -42,6 +42,15 @@ REGISTRATION_KEY = "sign-in registration"
 SERVICE_KEY = "sign-in service"
 
 
+def forget_sign_in(store: SecretStore, server: str) -> bool:
+    """Delete a server's sign-in from the keyring (blocking: keyring I/O). Whether it
+    was signed in (had tokens)."""
+    signed_in = store.delete_own(server, TOKENS_KEY)
+    for key in (REGISTRATION_KEY, SERVICE_KEY):
+        store.delete_own(server, key)
+    return signed_in
+
+
 def _learn_nothing(values: Iterable[str]) -> None:
     pass
 
@@ -133,10 +142,7 @@ class SignInStore:
     async def forget(self) -> bool:
         """Sign out: the tokens, MCP Tray's registration and what it knew of the sign-in
         service go. Whether it was signed in."""
-        signed_in = await asyncio.to_thread(self._store.delete_own, self.server, TOKENS_KEY)
-        for key in (REGISTRATION_KEY, SERVICE_KEY):
-            await asyncio.to_thread(self._store.delete_own, self.server, key)
-        return signed_in
+        return await asyncio.to_thread(forget_sign_in, self._store, self.server)
 
     def _learn_tokens(self, tokens: OAuthToken) -> None:
         self._learn(value for value in (tokens.access_token, tokens.refresh_token) if value)

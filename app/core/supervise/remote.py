@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -506,14 +507,24 @@ def _is_network_fault(error: BaseException) -> bool:
     """Whether the network failed (nothing answers, a connection broke, a time-out),
     rather than the server refusing or the entry being wrong."""
     failed = _innermost(error)
-    if isinstance(failed, _UNSENDABLE):
-        return False
+    if isinstance(failed, _UNSENDABLE) or _tls_failure(failed) is not None:
+        return False  # the address or the server's certificate: waiting does not mend it
     return isinstance(failed, httpx2.TransportError | TimeoutError | OSError | SignInServiceDown)
 
 
 # Requests httpx cannot make as the entry says: no retry helps. Their own words may
 # quote a header's value, a key: they are not repeated.
 _UNSENDABLE = (httpx2.LocalProtocolError, httpx2.UnsupportedProtocol, httpx2.InvalidURL)
+
+
+def _tls_failure(error: BaseException) -> ssl.SSLError | None:
+    """The TLS failure under a connection error (httpx keeps it as the cause)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _innermost(error: BaseException) -> BaseException:
@@ -529,6 +540,11 @@ def _reason(error: BaseException) -> str:
     error = _innermost(error)
     if isinstance(error, _UNSENDABLE):
         return "its address or a header value is not valid HTTP (a space or line break?)"
+    tls = _tls_failure(error)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        return f"its certificate is not trusted ({tls.verify_message})"
+    if tls is not None:
+        return f"no secure connection could be made ({tls.reason or tls}): is it https?"
     if isinstance(error, httpx2.HTTPStatusError):
         status = error.response.status_code
         return f"HTTP {status} {error.response.reason_phrase}"
