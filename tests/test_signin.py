@@ -319,7 +319,7 @@ async def test_a_sign_in_not_finished_in_time_ends_and_says_so(tmp_path: Path) -
             await sign_in_to(
                 "linear",
                 f"http://127.0.0.1:{port}/mcp",
-                SignInStore(store, "linear"),
+                SignInStore(store, "linear", f"http://127.0.0.1:{port}/mcp"),
                 pages.append,
                 time_limit_s=1.0,
             )

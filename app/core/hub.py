@@ -329,7 +329,7 @@ class Hub:
 
         async def run(attempt: SignIn) -> None:
             try:
-                await sign_in(name, url, self._sign_in_store(name), attempt.page.set_result)
+                await sign_in(name, url, self._sign_in_store(name, url), attempt.page.set_result)
             except SignInFailed as failed:
                 supervisor.note(str(failed))
                 raise
@@ -347,7 +347,7 @@ class Hub:
         supervisor = self._supervisor(name)
         self._check_signs_in(name, supervisor.config)
         try:
-            was_signed_in = await self._sign_in_store(name).forget()
+            was_signed_in = await self._sign_in_store(name, supervisor.config.url).forget()
         except KeyringUnavailable as error:
             raise ControlError(f"cannot sign out of {name}: {error}") from None
         self._signed_out.add(name)
@@ -361,8 +361,8 @@ class Hub:
         if not signs_in(config):
             raise ControlError(f"{name} uses the key in its headers (Authorization), not a sign-in")
 
-    def _sign_in_store(self, name: str) -> SignInStore:
-        return SignInStore(self.secrets.store, name, learn=self.secrets.redact.learn)
+    def _sign_in_store(self, name: str, url: str | None) -> SignInStore:
+        return SignInStore(self.secrets.store, name, url, learn=self.secrets.redact.learn)
 
     async def log_tail(self, name: str, lines: int) -> list[str]:
         """The newest ``lines`` of the server's log, as they stand in the file.
@@ -580,7 +580,7 @@ class Hub:
         def auth(config: ServerConfig) -> ConnectionAuth | None:
             if not signs_in(config) or config.url is None:
                 return None
-            store = self._sign_in_store(scope)
+            store = self._sign_in_store(scope, config.url)
             return ConnectionAuth(config.url, store, signed_out=scope in self._signed_out)
 
         supervisor = Supervisor(

@@ -5,9 +5,11 @@ the tokens its sign-in service granted, with when the access token expires;
 MCP Tray's registration with that service (its client id, and a client
 secret if the service issued one); and where that service is (its metadata,
 and the server's), so a token is refreshed at the right place without
-discovering it again. Neither is ever written to a file, a log
-or a status row; every token read or written is also taught to the redactor,
-so one that slipped into a line of output would be masked there.
+discovering it again. None is ever written to a file, a log or a status row;
+every token read or written is also taught to the redactor, so one that
+slipped into a line of output would be masked there. The tokens are kept
+with the server's address and given back for it only: a config edited to
+point the server elsewhere never sends the new address the user's token.
 
 :class:`SignInStore` is the SDK's ``TokenStorage`` for one server. The SDK
 keeps an expiry only in memory, from a token's ``expires_in``; the store
@@ -62,17 +64,25 @@ class SignInStore:
         self,
         store: SecretStore,
         server: str,
+        url: str | None,
         *,
         learn: Callable[[Iterable[str]], None] = _learn_nothing,
     ) -> None:
-        """``learn`` is given every token value, for the redactor."""
+        """``url``: the server's address, the one its tokens are for. ``learn`` is given
+        every token value, for the redactor."""
         self._store = store
         self.server = server
+        self.url = url
         self._learn = learn
 
     async def get_tokens(self) -> OAuthToken | None:
         saved = await self._read(TOKENS_KEY)
         if saved is None:
+            return None
+        if saved.get("url") != self.url:
+            logger.warning(
+                "%s: its address changed since you signed in; sign in again to use it", self.server
+            )
             return None
         try:
             tokens = OAuthToken.model_validate(saved.get("tokens"))
@@ -89,7 +99,10 @@ class SignInStore:
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self._learn_tokens(tokens)
-        saved: dict[str, object] = {"tokens": tokens.model_dump(mode="json", exclude_none=True)}
+        saved: dict[str, object] = {
+            "tokens": tokens.model_dump(mode="json", exclude_none=True),
+            "url": self.url,
+        }
         if tokens.expires_in is not None:
             saved["expires_at"] = time.time() + tokens.expires_in
         await self._write(TOKENS_KEY, saved)
