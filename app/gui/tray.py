@@ -243,23 +243,24 @@ class TrayApp(QObject):
         by_verb[verb]()
 
     async def _sign_in(self, server: str) -> None:
-        """The browser opens on the server's sign-in page (once: a sign-in already open is
-        not opened again), and a notice tells how it ended."""
+        """The browser opens on the server's sign-in page, once. Pressed again while that
+        sign-in is open, or with no browser to open, a window gives the page's address to
+        copy (app.gui.signinpage) and goes when the sign-in is over; a notice tells how
+        it ended."""
+        from app.gui.signinpage import close_sign_in_page, show_sign_in_page
 
         def show(page: str, new: bool) -> None:
-            if not new:
-                self.tell(
-                    f"Signing in to {server}",
-                    "Its sign-in page is already open in your browser; finish signing in there.",
-                )
-            elif not QDesktopServices.openUrl(QUrl(page)):
-                self.tell(f"Sign in to {server}", f"Open this address in your browser: {page}")
+            if new and QDesktopServices.openUrl(QUrl(page)):
+                return
+            show_sign_in_page(server, page, already_open=not new, icon=self.logo)
 
         try:
             await self.hub.sign_in(server, show)
         except ControlError as error:
             self.tell(f"Not signed in to {server}", plain(str(error)))
             return
+        finally:
+            close_sign_in_page(server)
         self.tell(f"Signed in to {server}", "Its tools are ready to use.")
 
     async def _sign_out(self, server: str) -> None:
