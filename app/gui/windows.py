@@ -2,10 +2,11 @@
 
 Top to bottom: the app's name with the status line; a banner when the config
 file has a mistake (with Open config) and one for anything else worth a
-line (no system tray, say); three tabs ("Servers": a table in plain words,
+line (no system tray, say); four tabs ("Servers": a table in plain words,
 the selected server's details and a row of buttons that never move, those its
 state does not allow greyed with the reason; "Logs":
-app.gui.logs; "Settings": the switches and the HTTP addresses); and a row
+app.gui.logs; "Activity": app.gui.activity; "Settings": the switches and the
+HTTP addresses); and a row
 with Add a server…, Connect an app…, Open config and, apart from them, Quit. Without a
 system tray this window stands in for the icon, so it holds every action
 the menu has.
@@ -56,18 +57,21 @@ from app.core.traymenu import (
     labels_by_place,
     server_buttons,
 )
+from app.gui.activity import ActivityTab
 from app.gui.logs import LogsTab
 from app.gui.menus import state_icon
 from app.gui.widgets import button, empty, heading
 
 COLUMNS = ("Server", "State", "Running for", "Problem")
 SERVERS, LOGS, SETTINGS = "servers", "logs", "settings"
+ACTIVITY = "activity"
 
 Action = Callable[[str, str], None]
 
 
 class MainWindow(QWidget):
-    """Servers, logs and settings. ``closed`` fires when the user closes it (it hides)."""
+    """Servers, logs, activity and settings. ``closed`` fires when the user closes it (it
+    hides)."""
 
     shown = Signal()
     closed = Signal()
@@ -86,11 +90,14 @@ class MainWindow(QWidget):
         self.tabs = QTabWidget()
         self.servers = ServersTab(action)
         self.logs = LogsTab()
+        self.activity = ActivityTab()
         self.settings = SettingsTab(action)
         self.tabs.addTab(self.servers, "Servers")
         self.tabs.addTab(self.logs, "Logs")
+        self.tabs.addTab(self.activity, "Activity")
         self.tabs.addTab(self.settings, "Settings")
         self._pages = {SERVERS: self.servers, LOGS: self.logs, SETTINGS: self.settings}
+        self._pages[ACTIVITY] = self.activity
         layout = QVBoxLayout(self)
         layout.addLayout(heading(logo, "MCP Tray", size=40, under=self.headline))
         layout.addWidget(self.config_banner)
@@ -121,6 +128,7 @@ class MainWindow(QWidget):
         self.config_banner.show_error(config_error)
         self.servers.update_rows(rows, secrets)
         self.logs.set_servers([row.name for row in rows])
+        self.activity.set_servers([row.name for row in rows])
         self.settings.update_settings(settings, http_addresses)
 
     def say(self, text: str) -> None:

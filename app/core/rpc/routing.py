@@ -1,7 +1,8 @@
 """The relay's routing tables, each the only owner of its map.
 
 * :class:`RequestTable`: client requests sent upstream and not answered yet,
-  under the relay's own integer ids, and the progress tokens they carry;
+  under the relay's own integer ids, and the progress tokens they carry; it
+  notes how each ended in the activity record (app.core.activity), when given one;
 * :class:`Subscriptions`: which clients subscribed to which resource (the
   server holds one subscription a resource, however many clients want it);
 * :class:`ServerRequests`: requests the server made of a client (sampling,
@@ -20,6 +21,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.activity import UNKNOWN_APP, Outcome, Recorder, answer_outcome, line_outcome
 from app.core.rpc.envelope import id_key, params
 from app.core.rpc.framing import Message
 from app.core.rpc.port import ClientOutput
@@ -36,6 +38,7 @@ class Client:
         # every request); None until its first request says so.
         self.revision: str | None = None
         self.initialized = False  # it sent initialize (or resumed after one)
+        self.app = UNKNOWN_APP  # the name in its clientInfo, for the activity record
         self.in_flight: dict[Any, int] = {}  # its request id (id_key) -> upstream id
         self.held: dict[Any, asyncio.Task[None]] = {}  # requests waiting for the server
         self.last_active = time.monotonic()
@@ -82,12 +85,17 @@ class Pending:
 class RequestTable:
     """Requests in flight upstream, by the relay's id for them; the progress tokens
     they carry, by the relay's token for them. Ids and tokens come from one count,
-    so clients whose ids or tokens collide never see each other's answers."""
+    so clients whose ids or tokens collide never see each other's answers.
 
-    def __init__(self) -> None:
+    With a ``recorder``, the requests that end by an answer (:meth:`ended`,
+    :meth:`ended_line`), a cancel (:meth:`cancel`) or the server's end
+    (:meth:`lost`) are noted in the activity record."""
+
+    def __init__(self, recorder: Recorder | None = None) -> None:
         self._pending: dict[int, Pending] = {}
         self._progress: dict[int, tuple[Client, Any]] = {}  # upstream token -> its owner's
         self._ids = itertools.count(1)
+        self._recorder = recorder
 
     def __bool__(self) -> bool:
         return bool(self._pending)
@@ -162,8 +170,38 @@ class RequestTable:
         """Forget a request the client withdrew; the upstream id it had, if in flight."""
         upstream_id = client.in_flight.pop(id_key(request_id), None)
         if upstream_id is not None:
-            self.drop(upstream_id)
+            pending = self.drop(upstream_id)
+            if pending is not None and self._recorder is not None:
+                self._record(pending, Outcome.CANCELLED)
         return upstream_id
+
+    def ended(self, pending: Pending, answer: Message) -> None:
+        """The server answered ``pending`` (dropped already) with ``answer``, parsed."""
+        if self._recorder is not None:
+            self._record(pending, *answer_outcome(answer))
+
+    def ended_line(self, pending: Pending, raw: bytes) -> None:
+        """The same for an answer passed on unparsed (Relay.server_line)."""
+        if self._recorder is not None:
+            self._record(pending, *line_outcome(raw))
+
+    def lost(self, pending: Pending, *, planned: bool) -> None:
+        """The server ended during ``pending``, which is not repeated (its app got -31001)."""
+        if self._recorder is not None:
+            self._record(pending, Outcome.INTERRUPTED if planned else Outcome.CRASHED)
+
+    def _record(self, pending: Pending, outcome: Outcome, code: int | None = None) -> None:
+        assert self._recorder is not None
+        method = pending.message["method"]
+        tool = params(pending.message).get("name") if method == "tools/call" else None
+        self._recorder.ended(
+            sent_at=pending.sent_at,
+            app=pending.client.app,
+            method=method,
+            tool=tool if isinstance(tool, str) else None,
+            outcome=outcome,
+            code=code,
+        )
 
     def progress_owner(self, token: Any) -> tuple[Client, Any] | None:
         """The client that asked for progress under the relay's ``token``, and its own token."""
