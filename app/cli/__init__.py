@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="default 50")
     logs.set_defaults(run=_logs)
 
-    from app.cli import hosts, http, secret, servers, signin
+    from app.cli import hosts, http, secret, servers, signin, tools
 
     secret.add_parser(commands)
     commands.choices["secret"].set_defaults(run=_secret)
@@ -121,9 +121,17 @@ def _parser() -> argparse.ArgumentParser:
     for verb in ("add", "remove", "catalog"):
         commands.choices[verb].set_defaults(run=_servers)
 
+    tools.add_parser(commands)
+    commands.choices["tools"].set_defaults(run=_tools)
+
     signin.add_parsers(commands)
     for verb in ("signin", "signout"):
         commands.choices[verb].set_defaults(run=_signin)
+
+    from app.cli import activity
+
+    activity.add_parser(commands)
+    commands.choices["activity"].set_defaults(run=_activity)
 
     config = commands.add_parser("config", help="where the config is, and whether it is valid")
     config.add_argument("action", choices=["path", "check"])
@@ -221,10 +229,22 @@ def _servers(args: argparse.Namespace) -> int:
     return servers.run(args, _paths(args))
 
 
+def _tools(args: argparse.Namespace) -> int:
+    from app.cli import tools
+
+    return tools.run(args, _paths(args))
+
+
 def _signin(args: argparse.Namespace) -> int:
     from app.cli import signin
 
     return signin.run(args, _paths(args))
+
+
+def _activity(args: argparse.Namespace) -> int:
+    from app.cli import activity
+
+    return activity.run(args, _paths(args))
 
 
 def _http(args: argparse.Namespace) -> int:

@@ -40,6 +40,8 @@ or a notice, the control API sends it as a refusal's ``error``. The tree::
           │                      removed, and why; nothing was changed
           ├── SignInFailed       app.core.signin: a sign-in to a remote server did not
           │                      succeed, and why
+          ├── NotSwitched        app.hosts.tools: a server's tools were not switched on
+          │                      or off, and why; the config was not changed
           └── HostError          app.hosts.host: an app's config cannot be read or changed;
                │                 nothing was changed
                ├── Unreadable    app.hosts.survey: the app's file cannot be read, and

@@ -11,6 +11,7 @@ subscriber must never take the supervisor down with it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args
 
+from app.core.activity import Request
 from app.core.supervise.failure import Failure
 from app.core.supervise.states import State
 from app.core.supervise.stderr import stamped
@@ -111,6 +113,23 @@ class SecretsMissing:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ToolsHeld:
+    """A server changed or added tools since the user accepted its tools: these are kept
+    from the apps until the user reviews them (app.core.accepted)."""
+
+    server: str
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityRecorded:
+    """Requests to servers ended, and have their rows in the activity record
+    (app.core.activity): those of the last moment, oldest first."""
+
+    rows: tuple[Request, ...]
+
+
 Event = (
     ServerStateChanged
     | ServerExited
@@ -119,6 +138,8 @@ Event = (
     | ConfigApplied
     | SourcesChanged
     | SecretsMissing
+    | ToolsHeld
+    | ActivityRecorded
 )
 E = TypeVar(
     "E",
@@ -129,6 +150,8 @@ E = TypeVar(
     ConfigApplied,
     SourcesChanged,
     SecretsMissing,
+    ToolsHeld,
+    ActivityRecorded,
 )
 Unsubscribe = Callable[[], None]
 
@@ -158,7 +181,19 @@ def from_wire(message: dict[str, Any]) -> Event | None:
     if kind is ServerStateChanged:
         fields["state"], fields["previous"] = State(fields["state"]), State(fields["previous"])
         fields["failure"] = _failure(fields.get("failure"))
+    elif kind is ActivityRecorded:
+        fields["rows"] = tuple(_readable_rows(fields.get("rows") or ()))
     return kind(**fields)
+
+
+def _readable_rows(wire: Any) -> list[Request]:
+    """The rows to_wire wrote, but for those this version cannot read (a newer hub's
+    outcome, say): left out, as a kind of event it does not know would be."""
+    rows = []
+    for row in wire:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            rows.append(Request.from_wire(row))
+    return rows
 
 
 def _failure(wire: Any) -> Failure | None:

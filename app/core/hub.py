@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -32,22 +33,28 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.accepted import AcceptedTools
+from app.core.activity import Activity, Request
 from app.core.choices import UserChoices
 from app.core.config import Config, ConfigError, HttpConfig, ServerConfig, load_config
 from app.core.config.placeholders import names_used
 from app.core.endpoint.control import ControlError, ControlServer
 from app.core.events import (
+    ActivityRecorded,
     ConfigApplied,
     ConfigProblem,
     EventBus,
     ServerStateChanged,
     SourcesChanged,
+    ToolsHeld,
 )
 from app.core.instances import InstanceNames, PerClientServer, is_instance, server_of
 from app.core.paths import Paths
 from app.core.reconcile import Launch, Plan, plan
+from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
+from app.core.rpc.toolgate import ToolGate
 from app.core.secrets import KeyringUnavailable, Secrets, SecretStore, UnsafeSecret, secret_names
 from app.core.shellenv import SHARED, ShellEnvironment
 from app.core.signin import ConnectionAuth, SignIn, SignInFailed, SignIns, SignInStore, sign_in
@@ -65,6 +72,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+TOOLS_LIST_S = 10.0  # a running server lists its tools in milliseconds
+
 
 class Hub:
     remote = False  # the tray's hub runs here (see app.core.endpoint.remote for the other kind)
@@ -80,6 +89,11 @@ class Hub:
         self._choosing = asyncio.Lock()  # choices reach the file in the order they were made
         self.supervisors: dict[str, Supervisor] = {}
         self.relays: dict[str, Relay] = {}
+        # What the apps asked of each server (app.core.activity); new rows go on the bus
+        # a batch at a time.
+        self._activity = Activity(
+            on_rows=lambda rows: self.bus.publish(ActivityRecorded(rows=tuple(rows)))
+        )
         self._instance_names = InstanceNames()
         self._changing = asyncio.Lock()  # config reloads apply one at a time
         self._leaving: set[asyncio.Future[None]] = set()  # servers being dropped
@@ -94,6 +108,7 @@ class Hub:
         self.http: HttpEndpoint | None = None  # when the config enables it
         self._programs: asyncio.Future[ShellEnvironment] | None = None  # the login shell's PATH
         self.sign_ins = SignIns()  # at most one open per server
+        self.accepted = AcceptedTools(paths.state_dir / "accepted-tools.json")
         self._signed_out: set[str] = set()  # by the user, since the hub started
         self._watches = Watches(on_sources=self._sources_changed, on_config=self._config_changed)
         self.bus.subscribe(ServerStateChanged, self._wake_relay)
@@ -145,7 +160,12 @@ class Hub:
     # ----- the hub's API (app.core.endpoint.hubapi), for the tray and the control socket
 
     def status_rows(self) -> list[ServerStatus]:
-        return [s.status() for s in self.supervisors.values()]
+        return [
+            dataclasses.replace(
+                s.status(), held_tools=tuple(sorted(self.accepted.held_names(server_of(s.name))))
+            )
+            for s in self.supervisors.values()
+        ]
 
     async def start_server(self, name: str) -> None:
         """The user starts it: it runs from now on, also after MCP Tray restarts."""
@@ -317,6 +337,25 @@ class Hub:
         except SignInFailed as failed:
             raise ControlError(str(failed)) from None
 
+    async def tools(self, name: str) -> list[dict[str, Any]]:
+        """The tools ``name`` last listed, each with whether the apps see it (``on``);
+        asked of the server when no app has listed them yet."""
+        relay = self.relays.get(name)
+        session = self._supervisor(name).session
+        if relay is None:
+            return []
+        if not relay.tool_list() and session is not None:
+            with contextlib.suppress(RpcError, BackendClosed, TimeoutError, ConnectionError):
+                relay.learn_tools(await session.request("tools/list", timeout=TOOLS_LIST_S))
+        return [
+            {
+                "name": tool["name"],
+                "description": tool.get("description") or "",
+                "on": relay.tools.allows(tool["name"]),
+            }
+            for tool in relay.tool_list()
+        ]
+
     def begin_sign_in(self, name: str) -> tuple[SignIn, bool]:
         """Open the sign-in to remote server ``name`` (app.core.signin.flow), or give the
         one already open (then False): its page's address comes in ``page``, its outcome
@@ -371,6 +410,18 @@ class Hub:
         never yields, so a caller that subscribed to new lines first misses none.
         """
         return self._supervisor(name).log.last_stamped(lines)
+
+    async def activity(self, name: str | None = None) -> list[Request]:
+        """The requests the apps made of server ``name`` (None: of every server), oldest
+        first, as long as the record keeps them (app.core.activity).
+
+        Asynchronous, as log_tail, only to match a hub in another process: it never
+        yields, so a caller that subscribed to ActivityRecorded first misses no row (and
+        hears again, later, of those with a ``seq`` up to the last one returned here).
+        """
+        if name is not None:
+            self._configured(name)
+        return self._activity.rows(name)
 
     async def reload(self) -> list[str]:
         """Re-read the config; apply it by difference, or keep the last good one."""
@@ -430,8 +481,56 @@ class Hub:
         await asyncio.gather(*(self._drop(name) for name in steps.remove + steps.replace))
         for name in steps.remove:
             self.relays.pop(name).notify()  # its waiting clients learn it is gone
+            self._activity.forget(name)
         self._launch(steps)
+        for name in steps.retune:
+            self._retune(name)
+        for name in steps.remove:
+            self.accepted.forget(name)
         return steps.changed
+
+    def _retune(self, server: str) -> None:
+        """Its tool switches changed: the apps' lists follow, its processes run on."""
+        config = self.config.servers[server]
+        for supervisor in self._processes_of(server):
+            supervisor.config = config
+        self._regate(server, config)
+        logger.info("%s: the tools the apps see changed; it runs on", server)
+
+    def _tool_gate(self, server: str, config: ServerConfig) -> ToolGate:
+        return ToolGate(server, config.tools, held=self.accepted.held_names(server))
+
+    def _saw_tools(self, server: str, tools: list[dict[str, Any]]) -> None:
+        """A server listed its tools: those changed since the user accepted them, and new
+        ones, are held back until they review them (app.core.accepted)."""
+        config = self.config.servers.get(server)
+        if config is None or not self.accepted.saw(server, tools, trusting=config.trusts_changes):
+            return
+        self._regate(server, config)
+        held = tuple(sorted(self.accepted.held_names(server)))
+        if held:
+            logger.warning(
+                "%s changed or added tools, held until you review them: %s", server, ", ".join(held)
+            )
+            self.bus.publish(ToolsHeld(server=server, tools=held))
+
+    def _regate(self, server: str, config: ServerConfig) -> None:
+        for name, relay in self.relays.items():
+            if server_of(name) == server:
+                relay.set_tools(self._tool_gate(server, config))
+
+    async def held_tools(self, name: str) -> list[dict[str, Any]]:
+        """The tools of ``name`` held for the user's review: each as accepted and as now."""
+        self._supervisor(name)
+        return [held.to_wire() for held in self.accepted.held(server_of(name))]
+
+    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
+        """The user accepted these held tools: the apps get them. Those accepted."""
+        config = self._supervisor(name).config
+        accepted = self.accepted.accept(server_of(name), tools)
+        if accepted:
+            self._regate(server_of(name), config)
+        return accepted
 
     def _adopt(self, config: Config) -> None:
         self.config = config
@@ -559,9 +658,15 @@ class Hub:
     def _add(self, name: str, server: ServerConfig) -> Supervisor:
         _warn_about_risks(name, server)
         # The relay outlives config changes, so attached clients stay attached.
-        relay = self.relays.get(name) or Relay(name, unavailable=lambda: self._unavailable(name))
+        relay = self.relays.get(name) or Relay(
+            name,
+            unavailable=lambda: self._unavailable(name),
+            activity=self._activity.recorder(server_of(name)),  # an instance's rows: its server's
+        )
         self.relays[name] = relay
-        scope = server_of(name)  # an unshared instance uses its server's secrets
+        scope = server_of(name)  # an unshared instance uses its server's secrets and tools
+        relay.set_tools(self._tool_gate(scope, server))
+        relay.on_tools = functools.partial(self._saw_tools, scope)
 
         async def launch(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
             found = await asyncio.shield(self._shell_environment())

@@ -47,6 +47,7 @@ from app.core.events import (
     SecretsMissing,
     ServerExited,
     ServerStateChanged,
+    ToolsHeld,
     Unsubscribe,
 )
 from app.core.problems import (
@@ -75,6 +76,7 @@ SECRET = "secret"
 OPEN_CONFIG = "open-config"
 RESTART = "restart"
 SIGN_IN = "sign-in"
+REVIEW = "review-tools"
 
 
 class Urgency(enum.IntEnum):
@@ -91,6 +93,7 @@ class NoticeKind(enum.StrEnum):
     NEEDS_SECRET = "needs-secret"
     NEEDS_PROGRAM = "needs-program"
     NEEDS_SIGN_IN = "needs-sign-in"
+    TOOLS_CHANGED = "tools-changed"
     CONFIG_ERROR = "config-error"
     CONFIG_FIXED = "config-fixed"
     RESTARTED = "restarted"
@@ -104,6 +107,7 @@ _NEEDS_THE_USER = frozenset(
         NoticeKind.NEEDS_SECRET,
         NoticeKind.NEEDS_PROGRAM,
         NoticeKind.NEEDS_SIGN_IN,
+        NoticeKind.TOOLS_CHANGED,
         NoticeKind.CONFIG_ERROR,
     }
 )
@@ -115,6 +119,7 @@ _ACTIONS: dict[NoticeKind, tuple[tuple[str, str], ...]] = {
     NoticeKind.NEEDS_SECRET: ((SECRET, "Set secret…"),),
     NoticeKind.NEEDS_PROGRAM: ((RESTART, "Retry"), (LOGS, "Show logs")),
     NoticeKind.NEEDS_SIGN_IN: ((SIGN_IN, "Sign in"),),
+    NoticeKind.TOOLS_CHANGED: ((REVIEW, "Review"),),
     NoticeKind.CONFIG_ERROR: ((OPEN_CONFIG, "Open config"),),
     NoticeKind.CONFIG_FIXED: (),
     NoticeKind.RESTARTED: ((LOGS, "Show logs"),),
@@ -195,6 +200,7 @@ class Notices:
             bus.subscribe(ServerStateChanged, self._state_changed),
             bus.subscribe(ServerExited, self._exited),
             bus.subscribe(SecretsMissing, self._secrets_missing),
+            bus.subscribe(ToolsHeld, self._tools_held),
             bus.subscribe(ConfigProblem, self._config_problem),
             bus.subscribe(ConfigApplied, self._config_applied),
         ]
@@ -298,6 +304,21 @@ class Notices:
                     if missing
                     else "A program this server needs is not installed. "
                     "Install it, then press Retry."
+                ),
+            )
+        )
+
+    def _tools_held(self, event: ToolsHeld) -> None:
+        count = len(event.tools)
+        tools = "a tool" if count == 1 else f"{count} tools"
+        self._show(
+            Notice(
+                kind=NoticeKind.TOOLS_CHANGED,
+                server=event.server,
+                title=f"{event.server} changed {tools}; review them",
+                body=(
+                    f"MCP Tray keeps {', '.join(event.tools)} from your apps until you have "
+                    "looked at what changed."
                 ),
             )
         )

@@ -14,6 +14,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.core.signin.auth import SIGNED_OUT
 from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
@@ -25,7 +26,18 @@ IN_MOTION = frozenset({State.STARTING, State.STOPPING, State.BACKOFF})
 
 
 def needs_you(row: ServerStatus) -> bool:
-    return row.state in NEEDS_YOU
+    """Whether the server waits for the user to fix something (not for a sign-in they
+    chose to end: that is theirs to take up again, like a stop)."""
+    return row.state in NEEDS_YOU and not signed_out(row)
+
+
+def signed_out(row: ServerStatus) -> bool:
+    """Whether it waits for a sign-in because the user signed out."""
+    return (
+        row.state is State.NEEDS_SIGN_IN
+        and row.failure is not None
+        and row.failure.phrase == SIGNED_OUT
+    )
 
 
 class Colour(enum.StrEnum):
@@ -81,6 +93,8 @@ def look(row: ServerStatus) -> Look:
         return _REMOTE_LOOKS[row.state]
     if row.state is State.STOPPED and row.stopped_by_user:
         return Look("Stopped by you", Colour.GREY, Shape.RING)
+    if signed_out(row):
+        return Look("Signed out", Colour.GREY, Shape.RING)
     missing = row.failure.missing_program if row.failure else None
     if row.state is State.NEEDS_PROGRAM and missing:
         source = MissingProgram(missing).source  # "Needs Node.js", for one people know
@@ -100,7 +114,7 @@ class Overall(enum.StrEnum):
 
 def overall(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> Overall:
     states = {row.state for row in rows}
-    if config_problem or states & NEEDS_YOU:
+    if config_problem or any(needs_you(row) or row.held_tools for row in rows):
         return Overall.ATTENTION
     if states & IN_MOTION:
         return Overall.BUSY
@@ -111,7 +125,8 @@ def overall(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> Ov
 
 def headline(rows: Sequence[ServerStatus], *, config_problem: bool = False) -> str:
     """The one status line under the app's name: what needs the user, else what runs."""
-    needy = sum(needs_you(row) for row in rows) + (1 if config_problem else 0)
+    needy = sum(needs_you(row) or bool(row.held_tools) for row in rows)
+    needy += 1 if config_problem else 0
     if needy:
         return f"{needy} need{'s' if needy == 1 else ''} you"
     if not rows:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.overview import signed_out
 from app.core.supervise.failure import Failure
 from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
@@ -50,16 +51,23 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
     if row.state is State.NEEDS_PROGRAM:
         return needs_program(row.failure)
     if row.state is State.NEEDS_SIGN_IN:
-        expired = row.failure is not None and "expired" in row.failure.phrase
-        return Problem(
-            "Its sign-in has expired." if expired else "It needs you to sign in to use its tools.",
-            "Choose Sign in…: your browser opens its sign-in page.",
-        )
+        return needs_sign_in(row)
     if row.state is State.DISABLED:
         return Problem("It is turned off in the config file.", 'Remove "disabled" to use it.')
     if row.failure is None or row.state in (State.RUNNING, State.STOPPING):
         return None
     return Problem(what_happened(row.failure), _todo(row), row.failure.last_words)
+
+
+def needs_sign_in(row: ServerStatus) -> Problem:
+    """A remote server without a sign-in: never signed in, signed out, or expired."""
+    if signed_out(row):
+        return Problem("You signed out of it.", "Choose Sign in… to use its tools again.")
+    expired = row.failure is not None and "expired" in row.failure.phrase
+    return Problem(
+        "Its sign-in has expired." if expired else "It needs you to sign in to use its tools.",
+        "Sign in… opens its sign-in page in your browser.",
+    )
 
 
 def needs_program(failure: Failure | None) -> Problem:

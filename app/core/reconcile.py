@@ -8,6 +8,7 @@ plan from no servers at all.
 
     in the old config only          → remove: stopped; its waiting clients hear it is gone
     in both, entry changed          → replace: stopped, then supervised anew (clients wait)
+    in both, only its tools changed → retune: the apps' lists change, the server runs on
     in the new config only          → add: supervised
     in both, entry unchanged        → leave: runs on untouched
 
@@ -40,13 +41,14 @@ class Plan:
     replace: tuple[str, ...] = ()
     add: tuple[str, ...] = ()
     leave: tuple[str, ...] = ()
+    retune: tuple[str, ...] = ()  # its tool switches changed, and nothing else
     # For each added or replaced server, in config order.
     launch: Mapping[str, Launch] = field(default_factory=dict)
 
     @property
     def changed(self) -> list[str]:
         """The servers the change touched, sorted: what ``mcp-tray reload`` reports."""
-        return sorted({*self.remove, *self.replace, *self.add})
+        return sorted({*self.remove, *self.replace, *self.add, *self.retune})
 
 
 def plan(
@@ -56,12 +58,15 @@ def plan(
     stopped_by_user: Set[str] = frozenset(),
 ) -> Plan:
     """What applying ``new`` over ``old`` does to each server (see the module docstring)."""
-    replace = tuple(name for name in old if name in new and old[name] != new[name])
+    both = [name for name in old if name in new]
+    retune = tuple(n for n in both if old[n] != new[n] and old[n].same_but_tools(new[n]))
+    replace = tuple(n for n in both if old[n] != new[n] and n not in retune)
     return Plan(
         remove=tuple(name for name in old if name not in new),
         replace=replace,
         add=tuple(name for name in new if name not in old),
-        leave=tuple(name for name in old if name in new and old[name] == new[name]),
+        leave=tuple(name for name in both if old[name] == new[name]),
+        retune=retune,
         launch={
             name: _launch(name, server, stopped_by_user)
             for name, server in new.items()

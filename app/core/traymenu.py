@@ -39,6 +39,8 @@ OPEN_CONFIG, CONNECT, WINDOW, HTTP, HTTP_ADDRESSES, NEW_KEY = (
 )
 LOGIN, MUTE, QUIT = "login", "mute", "quit"
 SIGN_IN, SIGN_OUT = "sign-in", "sign-out"
+TOOL = "tool"  # switch one tool (the entry's ``tool``) on or off for the apps
+REVIEW = "review-tools"  # the tools a server changed, held until the user looks
 ADD, EDIT, REMOVE = "add", "edit", "remove"
 
 _NEEDS = {
@@ -64,6 +66,7 @@ class Entry:
     children: tuple[Entry, ...] | None = None  # a submenu
     separator: bool = False
     bold: bool = False
+    tool: str = ""  # a TOOL entry's tool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,16 +217,21 @@ def tray_menu(
     secrets: Mapping[str, Sequence[str]],
     settings: Settings,
     config_error: str = "",
+    tools: Mapping[str, Sequence[tuple[str, bool]]] | None = None,
 ) -> list[Entry]:
     """The whole menu. ``secrets``: each server's secret names; ``config_error``: the
-    first problem with the config file, as the hub reported it, or empty."""
+    first problem with the config file, as the hub reported it, or empty; ``tools``:
+    each server's tools as it last listed them, and whether the apps see each."""
+    tools = tools or {}
     entries = [
         Entry(key="title", text="MCP Tray", verb=WINDOW, bold=True),
         Entry(key="headline", text=headline(rows, config_problem=bool(config_error))),
     ]
     entries += _needs_you(rows, config_error)
     entries.append(Entry(key="sep-servers", separator=True))
-    entries += [_server_menu(row, secrets.get(row.name, ())) for row in rows]
+    entries += [
+        _server_menu(row, secrets.get(row.name, ()), tools.get(row.name, ())) for row in rows
+    ]
     if not rows:
         entries.append(Entry(key="no-servers", text="No servers in the config yet"))
     entries.append(Entry(key="add", text="Add a server…", verb=ADD))
@@ -244,6 +252,11 @@ def _needs_you(rows: Sequence[ServerStatus], config_error: str) -> list[Entry]:
             verb, label = server_actions(row, uses_secrets=True)[0]
             text = f"{row.name} {_needs(row)} — {label}"
             entries.append(Entry(key=f"fix:{row.name}", text=text, verb=verb, server=row.name))
+        if row.held_tools:
+            count = len(row.held_tools)
+            what = "a tool" if count == 1 else f"{count} tools"
+            text = f"{row.name} changed {what} — Review…"
+            entries.append(Entry(key=f"review:{row.name}", text=text, verb=REVIEW, server=row.name))
     return entries
 
 
@@ -257,7 +270,9 @@ def _needs(row: ServerStatus) -> str:
     return _NEEDS[row.state]
 
 
-def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:
+def _server_menu(
+    row: ServerStatus, secrets: Sequence[str], tools: Sequence[tuple[str, bool]]
+) -> Entry:
     lines = [Entry(key="summary", text=summary(row))]
     found = problem(row, secrets=secrets)
     if found is not None:
@@ -268,6 +283,8 @@ def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:
         Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
         for verb, label in server_actions(row, uses_secrets=bool(secrets))
     ]
+    if tools:
+        lines.append(_tools_menu(row.name, tools))
     lines.append(Entry(key="sep-change", separator=True))
     lines += [
         Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
@@ -279,6 +296,16 @@ def _server_menu(row: ServerStatus, secrets: Sequence[str]) -> Entry:
         look=look(row),
         children=tuple(lines),
     )
+
+
+def _tools_menu(server: str, tools: Sequence[tuple[str, bool]]) -> Entry:
+    """A check per tool: ticked, the apps see it; a click switches it."""
+    on = sum(shown for _, shown in tools)
+    switches = tuple(
+        Entry(key=f"tool:{tool}", text=tool, verb=TOOL, server=server, tool=tool, checked=shown)
+        for tool, shown in tools
+    )
+    return Entry(key="tools", text=f"Tools ({on} of {len(tools)} on)", children=switches)
 
 
 def _app_actions(settings: Settings) -> list[Entry]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.events import (
+    ActivityRecorded,
     ConfigApplied,
     ConfigProblem,
     EventBus,
@@ -26,6 +27,8 @@ class HubBridge(QObject):
     notice = Signal(object)  # a Notice worth a desktop notification
     withdrawn = Signal(str)  # the slot of a notice that is over (Notice.slot)
     config_problem = Signal(str)  # the first error line; "" once a config applied cleanly
+    # New rows of the activity record (app.core.activity), oldest first, a batch at a time.
+    activity = Signal(list)
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -36,6 +39,7 @@ class HubBridge(QObject):
             bus.subscribe(ServerLogLine, self._logged),
             bus.subscribe(ConfigProblem, self._config_problem),
             bus.subscribe(ConfigApplied, lambda event: self.config_problem.emit("")),
+            bus.subscribe(ActivityRecorded, self._recorded),
         ]
 
     def close(self) -> None:
@@ -54,6 +58,9 @@ class HubBridge(QObject):
 
     def _logged(self, event: ServerLogLine) -> None:
         self.log_line.emit(event.server, event.stamped())
+
+    def _recorded(self, event: ActivityRecorded) -> None:
+        self.activity.emit(list(event.rows))
 
     def _config_problem(self, event: ConfigProblem) -> None:
         self.config_problem.emit(event.errors[0] if event.errors else event.path)

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from app.core.activity import Request
 from app.core.config import Config
 from app.core.events import Event, EventBus
 from app.core.hub import Hub
@@ -115,6 +116,9 @@ class ThreadedHub:
     async def log_tail(self, name: str, lines: int) -> list[str]:
         return await self._on_hub(self._hub.log_tail(name, lines))
 
+    async def activity(self, name: str | None = None) -> list[Request]:
+        return await self._on_hub(self._hub.activity(name))
+
     async def secrets_changed(self, server: str, names: list[str]) -> list[str]:
         return await self._on_hub(self._hub.secrets_changed(server, names))
 
@@ -129,6 +133,15 @@ class ThreadedHub:
 
     async def sign_out(self, name: str) -> bool:
         return await self._on_hub(self._hub.sign_out(name))
+
+    async def tools(self, name: str) -> list[dict[str, Any]]:
+        return await self._on_hub(self._hub.tools(name))
+
+    async def held_tools(self, name: str) -> list[dict[str, Any]]:
+        return await self._on_hub(self._hub.held_tools(name))
+
+    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
+        return await self._on_hub(self._hub.accept_tools(name, tools))
 
     async def show(self) -> None:
         await self._on_hub(self._hub.show())

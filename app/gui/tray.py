@@ -32,10 +32,12 @@ from app.core.config.switches import set_http_enabled
 from app.core.editors import text_editor_command
 from app.core.endpoint.control import ControlError
 from app.core.endpoint.hubapi import HubAPI
+from app.core.errors import UserError
 from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall, headline, overall, tooltip
 from app.core.problems import plain, secret_progress
 from app.core.secrets import secret_names
+from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 from app.gui.addserver import AddServerDialog
 from app.gui.bridge import HubBridge
@@ -45,6 +47,7 @@ from app.gui.menus import LiveMenu
 from app.gui.notify import DesktopNotifier
 from app.gui.opener import DesktopOpener
 from app.gui.removeserver import RemoveServerDialog
+from app.gui.reviewtools import ReviewToolsDialog
 from app.gui.windows import SETTINGS, MainWindow
 from app.hosts.host import HostError
 from app.hosts.linking import Connections, rotate_token
@@ -95,9 +98,10 @@ class TrayApp(QObject):
         self.bridge.notices.mute_restarts = self.choices.mute_restarts()
         self.window = MainWindow(self.act, logo=self.logo)
         self.window.logs.set_history(lambda server: self._run(self._fill_logs(server)))
+        self.window.activity.wanted.connect(lambda: self._run(self._fill_activity()))
         self.icon = QSystemTrayIcon(icon_for(Overall.IDLE))
         self.menu = QMenu()
-        self.live_menu = LiveMenu(self.menu, lambda entry: self.act(entry.verb, entry.server))
+        self.live_menu = LiveMenu(self.menu, self._picked)
         self.icon.setContextMenu(self.menu)
         self.notifier = DesktopNotifier(
             balloon=self._balloon,
@@ -108,6 +112,10 @@ class TrayApp(QObject):
         self.config_problem = ""
         self.start_at_login = self.autostart.enabled()
         self.tasks: set[asyncio.Task[Any]] = set()
+        # Each running server's tools as it last listed them, and whether the apps see
+        # each: asked of the hub when the menu opens (the Tools submenus).
+        self.tool_lists: dict[str, list[tuple[str, bool]]] = {}
+        self.review_dialogs: dict[str, ReviewToolsDialog] = {}  # open, by server
         self.connect_dialog: ConnectDialog | None = None
         self.secret_dialogs: dict[str, SecretDialog] = {}
         # Open Add and Edit dialogs, each told of every change (one Add at a time, one
@@ -133,6 +141,7 @@ class TrayApp(QObject):
         self.icon.activated.connect(self._activated)
         self.bridge.changed.connect(self.refresh)
         self.bridge.log_line.connect(self.window.logs.append)
+        self.bridge.activity.connect(self.window.activity.add_rows)
         self.bridge.notice.connect(self.notifier.show)
         self.bridge.withdrawn.connect(self.notifier.withdraw)
         self.bridge.config_problem.connect(self._config_problem)
@@ -181,7 +190,13 @@ class TrayApp(QObject):
         secrets = self._secrets()
         settings = self._settings()
         self.live_menu.update(
-            traymenu.tray_menu(rows, secrets=secrets, settings=settings, config_error=problem)
+            traymenu.tray_menu(
+                rows,
+                secrets=secrets,
+                settings=settings,
+                config_error=problem,
+                tools=self.tool_lists,
+            )
         )
         self.window.update_view(
             rows,
@@ -227,6 +242,7 @@ class TrayApp(QObject):
             traymenu.SECRET: lambda: self.ask_secret(server),
             traymenu.SIGN_IN: lambda: self._run(self._sign_in(server)),
             traymenu.SIGN_OUT: lambda: self._run(self._sign_out(server)),
+            traymenu.REVIEW: lambda: self._run(self._review_tools(server)),
             traymenu.ADD: self.open_add,
             traymenu.EDIT: lambda: self.open_edit(server),
             traymenu.REMOVE: lambda: self.ask_remove(server),
@@ -272,6 +288,9 @@ class TrayApp(QObject):
 
     async def _fill_logs(self, server: str) -> None:
         self.window.logs.show_server(server, await self.hub.log_tail(server, LOG_TAIL_LINES))
+
+    async def _fill_activity(self) -> None:
+        self.window.activity.show_rows(await self.hub.activity())
 
     def ask_secret(self, server: str, names: tuple[str, ...] = ()) -> SecretDialog:
         """The secret dialog for ``server`` (one at a time), asking for ``names`` or the
@@ -541,6 +560,65 @@ class TrayApp(QObject):
     def _menu_opens(self) -> None:
         self.refresh()
         self.ticker.start()
+        self._run(self._look_at_tools())
+
+    async def _look_at_tools(self) -> None:
+        """The running servers' tools, for their Tools submenus (drawn in place once here)."""
+        for row in self.rows():
+            if row.state is State.RUNNING:
+                listed = await self.hub.tools(row.name)
+                self.tool_lists[row.name] = [(tool["name"], tool["on"]) for tool in listed]
+        self.refresh()
+
+    def _picked(self, entry: traymenu.Entry) -> None:
+        if entry.verb == traymenu.TOOL:
+            # The check shows the tool as it was: a click switches it the other way.
+            self._run(self._switch_tool(entry.server, entry.tool, on=not entry.checked))
+        else:
+            self.act(entry.verb, entry.server)
+
+    async def _review_tools(self, server: str) -> None:
+        """The tools ``server`` changed, held from the apps: what changed, and the choice."""
+        open_already = self.review_dialogs.get(server)
+        if open_already is not None:
+            _bring_forward(open_already)
+            return
+        held = await self.hub.held_tools(server)
+        if not held:
+            self.tell(f"Nothing to review for {server}", "None of its tools is held back.")
+            return
+        names = [tool["name"] for tool in held]
+        dialog = ReviewToolsDialog(
+            server,
+            held,
+            accept_them=lambda: self._run(self._accept_tools(server, names)),
+            logo=self.logo,
+        )
+        self.review_dialogs[server] = dialog
+        dialog.finished.connect(lambda _: self.review_dialogs.pop(server, None))
+        dialog.show()  # not exec(): the loop keeps running
+        dialog.raise_()
+        dialog.activateWindow()
+
+    async def _accept_tools(self, server: str, names: list[str]) -> None:
+        accepted = await self.hub.accept_tools(server, names)
+        if accepted:
+            self.tell(
+                f"{server}'s tools are back", f"Your apps can use {', '.join(accepted)} again."
+            )
+        self.refresh()
+
+    async def _switch_tool(self, server: str, tool: str, *, on: bool) -> None:
+        from app.hosts.tools import switch
+
+        try:
+            await asyncio.to_thread(
+                switch, self.hub.paths, server, on=[tool] if on else [], off=[] if on else [tool]
+            )
+        except UserError as error:
+            self.tell(f"{tool} was not switched {'on' if on else 'off'}", plain(str(error)))
+            return
+        await self._look_at_tools()
 
     def _window_shown(self) -> None:
         self.refresh()

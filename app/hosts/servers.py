@@ -281,7 +281,7 @@ def add(
         raise
     if replace not in (None, draft.name):
         _forget(store, replace, list(values))  # the renamed server took them
-    hub = _reload(paths)
+    hub = reload_hub(paths)
     if replace == draft.name and values and hub.running and draft.name not in hub.changed:
         hub = _secrets_changed(paths, draft.name, list(values), hub)
     if replace == draft.name:
@@ -398,7 +398,7 @@ def remove(paths: Paths, name: str, store: SecretStore, *, delete_secrets: bool)
     remaining = parse_config(new_text, path=paths.config_file)
     backup = write_config_text(paths.config_file, new_text)
     taken = linking.take_out(paths, name)
-    hub = _reload(paths)
+    hub = reload_hub(paths)
     removed = Removed(
         name,
         backup,
@@ -464,7 +464,8 @@ def draft_of(server: ServerConfig, name: str) -> ServerDraft:
 # ----- telling the hub
 
 
-def _reload(paths: Paths) -> HubTold:
+def reload_hub(paths: Paths) -> HubTold:
+    """Ask the running hub to apply the config file as it now is."""
     try:
         changed = client.call(paths.socket_path, "reload", timeout=RELOAD_WAIT_S)
     except client.HubNotRunning:

@@ -606,3 +606,21 @@ def test_a_number_too_long_for_python_is_a_readable_config_error(tmp_path: Path)
     (issue,) = issues_of(path)
 
     assert issue.message == "a number in it has too many digits"
+
+
+def test_tool_switches_take_names_and_globs_one_way_only() -> None:
+    off = ServerConfig.model_validate({"command": "x", "tools": {"disabled": ["push_*", "rm"]}})
+    only = ServerConfig.model_validate({"command": "x", "tools": {"enabled": ["read_*"]}})
+
+    assert [off.tools.allows(t) for t in ("push_all", "rm", "read")] == [False, False, True]
+    assert [only.tools.allows(t) for t in ("read_file", "write_file")] == [True, False]
+    with pytest.raises(ValueError, match='has both "enabled" and "disabled": keep one'):
+        ServerConfig.model_validate({"command": "x", "tools": {"enabled": [], "disabled": ["a"]}})
+
+
+def test_a_watched_server_trusts_its_own_tool_changes_unless_told_otherwise() -> None:
+    watched = ServerConfig.model_validate({"command": "x", "watch": True})
+    told = ServerConfig.model_validate({"command": "x", "watch": True, "trustChanges": False})
+
+    assert (watched.trusts_changes, told.trusts_changes) == (True, False)
+    assert ServerConfig(command="x").trusts_changes is False

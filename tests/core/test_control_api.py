@@ -44,6 +44,7 @@ STATUS_FIELDS = {
     "missing_program",
     "url",
     "signed_in",
+    "held_tools",
 }
 SERVING = re.compile(r"flaky server (\d+) serving")
 

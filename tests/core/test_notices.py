@@ -22,6 +22,7 @@ from app.core.events import (
     SecretsMissing,
     ServerExited,
     ServerStateChanged,
+    ToolsHeld,
 )
 from app.core.notices import (
     APP_SLOT,
@@ -651,3 +652,21 @@ async def test_an_expired_sign_in_says_so_and_one_the_user_signed_out_of_is_not_
     assert [n.body for n in desktop.shown] == [
         "Your sign-in has expired. Press Sign in: your browser opens its sign-in page."
     ]
+
+
+# ----- tools held for review
+
+
+async def test_tools_a_server_changed_are_told_with_a_review_button() -> None:
+    bus = EventBus()
+    _, desktop = watch(bus)
+
+    bus.publish(ToolsHeld(server="github", tools=("create_issue", "push")))
+
+    (notice,) = desktop.shown
+    assert notice.title == "github changed 2 tools; review them"
+    assert notice.body == (
+        "MCP Tray keeps create_issue, push from your apps until you have looked at what changed."
+    )
+    assert notice.actions == (("review-tools", "Review"),)
+    assert notice.urgency is Urgency.CRITICAL

@@ -80,3 +80,16 @@ def test_a_change_of_restart_policy_alone_is_a_change() -> None:
     slow = ServerConfig.model_validate({"command": "echo", "restart": {"maxFailures": 9}})
 
     assert plan({"a": ECHO}, {"a": slow}).replace == ("a",)
+
+
+def test_a_change_of_tool_switches_alone_retunes_the_server_without_replacing_it() -> None:
+    old = {"notes": ServerConfig(command="notes")}
+    switched = ServerConfig.model_validate({"command": "notes", "tools": {"disabled": ["rm"]}})
+    moved = ServerConfig.model_validate(
+        {"command": "notes2", "tools": {"disabled": ["rm"]}, "trustChanges": True}
+    )
+
+    assert plan(old, {"notes": switched}) == Plan(retune=("notes",))
+    assert plan(old, {"notes": switched}).changed == ["notes"]
+    # Tools and the command together: the new command needs a new process.
+    assert plan(old, {"notes": moved}).replace == ("notes",)

@@ -20,6 +20,7 @@ from app.core.overview import (
     tooltip,
 )
 from app.core.problems import config_error_line, plain, problem, secret_progress
+from app.core.signin.auth import SIGNED_OUT
 from app.core.supervise.failure import Failure
 from app.core.supervise.programs import MissingProgram
 from app.core.supervise.states import State
@@ -491,3 +492,19 @@ def test_a_server_waiting_for_a_sign_in_offers_it_first_and_a_signed_in_one_sign
     assert {b.place: b.text for b in server_buttons(signed_in, uses_secrets=False)}[SECRET] == (
         "Sign out"
     )
+
+
+def test_a_server_the_user_signed_out_of_rests_grey_and_needs_no_one() -> None:
+    out = row(
+        State.NEEDS_SIGN_IN,
+        "linear",
+        url="https://mcp.linear.app/mcp",
+        failure=Failure(phrase=SIGNED_OUT),
+    )
+    menu = tray_menu([out], secrets={}, settings=Settings())
+
+    assert look(out) == Look("Signed out", Colour.GREY, Shape.RING)
+    assert headline([out]) != "1 needs you"
+    assert not any(text.startswith("linear signed out") for text in every_text(menu))
+    assert "You signed out of it. Choose Sign in… to use its tools" in every_text(menu)
+    assert server_actions(out, uses_secrets=False)[0] == (SIGN_IN, "Sign in…")

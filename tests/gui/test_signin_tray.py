@@ -52,6 +52,7 @@ IN_APP, HEADLESS = "hub-in-the-app", "hub-in-another-process"
 WAITING = "linear — Needs you to sign in"  # linear's submenu while it waits
 RUNNING = "linear — Running"
 FIX = "linear needs you to sign in — Sign in…"  # the top of the menu, while it waits
+SIGNED_OUT = "linear — Signed out"  # its submenu once the user signed out: nothing to fix
 
 
 class Browser:
@@ -400,6 +401,7 @@ def test_sign_out_from_the_menu_waits_for_a_new_sign_in_and_pops_up_no_notice_fo
     assert (setup.linear().state, setup.linear().signed_in) == (State.NEEDS_SIGN_IN, False)
     assert [n.title for n in running.notices[notices_before:]] == []
     assert [n.title for n in setup.told.notices[told_before:]] == ["Signed out of linear"]
-    assert setup.submenu(WAITING)[:2] == ["Sign in…", "Stop"]
-    assert "Sign out" not in setup.submenu(WAITING)
+    assert setup.submenu(SIGNED_OUT)[:2] == ["Sign in…", "Stop"]
+    assert "Sign out" not in setup.submenu(SIGNED_OUT)
+    assert FIX not in [a.text() for a in running.tray.menu.actions()]
     assert len(setup.browser.opened) == 1  # signing out opened nothing

@@ -13,6 +13,7 @@ schema can later drive a settings UI.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import types
 from collections.abc import Sequence
@@ -120,6 +121,34 @@ class RestartPolicy(_Model):
         return self
 
 
+class ToolSwitches(_Model):
+    """Which of a server's tools the apps see: only those ``enabled``, or all but those
+    ``disabled`` (names or globs such as ``push_*``), never both."""
+
+    enabled: list[str] | None = Field(
+        default=None, description="Only these tools (names or globs) reach the apps."
+    )
+    disabled: list[str] = Field(
+        default=[], description="These tools (names or globs) are kept from the apps."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if self.enabled is not None and self.disabled:
+            raise PydanticCustomError(
+                "enabled_and_disabled",
+                'has both "enabled" and "disabled": keep one (the tools to offer, or the '
+                "tools to keep away)",
+            )
+        return self
+
+    def allows(self, tool: str) -> bool:
+        """Whether ``tool`` is switched on."""
+        if self.enabled is not None:
+            return any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.enabled)
+        return not any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.disabled)
+
+
 class WatchConfig(_Model):
     """Explicit source watching: which files restart the server when they change."""
 
@@ -214,6 +243,16 @@ class ServerConfig(_Model):
         default=True,
         description="One process shared by every attached client; false starts one per client.",
     )
+    tools: ToolSwitches = Field(
+        default_factory=ToolSwitches,
+        description='Which tools apps see: {"disabled": [...]} or {"enabled": [...]}, '
+        "names or globs; changing it restarts nothing.",
+    )
+    trust_changes: bool | None = Field(
+        default=None,
+        description="Offer a tool whose definition changed, or a new one, without asking "
+        "first. Left out: true for a server with watch set (you are editing it), else false.",
+    )
     protocol_version: Literal["2026-07-28"] | None = Field(
         default=None,
         description='"2026-07-28": speak that revision to a server that speaks both eras '
@@ -285,6 +324,17 @@ class ServerConfig(_Model):
     def remote(self) -> bool:
         """Whether it is a remote server, reached over the network."""
         return self.url is not None
+
+    @property
+    def trusts_changes(self) -> bool:
+        """Whether its changed and new tools are offered without the user's review."""
+        return self.trust_changes if self.trust_changes is not None else bool(self.watch)
+
+    def same_but_tools(self, other: ServerConfig) -> bool:
+        """Whether ``other`` differs from it in its tool settings at most (those apply
+        without a restart)."""
+        tuned = self.model_copy(update={"tools": other.tools, "trust_changes": other.trust_changes})
+        return tuned == other
 
     @property
     def old_sse_transport(self) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from app.core.endpoint import protocol
 from app.core.endpoint.hubapi import HubAPI
 from app.core.errors import ControlError as ControlError  # noqa: PLC0414 - imported from here too
-from app.core.events import ServerLogLine, to_wire
+from app.core.events import ActivityRecorded, ServerLogLine, to_wire
 from app.core.rpc.framing import PushReader
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,11 @@ class ControlServer:
             # The CLI or the tray put a new HTTP token in the keyring: the hub takes it.
             "http_token_changed": lambda request: hub.http_token_changed(),
             "signout": lambda request: hub.sign_out(_name(request)),
+            "tools": lambda request: hub.tools(_name(request)),
+            "held_tools": lambda request: hub.held_tools(_name(request)),
+            "accept_tools": lambda request: hub.accept_tools(
+                _name(request), _names(request, "tools")
+            ),
         }
 
     async def start(self) -> None:
@@ -100,6 +105,8 @@ class ControlServer:
             request = await self._read_request(reader)
             if request.get("op") == "logs":
                 await self._logs(request, writer, reader)
+            elif request.get("op") == "activity":
+                await self._activity(request, writer, reader)
             elif request.get("op") == "events":
                 await self._events(request, writer, reader)
             elif request.get("op") == "attach":
@@ -206,6 +213,35 @@ class ControlServer:
         finally:
             unsubscribe()
 
+    async def _activity(
+        self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
+    ) -> None:
+        """Reply with the requests recorded (of server ``name``, or of all; the newest
+        ``lines``, or all), then (with ``follow``) stream each new one until hang-up."""
+        name = _optional_name(request)
+        count = _count(request, "lines", 0) if "lines" in request else None
+        messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        newest = 0  # rows up to this one are in the reply: not sent again
+
+        def forward(event: ActivityRecorded) -> None:
+            for row in event.rows:
+                if row.seq > newest and (name is None or row.server == name):
+                    messages.put_nowait({"line": row.to_wire()})
+
+        unsubscribe = self._hub.bus.subscribe(ActivityRecorded, forward)
+        try:
+            rows = await self._hub.activity(name)  # a refusal (unknown name) is answered
+            newest = rows[-1].seq if rows else 0
+            if count is not None:
+                rows = rows[-count:] if count else []
+            writer.write(protocol.encode({"ok": True, "result": [r.to_wire() for r in rows]}))
+            await writer.drain()
+            if request.get("follow"):
+                await self._stream(messages, writer, reader)
+        finally:
+            unsubscribe()
+
     async def _events(
         self, request: dict[str, Any], writer: asyncio.StreamWriter, reader: asyncio.StreamReader
     ) -> None:
@@ -257,6 +293,11 @@ def _name(request: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise ControlError("this operation needs a server name")
     return name
+
+
+def _optional_name(request: dict[str, Any]) -> str | None:
+    """A server's name, or None (no "name": every server)."""
+    return _name(request) if request.get("name") is not None else None
 
 
 def _path(request: dict[str, Any]) -> str:

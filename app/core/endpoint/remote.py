@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from app.core.activity import Request
 from app.core.config import Config, ConfigError, load_config
 from app.core.endpoint import client, protocol
 from app.core.endpoint.secret_changes import store_secret
@@ -120,6 +121,14 @@ class RemoteHub:
         tail: list[str] = await self._call("logs", name=name, lines=lines)
         return tail
 
+    async def activity(self, name: str | None = None) -> list[Request]:
+        """The hub's rows; a row this version cannot read (a newer hub's) is left out."""
+        rows = []
+        for wire in await self._call("activity", **({} if name is None else {"name": name})):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                rows.append(Request.from_wire(wire))
+        return rows
+
     async def http_token_changed(self) -> bool:
         serving: bool = await self._call("http_token_changed")
         return serving
@@ -143,6 +152,18 @@ class RemoteHub:
             writer.close()
         if "error" in outcome:
             raise ControlError(str(outcome["error"]))
+
+    async def tools(self, name: str) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = await self._call("tools", name=name)
+        return listed
+
+    async def held_tools(self, name: str) -> list[dict[str, Any]]:
+        held: list[dict[str, Any]] = await self._call("held_tools", name=name)
+        return held
+
+    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
+        accepted: list[str] = await self._call("accept_tools", name=name, tools=tools)
+        return accepted
 
     async def sign_out(self, name: str) -> bool:
         was_signed_in: bool = await self._call("signout", name=name)

@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.activity import Recorder, app_name
 from app.core.rpc import errors, listens, modern
 from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.clientlink import ClientLink, read_lines
@@ -58,6 +59,7 @@ from app.core.rpc.listens import Listen, Listens
 from app.core.rpc.modern import Round, Rounds
 from app.core.rpc.port import ClientOutput, ClientPort, Upstream
 from app.core.rpc.routing import Client, Pending, RequestTable, ServerRequests, Subscriptions
+from app.core.rpc.toolgate import ToolGate
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,10 @@ _HANDLED = frozenset(
 )
 
 
+def _named(tool: Any) -> bool:
+    return isinstance(tool, dict) and isinstance(tool.get("name"), str)
+
+
 @dataclass(frozen=True)
 class Limits:
     """How long the relay waits for what (the constants above; shorter in tests)."""
@@ -149,8 +155,14 @@ class Relay:
         *,
         unavailable: Callable[[], str | None],
         limits: Limits = Limits(),
+        activity: Recorder | None = None,
+        tools: ToolGate | None = None,
     ) -> None:
         self.name = name
+        self.tools = tools or ToolGate(name)  # which tools the apps see (app.core.rpc.toolgate)
+        # Told each tools/list the server gives, before any app sees it (the hub's
+        # record of accepted tools: it may hold some back, app.core.accepted).
+        self.on_tools: Callable[[list[dict[str, Any]]], None] | None = None
         self._unavailable = unavailable
         self._limits = limits
         self._session: Upstream | None = None
@@ -160,7 +172,7 @@ class Relay:
         self._changed = asyncio.Event()  # replaced on every notify, so waiters never miss one
         self._clients: dict[int, Client] = {}
         self._client_numbers = itertools.count(1)
-        self._requests = RequestTable()
+        self._requests = RequestTable(activity)  # notes each request's end in ``activity``
         self._subscriptions = Subscriptions()
         self._server_requests = ServerRequests(name)
         self._rounds = Rounds()
@@ -208,6 +220,7 @@ class Relay:
                 self._hold(pending.client, pending.original)
             else:
                 pending.client.send(errors.call_lost(pending.client_id, self.name, planned=planned))
+                self._requests.lost(pending, planned=planned)
         self._server_requests.clear()
         self._rounds.server_ended(planned=planned)
         self.notify()
@@ -252,9 +265,45 @@ class Relay:
             return False
         pending.client.send_line(forwarded)  # first: one that raises leaves it unanswered
         self._requests.drop(pending.message["id"])
+        self._requests.ended_line(pending, raw)
         if not self._requests:
             self.notify()  # a draining planned restart may go on
         return True
+
+    def set_tools(self, gate: ToolGate) -> None:
+        """The user switched tools on or off, or reviewed them: the apps are told their
+        list changed when what they see did (the server runs on untouched)."""
+        before, self.tools = self.tools, gate
+        if not before.shows_the_same(gate, self.known_tools()):
+            self._broadcast(notification(LIST_CHANGED["tools"]))
+
+    def known_tools(self) -> list[str]:
+        """The names of the tools the server last listed, on every page, in order."""
+        names: list[str] = []
+        for (method, _), listed in self._list_cache.items():
+            if method == "tools/list":
+                names += [t["name"] for t in listed.get("tools") or () if _named(t)]
+        return names
+
+    def learn_tools(self, listed: dict[str, Any]) -> None:
+        """The first page of tools, as the hub asked for it on the user's behalf (to show
+        them in the tray) before any app did."""
+        if ("tools/list", None) not in self._list_cache:
+            self._list_cache[("tools/list", None)] = listed
+            self._saw_tools(listed)
+
+    def _saw_tools(self, listed: dict[str, Any]) -> None:
+        tools = listed.get("tools")
+        if self.on_tools is not None and isinstance(tools, list):
+            self.on_tools([tool for tool in tools if _named(tool)])
+
+    def tool_list(self) -> list[dict[str, Any]]:
+        """The tools the server last listed (every page), as it gave them."""
+        tools: list[dict[str, Any]] = []
+        for (method, _), listed in self._list_cache.items():
+            if method == "tools/list":
+                tools += [t for t in listed.get("tools") or () if _named(t)]
+        return tools
 
     def notify(self) -> None:
         """Wake every request waiting for the server (state changed, session ready)."""
@@ -362,6 +411,7 @@ class Relay:
     def _take_capabilities(client: Client, initialize_params: dict[str, Any]) -> None:
         capabilities = initialize_params.get("capabilities")
         client.capabilities = capabilities if isinstance(capabilities, dict) else {}
+        client.app = app_name(initialize_params.get("clientInfo"))
         client.initialized = True
         client.revision = None  # it speaks the handshake era from now on
 
@@ -408,7 +458,9 @@ class Relay:
     def _client_request(self, client: Client, method: str, message: Message) -> None:
         request_id = message["id"]
         meta = modern.envelope(message)
-        if meta is not None and method != "initialize":  # initialize is the handshake era's
+        if method == "tools/call" and (refused := self._tool_refusal(message)) is not None:
+            client.send(refused)
+        elif meta is not None and method != "initialize":  # initialize is the handshake era's
             self._modern_request(client, method, message, meta)
         elif method == "ping":
             client.send(result(request_id, {}))
@@ -431,6 +483,7 @@ class Relay:
         if client.revision is None and not client.initialized:
             client.revision = meta[modern.PROTOCOL_VERSION_KEY]
             client.capabilities = modern.capabilities(meta)
+            client.app = app_name(meta.get(modern.CLIENT_INFO_KEY))
         upstream = modern.without_envelope(message)
         state = params(upstream).get("requestState")
         if method == "server/discover":
@@ -443,6 +496,14 @@ class Relay:
             self._resume(client, upstream)
         else:
             self._send_or_hold(client, message)  # its envelope goes only to a 2026 server
+
+    def _tool_refusal(self, message: Message) -> Message | None:
+        """The answer to a call of a tool the user keeps from the apps (the server never
+        hears of it); None for one they may call."""
+        reason = self.tools.refusal(str(params(message).get("name")))
+        if reason is None:
+            return None
+        return errors.error_response(message["id"], errors.INVALID_PARAMS, reason)
 
     def _rounds_own(self, state: Any) -> bool:
         """Whether a retry's requestState is the relay's; else the server's own, given
@@ -596,10 +657,16 @@ class Relay:
         method = pending.message["method"]
         pending.client.send(self._result_for(pending.client, method, pending.client_id, cached))
 
-    @staticmethod
-    def _result_for(client: Client, method: str, request_id: Any, value: Any) -> Message:
+    def _result_for(self, client: Client, method: str, request_id: Any, value: Any) -> Message:
         """A result the relay answers with, as the client's revision wants it."""
+        value = self._shown(method, value)
         return result(request_id, modern.completed(method, value) if client.modern else value)
+
+    def _shown(self, method: str, value: Any) -> Any:
+        """A list as the apps see it: without the tools the user keeps from them."""
+        if method == "tools/list" and isinstance(value, dict):
+            return self.tools.shown(value)
+        return value
 
     def _usable(self) -> bool:
         return self._session is not None and self._session.open and not self._holding
@@ -644,10 +711,16 @@ class Relay:
         if method in CACHED_LISTS and isinstance(message.get("result"), dict):
             self._list_cache[(method, cursor(pending.message))] = message["result"]
             self._current_lists.add((method, cursor(pending.message)))
+            if method == "tools/list":
+                self._saw_tools(message["result"])
         if pending.parked and (round_ := self._rounds.parked(message["id"])) is not None:
             round_.outcome = message  # its client is told on its retry
         elif not pending.answered:  # else it had the cached list already
+            listed = message.get("result")
+            if (shown := self._shown(str(method), listed)) is not listed:
+                message, raw = {**message, "result": shown}, b""  # changed: encoded again
             self._pass_answer(pending.client, pending.client_id, str(method), message, raw)
+        self._requests.ended(pending, message)  # after: the client waits for none of it
         if not self._requests:
             self.notify()  # a draining planned restart may go on
 

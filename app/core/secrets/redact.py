@@ -47,6 +47,7 @@ MIN_SECRET_LENGTH = 8
 # of one, would show where the secret is.
 LOG_WORDS = frozenset(
     {
+        "accepted",
         "answered",
         "applying",
         "available",

@@ -30,6 +30,7 @@ class ServerStatus:
     stopped_by_user: bool = False  # it stays stopped, even across MCP Tray restarts
     url: str | None = None  # a remote server's address (shown_address): it connects, not starts
     signed_in: bool = False  # a remote server's connection carries the user's sign-in
+    held_tools: tuple[str, ...] = ()  # changed or new, kept from the apps until reviewed
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class ServerStatus:
             "missing_program": self.failure.missing_program if self.failure else None,
             "url": self.url,
             "signed_in": self.signed_in,
+            "held_tools": list(self.held_tools),
         }
 
     @classmethod
@@ -71,6 +73,7 @@ class ServerStatus:
             stopped_by_user=bool(row.get("stopped_by_user")),
             url=row.get("url"),
             signed_in=bool(row.get("signed_in")),
+            held_tools=tuple(row.get("held_tools") or ()),
         )
 
     @property
