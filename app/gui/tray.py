@@ -99,6 +99,9 @@ class TrayApp(QObject):
         self.window = MainWindow(self.act, logo=self.logo)
         self.window.logs.set_history(lambda server: self._run(self._fill_logs(server)))
         self.window.activity.wanted.connect(lambda: self._run(self._fill_activity()))
+        tools_view = self.window.servers.tools
+        tools_view.wanted.connect(lambda server: self._run(self._fill_tools(server)))
+        tools_view.switched.connect(lambda s, t, on: self._run(self._switch_tool(s, t, on=on)))
         self.icon = QSystemTrayIcon(icon_for(Overall.IDLE))
         self.menu = QMenu()
         self.live_menu = LiveMenu(self.menu, self._picked)
@@ -568,7 +571,11 @@ class TrayApp(QObject):
             if row.state is State.RUNNING:
                 listed = await self.hub.tools(row.name)
                 self.tool_lists[row.name] = [(tool["name"], tool["on"]) for tool in listed]
+        self.window.servers.tools.ask_again()  # the window's ticks too, switched from the menu
         self.refresh()
+
+    async def _fill_tools(self, server: str) -> None:
+        self.window.servers.tools.show_tools(server, await self.hub.tools(server))
 
     def _picked(self, entry: traymenu.Entry) -> None:
         if entry.verb == traymenu.TOOL:
@@ -587,11 +594,11 @@ class TrayApp(QObject):
         if not held:
             self.tell(f"Nothing to review for {server}", "None of its tools is held back.")
             return
-        names = [tool["name"] for tool in held]
+        reviewed = {tool["name"]: tool["fingerprint"] for tool in held}  # as shown
         dialog = ReviewToolsDialog(
             server,
             held,
-            accept_them=lambda: self._run(self._accept_tools(server, names)),
+            accept_them=lambda: self._run(self._accept_tools(server, reviewed)),
             logo=self.logo,
         )
         self.review_dialogs[server] = dialog
@@ -600,8 +607,8 @@ class TrayApp(QObject):
         dialog.raise_()
         dialog.activateWindow()
 
-    async def _accept_tools(self, server: str, names: list[str]) -> None:
-        accepted = await self.hub.accept_tools(server, names)
+    async def _accept_tools(self, server: str, reviewed: dict[str, str]) -> None:
+        accepted = await self.hub.accept_tools(server, reviewed)
         if accepted:
             self.tell(
                 f"{server}'s tools are back", f"Your apps can use {', '.join(accepted)} again."
@@ -617,6 +624,7 @@ class TrayApp(QObject):
             )
         except UserError as error:
             self.tell(f"{tool} was not switched {'on' if on else 'off'}", plain(str(error)))
+            self.window.servers.tools.ask_again()  # its tick in the window goes back
             return
         await self._look_at_tools()
 

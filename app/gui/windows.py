@@ -3,8 +3,9 @@
 Top to bottom: the app's name with the status line; a banner when the config
 file has a mistake (with Open config) and one for anything else worth a
 line (no system tray, say); four tabs ("Servers": a table in plain words,
-the selected server's details and a row of buttons that never move, those its
-state does not allow greyed with the reason; "Logs":
+the selected server's details, its tools with a tick each (app.gui.toolsview)
+and a row of buttons that never move, those its state does not allow greyed
+with the reason; "Logs":
 app.gui.logs; "Activity": app.gui.activity; "Settings": the switches and the
 HTTP addresses); and a row
 with Add a server…, Connect an app…, Open config and, apart from them, Quit. Without a
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -52,6 +54,7 @@ from app.core.traymenu import (
     OPEN_CONFIG,
     PLACES,
     QUIT,
+    REVIEW,
     Button,
     Settings,
     labels_by_place,
@@ -60,6 +63,7 @@ from app.core.traymenu import (
 from app.gui.activity import ActivityTab
 from app.gui.logs import LogsTab
 from app.gui.menus import state_icon
+from app.gui.toolsview import ToolsView
 from app.gui.widgets import button, empty, heading
 
 COLUMNS = ("Server", "State", "Running for", "Problem")
@@ -185,7 +189,7 @@ class ConfigBanner(QFrame):
 
 
 class ServersTab(QWidget):
-    """The table, the selected server's details, and a button for each action.
+    """The table, the selected server's details and tools, and a button for each action.
 
     The buttons stay in their places whatever the selected server's state, so that
     none moves under the pointer; those its state does not allow are greyed out.
@@ -208,12 +212,24 @@ class ServersTab(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.tools = ToolsView()
+        self.tools.review.connect(lambda server: self._action(REVIEW, server))
         self.buttons: dict[str, QPushButton] = {}  # by place (app.core.traymenu PLACES)
         self._shown: dict[str, Button] = {}
+        below = QWidget()  # the selected server: its details over its tools
+        beneath = QVBoxLayout(below)
+        beneath.setContentsMargins(0, 0, 0, 0)
+        beneath.addWidget(self.details)
+        beneath.addSpacing(6)
+        beneath.addWidget(self.tools, stretch=1)
+        split = QSplitter(Qt.Orientation.Vertical)  # the user may give either more room
+        split.addWidget(self.table)
+        split.addWidget(below)
+        split.setChildrenCollapsible(False)
+        split.setSizes([150, 250])
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, stretch=1)
-        layout.addWidget(self.details)
-        layout.addLayout(self._buttons_row())  # last: the table takes up what details leave
+        layout.addWidget(split, stretch=1)
+        layout.addLayout(self._buttons_row())  # last: it stays put under the pointer
         self.table.itemSelectionChanged.connect(self._show_selected)
         self._rows: list[ServerStatus] = []
         self._secrets: Mapping[str, Sequence[str]] = {}
@@ -257,6 +273,7 @@ class ServersTab(QWidget):
         row = next((r for r in self._rows if r.name == self.selected_server()), None)
         secrets = self._secrets.get(row.name, ()) if row else ()
         self.details.setText(_details(row, secrets) if row else "")
+        self.tools.follow(row)
         self._show_buttons(server_buttons(row, uses_secrets=bool(secrets)))
 
     def _buttons_row(self) -> QHBoxLayout:
