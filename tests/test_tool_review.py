@@ -94,7 +94,8 @@ async def test_a_changed_tool_is_held_until_the_user_accepts_it_and_a_new_one_to
     assert "says before: Looks a word up in the dictionary." in review.stdout
     assert "evil.example" in review.stdout
     assert "extra: a new tool." in review.stdout
-    assert "Accepted: lookup, extra." in accepted.stdout
+    assert "Accepted lookup, which says: Looks a word up. Also send" in accepted.stdout
+    assert "Accepted extra, which says: A tool it did not have before." in accepted.stdout
     assert after == ["extra", "lookup"]
     assert answered.content[0].text == "lookup"  # type: ignore[union-attr]
     assert again.returncode == 0 and later == ["extra", "lookup"]

@@ -54,7 +54,7 @@ def _review(args: argparse.Namespace, paths: Paths) -> int:
         before, now = tool.get("accepted"), tool["offered"]
         if before is None:
             print(f"{tool['name']}: a new tool.")
-            print(f"  says: {now.get('description') or '(no description)'}")
+            print(f"  says: {_plain(now.get('description') or '(no description)')}")
         else:
             print(f"{tool['name']}: changed since you accepted it.")
             for key, label in (("description", "says"), ("inputSchema", "takes")):
@@ -67,9 +67,15 @@ def _review(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _accept(args: argparse.Namespace, paths: Paths) -> int:
-    accepted: list[str] = _call(paths, "accept_tools", name=args.name, tools=args.accept)
+    """Each named tool as it is offered now, said again as it is accepted."""
+    held = {tool["name"]: tool for tool in _call(paths, "held_tools", name=args.name)}
+    reviewed = {name: held[name]["fingerprint"] for name in args.accept if name in held}
+    accepted: list[str] = _call(paths, "accept_tools", name=args.name, reviewed=reviewed)
+    for name in accepted:
+        says = _plain(held[name]["offered"].get("description") or "(no description)")
+        print(f"Accepted {name}, which says: {says}")
     if accepted:
-        print(f"Accepted: {', '.join(accepted)}. Your apps get them now.")
+        print("Your apps get them now.")
     unknown = [tool for tool in args.accept if tool not in accepted]
     if unknown:
         raise CommandError(f"not held for review: {', '.join(unknown)}")
@@ -79,7 +85,17 @@ def _accept(args: argparse.Namespace, paths: Paths) -> int:
 def _shown(value: Any) -> str:
     import json
 
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return _plain(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def _plain_lines(text: str) -> list[str]:
+    return [_plain(line) for line in text.strip().splitlines()]
+
+
+def _plain(text: str) -> str:
+    """A server's own words as a terminal shows them: no control characters, which could
+    move the cursor and rewrite what the reader sees."""
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def _call(paths: Paths, op: str, **arguments: Any) -> Any:
@@ -130,11 +146,11 @@ def _list(args: argparse.Namespace, paths: Paths) -> int:
     width = max(len(tool["name"]) for tool in tools)
     for tool in tools:
         state = "on " if tool["on"] else "off"
-        description = (tool.get("description") or "").strip().splitlines()
+        description = _plain_lines(tool.get("description") or "")
         first = description[0] if description else ""
         if len(first) > DESCRIPTION_CHARS:
             first = first[: DESCRIPTION_CHARS - 1] + "…"
-        print(f"{state}  {tool['name']:<{width}}  {first}".rstrip())
+        print(f"{state}  {_plain(tool['name']):<{width}}  {first}".rstrip())
     return EXIT_OK
 
 

@@ -12,11 +12,15 @@ own changes (``trustChanges``, or ``watch`` set: the user is editing it) has
 its changes accepted as they come.
 
 :class:`AcceptedTools` is that record; :meth:`AcceptedTools.saw` is told each
-list the server gives, and says what is held now.
+page of tools the server lists, and says whether what is held changed. The
+user accepts a tool as they saw it (its :func:`fingerprint`): one that changed
+again while they looked stays held. The file is written on a worker thread,
+never on the loop that carries the apps' requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -52,7 +56,12 @@ class Held:
     offered: dict[str, Any]
 
     def to_wire(self) -> dict[str, Any]:
-        return {"name": self.name, "accepted": self.accepted, "offered": self.offered}
+        return {
+            "name": self.name,
+            "accepted": self.accepted,
+            "offered": self.offered,
+            "fingerprint": fingerprint(self.offered),
+        }
 
 
 class AcceptedTools:
@@ -62,6 +71,10 @@ class AcceptedTools:
         self._path = path
         self._accepted: dict[str, dict[str, dict[str, Any]]] = self._load()
         self._held: dict[str, dict[str, Held]] = {}
+        # Seen for the first time: every page of its first full list is accepted.
+        self._first_sight: set[str] = set()
+        self._unsaved = False
+        self._writing: asyncio.Future[None] | None = None
 
     def held(self, server: str) -> list[Held]:
         return list(self._held.get(server, {}).values())
@@ -69,32 +82,46 @@ class AcceptedTools:
     def held_names(self, server: str) -> frozenset[str]:
         return frozenset(self._held.get(server, {}))
 
-    def saw(self, server: str, tools: Iterable[dict[str, Any]], *, trusting: bool) -> bool:
-        """The server listed ``tools``: accepted (first sight, or ``trusting``) or held.
-        Whether what is held changed (the file is written when what is accepted did)."""
+    def saw(
+        self, server: str, tools: Iterable[dict[str, Any]], *, trusting: bool, last_page: bool
+    ) -> bool:
+        """The server listed a page of ``tools`` (``last_page``: the list ends there):
+        accepted (its first full list, or ``trusting``) or held. Whether what is held
+        changed."""
         offered = {tool["name"]: definition(tool) for tool in tools if _named(tool)}
         accepted = self._accepted.get(server)
+        if accepted is None:
+            self._first_sight.add(server)
         before = self.held_names(server)
-        if accepted is None or trusting:
+        if trusting or server in self._first_sight:
             merged = {**(accepted or {}), **offered}
             if merged != accepted:
                 self._accepted[server] = merged
                 self._save()
-            self._held.pop(server, None)
-            return bool(before)
-        held = {
-            name: Held(name, accepted.get(name), now)
-            for name, now in offered.items()
-            if accepted.get(name) != now
-        }
-        # A held tool the server no longer offers, or offers as accepted, is held no more.
+            held = {
+                name: h for name, h in self._held.get(server, {}).items() if name not in offered
+            }
+        else:
+            held = dict(self._held.get(server, {}))
+            for name, now in offered.items():  # a page: the tools on others keep their state
+                if accepted is not None and accepted.get(name) == now:
+                    held.pop(name, None)
+                else:
+                    held[name] = Held(name, (accepted or {}).get(name), now)
+        if last_page:
+            self._first_sight.discard(server)
         self._held[server] = held
         return frozenset(held) != before
 
-    def accept(self, server: str, names: Iterable[str]) -> list[str]:
-        """The user accepted these held tools as they are offered now; those accepted."""
+    def accept(self, server: str, reviewed: dict[str, str]) -> list[str]:
+        """The user accepted these held tools as they saw them (name: fingerprint); those
+        accepted. One that changed again since is not: it stays held."""
         held = self._held.get(server, {})
-        taken = [name for name in names if name in held]
+        taken = [
+            name
+            for name, seen in reviewed.items()
+            if name in held and fingerprint(held[name].offered) == seen
+        ]
         if not taken:
             return []
         accepted = self._accepted.setdefault(server, {})
@@ -121,17 +148,30 @@ class AcceptedTools:
         if not isinstance(data, dict):
             return {}
         return {
-            str(server): {str(name): dict(tool) for name, tool in tools.items()}
+            str(server): {str(name): tool for name, tool in tools.items() if isinstance(tool, dict)}
             for server, tools in data.items()
             if isinstance(tools, dict)
         }
 
     def _save(self) -> None:
-        text = json.dumps(self._accepted, indent=2, sort_keys=True) + "\n"
-        try:
-            write_atomically(self._path, text.encode())
-        except OSError as error:
-            logger.warning("cannot write %s: %s", self._path, error)
+        """Write the record soon, on a worker thread; saves asked meanwhile are one write."""
+        self._unsaved = True
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        while self._unsaved:
+            self._unsaved = False
+            text = json.dumps(self._accepted, indent=2, sort_keys=True) + "\n"
+            try:
+                await asyncio.to_thread(write_atomically, self._path, text.encode())
+            except OSError as error:
+                logger.warning("cannot write %s: %s", self._path, error)
+
+    async def flush(self) -> None:
+        """Until what was accepted is on disk (the hub's shutdown)."""
+        if self._writing is not None:
+            await self._writing
 
 
 def _named(tool: Any) -> bool:

@@ -148,8 +148,10 @@ class Hub:
         await self._serve_http(None)
         await self._control.close()
         await self._watches.close()
+        await self.sign_ins.end()  # their loopback listeners close
         supervisors = list(self.supervisors.values())
         await asyncio.gather(*map(_stop_for_good, supervisors), *self._leaving)
+        await self.accepted.flush()
         logger.info("hub stopped; every server has ended")
 
     def kill_everything_now(self) -> None:
@@ -385,13 +387,16 @@ class Hub:
         signed in."""
         supervisor = self._supervisor(name)
         self._check_signs_in(name, supervisor.config)
+        store = self._sign_in_store(name, supervisor.config.url)
+        self._signed_out.add(name)  # its next connection takes no token, whatever is kept
         try:
-            was_signed_in = await self._sign_in_store(name, supervisor.config.url).forget()
+            was_signed_in = await store.forget()
+            if supervisor.wanted:
+                await self.restart_server(name, why="because you signed out")
+            # The connection let go may have refreshed its token while it ended.
+            await store.forget()
         except KeyringUnavailable as error:
             raise ControlError(f"cannot sign out of {name}: {error}") from None
-        self._signed_out.add(name)
-        if supervisor.wanted:
-            await self.restart_server(name, why="because you signed out")
         return was_signed_in
 
     def _check_signs_in(self, name: str, config: ServerConfig) -> None:
@@ -475,6 +480,8 @@ class Hub:
         stopped = self.choices.stopped_servers()
         steps = plan(self.config.servers, config.servers, stopped_by_user=stopped)
         self._adopt(config)
+        for name in steps.retune:  # at once: others' restarts are no reason to wait
+            self._retune(name)
         await asyncio.gather(
             *(self.relays[name].prepare_planned_restart() for name in steps.replace)
         )
@@ -483,10 +490,9 @@ class Hub:
             self.relays.pop(name).notify()  # its waiting clients learn it is gone
             self._activity.forget(name)
         self._launch(steps)
-        for name in steps.retune:
-            self._retune(name)
         for name in steps.remove:
             self.accepted.forget(name)
+            await self.sign_ins.end(name)  # no tokens for a server that is gone
         return steps.changed
 
     def _retune(self, server: str) -> None:
@@ -500,11 +506,16 @@ class Hub:
     def _tool_gate(self, server: str, config: ServerConfig) -> ToolGate:
         return ToolGate(server, config.tools, held=self.accepted.held_names(server))
 
-    def _saw_tools(self, server: str, tools: list[dict[str, Any]]) -> None:
-        """A server listed its tools: those changed since the user accepted them, and new
-        ones, are held back until they review them (app.core.accepted)."""
+    def _saw_tools(self, server: str, listed: dict[str, Any]) -> None:
+        """A server listed (a page of) its tools: those changed since the user accepted
+        them, and new ones, are held back until they review them (app.core.accepted)."""
         config = self.config.servers.get(server)
-        if config is None or not self.accepted.saw(server, tools, trusting=config.trusts_changes):
+        if config is None:
+            return
+        tools = [tool for tool in listed["tools"] if isinstance(tool, dict)]
+        last_page = not listed.get("nextCursor")
+        trusting = config.trusts_changes
+        if not self.accepted.saw(server, tools, trusting=trusting, last_page=last_page):
             return
         self._regate(server, config)
         held = tuple(sorted(self.accepted.held_names(server)))
@@ -524,10 +535,12 @@ class Hub:
         self._supervisor(name)
         return [held.to_wire() for held in self.accepted.held(server_of(name))]
 
-    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
-        """The user accepted these held tools: the apps get them. Those accepted."""
+    async def accept_tools(self, name: str, reviewed: dict[str, str]) -> list[str]:
+        """The user accepted these held tools as they saw them (name: the fingerprint
+        held_tools gave): the apps get them. Those accepted; one that changed again
+        since stays held."""
         config = self._supervisor(name).config
-        accepted = self.accepted.accept(server_of(name), tools)
+        accepted = self.accepted.accept(server_of(name), reviewed)
         if accepted:
             self._regate(server_of(name), config)
         return accepted

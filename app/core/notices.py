@@ -54,6 +54,8 @@ from app.core.problems import (
     MISTAKE,
     PAUSED,
     config_error_line,
+    listed,
+    new_or_changed,
     what_happened,
     with_last_words,
 )
@@ -309,16 +311,14 @@ class Notices:
         )
 
     def _tools_held(self, event: ToolsHeld) -> None:
-        count = len(event.tools)
-        tools = "a tool" if count == 1 else f"{count} tools"
         self._show(
             Notice(
                 kind=NoticeKind.TOOLS_CHANGED,
                 server=event.server,
-                title=f"{event.server} changed {tools}; review them",
+                title=f"{event.server} has {new_or_changed(len(event.tools))}; review them",
                 body=(
-                    f"MCP Tray keeps {', '.join(event.tools)} from your apps until you have "
-                    "looked at what changed."
+                    f"MCP Tray keeps {listed(event.tools)} from your apps until you have "
+                    "looked at them."
                 ),
             )
         )

@@ -59,6 +59,17 @@ def problem(row: ServerStatus, *, secrets: Sequence[str] = ()) -> Problem | None
     return Problem(what_happened(row.failure), _todo(row), row.failure.last_words)
 
 
+def listed(names: Sequence[str]) -> str:
+    """Names as a sentence lists them: "a", "a and b", "a, b and c" (each once)."""
+    names = list(dict.fromkeys(names))  # an app with two config files is named once
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def new_or_changed(count: int) -> str:
+    """Tools held for review, counted: "a new or changed tool", "2 new or changed tools"."""
+    return "a new or changed tool" if count == 1 else f"{count} new or changed tools"
+
+
 def needs_sign_in(row: ServerStatus) -> Problem:
     """A remote server without a sign-in: never signed in, signed out, or expired."""
     if signed_out(row):

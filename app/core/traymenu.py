@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.core.overview import Look, headline, look, needs_you, summary
-from app.core.problems import config_mistake, problem
+from app.core.problems import config_mistake, listed, new_or_changed, problem
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
 
@@ -253,9 +253,7 @@ def _needs_you(rows: Sequence[ServerStatus], config_error: str) -> list[Entry]:
             text = f"{row.name} {_needs(row)} — {label}"
             entries.append(Entry(key=f"fix:{row.name}", text=text, verb=verb, server=row.name))
         if row.held_tools:
-            count = len(row.held_tools)
-            what = "a tool" if count == 1 else f"{count} tools"
-            text = f"{row.name} changed {what} — Review…"
+            text = f"{row.name} has {new_or_changed(len(row.held_tools))} — Review…"
             entries.append(Entry(key=f"review:{row.name}", text=text, verb=REVIEW, server=row.name))
     return entries
 
@@ -284,7 +282,7 @@ def _server_menu(
         for verb, label in server_actions(row, uses_secrets=bool(secrets))
     ]
     if tools:
-        lines.append(_tools_menu(row.name, tools))
+        lines.append(_tools_menu(row.name, tools, row.held_tools))
     lines.append(Entry(key="sep-change", separator=True))
     lines += [
         Entry(key=f"do:{verb}", text=label, verb=verb, server=row.name)
@@ -298,11 +296,18 @@ def _server_menu(
     )
 
 
-def _tools_menu(server: str, tools: Sequence[tuple[str, bool]]) -> Entry:
-    """A check per tool: ticked, the apps see it; a click switches it."""
+def _tools_menu(server: str, tools: Sequence[tuple[str, bool]], held: Sequence[str]) -> Entry:
+    """A check per tool: ticked, the apps see it; a click switches it. A tool held for
+    review is no switch: it leads to the review."""
     on = sum(shown for _, shown in tools)
     switches = tuple(
-        Entry(key=f"tool:{tool}", text=tool, verb=TOOL, server=server, tool=tool, checked=shown)
+        Entry(
+            key=f"tool:{tool}", text=f"{tool} — waiting for your review", verb=REVIEW, server=server
+        )
+        if tool in held
+        else Entry(
+            key=f"tool:{tool}", text=tool, verb=TOOL, server=server, tool=tool, checked=shown
+        )
         for tool, shown in tools
     )
     return Entry(key="tools", text=f"Tools ({on} of {len(tools)} on)", children=switches)
@@ -342,7 +347,7 @@ def _app_actions(settings: Settings) -> list[Entry]:
 def new_key_question(apps: Sequence[str]) -> str:
     """What "Make a new access key…" asks first. ``apps``: those MCP Tray gave the key to."""
     given = (
-        f"MCP Tray gives the new key to {_listed(apps)} for you. Any other app"
+        f"MCP Tray gives the new key to {listed(apps)} for you. Any other app"
         if apps
         else "MCP Tray has not given the key to any app itself, so any app"
     )
@@ -359,15 +364,10 @@ def new_key_outcome(updated: Sequence[str], trouble: Sequence[str]) -> tuple[str
     words = ["The old key no longer works."]
     if updated:
         they = "they use" if len(set(updated)) > 1 else "it uses"
-        words.append(f"Quit and reopen {_listed(updated)} so that {they} the new one.")
+        words.append(f"Quit and reopen {listed(updated)} so that {they} the new one.")
     words += [f"Not updated: {line.rstrip('.')}." for line in trouble]
     words.append("Any other app you gave the key to needs the new one.")
     return "Made a new access key", " ".join(words)
-
-
-def _listed(names: Sequence[str]) -> str:
-    names = list(dict.fromkeys(names))  # an app with two config files is named once
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def wrap(text: str, width: int, *, most: int = PROBLEM_LINES) -> list[str]:

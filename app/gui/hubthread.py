@@ -140,8 +140,8 @@ class ThreadedHub:
     async def held_tools(self, name: str) -> list[dict[str, Any]]:
         return await self._on_hub(self._hub.held_tools(name))
 
-    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
-        return await self._on_hub(self._hub.accept_tools(name, tools))
+    async def accept_tools(self, name: str, reviewed: dict[str, str]) -> list[str]:
+        return await self._on_hub(self._hub.accept_tools(name, reviewed))
 
     async def show(self) -> None:
         await self._on_hub(self._hub.show())

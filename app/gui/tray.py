@@ -35,7 +35,7 @@ from app.core.endpoint.hubapi import HubAPI
 from app.core.errors import UserError
 from app.core.notices import Notice, NoticeKind
 from app.core.overview import Overall, headline, overall, tooltip
-from app.core.problems import plain, secret_progress
+from app.core.problems import listed, plain, secret_progress
 from app.core.secrets import secret_names
 from app.core.supervise.states import State
 from app.core.supervise.status import ServerStatus
@@ -610,9 +610,7 @@ class TrayApp(QObject):
     async def _accept_tools(self, server: str, reviewed: dict[str, str]) -> None:
         accepted = await self.hub.accept_tools(server, reviewed)
         if accepted:
-            self.tell(
-                f"{server}'s tools are back", f"Your apps can use {', '.join(accepted)} again."
-            )
+            self.tell(f"{server}'s tools are back", f"Your apps can use {listed(accepted)} again.")
         self.refresh()
 
     async def _switch_tool(self, server: str, tool: str, *, on: bool) -> None:

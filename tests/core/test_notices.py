@@ -664,9 +664,9 @@ async def test_tools_a_server_changed_are_told_with_a_review_button() -> None:
     bus.publish(ToolsHeld(server="github", tools=("create_issue", "push")))
 
     (notice,) = desktop.shown
-    assert notice.title == "github changed 2 tools; review them"
+    assert notice.title == "github has 2 new or changed tools; review them"
     assert notice.body == (
-        "MCP Tray keeps create_issue, push from your apps until you have looked at what changed."
+        "MCP Tray keeps create_issue and push from your apps until you have looked at them."
     )
     assert notice.actions == (("review-tools", "Review"),)
     assert notice.urgency is Urgency.CRITICAL

@@ -14,7 +14,7 @@ import pytest
 from app.core.config import ServerConfig
 from app.core.config.schema import RestartPolicy
 from app.core.supervise import remote  # installs the filter on the SDK's logger
-from app.core.supervise.remote import HttpLink
+from app.core.supervise.remote import HttpLink, signs_in
 
 SDK_LOGGER = logging.getLogger("mcp.client.streamable_http")
 
@@ -79,3 +79,16 @@ async def test_an_offline_server_s_attempts_leave_no_task_behind(supervise: Any)
 
 def backoffs(events: Any) -> int:
     return events.states().count("backoff")
+
+
+def test_a_server_with_a_key_in_any_header_is_not_signed_in_to() -> None:
+    def entry(**headers: str) -> ServerConfig:
+        return ServerConfig.model_validate(
+            {"url": "https://mcp.example.com/mcp", "headers": headers}
+        )
+
+    assert signs_in(entry())
+    assert signs_in(entry(**{"X-Client": "mcp-tray"}))
+    assert not signs_in(entry(Authorization="Bearer ${secret:TOKEN}"))
+    assert not signs_in(entry(**{"X-API-Key": "${secret:KEY}"}))
+    assert not signs_in(ServerConfig(command="npx"))

@@ -69,9 +69,7 @@ class ControlServer:
             "signout": lambda request: hub.sign_out(_name(request)),
             "tools": lambda request: hub.tools(_name(request)),
             "held_tools": lambda request: hub.held_tools(_name(request)),
-            "accept_tools": lambda request: hub.accept_tools(
-                _name(request), _names(request, "tools")
-            ),
+            "accept_tools": lambda request: hub.accept_tools(_name(request), _reviewed(request)),
         }
 
     async def start(self) -> None:
@@ -312,6 +310,16 @@ def _count(request: dict[str, Any], key: str, default: int) -> int:
     value = request.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ControlError(f'"{key}" must be a whole number, 0 or more')
+    return value
+
+
+def _reviewed(request: dict[str, Any]) -> dict[str, str]:
+    """Tools the user accepted as they saw them: name to fingerprint."""
+    value = request.get("reviewed")
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ControlError('"reviewed" must map each tool\'s name to the fingerprint reviewed')
     return value
 
 

@@ -161,8 +161,8 @@ class RemoteHub:
         held: list[dict[str, Any]] = await self._call("held_tools", name=name)
         return held
 
-    async def accept_tools(self, name: str, tools: list[str]) -> list[str]:
-        accepted: list[str] = await self._call("accept_tools", name=name, tools=tools)
+    async def accept_tools(self, name: str, reviewed: dict[str, str]) -> list[str]:
+        accepted: list[str] = await self._call("accept_tools", name=name, reviewed=reviewed)
         return accepted
 
     async def sign_out(self, name: str) -> bool:

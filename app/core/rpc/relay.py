@@ -160,9 +160,9 @@ class Relay:
     ) -> None:
         self.name = name
         self.tools = tools or ToolGate(name)  # which tools the apps see (app.core.rpc.toolgate)
-        # Told each tools/list the server gives, before any app sees it (the hub's
-        # record of accepted tools: it may hold some back, app.core.accepted).
-        self.on_tools: Callable[[list[dict[str, Any]]], None] | None = None
+        # Told each page of tools/list the server gives, before any app sees it (the
+        # hub's record of accepted tools: it may hold some back, app.core.accepted).
+        self.on_tools: Callable[[dict[str, Any]], None] | None = None
         self._unavailable = unavailable
         self._limits = limits
         self._session: Upstream | None = None
@@ -293,9 +293,8 @@ class Relay:
             self._saw_tools(listed)
 
     def _saw_tools(self, listed: dict[str, Any]) -> None:
-        tools = listed.get("tools")
-        if self.on_tools is not None and isinstance(tools, list):
-            self.on_tools([tool for tool in tools if _named(tool)])
+        if self.on_tools is not None and isinstance(listed.get("tools"), list):
+            self.on_tools(listed)
 
     def tool_list(self) -> list[dict[str, Any]]:
         """The tools the server last listed (every page), as it gave them."""
@@ -631,6 +630,10 @@ class Relay:
         session = self._session
         if session is None or not session.open:
             return False
+        if message.get("method") == "tools/call" and (refused := self._tool_refusal(message)):
+            # Switched off or held while it waited for the server.
+            client.send(refused)
+            return True
         if not session.modern and modern.envelope(message) is not None:
             message = modern.without_envelope(message)  # a handshake-era server refuses it
         pending = self._requests.register(client, message, session.bytes_sent)

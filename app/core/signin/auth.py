@@ -30,6 +30,7 @@ from mcp.shared.auth import (
     OAuthMetadata,
     ProtectedResourceMetadata,
 )
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 
 from app.core.secrets.store import KeyringUnavailable
 from app.core.signin.tokens import SignInStore
@@ -138,6 +139,8 @@ class ConnectionAuth(RefreshesAhead):
     async def _initialize(self) -> None:
         try:
             await super()._initialize()
+            if self._signed_out:  # tokens written back by a refresh as the user signed out
+                self.context.current_tokens = None
             self._had_tokens = self.context.current_tokens is not None
         except KeyringUnavailable as error:
             # A server that needs no sign-in must not fail for a keyring it does not use.
@@ -147,26 +150,35 @@ class ConnectionAuth(RefreshesAhead):
     async def _auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        flow = super()._auth_flow(request)
-        refreshed = False
-        try:
-            outgoing = await flow.__anext__()
-            while True:
-                response = yield outgoing
-                if outgoing is request and _refused_token(response):
-                    if not refreshed and self._may_refresh(response):
-                        # Refused before its time (revoked, or a clock off): refresh once.
-                        refreshed = True
-                        refresh = yield await self._refresh_token()
-                        if await self._handle_refresh_response(refresh):
-                            self._add_auth_header(request)
-                            continue  # the same request again, with the new token
-                    self._sign_in_needed(response)
-                outgoing = await flow.asend(response)
-        except StopAsyncIteration:
+        """Not the SDK's flow, which holds its lock until the answer comes: a server's
+        slow tool call would hold up every other request on the connection. The lock
+        guards the tokens only (reading them, refreshing them), never a request."""
+        context = self.context
+        async with context.lock:
+            if not self._initialized:
+                await self._initialize()
+            context.protocol_version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+            if not context.is_token_valid() and context.can_refresh_token():
+                await self._handle_refresh_response((yield await self._refresh_token()))
+            sent_with = context.current_tokens
+            if context.is_token_valid():
+                self._add_auth_header(request)
+        response = yield request
+        if not _refused_token(response):
             return
-        finally:
-            await flow.aclose()
+        async with context.lock:
+            # Another request may have refreshed it meanwhile: this one tries that token.
+            if context.current_tokens is sent_with or not context.is_token_valid():
+                if not self._may_refresh(response):
+                    self._sign_in_needed(response)
+                # Refused before its time (revoked, or a clock off): refreshed once.
+                refreshed = yield await self._refresh_token()
+                if not await self._handle_refresh_response(refreshed):
+                    self._sign_in_needed(response)
+            self._add_auth_header(request)
+        response = yield request  # again, with the new token
+        if _refused_token(response):
+            self._sign_in_needed(response)
 
     def _may_refresh(self, refused: httpx2.Response) -> bool:
         """A 403 asks for more access, which a refreshed token does not have."""

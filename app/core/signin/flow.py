@@ -80,6 +80,18 @@ class SignIns:
     def under_way(self, server: str) -> SignIn | None:
         return self._open.get(server)
 
+    async def end(self, server: str | None = None) -> None:
+        """End the sign-ins under way (of ``server``, or all): their listeners close."""
+        ending = [attempt for name, attempt in list(self._open.items()) if server in (None, name)]
+        tasks = [attempt.task for attempt in ending if attempt.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for attempt in ending:  # one cancelled before it began never said so itself
+            self._open.pop(attempt.server, None)
+            if not attempt.done.done():
+                attempt.done.set_exception(_stopped(attempt.server))
+
     def begin(self, server: str, run: Callable[[SignIn], Awaitable[None]]) -> tuple[SignIn, bool]:
         """The sign-in to ``server``: the one already open, or a new one running ``run``.
         Whether it is new."""
@@ -96,6 +108,9 @@ class SignIns:
                 attempt.done.set_result(None)
             except Exception as error:
                 attempt.done.set_exception(error)
+            except asyncio.CancelledError:  # MCP Tray is stopping (or the server left)
+                attempt.done.set_exception(_stopped(server))
+                raise
             finally:
                 self._open.pop(server, None)
                 if not attempt.page.done():
@@ -103,6 +118,10 @@ class SignIns:
 
         attempt.task = asyncio.ensure_future(go())
         return attempt, True
+
+
+def _stopped(server: str) -> SignInFailed:
+    return SignInFailed(f"MCP Tray stopped before the sign-in to {server} ended")
 
 
 async def sign_in(

@@ -104,8 +104,12 @@ def no_sign_in(config: ServerConfig) -> ConnectionAuth | None:
 
 def signs_in(config: ServerConfig) -> bool:
     """Whether MCP Tray signs in to the server for the user: a remote server whose
-    headers carry no key of their own (an Authorization header) may ask it to."""
-    return config.remote and not any(key.lower() == "authorization" for key in config.headers)
+    headers carry no key of their own (an Authorization header, or any header holding
+    a secret, say X-API-Key) may ask it to."""
+    return config.remote and not any(
+        key.lower() == "authorization" or "${secret:" in value
+        for key, value in config.headers.items()
+    )
 
 
 class HttpLink:
