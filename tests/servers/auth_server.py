@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 import time
 from typing import Any
 
@@ -48,6 +47,7 @@ from mcp.server.auth.routes import create_auth_routes
 from mcp.server.auth.settings import ClientRegistrationOptions
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
+from remote_echo import SayListening  # beside it: both run as scripts, said "listening" alike
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -228,12 +228,6 @@ def app(port: int, authority: Authority) -> Starlette:
     issuer = ISSUER.validate_python(f"http://127.0.0.1:{port}")
     routes = create_auth_routes(authority, issuer, client_registration_options=registration)
     return Starlette(routes=[*routes, *control_routes(authority)])
-
-
-class SayListening(uvicorn.Server):
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        print("listening", file=sys.stderr, flush=True)
 
 
 def main() -> None:
