@@ -403,7 +403,7 @@ class Hub:
         if not config.remote:
             raise ControlError(f"{name} runs on this computer: there is nothing to sign in to")
         if not signs_in(config):
-            raise ControlError(f"{name} uses the key in its headers (Authorization), not a sign-in")
+            raise ControlError(f"{name} uses the key in its headers, not a sign-in")
 
     def _sign_in_store(self, name: str, url: str | None) -> SignInStore:
         return SignInStore(self.secrets.store, name, url, learn=self.secrets.redact.learn)
