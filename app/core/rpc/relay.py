@@ -197,6 +197,7 @@ class Relay:
         self.initialize_result = session.initialize_result
         self._server_modern = session.modern
         await self._replay(session)
+        await self._list_tools_first(session)
         self._session = session
         self._holding = False
         self._sessions_seen += 1
@@ -286,11 +287,23 @@ class Relay:
         return names
 
     def learn_tools(self, listed: dict[str, Any]) -> None:
-        """The first page of tools, as the hub asked for it on the user's behalf (to show
-        them in the tray) before any app did."""
-        if ("tools/list", None) not in self._list_cache:
-            self._list_cache[("tools/list", None)] = listed
-            self._saw_tools(listed)
+        """The first page of tools as the running process gives it, asked on the user's
+        behalf (at its start, or for the tray's Tools submenu)."""
+        self._list_cache[("tools/list", None)] = listed
+        self._current_lists.add(("tools/list", None))
+        self._saw_tools(listed)
+
+    async def _list_tools_first(self, session: Upstream) -> None:
+        """A new process's tools are looked at before any request reaches it: one changed
+        since the user accepted it is held from the first call, even from an app that
+        calls it from a list it kept (app.core.accepted)."""
+        capabilities = (session.initialize_result or {}).get("capabilities") or {}
+        if self.on_tools is None or "tools" not in capabilities:
+            return
+        try:
+            self.learn_tools(await session.request("tools/list", timeout=self._limits.replay_s))
+        except (TimeoutError, RpcError, BackendClosed, ConnectionError) as error:
+            logger.info("%s: its tools could not be looked at before use: %s", self.name, error)
 
     def _saw_tools(self, listed: dict[str, Any]) -> None:
         if self.on_tools is not None and isinstance(listed.get("tools"), list):
