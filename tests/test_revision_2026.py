@@ -35,7 +35,10 @@ RICH = Path(__file__).parent / "servers" / "rich.py"
 
 @pytest.fixture
 def hub(tray_home: Path) -> Iterator[HubProcess]:
-    config = {"mcpServers": {"rich": {"command": PYTHON, "args": [str(RICH)]}}}
+    # rich.py grows tools as it runs; these tests are about relaying them, not about
+    # holding new tools for review (tests/test_tool_review.py): it is trusted.
+    rich = {"command": PYTHON, "args": [str(RICH)], "trustChanges": True}
+    config = {"mcpServers": {"rich": rich}}
     (tray_home / "config.json").write_text(json.dumps(config))
     process = HubProcess(tray_home)
     process.wait_for_line(r"is running")
