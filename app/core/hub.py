@@ -51,7 +51,6 @@ from app.core.events import (
 from app.core.instances import InstanceNames, PerClientServer, is_instance, server_of
 from app.core.paths import Paths
 from app.core.reconcile import Launch, Plan, plan
-from app.core.rpc.backend import BackendClosed, RpcError
 from app.core.rpc.errors import UNKNOWN_SERVER
 from app.core.rpc.relay import Relay
 from app.core.rpc.toolgate import ToolGate
@@ -71,8 +70,6 @@ if TYPE_CHECKING:
     from app.core.endpoint.http import HttpEndpoint
 
 logger = logging.getLogger(__name__)
-
-TOOLS_LIST_S = 10.0  # a running server lists its tools in milliseconds
 
 
 class Hub:
@@ -340,15 +337,12 @@ class Hub:
             raise ControlError(str(failed)) from None
 
     async def tools(self, name: str) -> list[dict[str, Any]]:
-        """The tools ``name`` last listed, each with whether the apps see it (``on``);
-        asked of the server when no app has listed them yet."""
+        """The tools ``name`` last listed (the relay asks as it starts), each with whether
+        the apps see it (``on``)."""
+        self._supervisor(name)  # a server it has, or ControlError
         relay = self.relays.get(name)
-        session = self._supervisor(name).session
         if relay is None:
             return []
-        if not relay.tool_list() and session is not None:
-            with contextlib.suppress(RpcError, BackendClosed, TimeoutError, ConnectionError):
-                relay.learn_tools(await session.request("tools/list", timeout=TOOLS_LIST_S))
         return [
             {
                 "name": tool["name"],

@@ -280,15 +280,10 @@ class Relay:
 
     def known_tools(self) -> list[str]:
         """The names of the tools the server last listed, on every page, in order."""
-        names: list[str] = []
-        for (method, _), listed in self._list_cache.items():
-            if method == "tools/list":
-                names += [t["name"] for t in listed.get("tools") or () if _named(t)]
-        return names
+        return [tool["name"] for tool in self.tool_list()]
 
     def learn_tools(self, listed: dict[str, Any]) -> None:
-        """The first page of tools as the running process gives it, asked on the user's
-        behalf (at its start, or for the tray's Tools submenu)."""
+        """The first page of tools as the running process gives it, asked as it starts."""
         self._list_cache[("tools/list", None)] = listed
         self._current_lists.add(("tools/list", None))
         self._saw_tools(listed)
