@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from app.core.config.schema import ToolSwitches
 from app.core.rpc import errors
 from app.core.rpc.envelope import notification, result, with_id
 from app.core.rpc.framing import Message
 from app.core.rpc.port import MemoryClient
 from app.core.rpc.relay import Limits, Relay
+from app.core.rpc.toolgate import ToolGate
 from tests.core.fake_backend import HANDSHAKE, FakeBackend
 
 pytestmark = pytest.mark.anyio
@@ -830,3 +832,22 @@ async def test_waiting_since_is_when_the_oldest_request_in_flight_was_sent(scene
     assert (s.relay.waiting_since() or 0) >= oldest  # the second one's
     server.reply(second, {})
     assert s.relay.waiting_since() is None
+
+
+# ----- tools the user keeps from the apps
+
+
+async def test_a_call_that_waited_for_the_server_is_refused_if_its_tool_was_switched_off_meanwhile(
+    scene,
+):
+    s = scene()
+    editor = s.editor()
+    editor.request(1, "tools/call", call("rm"))  # no server yet: it waits
+    await turn()
+    s.relay.set_tools(ToolGate("weather", ToolSwitches(disabled=["rm"])))
+    server = await s.server()
+
+    answer = await editor.next()
+    assert answer["id"] == 1 and answer["error"]["code"] == errors.INVALID_PARAMS
+    assert "switched off in MCP Tray" in answer["error"]["message"]
+    assert [m for m in server.take() if m.get("method") == "tools/call"] == []
