@@ -310,7 +310,9 @@ def _tools_menu(server: str, tools: Sequence[tuple[str, bool]], held: Sequence[s
         )
         for tool, shown in tools
     )
-    return Entry(key="tools", text=f"Tools ({on} of {len(tools)} on)", children=switches)
+    waiting = sum(tool in held for tool, _ in tools)
+    count = f"{on} of {len(tools)} on" + (f", {waiting} to review" if waiting else "")
+    return Entry(key="tools", text=f"Tools ({count})", children=switches)
 
 
 def _app_actions(settings: Settings) -> list[Entry]:

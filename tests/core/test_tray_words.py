@@ -508,3 +508,18 @@ def test_a_server_the_user_signed_out_of_rests_grey_and_needs_no_one() -> None:
     assert not any(text.startswith("linear signed out") for text in every_text(menu))
     assert "You signed out of it. Choose Sign in… to use its tools" in every_text(menu)
     assert server_actions(out, uses_secrets=False)[0] == (SIGN_IN, "Sign in…")
+
+
+def test_tools_held_for_review_are_counted_as_such_and_lead_to_the_review() -> None:
+    held = row(State.RUNNING, "dictionary", held_tools=("lookup",))
+    menu = tray_menu(
+        [held],
+        secrets={},
+        settings=Settings(),
+        tools={"dictionary": [("lookup", False), ("define", True)]},
+    )
+    texts = every_text(menu)
+
+    assert "dictionary has a new or changed tool — Review…" in texts
+    assert "Tools (1 of 2 on, 1 to review)" in texts
+    assert "lookup — waiting for your review" in texts
